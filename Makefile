@@ -1,0 +1,31 @@
+# Two commands for a newcomer: `make demo` runs the bot on its embedded default, `make test` runs the tests.
+# Both create or refresh .venv by themselves; the install is skipped while pyproject.toml is unchanged.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml tests/js/package.json 2>/dev/null | sha1sum | cut -c1-12)
+
+.PHONY: demo test lint bench install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@if [ -f tests/js/package.json ]; then cd tests/js && npm install --no-audit --no-fund --silent; fi
+	@rm -f $(VENV)/.installed-*; touch $@
+
+demo: $(STAMP)
+	$(BIN)/ftbot demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q -ra $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -1,0 +1,1 @@
+"""ftbot adapters package."""

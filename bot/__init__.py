@@ -1,0 +1,1 @@
+"""ftbot bot package."""

@@ -1,0 +1,1 @@
+"""ftbot cards package."""

@@ -1,0 +1,1 @@
+"""ftbot emulator package."""
