@@ -1,0 +1,88 @@
+"""The neutral card model: what handlers return and the renderers turn into Adaptive Cards or Block Kit.
+
+Text fields use a small markup that both platforms can show: `**bold**`, `` `code` `` and `[label](url)`;
+renderers translate it. Builders (cards/*.py) make these; they import nothing of ours but this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+
+class Tone(StrEnum):
+    """Colour/emphasis of a card or a fact: renderers map it to each platform's styles."""
+
+    NEUTRAL = "neutral"
+    INFO = "info"
+    RUNNING = "running"
+    SUCCESS = "success"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    title: str = ""
+    # Said under the table when rows were left out (e.g. "12 more: `events ftjob-... --after ...`").
+    more: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    url: str  # https URL the client can fetch, or a data: URI
+    alt: str
+
+
+@dataclass(frozen=True, slots=True)
+class Confirm:
+    """A confirmation step before a button's action runs (e.g. Cancel job)."""
+
+    title: str
+    text: str
+    ok: str = "Yes"
+    dismiss: str = "No"
+
+
+ButtonStyle = Literal["default", "primary", "danger"]
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button: either an action for the bot (`action` + typed `payload`) or a link (`url`)."""
+
+    label: str
+    action: str = ""
+    payload: Mapping[str, str] = field(default_factory=dict)
+    style: ButtonStyle = "default"
+    confirm: Confirm | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One message. `key` names the domain thing it shows (e.g. `job:ftjob-...`) so it can be updated."""
+
+    title: str
+    tone: Tone = Tone.NEUTRAL
+    text: str = ""
+    facts: tuple[Fact, ...] = ()
+    tables: tuple[Table, ...] = ()
+    images: tuple[Image, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    footer: str = ""
+    # Plain-text summary for notifications and clients that cannot show cards.
+    summary: str = ""
+    key: str | None = None
+    # Short status badge shown next to the title (e.g. "running 40%").
+    badge: str = ""
