@@ -1,0 +1,243 @@
+"""Typed settings, read once at start: environment variables (prefix `FTBOT_`, plus the platforms' own
+conventional names) and an optional TOML file for what does not fit in variables (several Azure resources,
+roles). Secrets come only from the environment: a TOML file that holds one is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+DEFAULT_DATA_API_VERSION = "2025-04-01-preview"
+DEFAULT_ARM_API_VERSION = "2024-10-01"
+SECRET_KEYS = frozenset({"api_key", "password", "secret", "token", "client_secret", "signing_secret"})
+
+
+class AzureResource(BaseModel):
+    """One Azure OpenAI resource the bot can use, addressed in chat as `--resource NAME`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Short name used in chat (`--resource NAME`).")
+    endpoint: str = Field(description="Data-plane endpoint, e.g. https://my-aoai.openai.azure.com")
+    api_key_env: str | None = Field(
+        default=None, description="Name of the environment variable holding this resource's API key."
+    )
+    subscription_id: str = ""
+    resource_group: str = ""
+    account_name: str = ""
+    region: str = ""
+    tenant_id: str = Field(default="", description="Entra tenant of the resource (cross-tenant deploys).")
+    api_version: str = DEFAULT_DATA_API_VERSION
+
+    @property
+    def arm_id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.CognitiveServices/accounts/{self.account_name}"
+        )
+
+    def api_key(self) -> SecretStr | None:
+        value = os.environ.get(self.api_key_env) if self.api_key_env else None
+        return SecretStr(value) if value else None
+
+
+class Roles(BaseModel):
+    """Who may do what (deploy approvals come later): platform user ids / AAD object ids."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approvers: list[str] = Field(default_factory=list, description="Users allowed to approve deployments.")
+    admins: list[str] = Field(default_factory=list, description="Users allowed to run clean-up commands.")
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot. Field docstrings are the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="FTBOT_", extra="ignore", case_sensitive=False)
+
+    host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds to.")
+    port: int = Field(default=3978, ge=1, le=65535, description="Port of the HTTP server.")
+    public_url: str = Field(
+        default="",
+        description="Public base URL of the bot (manifests, chart image links). Default: http://HOST:PORT.",
+    )
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./ftbot.db",
+        description="SQLAlchemy URL: SQLite (default, file under the working directory) or "
+        "postgresql+asyncpg://... for several replicas.",
+    )
+    config_file: Path | None = Field(
+        default=None, description="Optional TOML file for several Azure resources and roles. Default: ./ftbot.toml if present."
+    )
+    log_format: Literal["plain", "json"] = Field(default="plain", description="`plain` or `json` log lines.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+
+    azure_openai_endpoint: str | None = Field(
+        default=None, description="Azure OpenAI data-plane endpoint. Absent: the embedded emulator is used."
+    )
+    azure_openai_api_key: SecretStr | None = Field(
+        default=None, description="API key for the data plane. Absent: Entra ID through azure-identity."
+    )
+    azure_api_version: str = Field(default=DEFAULT_DATA_API_VERSION, description="Data-plane api-version.")
+    arm_endpoint: str = Field(default="https://management.azure.com", description="ARM control-plane endpoint.")
+    arm_api_version: str = Field(default=DEFAULT_ARM_API_VERSION, description="ARM api-version for deployments.")
+    subscription_id: str = Field(default="", description="Subscription of the default Azure OpenAI resource.")
+    resource_group: str = Field(default="", description="Resource group of the default resource.")
+    account_name: str = Field(default="", description="Account (resource) name of the default resource.")
+    tenant_id: str = Field(default="", description="Entra tenant of the default resource.")
+    emulator_speed: float = Field(
+        default=60.0, gt=0, description="Embedded emulator: simulated seconds per real second."
+    )
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN", "FTBOT_SLACK_BOT_TOKEN"),
+        description="Slack bot token (`xoxb-...`). Absent: the Slack endpoint is off.",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "FTBOT_SLACK_SIGNING_SECRET"),
+        description="Slack signing secret used to verify requests.",
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        description="Slack Web API base URL (a local stand-in in tests).",
+    )
+    microsoft_app_id: str = Field(
+        default="",
+        validation_alias=AliasChoices("MicrosoftAppId", "FTBOT_MICROSOFT_APP_ID"),
+        description="Teams bot app id. Absent: no JWT validation (local use only; logged as a warning).",
+    )
+    microsoft_app_password: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MicrosoftAppPassword", "FTBOT_MICROSOFT_APP_PASSWORD"),
+        description="Teams bot app password (client secret).",
+    )
+    microsoft_app_tenant_id: str = Field(
+        default="",
+        validation_alias=AliasChoices("MicrosoftAppTenantId", "FTBOT_MICROSOFT_APP_TENANT_ID"),
+        description="Tenant of a single-tenant bot.",
+    )
+    microsoft_app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = Field(
+        default="MultiTenant",
+        validation_alias=AliasChoices("MicrosoftAppType", "FTBOT_MICROSOFT_APP_TYPE"),
+        description="Bot identity type.",
+    )
+
+    resources: list[AzureResource] = Field(default_factory=list, description="Extra Azure resources (TOML only).")
+    roles: Roles = Field(default_factory=Roles, description="Roles (TOML only).")
+
+    @field_validator("public_url", "slack_api_url", "arm_endpoint")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("azure_openai_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else None
+
+    @property
+    def uses_emulator(self) -> bool:
+        return self.azure_openai_endpoint is None
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def _toml_values(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"FTBOT_CONFIG_FILE: cannot read {path}: {exc.strerror}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"FTBOT_CONFIG_FILE: {path} is not valid TOML: {exc}"]) from exc
+    leaks = sorted(_secret_paths(data))
+    if leaks:
+        raise ConfigError(
+            [f"{path}: `{p}` looks like a secret; secrets come only from environment variables" for p in leaks]
+        )
+    return data
+
+
+def _secret_paths(node: Any, prefix: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if str(key).lower() in SECRET_KEYS or str(key).lower().endswith(("_password", "_secret", "_token")):
+                found.append(path)
+            found += _secret_paths(value, path)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            found += _secret_paths(item, f"{prefix}[{i}]")
+    return found
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    if field in ("resources", "roles"):
+        return "config file: " + ".".join(str(p) for p in loc)
+    return f"FTBOT_{field.upper()}"
+
+
+def _describe(error: Any) -> str:
+    name = _env_name(tuple(error.get("loc", ())))
+    value = error.get("input")
+    shown = f" (got {value!r})" if isinstance(value, str | int | float) and name not in _secret_names() else ""
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{name}: {message}{shown}"
+
+
+def _secret_names() -> set[str]:
+    return {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "MicrosoftAppPassword", "FTBOT_AZURE_OPENAI_API_KEY"}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (+ TOML); raise ConfigError with one readable line per problem."""
+    toml: dict[str, Any] = {}
+    path_text = overrides.get("config_file") or os.environ.get("FTBOT_CONFIG_FILE")
+    path = Path(path_text) if path_text else Path("ftbot.toml")
+    if path_text or path.exists():
+        toml = _toml_values(path)
+    try:
+        settings = Settings(**{**toml, **overrides})
+    except ValidationError as exc:
+        raise ConfigError([_describe(e) for e in exc.errors()]) from None
+    problems = _cross_checks(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _cross_checks(s: Settings) -> list[str]:
+    problems: list[str] = []
+    if bool(s.slack_bot_token) != bool(s.slack_signing_secret):
+        problems.append("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET: set both to enable Slack, or neither")
+    if s.microsoft_app_password and not s.microsoft_app_id:
+        problems.append("MicrosoftAppId: required when MicrosoftAppPassword is set")
+    if s.microsoft_app_type == "SingleTenant" and s.microsoft_app_id and not s.microsoft_app_tenant_id:
+        problems.append("MicrosoftAppTenantId: required for a SingleTenant bot")
+    names = [r.name for r in s.resources]
+    if len(set(names)) != len(names):
+        problems.append("config file: resources: each resource needs a unique name")
+    if not s.database_url.startswith(("sqlite", "postgresql")):
+        problems.append("FTBOT_DATABASE_URL: must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+    return problems

@@ -1,0 +1,52 @@
+"""One error base for everything a user may see, and the wording of those errors in one place.
+
+Handlers raise these; the dispatcher's single error route turns them into error cards. Anything else that
+escapes a handler is logged with a reference and shown as a short apology with that reference, never a trace.
+"""
+
+from __future__ import annotations
+
+
+class FtbotError(Exception):
+    """An error with a message fit for chat, and an optional hint saying what to do next."""
+
+    title = "Something went wrong"
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(FtbotError):
+    """The command was not understood: answered with the verb's usage card and an example."""
+
+    title = "I did not understand that"
+
+    def __init__(self, message: str, *, verb: str | None = None, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.verb = verb
+
+
+class NotFound(FtbotError):
+    title = "Not found"
+
+
+class NotAllowed(FtbotError):
+    """The user may not do this (not an approver, wrong conversation, ...)."""
+
+    title = "Not allowed"
+
+
+class InvalidState(FtbotError):
+    """The thing exists but its state does not allow the request (e.g. cancelling a finished job)."""
+
+    title = "Not possible right now"
+
+
+class ConfigError(Exception):
+    """Settings are missing or malformed: one readable line per problem, start-up stops with exit code 2."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
