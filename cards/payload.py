@@ -2,9 +2,9 @@
 
 Slack:  `action_id` = `ft1:<action>` (plus `:<n>` when the renderer needs it unique within a message),
         `value` = compact JSON of the payload (`{"job":"ftjob-..."}`).
-Teams:  Adaptive Card `data` = `{"ft": "ft1", "action": "<action>", "payload": {...}}`; the same object arrives
-        as `value.action.data` of an `adaptiveCard/action` invoke and as the activity `value` of an
-        `Action.Submit` fallback.
+Teams:  Adaptive Card `data` = `{"ft": "ft1", "action": "<action>", "payload": {...}}`; the same object
+        arrives as `value.action.data` of an `adaptiveCard/action` invoke and as the activity `value` of
+        an `Action.Submit` fallback.
 
 Packing checks every limit and raises `PayloadError`, so a card that renders is a card whose buttons work.
 Unpacking never raises: anything foreign (another app's button, a link button, a newer payload version) or
@@ -74,8 +74,8 @@ def _check(action: str, payload: Mapping[str, str]) -> None:
 
 
 def _encode(payload: Mapping[str, str]) -> str:
-    # Sorted and compact so equal payloads give equal strings (stable action values, stable tests).
-    return json.dumps(dict(payload), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    # Sorted and compact so equal payloads give equal strings; ASCII-only so `len` is the length Slack counts.
+    return json.dumps(dict(payload), separators=(",", ":"), sort_keys=True)
 
 
 def pack_slack(action: str, payload: Mapping[str, str], discriminator: str = "") -> SlackPayload:
@@ -91,7 +91,9 @@ def pack_slack(action: str, payload: Mapping[str, str], discriminator: str = "")
         action_id = f"{action_id}:{discriminator}"
     value = _encode(payload)
     if len(action_id) > SLACK_ACTION_ID_MAX:
-        raise PayloadError(f"Slack action_id for {action!r} is {len(action_id)} chars (max {SLACK_ACTION_ID_MAX})")
+        raise PayloadError(
+            f"Slack action_id for {action!r} is {len(action_id)} chars (max {SLACK_ACTION_ID_MAX})"
+        )
     if len(value) > SLACK_VALUE_MAX:
         raise PayloadError(f"Slack value for {action!r} is {len(value)} chars (max {SLACK_VALUE_MAX})")
     return SlackPayload(action_id=action_id, value=value)
@@ -104,14 +106,14 @@ def pack_teams(action: str, payload: Mapping[str, str]) -> dict[str, Any]:
     """
     _check(action, payload)
     data: dict[str, Any] = {TEAMS_MARK: PREFIX, TEAMS_ACTION: action, TEAMS_PAYLOAD: dict(payload)}
-    size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+    size = len(json.dumps(data, separators=(",", ":")))
     if size > TEAMS_DATA_MAX:
         raise PayloadError(f"Teams data for {action!r} is {size} chars (max {TEAMS_DATA_MAX})")
     return data
 
 
 def teams_verb(action: str) -> str:
-    """The `verb` of an `Action.Execute` for `action` (the router reads `data`, the verb is for logs/tools)."""
+    """The `verb` of an `Action.Execute` (the router reads `data`; the verb is for logs and tools)."""
     return f"{PREFIX}:{action}"
 
 

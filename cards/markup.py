@@ -1,0 +1,170 @@
+"""The neutral text markup (`**bold**`, `` `code` ``, `[label](url)`) parsed once, written out per platform.
+
+Renderers call `to_mrkdwn` (Slack), `to_ac_markdown` (Adaptive Cards) or `to_plain` (fallback text, headers,
+button labels). Each takes an optional `limit` and cuts at a segment boundary, never inside an entity, a link
+or a code span, so a truncated string is still well-formed. Lengths are counted in UTF-16 code units
+(`text_len`), the unit chat platforms count in, which is never less than Python's `len`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+ELLIPSIS = "…"
+
+_TOKEN_RE = re.compile(
+    r"\*\*(?P<bold>[^*\n](?:[^*\n]|\*(?!\*))*?)\*\*"
+    r"|`(?P<code>[^`\n]+)`"
+    r"|\[(?P<label>[^\]\n]+)\]\((?P<url>(?:https?://|mailto:)[^\s()<>]+)\)"
+)
+
+SegmentKind = Literal["text", "bold", "code", "link"]
+Writer = Callable[["Segment", str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    kind: SegmentKind
+    text: str
+    url: str = ""
+
+
+def text_len(text: str) -> int:
+    """Length as Slack and Teams clients count it (UTF-16 code units): an emoji can count 2."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def cut(text: str, limit: int, tail: str = ELLIPSIS) -> str:
+    """`text` shortened to at most `limit` UTF-16 units, ending in `tail` when it was shortened."""
+    if text_len(text) <= limit:
+        return text
+    budget = limit - text_len(tail)
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        size = text_len(ch)
+        if used + size > budget:
+            break
+        out.append(ch)
+        used += size
+    return "".join(out).rstrip() + tail if budget > 0 else tail[: max(limit, 0)]
+
+
+def parse(text: str) -> list[Segment]:
+    """Split neutral markup into segments; anything that is not well-formed markup stays plain text."""
+    segments: list[Segment] = []
+    pos = 0
+    for match in _TOKEN_RE.finditer(text):
+        if match.start() > pos:
+            segments.append(Segment("text", text[pos : match.start()]))
+        if match.group("bold") is not None:
+            segments.append(Segment("bold", match.group("bold")))
+        elif match.group("code") is not None:
+            segments.append(Segment("code", match.group("code")))
+        else:
+            segments.append(Segment("link", match.group("label"), match.group("url")))
+        pos = match.end()
+    if pos < len(text):
+        segments.append(Segment("text", text[pos:]))
+    return segments
+
+
+def escape_slack(text: str) -> str:
+    """Slack's three control characters; everything else is literal in mrkdwn and plain_text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_url(url: str) -> str:
+    # `|` and `>` end the URL part of `<url|label>`; percent-encode rather than entity-escape them.
+    return escape_slack(url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C"))
+
+
+def _slack_piece(seg: Segment, text: str) -> str:
+    if seg.kind == "bold":
+        return f"*{escape_slack(text.replace('*', '∗'))}*"
+    if seg.kind == "code":
+        return f"`{escape_slack(text.replace('`', 'ˋ'))}`"
+    if seg.kind == "link":
+        return f"<{_slack_url(seg.url)}|{escape_slack(text.replace('|', '¦'))}>"
+    return escape_slack(text)
+
+
+# Only what would change meaning mid-text; `_` inside words is literal in CommonMark and stays readable.
+_AC_SPECIAL_RE = re.compile(r"([\\*\[\]`])")
+
+
+def _ac_escape(text: str) -> str:
+    return _AC_SPECIAL_RE.sub(r"\\\1", text)
+
+
+def _ac_piece(seg: Segment, text: str) -> str:
+    if seg.kind == "bold":
+        return f"**{_ac_escape(text)}**"
+    if seg.kind == "code":
+        # Teams shows no code style; backticks keep the span recognisable and copyable.
+        return f"`{text.replace('`', 'ˋ')}`"
+    if seg.kind == "link":
+        return f"[{_ac_escape(text)}]({seg.url.replace(')', '%29').replace(' ', '%20')})"
+    return _ac_escape(text)
+
+
+def _plain_piece(seg: Segment, text: str) -> str:
+    if seg.kind == "code":
+        return f"`{text}`"
+    if seg.kind == "link":
+        return f"{text} ({seg.url})"
+    return text
+
+
+def _fit(seg: Segment, piece: Writer, room: int) -> str:
+    """The longest prefix of the segment whose rendering fits in `room` units ("" when none does)."""
+    lo, hi, best = 1, len(seg.text), ""
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        keep = seg.text[:mid].rstrip()
+        candidate = piece(seg, keep) if keep else ""
+        if text_len(candidate) <= room:
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def _write(text: str, piece: Writer, limit: int | None) -> str:
+    """Write every segment with `piece`; when over `limit`, cut a text/bold/code segment or drop a link."""
+    segments = parse(text)
+    pieces = [piece(seg, seg.text) for seg in segments]
+    whole = "".join(pieces)
+    if limit is None or text_len(whole) <= limit:
+        return whole
+    budget = limit - text_len(ELLIPSIS)
+    out: list[str] = []
+    used = 0
+    for seg, rendered in zip(segments, pieces, strict=True):
+        size = text_len(rendered)
+        if used + size > budget:
+            # A link cut short would point at nothing useful: drop it whole.
+            if seg.kind != "link":
+                out.append(_fit(seg, piece, budget - used))
+            break
+        out.append(rendered)
+        used += size
+    return "".join(out) + ELLIPSIS
+
+
+def to_mrkdwn(text: str, limit: int | None = None) -> str:
+    """Neutral markup as Slack mrkdwn, `&`, `<`, `>` escaped."""
+    return _write(text, _slack_piece, limit)
+
+
+def to_ac_markdown(text: str, limit: int | None = None) -> str:
+    """Neutral markup as Adaptive Card TextBlock markdown, other markdown characters escaped."""
+    return _write(text, _ac_piece, limit)
+
+
+def to_plain(text: str, limit: int | None = None) -> str:
+    """Neutral markup flattened to plain text: links as `label (url)`."""
+    return _write(text, _plain_piece, limit)

@@ -1,0 +1,247 @@
+"""Neutral `Card` -> Slack Block Kit message (`{"text": ..., "blocks": [...]}`).
+
+Layout: header (title + badge), section (text), sections of fields (facts, 10 a section), one preformatted
+section per table, image blocks (https URLs only; anything else becomes a link or a note), actions blocks
+(buttons packed by `cards.payload.pack_slack`, unique `action_id`s), and a context footer. Every Block Kit
+limit in `SlackLimits` is enforced by cutting content and saying what was left out; `render_blocks` never
+fails on big content. Lengths are UTF-16 units (`cards.markup.text_len`), never less than what Slack counts.
+
+>>> from cards.model import Card
+>>> render_blocks(Card(title="Hello"))["blocks"][0]["type"]
+'header'
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Final
+
+from cards.markup import ELLIPSIS, cut, escape_slack, text_len, to_mrkdwn, to_plain
+from cards.model import Button, Card, Fact, Image, Table, Tone
+from cards.payload import pack_slack
+
+
+class SlackLimits:
+    """Block Kit limits (api.slack.com/reference/block-kit), shared with the test-side checker."""
+
+    BLOCKS: Final = 50
+    HEADER_TEXT: Final = 150
+    SECTION_TEXT: Final = 3000
+    FIELDS: Final = 10
+    FIELD_TEXT: Final = 2000
+    ACTION_ELEMENTS: Final = 25
+    BUTTON_TEXT: Final = 75
+    BUTTON_URL: Final = 3000
+    ACTION_ID: Final = 255
+    BUTTON_VALUE: Final = 2000
+    CONFIRM_TITLE: Final = 100
+    CONFIRM_TEXT: Final = 300
+    CONFIRM_BUTTON: Final = 30
+    CONTEXT_ELEMENTS: Final = 10
+    CONTEXT_TEXT: Final = 2000
+    IMAGE_URL: Final = 3000
+    IMAGE_ALT: Final = 2000
+    IMAGE_TITLE: Final = 2000
+    # Message `text`: 40,000 is the hard limit, about 4,000 is what Slack advises for notifications.
+    MESSAGE_TEXT: Final = 4000
+
+
+_TONE_MARK = {
+    Tone.NEUTRAL: "",
+    Tone.INFO: "ℹ️ ",
+    Tone.RUNNING: "⏳ ",
+    Tone.SUCCESS: "✅ ",
+    Tone.WARNING: "⚠️ ",
+    Tone.ERROR: "❌ ",
+}
+_CELL_WIDTH = 40
+_FENCE = "```"
+# Slack rejects empty text objects; this stands in for an empty label or title.
+_EMPTY = "-"
+# Two actions blocks hold 50 buttons, far more than any card needs; the rest is counted in the note.
+_MAX_ACTION_BLOCKS = 2
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": to_plain(text, limit) or _EMPTY, "emoji": True}
+
+
+def _mrkdwn(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": to_mrkdwn(text, limit) or _EMPTY}
+
+
+def _header(card: Card) -> dict[str, Any]:
+    title = _TONE_MARK[card.tone] + to_plain(card.title)
+    if card.badge:
+        title = f"{title} · {to_plain(card.badge)}"
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": cut(title, SlackLimits.HEADER_TEXT).strip() or _EMPTY},
+    }
+
+
+def _field(fact: Fact) -> dict[str, Any]:
+    label = f"*{escape_slack(cut(to_plain(fact.label), 200).replace('*', '∗'))}*\n"
+    return {
+        "type": "mrkdwn",
+        "text": label + (to_mrkdwn(fact.value, SlackLimits.FIELD_TEXT - text_len(label))),
+    }
+
+
+def _fact_sections(facts: tuple[Fact, ...]) -> list[dict[str, Any]]:
+    return [
+        {"type": "section", "fields": [_field(f) for f in facts[i : i + SlackLimits.FIELDS]]}
+        for i in range(0, len(facts), SlackLimits.FIELDS)
+    ]
+
+
+def _pad(cell: str, width: int) -> str:
+    return cell + " " * (width - len(cell))
+
+
+def _table_section(table: Table) -> list[dict[str, Any]]:
+    """A table as aligned monospace text in one section; rows that do not fit are counted after it."""
+    width = max([len(table.columns), *(len(r) for r in table.rows)], default=0)
+
+    def cells(row: tuple[str, ...]) -> list[str]:
+        flat = [cut(to_plain(c).replace("\n", " ").replace("`", "ˋ"), _CELL_WIDTH) for c in row]
+        return flat + [""] * (width - len(flat))
+
+    header = cells(table.columns) if table.columns else []
+    body = [cells(r) for r in table.rows]
+    widths = [max([len(c[i]) for c in [header, *body] if c] or [0]) for i in range(width)]
+
+    def line(row: list[str]) -> str:
+        return escape_slack("  ".join(_pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+    lines = [line(header), escape_slack("  ".join("-" * w for w in widths))] if header else []
+    title = f"*{escape_slack(to_plain(table.title, 200).replace('*', '∗'))}*\n" if table.title else ""
+    more = to_mrkdwn(table.more, 1000) if table.more else ""
+    # Room for title, fences and a "N more rows" line; the rest is for rows, whole rows only.
+    room = SlackLimits.SECTION_TEXT - text_len(title) - 2 * len(_FENCE) - 2 - 40
+    shown: list[str] = []
+    for text in [*lines, *(line(r) for r in body)]:
+        size = text_len(text) + 1
+        if size > room:
+            break
+        shown.append(text)
+        room -= size
+    left = len(lines) + len(body) - len(shown)
+    blocks: list[dict[str, Any]] = []
+    if shown:
+        blocks.append({"type": "section", "text": _code(title, shown, left)})
+    elif title or left:
+        # Not even one row fits (huge unicode rows): say what the table holds instead.
+        note = f"{title}_{len(table.rows)} rows not shown here_"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": note}})
+    if more:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
+    return blocks
+
+
+def _code(title: str, shown: list[str], left: int) -> dict[str, Any]:
+    text = title + _FENCE + "\n".join(shown) + _FENCE
+    if left:
+        text += f"\n_{left} more rows not shown_"
+    return {"type": "mrkdwn", "text": text}
+
+
+def _image_block(image: Image) -> dict[str, Any]:
+    alt = to_plain(image.alt, SlackLimits.IMAGE_ALT) or "image"
+    public = image.url.startswith("https://") and not any(c.isspace() for c in image.url)
+    if public and len(image.url) <= SlackLimits.IMAGE_URL:
+        return {"type": "image", "image_url": image.url, "alt_text": alt}
+    if image.url.startswith(("https://", "http://")) and len(image.url) <= SlackLimits.SECTION_TEXT - 100:
+        text = to_mrkdwn(f"[{image.alt or 'image'}]({image.url})", SlackLimits.SECTION_TEXT)
+    else:
+        # data: URIs and the like cannot be linked from Slack; Teams shows them, here we only name them.
+        text = f"🖼 {to_mrkdwn(image.alt, 500) or 'image'} _(not shown in Slack)_"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _confirm(button: Button) -> dict[str, Any] | None:
+    if button.confirm is None:
+        return None
+    c = button.confirm
+    out: dict[str, Any] = {
+        "title": {"type": "plain_text", "text": to_plain(c.title, SlackLimits.CONFIRM_TITLE) or _EMPTY},
+        "text": {"type": "mrkdwn", "text": to_mrkdwn(c.text, SlackLimits.CONFIRM_TEXT) or _EMPTY},
+        "confirm": {"type": "plain_text", "text": to_plain(c.ok, SlackLimits.CONFIRM_BUTTON) or "Yes"},
+        "deny": {"type": "plain_text", "text": to_plain(c.dismiss, SlackLimits.CONFIRM_BUTTON) or "No"},
+    }
+    if button.style == "danger":
+        out["style"] = "danger"
+    return out
+
+
+def _buttons(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
+    """Button elements with `action_id`s unique in the message (an index is added to repeated actions)."""
+    repeats = Counter(b.action for b in buttons if not b.url)
+    out: list[dict[str, Any]] = []
+    for index, button in enumerate(buttons):
+        element: dict[str, Any] = {"type": "button", "text": _plain(button.label, SlackLimits.BUTTON_TEXT)}
+        if button.url:
+            # Slack still sends a block_actions event for link buttons; this id is not ours, so it is ignored.
+            element["action_id"] = f"link:{index}"
+            element["url"] = button.url[: SlackLimits.BUTTON_URL]
+        else:
+            packed = pack_slack(
+                button.action, button.payload, str(index) if repeats[button.action] > 1 else ""
+            )
+            element["action_id"] = packed.action_id
+            element["value"] = packed.value
+        if button.style != "default":
+            element["style"] = button.style
+        confirm = _confirm(button)
+        if confirm:
+            element["confirm"] = confirm
+        out.append(element)
+    return out
+
+
+def _fallback_text(card: Card) -> str:
+    text = card.summary or (f"{card.title} ({card.badge})" if card.badge else card.title)
+    return to_mrkdwn(text, SlackLimits.MESSAGE_TEXT) or _EMPTY
+
+
+def render_blocks(card: Card) -> dict[str, Any]:
+    """The card as a Slack message `{"text": fallback, "blocks": [...]}`, within every Block Kit limit."""
+    content: list[dict[str, Any]] = []
+    if card.text:
+        content.append({"type": "section", "text": _mrkdwn(card.text, SlackLimits.SECTION_TEXT)})
+    content.extend(_fact_sections(card.facts))
+    for table in card.tables:
+        content.extend(_table_section(table))
+    content.extend(_image_block(i) for i in card.images)
+
+    shown_buttons = card.buttons[: _MAX_ACTION_BLOCKS * SlackLimits.ACTION_ELEMENTS]
+    elements = _buttons(shown_buttons)
+    actions = [
+        {"type": "actions", "elements": elements[i : i + SlackLimits.ACTION_ELEMENTS]}
+        for i in range(0, len(elements), SlackLimits.ACTION_ELEMENTS)
+    ]
+    footer = (
+        [{"type": "context", "elements": [_mrkdwn(card.footer, SlackLimits.CONTEXT_TEXT)]}]
+        if card.footer
+        else []
+    )
+    # Header, actions and footer always show; content gets what is left of the 50 blocks, keeping one
+    # block for the note that says how much was left out.
+    room = SlackLimits.BLOCKS - 1 - len(actions) - len(footer)
+    left_blocks, left_buttons = 0, len(card.buttons) - len(shown_buttons)
+    if len(content) > room:
+        left_blocks = len(content) - (room - 1)
+        content = content[: room - 1]
+    if left_blocks or left_buttons:
+        content.append(_left_out_note(left_blocks, left_buttons))
+    return {"text": _fallback_text(card), "blocks": [_header(card), *content, *actions, *footer]}
+
+
+def _left_out_note(blocks: int, buttons: int) -> dict[str, Any]:
+    parts = [f"{blocks} more parts"] if blocks else []
+    parts += [f"{buttons} more buttons"] if buttons else []
+    text = f"{ELLIPSIS} {' and '.join(parts)} not shown (a Slack message holds {SlackLimits.BLOCKS} blocks)"
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+__all__ = ["SlackLimits", "render_blocks"]

@@ -1,0 +1,263 @@
+"""Neutral `Card` -> Adaptive Card 1.5 for Microsoft Teams.
+
+Buttons for the bot are `Action.Execute` (arrives as an `adaptiveCard/action` invoke) with an `Action.Submit`
+fallback (arrives as a message whose `value` is the same `data`); both carry `cards.payload.pack_teams` data.
+A confirmation is an `Action.ShowCard` whose inner card holds the question and the real "Yes" button. Link
+buttons are `Action.OpenUrl`. The card is kept under `MAX_CARD_BYTES` by cutting tables, then text, then
+images, each with a pointer to what was left out; `render_adaptive` never fails on big content.
+
+>>> from cards.model import Card
+>>> render_adaptive(Card(title="Hello"))["version"]
+'1.5'
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cards.markup import cut, to_ac_markdown, to_plain
+from cards.model import Button, Card, Fact, Image, Table, Tone
+from cards.payload import pack_teams, teams_verb
+
+SCHEMA_URL = "http://adaptivecards.io/schemas/adaptive-card.json"
+VERSION = "1.5"
+CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+# Teams refuses messages over ~100 KB (413 MessageSizeTooBig); stay well under it.
+MAX_CARD_BYTES = 80_000
+# Teams shows at most this many buttons in one action bar; more go into extra ActionSets in the body.
+MAX_ACTIONS_PER_BAR = 6
+
+_COLOR = {
+    Tone.NEUTRAL: "Default",
+    Tone.INFO: "Accent",
+    Tone.RUNNING: "Accent",
+    Tone.SUCCESS: "Good",
+    Tone.WARNING: "Warning",
+    Tone.ERROR: "Attention",
+}
+_STYLE = {"default": "default", "primary": "positive", "danger": "destructive"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Budget:
+    """How much of each kind of content one rendering may show; shrunk step by step until the card fits."""
+
+    text: int = 20_000
+    rows: int = 100
+    columns: int = 12
+    cell: int = 500
+    images: int = 10
+    image_url: int = 60_000
+
+
+_BUDGETS = (
+    _Budget(),
+    _Budget(text=8_000, rows=50, cell=200),
+    _Budget(text=4_000, rows=25, cell=120, image_url=30_000),
+    _Budget(text=2_000, rows=10, columns=8, cell=80, images=2, image_url=8_000),
+    _Budget(text=1_000, rows=5, columns=6, cell=40, images=0, image_url=0),
+)
+
+
+def _text_block(text: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+
+
+def _header(card: Card) -> dict[str, Any]:
+    title = _text_block(
+        to_ac_markdown(card.title, 400) or " ", size="Large", weight="Bolder", color=_COLOR[card.tone]
+    )
+    if not card.badge:
+        return title
+    badge = _text_block(
+        to_plain(card.badge, 80), weight="Bolder", color=_COLOR[card.tone], horizontalAlignment="Right"
+    )
+    return {
+        "type": "ColumnSet",
+        "columns": [
+            {"type": "Column", "width": "stretch", "items": [title]},
+            {"type": "Column", "width": "auto", "verticalContentAlignment": "Center", "items": [badge]},
+        ],
+    }
+
+
+def _facts(facts: tuple[Fact, ...], budget: _Budget) -> dict[str, Any]:
+    return {
+        "type": "FactSet",
+        "facts": [
+            {"title": to_plain(f.label, 200) or " ", "value": to_ac_markdown(f.value, budget.cell * 4) or " "}
+            for f in facts
+        ],
+    }
+
+
+def _table(table: Table, budget: _Budget) -> list[dict[str, Any]]:
+    """A 1.5 `Table` (header row first), rows beyond the budget replaced by a count and `table.more`."""
+    widest = max([len(table.columns), *(len(r) for r in table.rows)], default=0)
+    width = min(widest, budget.columns)
+    out: list[dict[str, Any]] = []
+    if table.title:
+        out.append(_text_block(to_ac_markdown(table.title, 400), weight="Bolder", spacing="Medium"))
+    if width == 0:
+        return out
+
+    def row(cells: tuple[str, ...], header: bool = False) -> dict[str, Any]:
+        padded = (*cells[:width], *([""] * (width - len(cells))))
+        items = [
+            _text_block(to_ac_markdown(c, budget.cell) or " ", **({"weight": "Bolder"} if header else {}))
+            for c in padded
+        ]
+        return {"type": "TableRow", "cells": [{"type": "TableCell", "items": [i]} for i in items]}
+
+    shown = table.rows[: budget.rows]
+    rows = ([row(table.columns, header=True)] if table.columns else []) + [row(r) for r in shown]
+    out.append(
+        {
+            "type": "Table",
+            "columns": [{"width": 1} for _ in range(width)],
+            "rows": rows,
+            "firstRowAsHeader": bool(table.columns),
+            "gridStyle": "accent",
+        }
+    )
+    notes = []
+    if widest > width:
+        notes.append(f"{widest - width} more columns not shown.")
+    if len(table.rows) > len(shown):
+        notes.append(f"{len(table.rows) - len(shown)} more rows not shown.")
+    if table.more:
+        notes.append(to_ac_markdown(table.more, 1000))
+    if notes:
+        out.append(_text_block(" ".join(notes), isSubtle=True, size="Small"))
+    return out
+
+
+def _image(image: Image, budget: _Budget) -> dict[str, Any]:
+    fetchable = image.url.startswith(("https://", "http://", "data:image/")) and not any(
+        c.isspace() for c in image.url
+    )
+    if fetchable and len(image.url) <= budget.image_url:
+        return {"type": "Image", "url": image.url, "altText": to_plain(image.alt, 1000), "size": "Auto"}
+    # Too big to carry in this message, or not a URL a client can load: say so instead.
+    return _text_block(f"🖼 {to_ac_markdown(image.alt, 500) or 'image'} (not shown here)", isSubtle=True)
+
+
+def _execute(button: Button, title: str) -> dict[str, Any]:
+    data = pack_teams(button.action, button.payload)
+    return {
+        "type": "Action.Execute",
+        "title": title,
+        "verb": teams_verb(button.action),
+        "data": data,
+        "style": _STYLE[button.style],
+        "fallback": {"type": "Action.Submit", "title": title, "data": data},
+    }
+
+
+def _action(button: Button) -> dict[str, Any]:
+    title = to_plain(button.label, 80) or "Open"
+    if button.url:
+        return {"type": "Action.OpenUrl", "title": title, "url": button.url}
+    if button.confirm is None:
+        return _execute(button, title)
+    confirm = button.confirm
+    inner = {
+        "type": "AdaptiveCard",
+        "body": [
+            _text_block(to_ac_markdown(confirm.title, 200) or " ", weight="Bolder"),
+            _text_block(to_ac_markdown(confirm.text, 1000) or " "),
+            # No native dismiss in Adaptive Cards (`confirm.dismiss` goes unused): the ShowCard button
+            # toggles the question closed again.
+            _text_block(
+                f"Click {title} again to close this without doing anything.", isSubtle=True, size="Small"
+            ),
+        ],
+        "actions": [_execute(button, to_plain(confirm.ok, 40) or "Yes")],
+    }
+    return {"type": "Action.ShowCard", "title": title, "style": _STYLE[button.style], "card": inner}
+
+
+def _render(card: Card, budget: _Budget) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [_header(card)]
+    if card.text:
+        body.append(_text_block(to_ac_markdown(card.text, budget.text)))
+    if card.facts:
+        body.append(_facts(card.facts, budget))
+    for table in card.tables:
+        body.extend(_table(table, budget))
+    for image in card.images[: budget.images]:
+        body.append(_image(image, budget))
+    if len(card.images) > budget.images:
+        body.append(_text_block(f"{len(card.images) - budget.images} more images not shown.", isSubtle=True))
+    actions = [_action(b) for b in card.buttons]
+    bar, rest = actions[:MAX_ACTIONS_PER_BAR], actions[MAX_ACTIONS_PER_BAR:]
+    for start in range(0, len(rest), MAX_ACTIONS_PER_BAR):
+        body.append({"type": "ActionSet", "actions": rest[start : start + MAX_ACTIONS_PER_BAR]})
+    if card.footer:
+        body.append(_text_block(to_ac_markdown(card.footer, 1000), isSubtle=True, size="Small"))
+    out: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": SCHEMA_URL,
+        "version": VERSION,
+        "body": body,
+        "fallbackText": cut(to_plain(card.summary or card.title), 1000),
+    }
+    if bar:
+        out["actions"] = bar
+    return out
+
+
+def card_bytes(card_json: dict[str, Any]) -> int:
+    """Size of the card as sent on the wire (compact UTF-8 JSON)."""
+    return len(json.dumps(card_json, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def render_adaptive(card: Card) -> dict[str, Any]:
+    """The card as an Adaptive Card 1.5 dict, under `MAX_CARD_BYTES` (content cut with "more" pointers)."""
+    for budget in _BUDGETS:
+        rendered = _render(card, budget)
+        if card_bytes(rendered) <= MAX_CARD_BYTES:
+            return rendered
+    # Still too big (thousands of facts, tables or buttons): keep less and less of each list, and say so.
+    for squeezed in _squeezed(card):
+        rendered = _render(squeezed, _BUDGETS[-1])
+        if card_bytes(rendered) <= MAX_CARD_BYTES:
+            return rendered
+    return rendered
+
+
+_LEFT_OUT = "Part of this card was left out to fit Teams' message size."
+
+
+def _squeezed(card: Card) -> list[Card]:
+    text = f"{cut(card.text, 500)}\n\n{_LEFT_OUT}" if card.text else _LEFT_OUT
+    head = replace(card, text=text, footer=cut(card.footer, 200), badge=cut(card.badge, 40), summary="")
+    return [
+        replace(head, facts=card.facts[:20], tables=card.tables[:3], buttons=card.buttons[:6]),
+        replace(head, facts=card.facts[:5], tables=card.tables[:1], images=(), buttons=card.buttons[:3]),
+        # The last resort carries only the title, which `_header` caps, so it always fits.
+        Card(title=card.title, tone=card.tone, text=_LEFT_OUT),
+    ]
+
+
+def to_attachment(card_json: dict[str, Any]) -> dict[str, Any]:
+    """Wrap a rendered card as a Bot Framework attachment (`Activity.attachments[]` item)."""
+    return {"contentType": CONTENT_TYPE, "content": card_json}
+
+
+def render_attachment(card: Card) -> dict[str, Any]:
+    """`to_attachment(render_adaptive(card))`: what the Teams adapter puts on an outgoing Activity."""
+    return to_attachment(render_adaptive(card))
+
+
+__all__ = [
+    "CONTENT_TYPE",
+    "MAX_CARD_BYTES",
+    "VERSION",
+    "card_bytes",
+    "render_adaptive",
+    "render_attachment",
+    "to_attachment",
+]
