@@ -75,7 +75,8 @@ class Settings(BaseSettings):
         "postgresql+asyncpg://... for several replicas.",
     )
     config_file: Path | None = Field(
-        default=None, description="Optional TOML file for several Azure resources and roles. Default: ./ftbot.toml if present."
+        default=None,
+        description="Optional TOML file for several Azure resources and roles. Default: ./ftbot.toml if present.",
     )
     log_format: Literal["plain", "json"] = Field(default="plain", description="`plain` or `json` log lines.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
@@ -87,8 +88,12 @@ class Settings(BaseSettings):
         default=None, description="API key for the data plane. Absent: Entra ID through azure-identity."
     )
     azure_api_version: str = Field(default=DEFAULT_DATA_API_VERSION, description="Data-plane api-version.")
-    arm_endpoint: str = Field(default="https://management.azure.com", description="ARM control-plane endpoint.")
-    arm_api_version: str = Field(default=DEFAULT_ARM_API_VERSION, description="ARM api-version for deployments.")
+    arm_endpoint: str = Field(
+        default="https://management.azure.com", description="ARM control-plane endpoint."
+    )
+    arm_api_version: str = Field(
+        default=DEFAULT_ARM_API_VERSION, description="ARM api-version for deployments."
+    )
     subscription_id: str = Field(default="", description="Subscription of the default Azure OpenAI resource.")
     resource_group: str = Field(default="", description="Resource group of the default resource.")
     account_name: str = Field(default="", description="Account (resource) name of the default resource.")
@@ -132,7 +137,9 @@ class Settings(BaseSettings):
         description="Bot identity type.",
     )
 
-    resources: list[AzureResource] = Field(default_factory=list, description="Extra Azure resources (TOML only).")
+    resources: list[AzureResource] = Field(
+        default_factory=list, description="Extra Azure resources (TOML only)."
+    )
     roles: Roles = Field(default_factory=Roles, description="Roles (TOML only).")
 
     @field_validator("public_url", "slack_api_url", "arm_endpoint")
@@ -168,7 +175,10 @@ def _toml_values(path: Path) -> dict[str, Any]:
     leaks = sorted(_secret_paths(data))
     if leaks:
         raise ConfigError(
-            [f"{path}: `{p}` looks like a secret; secrets come only from environment variables" for p in leaks]
+            [
+                f"{path}: `{p}` looks like a secret; secrets come only from environment variables"
+                for p in leaks
+            ]
         )
     return data
 
@@ -178,7 +188,9 @@ def _secret_paths(node: Any, prefix: str = "") -> list[str]:
     if isinstance(node, dict):
         for key, value in node.items():
             path = f"{prefix}.{key}" if prefix else str(key)
-            if str(key).lower() in SECRET_KEYS or str(key).lower().endswith(("_password", "_secret", "_token")):
+            if str(key).lower() in SECRET_KEYS or str(key).lower().endswith(
+                ("_password", "_secret", "_token")
+            ):
                 found.append(path)
             found += _secret_paths(value, path)
     elif isinstance(node, list):
@@ -201,7 +213,9 @@ def _env_name(loc: tuple[int | str, ...]) -> str:
 def _describe(error: Any) -> str:
     name = _env_name(tuple(error.get("loc", ())))
     value = error.get("input")
-    shown = f" (got {value!r})" if isinstance(value, str | int | float) and name not in _secret_names() else ""
+    shown = (
+        f" (got {value!r})" if isinstance(value, str | int | float) and name not in _secret_names() else ""
+    )
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     return f"{name}: {message}{shown}"
 

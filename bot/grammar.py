@@ -39,7 +39,7 @@ def tokenize(text: str) -> list[str]:
     try:
         return shlex.split(text, posix=True)
     except ValueError as exc:  # unbalanced quotes
-        raise UsageError(f"I could not read that command: {exc}.", hint="Check the quotes.") from exc
+        raise UsageError(f"I could not read that command: {str(exc).lower()} (unbalanced quote).") from exc
 
 
 def parse_command_text(text: str, flags: frozenset[str] = FLAGS) -> ParsedText:

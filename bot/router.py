@@ -103,7 +103,7 @@ class VerbSpec:
                 if raw is not True:
                     raise UsageError(f"`--{opt.name}` takes no value.", verb=self.verb)
                 params[key] = True
-            elif raw is True:
+            elif isinstance(raw, bool):
                 raise UsageError(f"`--{opt.name}` needs a value.", verb=self.verb)
             else:
                 params[key] = _convert(opt.convert, raw, f"--{opt.name}", self.verb)

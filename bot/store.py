@@ -133,10 +133,10 @@ class Store:
     async def close(self) -> None:
         await self.engine.dispose()
 
-    async def ping(self, timeout: float = 2.0) -> bool:
+    async def ping(self, within: float = 2.0) -> bool:
         """True when the database answers a trivial query in time (used by /healthz)."""
         try:
-            async with asyncio.timeout(timeout), self.engine.connect() as conn:
+            async with asyncio.timeout(within), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
         except Exception as exc:
@@ -339,7 +339,13 @@ class Store:
     # -- audit ----------------------------------------------------------------------------------------------
 
     async def audit(
-        self, *, platform: str, actor: User, action: str, subject: str, detail: Mapping[str, Any] | None = None
+        self,
+        *,
+        platform: str,
+        actor: User,
+        action: str,
+        subject: str,
+        detail: Mapping[str, Any] | None = None,
     ) -> None:
         async with await self._write() as conn:
             await conn.execute(
@@ -400,7 +406,8 @@ class _WriteTx:
             await self._store._write_lock.acquire()
         try:
             self._conn_cm = self._store.engine.begin()
-            return await self._conn_cm.__aenter__()  # type: ignore[no-any-return]
+            conn: AsyncConnection = await self._conn_cm.__aenter__()
+            return conn
         except BaseException:
             if self._store._write_lock is not None:
                 self._store._write_lock.release()

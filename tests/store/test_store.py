@@ -134,14 +134,21 @@ async def test_job_watch_claims(store: Store) -> None:
 
 
 async def test_audit_trail(store: Store) -> None:
-    await store.audit(platform="slack", actor=ALICE, action="job.cancel", subject="ftjob-1", detail={"ok": True})
+    await store.audit(
+        platform="slack", actor=ALICE, action="job.cancel", subject="ftjob-1", detail={"ok": True}
+    )
     [entry] = await store.audit_trail("ftjob-1")
-    assert (entry.actor, entry.actor_name, entry.action, entry.detail) == ("U1", "Alice", "job.cancel", {"ok": True})
+    assert (entry.actor, entry.actor_name, entry.action, entry.detail) == (
+        "U1",
+        "Alice",
+        "job.cancel",
+        {"ok": True},
+    )
 
 
 async def test_ping_false_when_database_is_unreachable() -> None:
     dead = Store.open("postgresql+asyncpg://postgres@127.0.0.1:1/none")
-    assert await dead.ping(timeout=2) is False
+    assert await dead.ping(within=2) is False
     await dead.close()
 
 

@@ -1,0 +1,180 @@
+"""The one wiring module: builds the store, Azure clients, router, dispatcher, adapters and scheduler into one
+aiohttp application on one port, and tears them down in order. The only place in `bot/` that imports
+`handlers/` and `adapters/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.azure_clients import AzureClients
+from bot.config import Settings
+from bot.context import Context
+from bot.notifier import Notifier
+from bot.router import Dispatcher, Router
+from bot.scheduler import Scheduler
+from bot.store import Store
+
+log = logging.getLogger("ftbot")
+SHUTDOWN_GRACE = 8.0  # seconds in-flight requests get to finish; the whole stop stays under 10 s
+
+
+def build_router() -> Router:
+    """Every capability's router, composed in a fixed order (first match wins)."""
+    from handlers import help as help_handlers
+    from handlers import jobs
+
+    return Router("ftbot").include(help_handlers.router, jobs.router)
+
+
+def presenter() -> Any:
+    from handlers.help import Presenter
+
+    return Presenter()
+
+
+@dataclass
+class RunningBot:
+    """A started bot: its URL and parts, for `serve`, the demo and end-to-end tests."""
+
+    settings: Settings
+    url: str
+    store: Store
+    ctx: Context
+    dispatcher: Dispatcher
+    runner: web.AppRunner
+    scheduler: Scheduler
+    emulator: Any = None
+    adapters: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        """Stop taking requests, let in-flight ones finish, then stop the scheduler and close connections."""
+        await self.runner.cleanup()
+
+
+async def _start_emulator(settings: Settings) -> tuple[Settings, Any]:
+    from emulator.server import start as start_emulator
+
+    emu = await start_emulator(host="127.0.0.1", port=0, speed=settings.emulator_speed)
+    log.info(
+        "no Azure endpoint configured: using the embedded emulator at %s (speed x%g)",
+        emu.url,
+        settings.emulator_speed,
+    )
+    pointed = settings.model_copy(
+        update={
+            "azure_openai_endpoint": emu.url,
+            "arm_endpoint": emu.arm_url,
+            "subscription_id": emu.subscription_id,
+            "resource_group": emu.resource_group,
+            "account_name": emu.account_name,
+        }
+    )
+    return pointed, emu
+
+
+async def healthz(request: web.Request) -> web.Response:
+    store: Store = request.app["store"]
+    ok = await store.ping()
+    return web.json_response(
+        {"status": "ok" if ok else "unavailable", "store": ok}, status=200 if ok else 503
+    )
+
+
+async def start_bot(settings: Settings, *, host: str | None = None, port: int | None = None) -> RunningBot:
+    """Start everything and listen; with no Azure endpoint configured, the emulator runs in-process."""
+    emulator = None
+    embedded = settings.uses_emulator
+    if embedded:
+        settings, emulator = await _start_emulator(settings)
+    store = Store.open(settings.database_url)
+    try:
+        await store.upgrade()
+    except Exception:
+        await store.close()
+        if emulator is not None:
+            await emulator.close()
+        raise
+    azure = AzureClients(settings, emulator=embedded)
+    notifier = Notifier()
+    ctx = Context(settings=settings, store=store, azure=azure, notifier=notifier)
+    router = build_router()
+    ctx.extras["router"] = router
+    dispatcher = Dispatcher(router, ctx, presenter())
+    scheduler = Scheduler(ctx)
+
+    app = web.Application(client_max_size=600 * 1024 * 1024)
+    app["store"] = store
+    app.router.add_get("/healthz", healthz)
+    adapters = _mount_adapters(app, settings, dispatcher, store, notifier)
+
+    async def on_cleanup(_app: web.Application) -> None:
+        await scheduler.stop()
+        for adapter in adapters.values():
+            closer = getattr(adapter, "close", None)
+            if closer is not None:
+                with suppress(Exception):
+                    await closer()
+        await azure.close()
+        await store.close()
+        if emulator is not None:
+            await emulator.close()
+
+    app.on_cleanup.append(on_cleanup)
+    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_GRACE, handle_signals=False, access_log=None)
+    await runner.setup()
+    bind_host = host if host is not None else settings.host
+    bind_port = port if port is not None else settings.port
+    site = web.TCPSite(runner, bind_host, bind_port)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    actual_port = runner.addresses[0][1] if runner.addresses else bind_port
+    url = f"http://{bind_host}:{actual_port}"
+    if not settings.public_url:
+        settings = settings.model_copy(update={"public_url": url})
+        ctx.settings = settings
+    scheduler.start()
+    return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
+
+
+def _mount_adapters(
+    app: web.Application, settings: Settings, dispatcher: Dispatcher, store: Store, notifier: Notifier
+) -> dict[str, Any]:
+    from adapters.slack import mount_slack
+    from adapters.teams import mount_teams
+
+    mounted: dict[str, Any] = {}
+    slack = mount_slack(app, settings, dispatcher, store, notifier)
+    if slack is not None:
+        mounted["slack"] = slack
+    mounted["teams"] = mount_teams(app, settings, dispatcher, store, notifier)
+    return mounted
+
+
+async def serve(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT, then shut down gracefully; the exit code for the CLI."""
+    bot = await start_bot(settings)
+    log.info("ftbot listening on %s (health: %s/healthz)", bot.url, bot.url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    try:
+        async with asyncio.timeout(SHUTDOWN_GRACE + 1.5):
+            await bot.close()
+    except TimeoutError:
+        log.warning("shutdown took too long; exiting anyway")
+    log.info("stopped")
+    return 0

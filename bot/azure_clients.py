@@ -1,0 +1,94 @@
+"""The Azure clients of every configured resource, created on first use and closed together.
+
+The default resource comes from the FTBOT_AZURE_* variables (or the embedded emulator); more come from the
+TOML file's `[[resources]]`. Chat commands pick one with `--resource NAME`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.config import AzureResource, Settings
+from bot.errors import NotFound
+
+if TYPE_CHECKING:
+    from bot.azure.auth import TokenProvider
+    from bot.azure.dataplane import AzureOpenAIClient
+
+DEFAULT = "default"
+EMULATOR_KEY = "emulator-local-key"  # the emulator accepts any key; never a real secret
+
+
+class AzureClients:
+    def __init__(self, settings: Settings, *, emulator: bool = False) -> None:
+        self.settings = settings
+        self.emulator = emulator
+        self.resources: dict[str, AzureResource] = {}
+        if settings.azure_openai_endpoint:
+            self.resources[DEFAULT] = AzureResource(
+                name=DEFAULT,
+                endpoint=settings.azure_openai_endpoint,
+                subscription_id=settings.subscription_id,
+                resource_group=settings.resource_group,
+                account_name=settings.account_name,
+                tenant_id=settings.tenant_id,
+                api_version=settings.azure_api_version,
+            )
+        for extra in settings.resources:
+            self.resources[extra.name] = extra
+        self._data: dict[str, AzureOpenAIClient] = {}
+        self._tokens: TokenProvider | None = None
+
+    def names(self) -> list[str]:
+        return list(self.resources)
+
+    def resource(self, name: str | None = None) -> AzureResource:
+        key = name or (DEFAULT if DEFAULT in self.resources else next(iter(self.resources), DEFAULT))
+        try:
+            return self.resources[key]
+        except KeyError:
+            known = ", ".join(f"`{n}`" for n in self.resources) or "none"
+            raise NotFound(
+                f"There is no Azure resource named `{key}`.", hint=f"Configured: {known}."
+            ) from None
+
+    def _api_key(self, resource: AzureResource) -> str | None:
+        if self.emulator:
+            return EMULATOR_KEY
+        if resource.name == DEFAULT and self.settings.azure_openai_api_key:
+            return self.settings.azure_openai_api_key.get_secret_value()
+        key = resource.api_key()
+        return key.get_secret_value() if key else None
+
+    def tokens(self) -> TokenProvider:
+        """Entra ID tokens (DefaultAzureCredential), shared by every resource and cached until near expiry."""
+        if self._tokens is None:
+            from bot.azure.auth import CredentialTokenProvider
+
+            self._tokens = CredentialTokenProvider.default()
+        return self._tokens
+
+    def data(self, name: str | None = None) -> AzureOpenAIClient:
+        """The data-plane client of a resource (files, jobs, events, checkpoints, completions)."""
+        resource = self.resource(name)
+        client = self._data.get(resource.name)
+        if client is None:
+            from bot.azure.dataplane import AzureOpenAIClient
+
+            key = self._api_key(resource)
+            client = AzureOpenAIClient(
+                resource.endpoint,
+                api_key=key,
+                tokens=None if key else self.tokens(),
+                api_version=resource.api_version,
+            )
+            self._data[resource.name] = client
+        return client
+
+    async def close(self) -> None:
+        for client in self._data.values():
+            await client.aclose()
+        self._data.clear()
+        closer = getattr(self._tokens, "aclose", None)
+        if closer is not None:
+            await closer()

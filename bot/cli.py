@@ -1,0 +1,120 @@
+"""`ftbot` command line: serve, emulator, db upgrade, validate, manifest.
+
+Bad settings stop start-up with one readable line per problem on stderr and exit code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError
+from bot.logs import setup_logging
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ftbot", description="Azure OpenAI fine-tuning from Slack and Microsoft Teams."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve", help="run the bot (embedded emulator + SQLite when nothing is configured)"
+    )
+    serve.add_argument("--host", help="override FTBOT_HOST")
+    serve.add_argument("--port", type=int, help="override FTBOT_PORT")
+    sub.add_parser("demo", help="run the bot on its embedded default (same as `serve` with no configuration)")
+    sub.add_parser(
+        "emulator", help="run the Azure OpenAI / ARM / Monitor emulator alone", add_help=False
+    ).add_argument("rest", nargs=argparse.REMAINDER)
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations up to the newest schema")
+    sub.add_parser(
+        "validate", help="check a training/validation JSONL file before upload", add_help=False
+    ).add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser(
+        "manifest", help="write the Teams app package or the Slack app manifest", add_help=False
+    ).add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _settings(**overrides: object) -> Settings:
+    return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _config_failure(exc: ConfigError) -> int:
+    for problem in exc.problems:
+        print(f"ftbot: configuration error: {problem}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command
+    if command is None:
+        _parser().print_help()
+        return EXIT_USAGE
+    if command == "emulator":
+        from emulator.cli import main as emulator_main
+
+        return emulator_main(list(args.rest))
+    if command == "validate":
+        from bot.dataprep.cli import main as validate_main
+
+        return validate_main(list(args.rest))
+    try:
+        if command in ("serve", "demo"):
+            settings = _settings(host=getattr(args, "host", None), port=getattr(args, "port", None))
+            secrets = [
+                s.get_secret_value()
+                for s in (
+                    settings.azure_openai_api_key,
+                    settings.slack_bot_token,
+                    settings.slack_signing_secret,
+                    settings.microsoft_app_password,
+                )
+                if s is not None
+            ]
+            setup_logging(settings.log_format, settings.log_level, secrets)
+            from bot.app import serve
+
+            return asyncio.run(serve(settings))
+        if command == "db":
+            settings = _settings()
+            setup_logging(settings.log_format, settings.log_level)
+            return asyncio.run(_db_upgrade(settings))
+        if command == "manifest":
+            settings = _settings()
+            from bot.app import build_router
+            from bot.manifests import cli as manifest_cli
+
+            verbs = [(spec.verb, spec.summary) for spec in build_router().verbs()]
+            return manifest_cli(list(args.rest), settings, verbs)
+    except ConfigError as exc:
+        return _config_failure(exc)
+    except OSError as exc:  # e.g. the port is taken
+        print(f"ftbot: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return EXIT_USAGE
+
+
+async def _db_upgrade(settings: Settings) -> int:
+    from bot.store import Store
+
+    store = Store.open(settings.database_url)
+    try:
+        await store.upgrade()
+    finally:
+        await store.close()
+    logging.getLogger("ftbot").info("database schema is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
