@@ -1,0 +1,61 @@
+"""Help and usage cards. The verb list comes from the router, so the cards never drift from the grammar."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cards.model import Card, Fact, Table, Tone
+from cards.views import VerbHelp
+
+
+def usage_card(verb: VerbHelp, problem: str = "", trigger: str = "/ft") -> Card:
+    """How to use one verb, after a malformed command; `problem` says what was wrong with it.
+
+    `trigger` is how users start a command on their platform (`/ft` in Slack, `@ftbot` in Teams).
+    """
+    lines = [problem] if problem else []
+    lines.append(f"Usage: `{trigger} {verb.usage}`")
+    if verb.example:
+        lines.append(f"Example: `{trigger} {verb.example}`")
+    facts = tuple(Fact(option, meaning) for option, meaning in verb.options)
+    return Card(
+        title=f"{verb.name}: {verb.summary}",
+        tone=Tone.WARNING if problem else Tone.INFO,
+        text="\n".join(lines),
+        facts=facts,
+        summary=f"Usage: {trigger} {verb.usage}",
+    )
+
+
+def unknown_verb_card(word: str, verbs: Sequence[VerbHelp], trigger: str = "/ft") -> Card:
+    """For a command whose verb we do not know: say so, list the verbs, give an example."""
+    names = ", ".join(f"`{v.name}`" for v in verbs)
+    example = next((v.example for v in verbs if v.example), "help")
+    shown = word if len(word) <= 40 else word[:40] + "…"
+    return Card(
+        title="Unknown command",
+        tone=Tone.WARNING,
+        text=(
+            f"`{shown}` is not a command I know. Try one of: {names}.\n"
+            f"Example: `{trigger} {example}` — or `{trigger} help` for all of them."
+        ),
+        summary=f"Unknown command. Try {trigger} help.",
+    )
+
+
+def help_card(verbs: Sequence[VerbHelp], trigger: str = "/ft") -> Card:
+    """Every verb with its usage and a one-line summary."""
+    rows = tuple((f"`{trigger} {v.usage}`", v.summary) for v in verbs)
+    examples = [f"`{trigger} {v.example}`" for v in verbs if v.example][:3]
+    text = "Run Azure OpenAI fine-tuning from chat."
+    if examples:
+        text += "\nFor example: " + ", ".join(examples)
+    return Card(
+        title="ftbot commands",
+        tone=Tone.INFO,
+        text=text,
+        tables=(Table(columns=("Command", "What it does"), rows=rows),),
+        footer=f"Details of one command: `{trigger} help <command>`",
+        summary=f"ftbot commands: {', '.join(v.name for v in verbs)}",
+        key="help",
+    )

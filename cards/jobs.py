@@ -1,0 +1,141 @@
+"""Job cards: one job's status (with progress bar and Refresh/Events/Cancel) and the job list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cards.format import NOT_SET, hyperparameters, progress_bar, progress_percent, when
+from cards.model import Button, Card, Confirm, Fact, Table, Tone
+from cards.views import JobView
+
+REFRESH = "job.refresh"
+EVENTS = "job.events"
+CANCEL = "job.cancel"
+
+_TONES = {
+    "succeeded": Tone.SUCCESS,
+    "failed": Tone.ERROR,
+    "cancelled": Tone.WARNING,
+    "paused": Tone.WARNING,
+    "pausing": Tone.WARNING,
+    "running": Tone.RUNNING,
+    "resuming": Tone.RUNNING,
+    "pending": Tone.INFO,
+    "created": Tone.INFO,
+    "queued": Tone.INFO,
+    "validating_files": Tone.INFO,
+}
+
+
+def status_tone(status: str) -> Tone:
+    """Tone for a job status; statuses we do not know yet are neutral, never an error."""
+    return _TONES.get(status, Tone.NEUTRAL)
+
+
+def job_key(job_id: str) -> str:
+    """`Card.key` of a job's status card, so later updates replace it in place."""
+    return f"job:{job_id}"
+
+
+def _badge(job: JobView) -> str:
+    pct = progress_percent(job.step, job.total_steps)
+    return f"{job.status} {pct}%" if pct is not None and not job.terminal else job.status
+
+
+def _facts(job: JobView) -> tuple[Fact, ...]:
+    facts = [Fact("Status", job.status), Fact("Base model", f"`{job.model}`")]
+    if job.fine_tuned_model:
+        facts.append(Fact("Fine-tuned model", f"`{job.fine_tuned_model}`"))
+    files = f"`{job.training_file}`" if job.training_file else NOT_SET
+    if job.validation_file:
+        files += f" (validation `{job.validation_file}`)"
+    facts.append(Fact("Training file", files))
+    facts.append(Fact("Hyperparameters", hyperparameters(job.hyperparameters)))
+    if job.suffix:
+        facts.append(Fact("Suffix", job.suffix))
+    facts.append(Fact("Created", when(job.created_at)))
+    if job.finished_at:
+        facts.append(Fact("Finished", when(job.finished_at)))
+    elif job.estimated_finish and not job.terminal:
+        facts.append(Fact("Estimated finish", when(job.estimated_finish)))
+    if job.trained_tokens:
+        facts.append(Fact("Trained tokens", f"{job.trained_tokens:,}"))
+    return tuple(facts)
+
+
+def _text(job: JobView) -> str:
+    lines = []
+    bar = progress_bar(job.step, job.total_steps)
+    if bar and job.status not in ("failed", "cancelled"):
+        lines.append(bar)
+    if job.error_message or job.error_code:
+        code = f" (`{job.error_code}`)" if job.error_code else ""
+        lines.append(f"**Failed**{code}: {job.error_message or 'no message from the service'}")
+    if job.status == "succeeded" and job.fine_tuned_model:
+        lines.append(f"Ready to deploy as `{job.fine_tuned_model}`.")
+    return "\n".join(lines)
+
+
+def job_buttons(job: JobView) -> tuple[Button, ...]:
+    """Refresh and Events always; Cancel (with a confirmation) only while the job can still change."""
+    payload = {"job": job.id}
+    buttons = [
+        Button("Refresh", REFRESH, payload, style="primary"),
+        Button("Events", EVENTS, payload),
+    ]
+    if not job.terminal:
+        confirm = Confirm(
+            title="Cancel this job?",
+            text=f"Job `{job.id}` stops now; training done so far is lost. This cannot be undone.",
+            ok="Cancel job",
+            dismiss="Keep running",
+        )
+        buttons.append(Button("Cancel", CANCEL, payload, style="danger", confirm=confirm))
+    return tuple(buttons)
+
+
+def job_card(job: JobView, updated_at_text: str = "") -> Card:
+    """The status card of one job. `updated_at_text` (e.g. "Updated 09:15 UTC") goes in the footer."""
+    pct = progress_percent(job.step, job.total_steps)
+    progress = f" ({pct}%)" if pct is not None and not job.terminal else ""
+    return Card(
+        title=f"Fine-tuning job {job.id}",
+        tone=status_tone(job.status),
+        badge=_badge(job),
+        text=_text(job),
+        facts=_facts(job),
+        buttons=job_buttons(job),
+        footer=updated_at_text,
+        summary=f"Job {job.id} is {job.status}{progress}.",
+        key=job_key(job.id),
+    )
+
+
+def job_list_card(jobs: Sequence[JobView], filter_text: str = "", more: str = "") -> Card:
+    """Recent jobs as a table. `filter_text` says what was asked for (e.g. "status=running");
+    `more` points at the next page (e.g. "`list --after ftjob-...`")."""
+    shown = f" ({filter_text})" if filter_text else ""
+    if not jobs:
+        return Card(
+            title=f"Fine-tuning jobs{shown}",
+            text="No jobs match." if filter_text else "No fine-tuning jobs yet.",
+            summary="No fine-tuning jobs found.",
+        )
+    rows = tuple(
+        (
+            f"`{job.id}`",
+            _badge(job),
+            job.fine_tuned_model or job.model,
+            when(job.created_at),
+        )
+        for job in jobs
+    )
+    table = Table(columns=("Job", "Status", "Model", "Created"), rows=rows, more=more)
+    return Card(
+        title=f"Fine-tuning jobs{shown}",
+        text=f"Showing {len(jobs)} job{'s' if len(jobs) != 1 else ''}. Details: `status <job>`.",
+        tables=(table,),
+        footer=f"Filter: {filter_text}" if filter_text else "",
+        summary=f"{len(jobs)} fine-tuning jobs{shown}.",
+        key="jobs",
+    )
