@@ -1,0 +1,406 @@
+"""Microsoft Teams: botbuilder-core `CloudAdapter` on `POST /api/messages`, translating only.
+
+    adapter = mount_teams(app, settings, dispatcher, store, notifier)
+
+Incoming Activities are authenticated (Bot Framework JWT whenever `MicrosoftAppId` is set; none when it is
+absent, for local use, which is logged as a warning at mount time), de-duplicated by activity id, and turned
+into a neutral `Command` (a message, bot mention stripped; in a personal chat any message) or `Action` (an
+`Action.Submit` value, or an `adaptiveCard/action` invoke). The dispatcher's replies go back as Adaptive Card
+attachments; an invoke gets its invoke response in the HTTP body (the updated card when a reply replaces the
+clicked card). Work that takes longer than `answer_within` seconds is answered at once ("working on it" /
+a typing indicator) and its replies are sent proactively when ready. Every conversation reference is stored
+for proactive sends, which `TeamsSender` (registered on the notifier for platform "teams") makes later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity, ActivityTypes, ConversationReference
+
+from adapters.teams_translate import (
+    INVOKE_EXECUTE,
+    card_activity,
+    card_response,
+    command_from,
+    conversation_of,
+    error_response,
+    execute_action,
+    is_command_message,
+    load_reference,
+    message_response,
+    plain_summary,
+    strip_bot_mention,
+    submit_action,
+)
+from bot.config import Settings
+from bot.errors import UsageError
+from bot.grammar import parse_command_text
+from bot.model import Action, Command, Conversation, MessageRef, Platform, Reply
+from bot.notifier import Notifier
+from bot.router import Dispatcher
+from cards.model import Card
+
+log = logging.getLogger(__name__)
+
+ROUTE = "/api/messages"
+# Teams gives up on a reply after ~10-15 s (504); answer well before and finish proactively.
+ANSWER_WITHIN = 4.0
+# On shutdown, work still in flight gets this long to post its replies before it is cancelled.
+SHUTDOWN_GRACE = 10.0
+
+WORKING = "Working on it… the result will follow in this conversation."
+DONE = "Done."
+ALREADY_HANDLED = "Already handled."
+FOREIGN_BUTTON = "That button is not one ftbot can handle. Run the command again for a fresh card."
+NO_AUTH_WARNING = (
+    "Teams: MicrosoftAppId is not set, so requests to %s are NOT authenticated. "
+    "Fine for local use with the Bot Framework Emulator; never expose this endpoint like this."
+)
+
+
+class TeamsStore(Protocol):
+    """The part of `bot.store.Store` this adapter uses."""
+
+    async def save_conversation(self, conv: Conversation) -> None: ...
+
+    async def remember_message(self, card_key: str, conversation_key: str, ref: MessageRef) -> None: ...
+
+    async def seen_event(self, source: str, event_id: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _BotConfig:
+    """The attribute names `ConfigurationBotFrameworkAuthentication` reads its settings from."""
+
+    APP_ID: str
+    APP_PASSWORD: str
+    APP_TENANTID: str
+    APP_TYPE: str
+
+
+def bot_authentication(settings: Settings) -> ConfigurationBotFrameworkAuthentication:
+    """Bot Framework authentication from settings; an empty app id disables JWT validation (local use)."""
+    password = settings.microsoft_app_password.get_secret_value() if settings.microsoft_app_password else ""
+    return ConfigurationBotFrameworkAuthentication(
+        _BotConfig(
+            APP_ID=settings.microsoft_app_id,
+            APP_PASSWORD=password,
+            APP_TENANTID=settings.microsoft_app_tenant_id,
+            APP_TYPE=settings.microsoft_app_type,
+        )
+    )
+
+
+class TeamsAdapter:
+    """The `/api/messages` endpoint and the proactive side, over one botbuilder `CloudAdapter`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        dispatcher: Dispatcher,
+        store: TeamsStore,
+        *,
+        answer_within: float = ANSWER_WITHIN,
+    ) -> None:
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.store = store
+        self.answer_within = answer_within
+        self.app_id = settings.microsoft_app_id
+        self.cloud = CloudAdapter(bot_authentication(settings))
+        self.sender = TeamsSender(self)
+        self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def authenticates(self) -> bool:
+        return bool(self.app_id)
+
+    # --- inbound -------------------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """POST /api/messages: authenticate, de-duplicate, run one turn, answer (invoke response or 200)."""
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.Response(status=415, text="expected application/json")
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="body is not JSON")
+        if not isinstance(body, dict) or not body.get("type"):
+            return web.Response(status=400, text="body is not a Bot Framework Activity")
+        try:
+            activity = Activity().deserialize(body)
+        except Exception:  # msrest raises its own DeserializationError for malformed fields
+            return web.Response(status=400, text="body is not a Bot Framework Activity")
+        try:
+            auth = await self.cloud.bot_framework_authentication.authenticate_request(
+                activity, request.headers.get("Authorization", "")
+            )
+        except Exception as exc:  # PermissionError, but also jwt decode errors for a malformed token
+            log.warning("Teams: rejected an unauthenticated request (%s)", type(exc).__name__)
+            return web.Response(status=401)
+        if await self._seen(activity):
+            if activity.type == ActivityTypes.invoke:
+                return web.json_response(message_response(ALREADY_HANDLED))
+            return web.Response(status=200)
+        try:
+            invoke = await self.cloud.process_activity(
+                auth, activity, functools.partial(self._on_turn, raw=body)
+            )
+        except Exception:
+            log.exception("Teams: could not process a %s activity", activity.type)
+            return web.Response(status=500)
+        if isinstance(invoke, InvokeResponse):
+            return web.json_response(invoke.body, status=invoke.status or 200)
+        return web.Response(status=200)
+
+    async def _seen(self, activity: Activity) -> bool:
+        """Bot Framework retries a delivery it thinks failed; the activity id repeats, the work must not."""
+        if activity.type not in (ActivityTypes.message, ActivityTypes.invoke) or not activity.id:
+            return False
+        conversation = activity.conversation.id if activity.conversation else ""
+        return await self.store.seen_event("teams", f"{conversation}|{activity.id}")
+
+    async def _on_turn(self, turn: TurnContext, *, raw: Mapping[str, Any]) -> None:
+        """Explicit match order: invokes first, then buttons (Submit), then commands, then installs."""
+        activity = turn.activity
+        if activity.type == ActivityTypes.invoke:
+            if activity.name == INVOKE_EXECUTE:
+                await self._on_execute(turn, raw)
+            # Other invokes (message extensions, task modules) are not ours: the SDK answers 501.
+        elif activity.type == ActivityTypes.message:
+            if activity.value is not None and not (activity.text or "").strip():
+                action = submit_action(activity, raw)
+                if action is not None:
+                    await self._on_action(turn, action, invoke=False)
+            elif is_command_message(activity):
+                await self._on_message(turn, raw)
+        elif activity.type in (ActivityTypes.conversation_update, ActivityTypes.installation_update):
+            # The bot was added somewhere: keep the reference so alerts can be sent there later.
+            await self.store.save_conversation(conversation_of(activity, raw))
+
+    async def _on_message(self, turn: TurnContext, raw: Mapping[str, Any]) -> None:
+        text = strip_bot_mention(turn.activity)
+        try:
+            parsed = parse_command_text(text)
+        except UsageError as exc:
+            conversation = conversation_of(turn.activity, raw)
+            await self.store.save_conversation(conversation)
+            usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message)
+            await self._deliver(turn, [usage], conversation.id, source=None)
+            return
+        cmd: Command = command_from(turn.activity, raw, text, parsed)
+        await self.store.save_conversation(cmd.conversation)
+        await self._answer(turn, self.dispatcher.on_command(cmd), cmd.conversation, source=None, invoke=False)
+
+    async def _on_execute(self, turn: TurnContext, raw: Mapping[str, Any]) -> None:
+        action = execute_action(turn.activity, raw)
+        if action is None:
+            await self._invoke_response(turn, error_response(400, FOREIGN_BUTTON))
+            return
+        await self._on_action(turn, action, invoke=True)
+
+    async def _on_action(self, turn: TurnContext, action: Action, *, invoke: bool) -> None:
+        await self.store.save_conversation(action.conversation)
+        source = action.message.message_id if action.message else None
+        await self._answer(
+            turn, self.dispatcher.on_action(action), action.conversation, source, invoke=invoke
+        )
+
+    async def _answer(
+        self,
+        turn: TurnContext,
+        work: Awaitable[list[Reply]],
+        conversation: Conversation,
+        source: str | None,
+        *,
+        invoke: bool,
+    ) -> None:
+        """Reply within the turn if the work is quick; otherwise acknowledge now and reply proactively."""
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=self.answer_within)
+        if task not in done:
+            if invoke:
+                await self._invoke_response(turn, message_response(WORKING))
+            else:
+                await turn.send_activity(Activity(type=ActivityTypes.typing))
+            self._spawn(self._finish_later(task, conversation, source))
+            return
+        replies = task.result()
+        if invoke:
+            replies = await self._answer_invoke(turn, replies, conversation, source)
+        await self._deliver(turn, replies, conversation.id, source)
+
+    async def _answer_invoke(
+        self, turn: TurnContext, replies: Sequence[Reply], conversation: Conversation, source: str | None
+    ) -> list[Reply]:
+        """Answer the invoke: the first reply that replaces the clicked card becomes the card response."""
+        rest = list(replies)
+        replacing = next((r for r in rest if r.replace_source and r.update is None), None)
+        if replacing is not None:
+            rest.remove(replacing)
+            await self._invoke_response(turn, card_response(replacing.card))
+            if source:
+                await self._remember(replacing.card, MessageRef("teams", conversation.id, source))
+        else:
+            await self._invoke_response(turn, message_response(plain_summary(rest[0].card) if rest else DONE))
+        return rest
+
+    async def _invoke_response(self, turn: TurnContext, body: dict[str, Any]) -> None:
+        status = int(body.get("statusCode", 200))
+        value = InvokeResponse(status=200 if status < 400 else status, body=body)
+        await turn.send_activity(Activity(type=ActivityTypes.invoke_response, value=value))
+
+    async def _finish_later(
+        self, task: asyncio.Future[list[Reply]], conversation: Conversation, source: str | None
+    ) -> None:
+        replies = await task
+        reference = load_reference(conversation.reference)
+        await self.continue_in(
+            reference,
+            reference.activity_id,
+            lambda turn: self._deliver(turn, replies, conversation.id, source),
+        )
+
+    # --- outbound ------------------------------------------------------------------------------------------
+
+    async def _deliver(
+        self, turn: TurnContext, replies: Sequence[Reply], conversation_id: str, source: str | None
+    ) -> None:
+        """Post each reply as a new message, or update the message it replaces; remember keyed cards."""
+        for reply in replies:
+            if reply.update is not None and reply.update.conversation_id != conversation_id:
+                # Another conversation (e.g. a channel thread): same service and tenant, other id.
+                reference = TurnContext.get_conversation_reference(turn.activity).serialize()
+                await self.sender.update(reference, reply.update, reply.card)
+                await self._remember(reply.card, reply.update)
+                continue
+            target = reply.update.message_id if reply.update else (source if reply.replace_source else None)
+            if target:
+                activity = card_activity(reply.card)
+                activity.id = target
+                await turn.update_activity(activity)
+                ref = MessageRef("teams", conversation_id, target)
+            else:
+                response = await turn.send_activity(card_activity(reply.card))
+                ref = MessageRef("teams", conversation_id, (response.id if response else "") or "")
+            await self._remember(reply.card, ref)
+
+    async def _remember(self, card: Card, ref: MessageRef) -> None:
+        if card.key and ref.message_id:
+            await self.store.remember_message(card.key, Conversation("teams", ref.conversation_id).key, ref)
+
+    async def continue_in(
+        self,
+        reference: ConversationReference,
+        reply_to: str | None,
+        logic: Callable[[TurnContext], Awaitable[None]],
+    ) -> None:
+        """Run `logic` in a proactive turn; its sends reply to `reply_to`, or start a new post when None."""
+
+        async def callback(turn: TurnContext) -> None:
+            # Sends are addressed as replies to the turn's activity id: the continuation activity's own id
+            # is a fresh uuid Teams does not know, so point it at the message we mean (or none).
+            turn.activity.id = reply_to
+            await logic(turn)
+
+        await self.cloud.continue_conversation(reference, callback, bot_app_id=self.app_id)
+
+    # --- background work -----------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Teams: a late reply could not be sent", exc_info=task.exception())
+
+    async def wait_idle(self) -> None:
+        """Wait until every late reply has been sent (tests, orderly shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Let late replies finish for up to `grace` seconds, then cancel what is left."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=grace)
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        await self.close()
+
+
+class TeamsSender:
+    """`bot.notifier.Sender` for Teams: proactive posts and in-place updates with a stored reference."""
+
+    platform: Platform = "teams"
+
+    def __init__(self, adapter: TeamsAdapter) -> None:
+        self._adapter = adapter
+
+    async def send(
+        self, reference: Mapping[str, Any], card: Card, *, thread: str | None = None
+    ) -> MessageRef:
+        """Post `card` into the referenced conversation, as a reply to message `thread` when given."""
+        ref = load_reference(reference)
+        conversation_id = ref.conversation.id if ref.conversation else ""
+        posted: list[str] = []
+
+        async def post(turn: TurnContext) -> None:
+            activity = card_activity(card)
+            tenant = ref.conversation.tenant_id if ref.conversation else None
+            if tenant:
+                # Teams wants the tenant on proactive messages.
+                activity.channel_data = {"tenant": {"id": tenant}}
+            response = await turn.send_activity(activity)
+            posted.append((response.id if response else "") or "")
+
+        await self._adapter.continue_in(ref, thread, post)
+        return MessageRef("teams", conversation_id, posted[0] if posted else "")
+
+    async def update(self, reference: Mapping[str, Any], message: MessageRef, card: Card) -> None:
+        """Replace message `message` (in its own conversation, e.g. a channel thread) with `card`."""
+        ref = load_reference(reference, message.conversation_id)
+
+        async def replace(turn: TurnContext) -> None:
+            activity = card_activity(card)
+            activity.id = message.message_id
+            await turn.update_activity(activity)
+
+        await self._adapter.continue_in(ref, None, replace)
+
+
+def mount_teams(
+    app: web.Application,
+    settings: Settings,
+    dispatcher: Dispatcher,
+    store: TeamsStore,
+    notifier: Notifier,
+    *,
+    answer_within: float = ANSWER_WITHIN,
+) -> TeamsAdapter:
+    """Serve Teams on `POST /api/messages` of `app` and register the Teams sender on `notifier`.
+
+    >>> adapter = mount_teams(app, settings, dispatcher, store, notifier)  # doctest: +SKIP
+    >>> await notifier.send("teams", conversation.reference, card)  # doctest: +SKIP
+    """
+    adapter = TeamsAdapter(settings, dispatcher, store, answer_within=answer_within)
+    if not adapter.authenticates:
+        log.warning(NO_AUTH_WARNING, ROUTE)
+    app.router.add_post(ROUTE, adapter.handle)
+    app.on_shutdown.append(adapter.on_shutdown)
+    notifier.register(adapter.sender)
+    return adapter
