@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot.errors import FtbotError, UsageError
-from bot.model import Action, Command, Reply
+from bot.model import Action, Command, Platform, Reply
 from cards.model import Card
 
 if TYPE_CHECKING:
@@ -211,7 +211,11 @@ def error_reference() -> str:
 class Presenter(Protocol):
     """How usage problems and errors are shown; the help capability provides it (wording lives there)."""
 
-    def usage(self, router: Router, spec: VerbSpec | None, problem: str | None) -> Reply: ...
+    def usage(
+        self, router: Router, spec: VerbSpec | None, problem: str | None, platform: Platform = "slack"
+    ) -> Reply: ...
+
+    def unknown_verb(self, router: Router, word: str, platform: Platform = "slack") -> Reply: ...
 
     def error(self, exc: BaseException, reference: str | None) -> Reply: ...
 
@@ -225,17 +229,16 @@ class Dispatcher:
         self.presenter = presenter
 
     async def on_command(self, cmd: Command) -> list[Reply]:
-        usage_reply = self.presenter.usage
         spec = self.router.find(cmd.verb)
         if spec is None:
-            return [usage_reply(self.router, None, f"I don't know the command `{cmd.verb[:40]}`.")]
+            return [self.presenter.unknown_verb(self.router, cmd.verb, cmd.platform)]
         if cmd.options.get("help") is True:
-            return [usage_reply(self.router, spec, None)]
+            return [self.presenter.usage(self.router, spec, None, cmd.platform)]
         try:
             bound = replace(cmd, verb=spec.verb, params=spec.bind(cmd))
             return as_replies(await spec.handler(self.ctx, bound))
         except UsageError as exc:
-            return [usage_reply(self.router, spec, exc.message)]
+            return [self.presenter.usage(self.router, spec, exc.message, cmd.platform)]
         except Exception as exc:
             return [self._error_reply(exc, f"command {spec.verb}")]
 

@@ -31,9 +31,15 @@ class RecordingPresenter:
         self.usage_calls: list[tuple[str | None, str | None]] = []
         self.errors: list[tuple[BaseException, str | None]] = []
 
-    def usage(self, router: Router, spec: VerbSpec | None, problem: str | None) -> Reply:
+    def usage(
+        self, router: Router, spec: VerbSpec | None, problem: str | None, platform: str = "slack"
+    ) -> Reply:
         self.usage_calls.append((spec.verb if spec else None, problem))
         return Reply(Card(title="usage", text=problem or ""), ephemeral=True)
+
+    def unknown_verb(self, router: Router, word: str, platform: str = "slack") -> Reply:
+        self.usage_calls.append((None, f"unknown {word}"))
+        return Reply(Card(title="unknown"), ephemeral=True)
 
     def error(self, exc: BaseException, reference: str | None) -> Reply:
         self.errors.append((exc, reference))

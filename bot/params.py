@@ -1,0 +1,71 @@
+"""Argument converters for the router: each turns text into a value or raises ValueError with a reason the
+usage card shows. Ids are checked for shape here, so nothing malformed ever reaches Azure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.azure import ids
+
+
+def _shaped(check: Callable[[object], bool], what: str, example: str) -> Callable[[str], str]:
+    def convert(text: str) -> str:
+        value = text.strip().strip("<>`")
+        if not check(value):
+            raise ValueError(f"`{text[:60]}` is not a {what} (expected something like `{example}`)")
+        return value
+
+    convert.__name__ = what.replace(" ", "_")
+    return convert
+
+
+job_id = _shaped(ids.is_job_id, "job id", "ftjob-0123456789abcdef0123456789abcdef")
+file_id = _shaped(ids.is_file_id, "file id", "file-0123456789abcdef0123456789abcdef")
+checkpoint_id = _shaped(ids.is_checkpoint_id, "checkpoint id", "ftchkpt-0123456789abcdef0123456789abcdef")
+model_name = _shaped(ids.is_model_name, "model name", "gpt-4o-mini-2024-07-18")
+event_id = _shaped(
+    lambda v: isinstance(v, str) and v.startswith("ftevent-") and len(v) < 80, "event id", "ftevent-..."
+)
+
+
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"`{text[:20]}` is not a whole number") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high} (got {value})")
+        return value
+
+    return convert
+
+
+def float_between(low: float, high: float, *, low_open: bool = False) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"`{text[:20]}` is not a number") from None
+        if value != value or not (low < value if low_open else low <= value) or value > high:
+            bracket = "(" if low_open else "["
+            raise ValueError(f"must be in {bracket}{low}, {high}] (got {text[:20]})")
+        return value
+
+    return convert
+
+
+def one_of(*choices: str) -> Callable[[str], str]:
+    def convert(text: str) -> str:
+        value = text.lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)} (got `{text[:30]}`)")
+        return value
+
+    return convert
+
+
+def resource_name(text: str) -> str:
+    if not text or len(text) > 64 or not all(c.isalnum() or c in "-_" for c in text):
+        raise ValueError(f"`{text[:30]}` is not a resource name")
+    return text

@@ -1,0 +1,325 @@
+"""Fine-tuning jobs from chat: list, status, events, checkpoints, and cancel / pause / resume.
+
+Ids are checked for shape by the router before anything reaches Azure; state checks happen here so the user
+hears "this job already finished" rather than a raw 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot import params as p
+from bot.azure.dataplane import AzureOpenAIClient
+from bot.azure.models import Checkpoint, FineTuningJob, JobEvent, JobStatus
+from bot.context import Context
+from bot.errors import InvalidState, UsageError
+from bot.model import Action, Command, Reply
+from bot.router import Arg, Opt, Router
+from cards.checkpoints import checkpoints_card
+from cards.events import events_card
+from cards.format import clock
+from cards.jobs import CANCEL, EVENTS, REFRESH, job_card, job_list_card
+from cards.model import Button, Card, Confirm, Tone
+from cards.views import CheckpointView, EventPageView, EventView, JobView, epoch
+
+router = Router("jobs")
+
+RESOURCE = Opt("resource", p.resource_name, metavar="NAME", help="which Azure resource (default: the first)")
+LIST_SCAN_LIMIT = 200  # jobs looked at when filtering by status: Azure keeps at most 100 per resource
+PROGRESS_EVENTS = 25  # newest events read to find the latest step for the progress bar
+
+
+def job_view(job: FineTuningJob, progress: JobEvent | None = None) -> JobView:
+    hyper: dict[str, Any] = {}
+    if job.hyperparameters is not None:
+        hyper = {k: v for k, v in job.hyperparameters.model_dump().items() if v is not None}
+    beta = (((job.method or {}).get("dpo") or {}).get("hyperparameters") or {}).get("beta")
+    if beta is not None:
+        hyper["beta"] = beta
+    if job.seed is not None:
+        hyper["seed"] = job.seed
+    step = total = None
+    if progress is not None:
+        step_value, total_value = progress.metric("step"), progress.metric("total_steps")
+        step = int(step_value) if step_value is not None else None
+        total = int(total_value) if total_value is not None else None
+    return JobView(
+        id=job.id,
+        model=job.model or "?",
+        status=job.status,
+        fine_tuned_model=job.fine_tuned_model,
+        training_file=job.training_file,
+        validation_file=job.validation_file,
+        hyperparameters=hyper,
+        suffix=job.suffix,
+        created_at=epoch(job.created_at),
+        finished_at=epoch(job.finished_at),
+        estimated_finish=epoch(job.estimated_finish),
+        trained_tokens=job.trained_tokens,
+        step=step,
+        total_steps=total,
+        error_code=job.error.code if job.error else None,
+        error_message=job.error.message if job.error else None,
+    )
+
+
+async def latest_progress(client: AzureOpenAIClient, job: FineTuningJob) -> JobEvent | None:
+    """The newest metrics event (step / total_steps), looked for only among the newest few events."""
+    if job.status_kind not in (JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.PAUSING, JobStatus.RESUMING):
+        return None
+    seen = 0
+    async for event in client.events(job.id, limit=PROGRESS_EVENTS):
+        if event.is_metrics and event.metric("step") is not None:
+            return event
+        seen += 1
+        if seen >= PROGRESS_EVENTS:
+            break
+    return None
+
+
+async def job_status_card(ctx: Context, job_id: str, resource: str | None) -> Card:
+    client = ctx.azure.data(resource)
+    job = await client.get_job(job_id)
+    card = job_card(job_view(job, await latest_progress(client, job)), f"Updated {clock(ctx.clock())} UTC")
+    return card
+
+
+@router.command(
+    "list",
+    summary="Recent fine-tuning jobs",
+    example="list --status running",
+    options=(
+        Opt(
+            "status",
+            p.one_of(*(s.value for s in JobStatus)),
+            metavar="STATUS",
+            help="only jobs in this state",
+        ),
+        Opt("limit", p.int_between(1, 50), default=10, metavar="N", help="how many (1-50, default 10)"),
+        RESOURCE,
+    ),
+)
+async def list_jobs(ctx: Context, cmd: Command) -> Card:
+    client = ctx.azure.data(cmd.params["resource"])
+    wanted: str | None = cmd.params["status"]
+    limit: int = cmd.params["limit"]
+    found: list[JobView] = []
+    scanned = 0
+    more = False
+    async for job in client.jobs(limit=50 if wanted else limit):
+        scanned += 1
+        if wanted is None or job.status == wanted:
+            if len(found) == limit:
+                more = True
+                break
+            found.append(job_view(job))
+        if scanned >= (LIST_SCAN_LIMIT if wanted else limit + 1):
+            more = scanned > limit and wanted is None
+            break
+    hint = f"More: `list --limit {min(50, limit * 2)}`" if more and limit < 50 else ""
+    return job_list_card(found, f"status={wanted}" if wanted else "", hint)
+
+
+@router.command(
+    "status",
+    summary="Show a job's status and progress",
+    example="status ftjob-0123456789abcdef0123456789abcdef",
+    args=(Arg("job", p.job_id),),
+    options=(RESOURCE,),
+)
+async def status(ctx: Context, cmd: Command) -> Card:
+    return await job_status_card(ctx, cmd.params["job"], cmd.params["resource"])
+
+
+async def event_page(ctx: Context, job_id: str, resource: str | None, limit: int, after: str | None) -> Card:
+    client = ctx.azure.data(resource)
+    await client.get_job(job_id)  # a clear "not found" rather than an empty page for an unknown job
+    events: list[EventView] = []
+    has_more = False
+    async for event in client.events(job_id, after=after, limit=min(limit + 1, 100)):
+        if len(events) == limit:
+            has_more = True
+            break
+        events.append(EventView(event.id, epoch(event.created_at), event.level, event.message))
+    page = EventPageView(job_id, tuple(events), has_more, events[-1].id if has_more and events else None)
+    return events_card(page)
+
+
+@router.command(
+    "events",
+    summary="A job's events, newest first",
+    example="events ftjob-0123456789abcdef0123456789abcdef --limit 20",
+    args=(Arg("job", p.job_id),),
+    options=(
+        Opt("limit", p.int_between(1, 100), default=20, metavar="N", help="how many (1-100, default 20)"),
+        Opt("after", p.event_id, metavar="EVENT", help="older than this event id (next page)"),
+        RESOURCE,
+    ),
+)
+async def events(ctx: Context, cmd: Command) -> Card:
+    prm = cmd.params
+    return await event_page(ctx, prm["job"], prm["resource"], prm["limit"], prm["after"])
+
+
+def checkpoint_view(c: Checkpoint, deployable: bool) -> CheckpointView:
+    m = c.metrics
+    return CheckpointView(
+        id=c.id,
+        step=c.step_number or int(m.step or 0),
+        model=c.fine_tuned_model_checkpoint or "",
+        train_loss=m.train_loss,
+        valid_loss=m.valid_loss,
+        full_valid_loss=m.full_valid_loss,
+        train_accuracy=m.train_mean_token_accuracy,
+        valid_accuracy=m.full_valid_mean_token_accuracy or m.valid_mean_token_accuracy,
+        created_at=epoch(c.created_at),
+        deployable=deployable,
+    )
+
+
+@router.command(
+    "checkpoints",
+    summary="A job's checkpoints and their metrics",
+    example="checkpoints ftjob-0123456789abcdef0123456789abcdef",
+    args=(Arg("job", p.job_id),),
+    options=(RESOURCE,),
+)
+async def checkpoints(ctx: Context, cmd: Command) -> Card:
+    client = ctx.azure.data(cmd.params["resource"])
+    job = await client.get_job(cmd.params["job"])
+    items = [c async for c in client.checkpoints(job.id, limit=10)]
+    # After a successful job the last three epochs are deployable (Azure keeps only those).
+    last_three = (
+        {c.id for c in sorted(items, key=lambda c: c.step_number or 0)[-3:]} if job.succeeded else set()
+    )
+    return checkpoints_card(job.id, [checkpoint_view(c, c.id in last_three) for c in items])
+
+
+# -- changing a job ------------------------------------------------------------------------------------------
+
+_ALLOWED = {
+    "cancel": {
+        JobStatus.CREATED,
+        JobStatus.PENDING,
+        JobStatus.RUNNING,
+        JobStatus.PAUSED,
+        JobStatus.QUEUED,
+        JobStatus.VALIDATING_FILES,
+        JobStatus.PAUSING,
+        JobStatus.RESUMING,
+    },
+    "pause": {JobStatus.RUNNING},
+    "resume": {JobStatus.PAUSED},
+}
+_REFUSAL = {
+    "cancel": "Job `{id}` is already {status}; there is nothing to cancel.",
+    "pause": "Job `{id}` is {status}; only a running job can be paused.",
+    "resume": "Job `{id}` is {status}; only a paused job can be resumed.",
+}
+
+
+async def change_job(
+    ctx: Context, verb: str, job_id: str, resource: str | None, who: Any, platform: str
+) -> Card:
+    client = ctx.azure.data(resource)
+    job = await client.get_job(job_id)
+    allowed = _ALLOWED[verb]
+    if job.status_kind is not None and job.status_kind not in allowed:
+        raise InvalidState(
+            _REFUSAL[verb].format(id=job.id, status=job.status), hint=f"See `status {job.id}`."
+        )
+    call = {"cancel": client.cancel_job, "pause": client.pause_job, "resume": client.resume_job}[verb]
+    changed = await call(job.id)
+    await ctx.store.audit(
+        platform=platform,
+        actor=who,
+        action=f"job.{verb}",
+        subject=job.id,
+        detail={"status_before": job.status, "status_after": changed.status},
+    )
+    await ctx.store.set_job_status(job.id, changed.status)
+    return job_card(
+        job_view(changed),
+        f"{verb.capitalize()} requested by {who.name or who.id} at {clock(ctx.clock())} UTC",
+    )
+
+
+def cancel_confirmation(job_id: str, resource: str | None) -> Card:
+    payload: Mapping[str, str] = {"job": job_id, **({"resource": resource} if resource else {})}
+    confirm = Confirm(
+        "Cancel this job?", f"Job `{job_id}` stops now; this cannot be undone.", "Cancel job", "Keep it"
+    )
+    return Card(
+        title=f"Cancel {job_id}?",
+        tone=Tone.WARNING,
+        text="Cancelling stops training now. Press the button to confirm, or run the command with `--yes`.",
+        buttons=(Button("Cancel job", CANCEL, payload, style="danger", confirm=confirm),),
+        summary=f"Confirm cancelling {job_id}",
+    )
+
+
+@router.command(
+    "cancel",
+    summary="Cancel a job (asks to confirm)",
+    example="cancel ftjob-0123456789abcdef0123456789abcdef",
+    args=(Arg("job", p.job_id),),
+    options=(Opt("yes", flag=True, default=False, help="skip the confirmation"), RESOURCE),
+)
+async def cancel(ctx: Context, cmd: Command) -> Reply:
+    if not cmd.params["yes"]:
+        return Reply(cancel_confirmation(cmd.params["job"], cmd.params["resource"]))
+    card = await change_job(ctx, "cancel", cmd.params["job"], cmd.params["resource"], cmd.user, cmd.platform)
+    return Reply(card)
+
+
+@router.command(
+    "pause",
+    summary="Pause a running job",
+    example="pause ftjob-0123456789abcdef0123456789abcdef",
+    args=(Arg("job", p.job_id),),
+    options=(RESOURCE,),
+)
+async def pause(ctx: Context, cmd: Command) -> Card:
+    return await change_job(ctx, "pause", cmd.params["job"], cmd.params["resource"], cmd.user, cmd.platform)
+
+
+@router.command(
+    "resume",
+    summary="Resume a paused job",
+    example="resume ftjob-0123456789abcdef0123456789abcdef",
+    args=(Arg("job", p.job_id),),
+    options=(RESOURCE,),
+)
+async def resume(ctx: Context, cmd: Command) -> Card:
+    return await change_job(ctx, "resume", cmd.params["job"], cmd.params["resource"], cmd.user, cmd.platform)
+
+
+# -- buttons on job cards ---------------------------------------------------------------------------------
+
+
+def _payload_job(action: Action) -> tuple[str, str | None]:
+    try:
+        job_id = p.job_id(action.payload.get("job", ""))
+    except ValueError as exc:
+        raise UsageError("This button carries no valid job id.") from exc
+    return job_id, action.payload.get("resource") or None
+
+
+@router.action(REFRESH)
+async def refresh_button(ctx: Context, action: Action) -> Reply:
+    job_id, resource = _payload_job(action)
+    return Reply(await job_status_card(ctx, job_id, resource), replace_source=True)
+
+
+@router.action(EVENTS)
+async def events_button(ctx: Context, action: Action) -> Reply:
+    job_id, resource = _payload_job(action)
+    return Reply(await event_page(ctx, job_id, resource, 20, None), in_thread=True)
+
+
+@router.action(CANCEL)
+async def cancel_button(ctx: Context, action: Action) -> Reply:
+    job_id, resource = _payload_job(action)
+    card = await change_job(ctx, "cancel", job_id, resource, action.user, action.platform)
+    return Reply(card, replace_source=True)
