@@ -55,6 +55,7 @@ _TONE_MARK = {
     Tone.ERROR: "❌ ",
 }
 _CELL_WIDTH = 40
+_LAST_CELL_WIDTH = 200
 _FENCE = "```"
 # Slack rejects empty text objects; this stands in for an empty label or title.
 _EMPTY = "-"
@@ -104,7 +105,14 @@ def _table_section(table: Table) -> list[dict[str, Any]]:
     width = max([len(table.columns), *(len(r) for r in table.rows)], default=0)
 
     def cells(row: tuple[str, ...]) -> list[str]:
-        flat = [cut(to_plain(c).replace("\n", " ").replace("`", "ˋ"), _CELL_WIDTH) for c in row]
+        # The last column (often a message) may run long: nothing after it needs aligning.
+        flat = [
+            cut(
+                to_plain(c).replace("\n", " ").replace("`", "ˋ"),
+                _LAST_CELL_WIDTH if i == width - 1 else _CELL_WIDTH,
+            )
+            for i, c in enumerate(row)
+        ]
         return flat + [""] * (width - len(flat))
 
     header = cells(table.columns) if table.columns else []
