@@ -1,0 +1,437 @@
+"""Azure OpenAI data-plane client: files, fine-tuning jobs, events, checkpoints, chat completions.
+
+>>> async with AzureOpenAIClient("https://res.openai.azure.com", api_key=key) as client:
+...     upload = await client.upload_file("train.jsonl")
+...     job = await client.create_job("gpt-4o-mini-2024-07-18", upload.id, seed=105)
+...     async for event in client.events(job.id):
+...         print(event.message)
+
+One client per Azure resource. Every call retries per `RetryPolicy` (see `bot.azure.retry` for which calls
+may be repeated and how a non-idempotent call checks for its own effect before it is repeated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+
+from bot.azure.auth import DATA_PLANE_SCOPE, TokenProvider
+from bot.azure.errors import AzureError, ServiceUnavailable
+from bot.azure.models import (
+    ChatCompletion,
+    Checkpoint,
+    FileDeleted,
+    FileObject,
+    FineTuningJob,
+    JobEvent,
+    JobStatus,
+    Page,
+)
+from bot.azure.retry import RetryPolicy
+from bot.azure.transport import ApiKeyAuth, Auth, AzureTransport, BearerAuth, json_body
+from bot.azure.upload import FileSource, prepared_upload
+
+DEFAULT_API_VERSION = "2025-04-01-preview"
+# How far back (seconds, by the service's `created_at`) a retried create looks for its own earlier attempt.
+RECENT_WINDOW_SECONDS = 300.0
+
+M = TypeVar("M", bound=BaseModel)
+
+_PAUSE_TARGETS = frozenset({JobStatus.PAUSING, JobStatus.PAUSED})
+_RESUME_TARGETS = frozenset({JobStatus.RESUMING, JobStatus.RUNNING})
+_CANCEL_TARGETS = frozenset({JobStatus.CANCELLED})
+
+
+def _path_id(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _model_parser(cls: type[M]) -> Callable[[httpx.Response], M]:
+    def parse(response: httpx.Response) -> M:
+        return cls.model_validate(json_body(response))
+
+    return parse
+
+
+class AzureOpenAIClient:
+    """Async client for one Azure OpenAI resource's data plane (`{endpoint}/openai/...`)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        api_key: str | None = None,
+        tokens: TokenProvider | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        http: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        poll_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        recent_window: float = RECENT_WINDOW_SECONDS,
+    ) -> None:
+        if not api_key and tokens is None:
+            raise ValueError("AzureOpenAIClient needs an api_key or a TokenProvider")
+        auth: Auth = ApiKeyAuth(api_key) if api_key else BearerAuth(_require(tokens), DATA_PLANE_SCOPE)
+        base = endpoint.rstrip("/")
+        if not base.endswith("/openai"):
+            base += "/openai"
+        self.endpoint = endpoint
+        self._transport = AzureTransport(
+            base, auth=auth, api_version=api_version, http=http, retry=retry, surface="Azure OpenAI"
+        )
+        self._poll_sleep = poll_sleep
+        self._recent_window = recent_window
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._transport.retry
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def _recent(self, created_at: int | None, since: float) -> bool:
+        return created_at is not None and created_at >= since - self._recent_window
+
+    # ---- files ------------------------------------------------------------------------------------
+
+    async def upload_file(
+        self, source: FileSource, *, filename: str | None = None, purpose: str = "fine-tune"
+    ) -> FileObject:
+        """Upload from bytes, a path or an async byte stream (multipart `purpose` + `file`)."""
+        started = self.retry.now()
+        async with prepared_upload(source, filename=filename, fields={"purpose": purpose}) as upload:
+            size = upload.size()
+
+            async def recover() -> FileObject | None:
+                return await self._find_recent_file(upload.filename, purpose, started, size=size)
+
+            return await self._transport.call(
+                "POST",
+                "files",
+                body=upload.body,
+                parse=_model_parser(FileObject),
+                idempotent=False,
+                recover=recover,
+                description=f"upload {upload.filename}",
+            )
+
+    async def import_file(self, content_url: str, *, filename: str, purpose: str = "fine-tune") -> FileObject:
+        """Import a file from a URL (e.g. a blob SAS URL); the URL is never logged."""
+        started = self.retry.now()
+
+        async def recover() -> FileObject | None:
+            return await self._find_recent_file(filename, purpose, started, size=None)
+
+        return await self._transport.call(
+            "POST",
+            "files/import",
+            json={"purpose": purpose, "filename": filename, "content_url": content_url},
+            parse=_model_parser(FileObject),
+            idempotent=False,
+            recover=recover,
+            description=f"import {filename}",
+        )
+
+    async def _find_recent_file(
+        self, filename: str, purpose: str, since: float, *, size: int | None
+    ) -> FileObject | None:
+        matches = [
+            f
+            for f in await self.list_files(purpose=purpose)
+            if f.filename == filename
+            and (size is None or f.bytes is None or f.bytes == size)
+            and f.status != "deleted"
+            and self._recent(f.created_at, since)
+        ]
+        return max(matches, key=lambda f: f.created_at or 0, default=None)
+
+    async def list_files(self, *, purpose: str | None = None) -> list[FileObject]:
+        """All files (paging with `after` when the service says `has_more`)."""
+        return [
+            f async for f in self._paged("files", FileObject, {"purpose": purpose}, after=None, limit=None)
+        ]
+
+    async def get_file(self, file_id: str) -> FileObject:
+        return await self._transport.call(
+            "GET", f"files/{_path_id(file_id)}", parse=_model_parser(FileObject)
+        )
+
+    async def delete_file(self, file_id: str) -> FileDeleted:
+        """Delete a file; a 404 on a repeated attempt means the first attempt already deleted it."""
+
+        def parse(response: httpx.Response) -> FileDeleted:
+            if response.status_code == 404 or not response.content:
+                return FileDeleted(id=file_id, deleted=True)
+            return FileDeleted.model_validate(json_body(response))
+
+        return await self._transport.call(
+            "DELETE", f"files/{_path_id(file_id)}", parse=parse, accept_on_retry=(404,)
+        )
+
+    async def file_content(self, file_id: str) -> bytes:
+        """The whole content of a file (results.csv, a training file) in memory."""
+        return await self._transport.call(
+            "GET", f"files/{_path_id(file_id)}/content", parse=lambda response: response.content
+        )
+
+    async def file_content_stream(self, file_id: str, *, chunk_size: int = 64 * 1024) -> AsyncIterator[bytes]:
+        """The content as chunks; wrap in `contextlib.aclosing` when you may stop early."""
+        response = await self._transport.open_stream(f"files/{_path_id(file_id)}/content")
+        try:
+            async for chunk in response.aiter_bytes(chunk_size):
+                yield chunk
+        finally:
+            await response.aclose()
+
+    async def wait_for_file(
+        self, file_id: str, *, poll_interval: float = 2.0, max_wait: float = 600.0
+    ) -> FileObject:
+        """Poll a file until it is processed, failed or deleted (Azure needs `processed` before a job)."""
+        return await self._poll(
+            lambda: self.get_file(file_id), lambda f: f.is_settled, poll_interval, max_wait
+        )
+
+    # ---- jobs -------------------------------------------------------------------------------------
+
+    async def create_job(
+        self,
+        model: str,
+        training_file: str,
+        *,
+        validation_file: str | None = None,
+        seed: int | None = None,
+        suffix: str | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        method: Mapping[str, Any] | None = None,
+        integrations: Sequence[Mapping[str, Any]] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> FineTuningJob:
+        """Create a fine-tuning job. Never duplicated by a retry: see `bot.azure.retry`."""
+        body: dict[str, Any] = {"model": model, "training_file": training_file}
+        optional = {
+            "validation_file": validation_file,
+            "seed": seed,
+            "suffix": suffix,
+            "hyperparameters": dict(hyperparameters) if hyperparameters else None,
+            "method": dict(method) if method else None,
+            "integrations": [dict(i) for i in integrations] if integrations else None,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        body.update(extra or {})
+        started = self.retry.now()
+
+        async def recover() -> FineTuningJob | None:
+            return await self._find_recent_job(body, started)
+
+        return await self._transport.call(
+            "POST",
+            "fine_tuning/jobs",
+            json=body,
+            parse=_model_parser(FineTuningJob),
+            idempotent=False,
+            recover=recover,
+            description=f"create job on {model}",
+        )
+
+    async def _find_recent_job(self, request: Mapping[str, Any], since: float) -> FineTuningJob | None:
+        """A job created in the last few minutes from the same request (model, files, suffix, seed)."""
+        async for job in self.jobs(page_size=50):
+            if not self._recent(job.created_at, since):
+                return None  # newest first: everything further is older
+            if (
+                job.model == request["model"]
+                and job.training_file == request["training_file"]
+                and job.validation_file == request.get("validation_file")
+                and job.suffix == request.get("suffix")
+                and (request.get("seed") is None or job.seed == request.get("seed"))
+            ):
+                return job
+        return None
+
+    async def list_jobs(self, *, after: str | None = None, limit: int = 20) -> Page[FineTuningJob]:
+        """One page of jobs, newest first."""
+        return await self._transport.call(
+            "GET",
+            "fine_tuning/jobs",
+            params={"after": after, "limit": limit},
+            parse=_model_parser(Page[FineTuningJob]),
+        )
+
+    async def jobs(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        model: str | None = None,
+        suffix: str | None = None,
+        created_after: float | None = None,
+        page_size: int = 20,
+        max_items: int | None = None,
+    ) -> AsyncIterator[FineTuningJob]:
+        """All jobs, newest first, filtered here (the service has no filters); stops at `created_after`."""
+        wanted = {status} if isinstance(status, str) else set(status or ())
+        count = 0
+        async for job in self._paged("fine_tuning/jobs", FineTuningJob, {}, after=None, limit=page_size):
+            if created_after is not None and job.created_at is not None and job.created_at < created_after:
+                return
+            if wanted and job.status not in wanted:
+                continue
+            if (model is not None and job.model != model) or (suffix is not None and job.suffix != suffix):
+                continue
+            yield job
+            count += 1
+            if max_items is not None and count >= max_items:
+                return
+
+    async def get_job(self, job_id: str) -> FineTuningJob:
+        return await self._transport.call(
+            "GET", f"fine_tuning/jobs/{_path_id(job_id)}", parse=_model_parser(FineTuningJob)
+        )
+
+    async def cancel_job(self, job_id: str) -> FineTuningJob:
+        return await self._job_action(job_id, "cancel", _CANCEL_TARGETS)
+
+    async def pause_job(self, job_id: str) -> FineTuningJob:
+        return await self._job_action(job_id, "pause", _PAUSE_TARGETS)
+
+    async def resume_job(self, job_id: str) -> FineTuningJob:
+        return await self._job_action(job_id, "resume", _RESUME_TARGETS)
+
+    async def _job_action(self, job_id: str, action: str, targets: frozenset[JobStatus]) -> FineTuningJob:
+        async def recover() -> FineTuningJob | None:
+            job = await self.get_job(job_id)
+            return job if job.status_kind in targets else None
+
+        return await self._transport.call(
+            "POST",
+            f"fine_tuning/jobs/{_path_id(job_id)}/{action}",
+            parse=_model_parser(FineTuningJob),
+            idempotent=False,
+            recover=recover,
+            description=f"{action} {job_id}",
+        )
+
+    async def delete_job(self, job_id: str) -> None:
+        """Delete a job (Azure answers 204); a 404 on a repeated attempt counts as done."""
+        await self._transport.call(
+            "DELETE", f"fine_tuning/jobs/{_path_id(job_id)}", parse=lambda _: None, accept_on_retry=(404,)
+        )
+
+    async def wait_for_job(
+        self, job_id: str, *, poll_interval: float = 10.0, max_wait: float = 24 * 3600.0
+    ) -> FineTuningJob:
+        """Poll until the job is succeeded, failed or cancelled."""
+        return await self._poll(
+            lambda: self.get_job(job_id), lambda j: j.is_terminal, poll_interval, max_wait
+        )
+
+    def events(self, job_id: str, *, after: str | None = None, limit: int = 100) -> AsyncIterator[JobEvent]:
+        """Every event of a job in the service's order (newest first), paging with `after`."""
+        return self._paged(
+            f"fine_tuning/jobs/{_path_id(job_id)}/events", JobEvent, {}, after=after, limit=limit
+        )
+
+    async def new_events(self, job_id: str, since_id: str | None, *, limit: int = 100) -> list[JobEvent]:
+        """Events newer than `since_id` (all when None), oldest first: what a watcher posts next."""
+        newer: list[JobEvent] = []
+        async for event in self.events(job_id, limit=limit):
+            if event.id == since_id:
+                break
+            newer.append(event)
+        newer.reverse()
+        return newer
+
+    def checkpoints(
+        self, job_id: str, *, after: str | None = None, limit: int = 10
+    ) -> AsyncIterator[Checkpoint]:
+        """Every checkpoint of a job, paging with `after`."""
+        return self._paged(
+            f"fine_tuning/jobs/{_path_id(job_id)}/checkpoints", Checkpoint, {}, after=after, limit=limit
+        )
+
+    # ---- inference --------------------------------------------------------------------------------
+
+    async def chat_completion(
+        self, deployment: str, messages: Sequence[Mapping[str, Any]], **params: Any
+    ) -> ChatCompletion:
+        """A chat completion on a deployment. Retried like a read: a repeat at worst bills one more call."""
+        body = {"messages": [dict(m) for m in messages], **params}
+        return await self._transport.call(
+            "POST",
+            f"deployments/{_path_id(deployment)}/chat/completions",
+            json=body,
+            parse=_model_parser(ChatCompletion),
+            idempotent=True,
+            description=f"chat on {deployment}",
+        )
+
+    # ---- shared -----------------------------------------------------------------------------------
+
+    async def _paged(
+        self,
+        path: str,
+        item: type[M],
+        params: Mapping[str, Any],
+        *,
+        after: str | None,
+        limit: int | None,
+    ) -> AsyncIterator[M]:
+        page_model: type[Page[Any]] = Page[item]  # type: ignore[valid-type]
+        cursor = after
+        while True:
+            page = await self._transport.call(
+                "GET",
+                path,
+                params={**params, "after": cursor, "limit": limit},
+                parse=_model_parser(page_model),
+            )
+            for entry in page.data:
+                yield entry
+            if not page.has_more or not page.data:
+                return
+            last = getattr(page.data[-1], "id", None)
+            if not isinstance(last, str) or last == cursor:
+                return  # a service that repeats itself must not loop us forever
+            cursor = last
+
+    async def _poll(
+        self,
+        fetch: Callable[[], Awaitable[M]],
+        done: Callable[[M], bool],
+        interval: float,
+        max_wait: float,
+    ) -> M:
+        deadline = time.monotonic() + max_wait
+        while True:
+            current = await fetch()
+            if done(current):
+                return current
+            if time.monotonic() + interval > deadline:
+                status = getattr(current, "status", "?")
+                raise ServiceUnavailable(
+                    f"still not finished after {max_wait:.0f} s (last status {status})",
+                    code="pollTimeout",
+                )
+            await self._poll_sleep(interval)
+
+
+def _require(tokens: TokenProvider | None) -> TokenProvider:
+    if tokens is None:
+        raise ValueError("a TokenProvider is required when no api_key is given")
+    return tokens
+
+
+__all__ = ["DEFAULT_API_VERSION", "AzureError", "AzureOpenAIClient"]

@@ -1,0 +1,60 @@
+"""Id-shape checks, so the chat layer can refuse a malformed id before any call reaches Azure.
+
+Shapes (from the reference and the spec examples):
+- job: `ftjob-<32 hex>` (the spec's older examples also use `ft-<32 hex>`)
+- file: `file-<hex or alphanumerics>` (Azure uses 32 hex; OpenAI-style ids are shorter alphanumerics)
+- checkpoint: `ftckpt_<alphanumerics>` (REST spec) or `ftchkpt-<32 hex>` (deployment docs); both are live
+- model: dashes, never dots (`gpt-35-turbo-0613`, not `gpt-3.5-turbo`); a fine-tuned model is
+  `<base>.ft-<32 hex>` with an optional `-<suffix>` (suffix: up to 40 of `a-z A-Z 0-9 _ -`), and continuous
+  fine-tuning may stack another `.ft-...` onto a fine-tuned base.
+"""
+
+from __future__ import annotations
+
+import re
+
+_HEX32 = r"[0-9a-fA-F]{32}"
+_SUFFIX = r"[A-Za-z0-9_-]{1,40}"
+_BASE_MODEL = r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*"
+
+JOB_ID = re.compile(rf"^(?:ftjob|ft)-{_HEX32}$")
+FILE_ID = re.compile(r"^file-[A-Za-z0-9]{16,64}$")
+CHECKPOINT_ID = re.compile(rf"^(?:ftckpt_[A-Za-z0-9]{{8,64}}|ftchkpt-{_HEX32})$")
+FINE_TUNED_MODEL = re.compile(rf"^{_BASE_MODEL}(?:\.ft-{_HEX32}(?:-{_SUFFIX})?)+$")
+MODEL_NAME = re.compile(rf"^{_BASE_MODEL}(?:\.ft-{_HEX32}(?:-{_SUFFIX})?)*$")
+SUFFIX = re.compile(rf"^{_SUFFIX}$")
+MAX_ID_LENGTH = 256
+
+
+def _matches(pattern: re.Pattern[str], value: object) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_ID_LENGTH and pattern.fullmatch(value) is not None
+
+
+def is_job_id(value: object) -> bool:
+    """`ftjob-<32 hex>` (or the legacy `ft-<32 hex>`)."""
+    return _matches(JOB_ID, value)
+
+
+def is_file_id(value: object) -> bool:
+    """`file-` followed by letters and digits only."""
+    return _matches(FILE_ID, value)
+
+
+def is_checkpoint_id(value: object) -> bool:
+    """Either checkpoint id variant: `ftckpt_...` or `ftchkpt-<32 hex>`."""
+    return _matches(CHECKPOINT_ID, value)
+
+
+def is_model_name(value: object) -> bool:
+    """A base model (`gpt-4o-mini-2024-07-18`) or a fine-tuned one (`<base>.ft-<32 hex>[-suffix]`)."""
+    return _matches(MODEL_NAME, value)
+
+
+def is_fine_tuned_model(value: object) -> bool:
+    """A fine-tuned model name specifically (has at least one `.ft-<32 hex>` part)."""
+    return _matches(FINE_TUNED_MODEL, value)
+
+
+def is_suffix(value: object) -> bool:
+    """A job suffix as the REST API accepts it: 1-40 of `a-z A-Z 0-9 _ -`."""
+    return _matches(SUFFIX, value)

@@ -1,0 +1,444 @@
+"""Typed views of Azure payloads (pydantic v2), tolerant by design.
+
+Every model keeps unknown fields (`extra="allow"`), statuses stay plain strings (Azure adds values between
+api-versions; OpenAI's platform has others), and the enums below are helpers, never validators.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from bot.azure.ids import (
+    is_checkpoint_id,
+    is_file_id,
+    is_fine_tuned_model,
+    is_job_id,
+    is_model_name,
+    is_suffix,
+)
+from bot.azure.results_csv import ResultRow, parse_results_csv
+
+__all__ = [
+    "AsyncOperation",
+    "AzureModel",
+    "ChatChoice",
+    "ChatCompletion",
+    "ChatMessage",
+    "Checkpoint",
+    "CheckpointMetrics",
+    "Deployment",
+    "DeploymentModel",
+    "DeploymentProperties",
+    "DeploymentState",
+    "FileDeleted",
+    "FileObject",
+    "FileStatus",
+    "FineTuningJob",
+    "Hyperparameters",
+    "JobError",
+    "JobEvent",
+    "JobStatus",
+    "Page",
+    "ResultRow",
+    "Sku",
+    "is_checkpoint_id",
+    "is_file_id",
+    "is_fine_tuned_model",
+    "is_job_id",
+    "is_model_name",
+    "is_suffix",
+    "is_terminal",
+    "parse_results_csv",
+]
+
+
+class AzureModel(BaseModel):
+    """Base: keep unknown fields, accept field names and aliases alike."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class Page(AzureModel, Generic[T]):
+    """`{object:"list", data:[...], has_more}`; the next page is `after=<id of the last item>`."""
+
+    object: str = "list"
+    data: list[T] = Field(default_factory=list)
+    has_more: bool = False
+
+    @field_validator("has_more", mode="before")
+    @classmethod
+    def _null_is_false(cls, value: Any) -> Any:
+        return False if value is None else value
+
+
+# ---- status helpers ---------------------------------------------------------------------------------
+
+
+class JobStatus(StrEnum):
+    """Known job statuses (Azure 2025-04-01-preview plus OpenAI's `validating_files`/`queued`)."""
+
+    CREATED = "created"
+    VALIDATING_FILES = "validating_files"
+    QUEUED = "queued"
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSING = "pausing"
+    PAUSED = "paused"
+    RESUMING = "resuming"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def parse(cls, value: str | None) -> JobStatus | None:
+        """The enum member for a status string, or None for an unknown one (which must not crash)."""
+        if value is None:
+            return None
+        try:
+            return cls(value.lower())
+        except ValueError:
+            return None
+
+
+_TERMINAL_JOB = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+_ACTIVE_JOB = frozenset({JobStatus.RUNNING, JobStatus.PAUSING, JobStatus.RESUMING})
+
+
+def is_terminal(status: str | None) -> bool:
+    """True for succeeded/failed/cancelled (also spelled `canceled`); unknown statuses are not terminal."""
+    if status is not None and status.lower() == "canceled":
+        return True
+    return JobStatus.parse(status) in _TERMINAL_JOB
+
+
+class FileStatus(StrEnum):
+    UPLOADED = "uploaded"
+    PENDING = "pending"
+    RUNNING = "running"
+    PROCESSED = "processed"
+    ERROR = "error"
+    DELETING = "deleting"
+    DELETED = "deleted"
+
+    @classmethod
+    def parse(cls, value: str | None) -> FileStatus | None:
+        if value is None:
+            return None
+        try:
+            return cls(value.lower())
+        except ValueError:
+            return None
+
+
+class DeploymentState(StrEnum):
+    """ARM `provisioningState` values for deployments."""
+
+    ACCEPTED = "Accepted"
+    CREATING = "Creating"
+    DELETING = "Deleting"
+    MOVING = "Moving"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+    DISABLED = "Disabled"
+
+    @classmethod
+    def parse(cls, value: str | None) -> DeploymentState | None:
+        if value is None:
+            return None
+        for member in cls:
+            if member.value.lower() == value.lower():
+                return member
+        return None
+
+
+_SETTLED_DEPLOYMENT = frozenset(
+    {DeploymentState.SUCCEEDED, DeploymentState.FAILED, DeploymentState.CANCELED, DeploymentState.DISABLED}
+)
+
+
+# ---- files ------------------------------------------------------------------------------------------
+
+
+class FileObject(AzureModel):
+    id: str
+    object: str = "file"
+    created_at: int | None = None
+    bytes: int | None = None
+    filename: str | None = None
+    purpose: str | None = None
+    status: str | None = None
+    status_details: str | None = None
+    expires_at: int | None = None
+
+    @property
+    def status_kind(self) -> FileStatus | None:
+        return FileStatus.parse(self.status)
+
+    @property
+    def is_processed(self) -> bool:
+        return self.status_kind is FileStatus.PROCESSED
+
+    @property
+    def is_error(self) -> bool:
+        return self.status_kind is FileStatus.ERROR
+
+    @property
+    def is_settled(self) -> bool:
+        """No further change expected: processed, error or deleted (files with no status count as settled)."""
+        return self.status is None or self.status_kind in {
+            FileStatus.PROCESSED,
+            FileStatus.ERROR,
+            FileStatus.DELETED,
+        }
+
+
+class FileDeleted(AzureModel):
+    id: str
+    object: str = "file"
+    deleted: bool = True
+
+
+# ---- jobs -------------------------------------------------------------------------------------------
+
+
+class JobError(AzureModel):
+    code: str | None = None
+    message: str | None = None
+    param: str | None = None
+
+
+class Hyperparameters(AzureModel):
+    """Values may be ints/floats, `-1` (Azure: chosen from the data) or `"auto"` (OpenAI)."""
+
+    n_epochs: int | float | str | None = None
+    batch_size: int | float | str | None = None
+    learning_rate_multiplier: float | int | str | None = None
+    beta: float | int | str | None = None
+
+
+class FineTuningJob(AzureModel):
+    id: str
+    object: str = "fine_tuning.job"
+    created_at: int | None = None
+    finished_at: int | None = None
+    estimated_finish: int | None = None
+    model: str | None = None
+    fine_tuned_model: str | None = None
+    status: str = "unknown"
+    training_file: str | None = None
+    validation_file: str | None = None
+    result_files: list[str] = Field(default_factory=list)
+    trained_tokens: int | None = None
+    seed: int | None = None
+    suffix: str | None = None
+    hyperparameters: Hyperparameters | None = None
+    method: dict[str, Any] | None = None
+    integrations: list[dict[str, Any]] | None = None
+    error: JobError | None = None
+
+    @field_validator("result_files", mode="before")
+    @classmethod
+    def _null_list(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _null_status(cls, value: Any) -> Any:
+        return "unknown" if value is None else value
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _empty_error_is_none(cls, value: Any) -> Any:
+        # OpenAI-compatible payloads send `error: {}` (or all-null fields) on healthy jobs.
+        if isinstance(value, dict) and not value.get("code") and not value.get("message"):
+            return None
+        return value
+
+    @property
+    def status_kind(self) -> JobStatus | None:
+        return JobStatus.parse(self.status)
+
+    @property
+    def is_terminal(self) -> bool:
+        return is_terminal(self.status)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status_kind in _ACTIVE_JOB
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_kind is JobStatus.SUCCEEDED
+
+    @property
+    def method_type(self) -> str:
+        """`supervised` unless the job says otherwise."""
+        if self.method and isinstance(self.method.get("type"), str):
+            return str(self.method["type"])
+        return "supervised"
+
+
+class JobEvent(AzureModel):
+    id: str
+    object: str = "fine_tuning.job.event"
+    created_at: int | None = None
+    level: str = "info"
+    message: str = ""
+    type: str = "message"
+    data: dict[str, Any] | None = None
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _non_dict_data(cls, value: Any) -> Any:
+        return value if isinstance(value, dict) or value is None else {"value": value}
+
+    @property
+    def is_metrics(self) -> bool:
+        return self.type == "metrics"
+
+    def metric(self, name: str) -> float | None:
+        """A numeric value from a metrics event's `data` (step, train_loss, valid_loss, ...)."""
+        if not self.data:
+            return None
+        value = self.data.get(name)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+class CheckpointMetrics(AzureModel):
+    step: float | None = None
+    train_loss: float | None = None
+    train_mean_token_accuracy: float | None = None
+    valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = Field(
+        default=None,
+        validation_alias=AliasChoices("valid_mean_token_accuracy", "validation_mean_token_accuracy"),
+    )
+    full_valid_loss: float | None = None
+    full_valid_mean_token_accuracy: float | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "full_valid_mean_token_accuracy", "full_validation_mean_token_accuracy"
+        ),
+    )
+
+
+class Checkpoint(AzureModel):
+    """One epoch's checkpoint; `id` is `ftckpt_...` or `ftchkpt-<32 hex>` (both seen)."""
+
+    id: str
+    object: str = "fine_tuning.job.checkpoint"
+    created_at: int | None = None
+    fine_tuned_model_checkpoint: str | None = None
+    step_number: int | None = None
+    metrics: CheckpointMetrics = Field(default_factory=CheckpointMetrics)
+    fine_tuning_job_id: str | None = None
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _null_metrics(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+# ---- chat -------------------------------------------------------------------------------------------
+
+
+class ChatMessage(AzureModel):
+    role: str = "assistant"
+    content: str | None = None
+
+
+class ChatChoice(AzureModel):
+    index: int = 0
+    message: ChatMessage = Field(default_factory=ChatMessage)
+    finish_reason: str | None = None
+
+
+class ChatCompletion(AzureModel):
+    id: str | None = None
+    object: str = "chat.completion"
+    created: int | None = None
+    model: str | None = None
+    choices: list[ChatChoice] = Field(default_factory=list)
+    usage: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        """The first choice's content, or an empty string."""
+        if not self.choices:
+            return ""
+        return self.choices[0].message.content or ""
+
+
+# ---- ARM deployments --------------------------------------------------------------------------------
+
+
+class Sku(AzureModel):
+    name: str = "standard"
+    capacity: int | None = None
+
+
+class DeploymentModel(AzureModel):
+    format: str = "OpenAI"
+    name: str
+    version: str | None = None
+    source: str | None = None  # cross-region / cross-subscription: source account ARM id
+    sourceAccount: str | None = None  # cross-tenant: source account ARM id
+
+
+class DeploymentProperties(AzureModel):
+    model: DeploymentModel | None = None
+    provisioningState: str | None = None
+
+
+class Deployment(AzureModel):
+    id: str | None = None
+    name: str
+    type: str | None = None
+    sku: Sku | None = None
+    properties: DeploymentProperties = Field(default_factory=DeploymentProperties)
+    systemData: dict[str, Any] | None = None  # wire names are camelCase on ARM
+
+    @property
+    def provisioning_state(self) -> str | None:
+        return self.properties.provisioningState
+
+    @property
+    def state(self) -> DeploymentState | None:
+        return DeploymentState.parse(self.provisioning_state)
+
+    @property
+    def is_settled(self) -> bool:
+        """Provisioning finished one way or the other (unknown states are treated as still moving)."""
+        return self.state in _SETTLED_DEPLOYMENT
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state is DeploymentState.SUCCEEDED
+
+    @property
+    def model_name(self) -> str | None:
+        return self.properties.model.name if self.properties.model else None
+
+
+class AsyncOperation(AzureModel):
+    """The body of an `Azure-AsyncOperation` status URL."""
+
+    id: str | None = None
+    name: str | None = None
+    status: str = "InProgress"
+    error: JobError | None = None
+
+    @property
+    def is_settled(self) -> bool:
+        return self.status.lower() in {"succeeded", "failed", "canceled", "cancelled"}
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status.lower() == "succeeded"

@@ -1,0 +1,239 @@
+"""The HTTP core every Azure client shares: auth headers, api-version, retries, typed errors, redaction.
+
+One `AzureTransport` per surface (data plane, ARM, metrics). It owns its httpx client only when it created
+it. Absolute URLs handed back by Azure (`nextLink`, `Azure-AsyncOperation`) are followed only on the same
+host as the base URL, so a token is never sent anywhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot.azure.auth import TokenProvider
+from bot.azure.errors import AzureError, BadRequest, error_from_body
+from bot.azure.retry import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after, run_with_retry
+
+log = logging.getLogger("ftbot.azure")
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+SENSITIVE_HEADERS = frozenset(
+    {
+        "api-key",
+        "authorization",
+        "x-ms-authorization-auxiliary",
+        "ocp-apim-subscription-key",
+        "cookie",
+        "set-cookie",
+    }
+)
+REDACTED = "***"
+
+
+def redact_headers(headers: Mapping[str, str] | httpx.Headers) -> dict[str, str]:
+    """A copy of `headers` safe to log: credentials replaced by `***`."""
+    return {k: (REDACTED if k.lower() in SENSITIVE_HEADERS else v) for k, v in headers.items()}
+
+
+class Auth(Protocol):
+    """Produces the credential headers for one request."""
+
+    async def headers(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyAuth:
+    key: str
+
+    async def headers(self) -> dict[str, str]:
+        return {"api-key": self.key}
+
+    def __repr__(self) -> str:
+        return "ApiKeyAuth(***)"
+
+
+@dataclass(frozen=True, slots=True)
+class BearerAuth:
+    tokens: TokenProvider
+    scope: str
+
+    async def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.tokens.token(self.scope)}"}
+
+
+RequestBody = tuple[bytes | AsyncIterable[bytes], dict[str, str]]
+
+
+class AzureTransport:
+    """Sends requests to one Azure surface with retries; returns parsed results or raises `AzureError`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: Auth,
+        api_version: str | None,
+        http: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        surface: str = "Azure",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_version = api_version
+        self.retry = retry or RetryPolicy()
+        self.surface = surface
+        self._auth = auth
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
+        self._host = urlsplit(self.base_url).netloc.lower()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    def url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            if urlsplit(path_or_url).netloc.lower() != self._host:
+                raise BadRequest(
+                    f"refusing to follow a link to another host ({urlsplit(path_or_url).netloc})",
+                    code="foreignLink",
+                    surface=self.surface,
+                )
+            return path_or_url
+        return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    async def _build(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        body: Callable[[], Awaitable[RequestBody]] | None,
+        headers: Callable[[], Awaitable[dict[str, str]]] | None,
+    ) -> httpx.Request:
+        url = self.url(path_or_url)
+        query: dict[str, Any] = {k: v for k, v in (params or {}).items() if v is not None}
+        if self.api_version and "api-version=" not in url:
+            query.setdefault("api-version", self.api_version)
+        request_headers = {"Accept": "application/json"}
+        request_headers.update(await self._auth.headers())
+        if headers is not None:
+            request_headers.update(await headers())
+        if body is not None:
+            content, body_headers = await body()
+            request_headers.update(body_headers)
+            return self._http.build_request(
+                method, url, params=query, content=content, headers=request_headers
+            )
+        return self._http.build_request(method, url, params=query, json=json, headers=request_headers)
+
+    def _error(self, response: httpx.Response, body: bytes) -> AzureError:
+        retry_after = parse_retry_after(response.headers, now=self.retry.now())
+        return error_from_body(
+            response.status_code, body, response.headers, retry_after=retry_after, surface=self.surface
+        )
+
+    def _log(self, request: httpx.Request, response: httpx.Response | None, started: float) -> None:
+        if not log.isEnabledFor(logging.DEBUG):
+            return
+        status = response.status_code if response is not None else "no response"
+        log.debug(
+            "%s %s -> %s in %.0f ms headers=%s",
+            request.method,
+            request.url.copy_with(query=None),
+            status,
+            (time.monotonic() - started) * 1000,
+            redact_headers(request.headers),
+        )
+
+    async def call(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        parse: Callable[[httpx.Response], T],
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        body: Callable[[], Awaitable[RequestBody]] | None = None,
+        headers: Callable[[], Awaitable[dict[str, str]]] | None = None,
+        idempotent: bool | None = None,
+        retry_conflict: bool = True,
+        recover: Callable[[], Awaitable[T | None]] | None = None,
+        accept_on_retry: Collection[int] = (),
+        description: str | None = None,
+    ) -> T:
+        """One logical call: build, send, retry per `RetryPolicy`, then `parse` the successful response.
+
+        `body` builds a fresh request body per attempt (for replayable uploads); `accept_on_retry` lists
+        statuses that mean success when seen on a repeated attempt (404 on a repeated DELETE).
+        """
+        method = method.upper()
+        is_idempotent = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        what = description or f"{method} {path_or_url.split('?')[0]}"
+
+        async def attempt(number: int) -> T:
+            request = await self._build(
+                method, path_or_url, params=params, json=json, body=body, headers=headers
+            )
+            started = time.monotonic()
+            try:
+                response = await self._http.send(request)
+            except httpx.TransportError:
+                self._log(request, None, started)
+                raise
+            self._log(request, response, started)
+            if response.is_success or (number > 1 and response.status_code in accept_on_retry):
+                return parse(response)
+            raise self._error(response, response.content)
+
+        return await run_with_retry(
+            attempt,
+            self.retry,
+            idempotent=is_idempotent,
+            retry_conflict=retry_conflict,
+            recover=recover,
+            description=what,
+            surface=self.surface,
+        )
+
+    async def open_stream(
+        self, path_or_url: str, *, params: Mapping[str, Any] | None = None
+    ) -> httpx.Response:
+        """GET with a streamed body, retried until the status line; the caller must `aclose()` it."""
+
+        async def attempt(number: int) -> httpx.Response:
+            request = await self._build("GET", path_or_url, params=params, json=None, body=None, headers=None)
+            started = time.monotonic()
+            response = await self._http.send(request, stream=True)
+            self._log(request, response, started)
+            if response.is_success:
+                return response
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
+            raise self._error(response, content)
+
+        return await run_with_retry(
+            attempt, self.retry, idempotent=True, description=f"GET {path_or_url}", surface=self.surface
+        )
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The response's JSON; an `AzureError` when Azure answered 2xx with something that is not JSON."""
+    try:
+        return response.json()
+    except ValueError as error:
+        raise AzureError(
+            f"Azure answered HTTP {response.status_code} with a body that is not JSON",
+            code="invalidResponse",
+            status=response.status_code,
+        ) from error
