@@ -1,0 +1,241 @@
+"""The Slack adapter: slack-bolt `AsyncApp` on `POST /slack/events` of the shared aiohttp app.
+
+Bolt verifies the signature (`v0=` HMAC-SHA256, timestamps over 5 minutes old refused with 401) and the
+listeners below only acknowledge: the real work (parse, dispatch, post) runs in background tasks the adapter
+tracks, so Slack gets its answer in milliseconds and shutdown can wait for work in flight (`drain`).
+
+    adapter = mount_slack(app, settings, dispatcher, store, notifier)   # None when Slack is not configured
+
+Inputs: `/ft ...` slash commands, `block_actions` of our buttons (`cards.payload` prefix), `app_mention` events
+in channels and `message` events in the bot's direct messages (with shared files as `Attachment`s). Events API
+retries are de-duplicated by `event_id` through the store. Shared files are read with `fetch_slack_file`,
+which is also registered for handlers as `ctx.extras["file_fetchers"]["slack"]` (see `adapters.slack_files`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack_files import FileFetcher, SlackFiles
+from adapters.slack_sender import SlackSender, SlackStore, retry_handlers
+from adapters.slack_translate import (
+    PLATFORM,
+    Origin,
+    action_origin,
+    attachments,
+    event_origin,
+    is_user_message,
+    make_action,
+    make_command,
+    slash_origin,
+    strip_mention,
+)
+from bot.config import Settings
+from bot.errors import UsageError
+from bot.grammar import parse_command_text
+from bot.model import Attachment, Reply
+from bot.notifier import Notifier
+from bot.router import Dispatcher
+from cards.payload import PREFIX, unpack_slack
+
+log = logging.getLogger(__name__)
+
+ROUTE = "/slack/events"
+COMMAND = "/ft"
+EVENT_SOURCE = "slack"
+# Every button click is acknowledged (Slack shows an error otherwise); only our prefix is dispatched.
+_ANY_ACTION = re.compile(".*")
+
+
+class SlackAdapter:
+    """Translates Slack requests to neutral commands/actions and the dispatcher's replies back to Slack."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        dispatcher: Dispatcher,
+        store: SlackStore,
+        *,
+        client: AsyncWebClient | None = None,
+    ) -> None:
+        if settings.slack_bot_token is None or settings.slack_signing_secret is None:
+            raise ValueError("SlackAdapter needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+        token = settings.slack_bot_token.get_secret_value()
+        self.dispatcher = dispatcher
+        self.store = store
+        self.session: aiohttp.ClientSession | None = None
+        self.client = client or AsyncWebClient(
+            token=token, base_url=settings.slack_api_url, retry_handlers=retry_handlers(), logger=log
+        )
+        self.bolt = AsyncApp(
+            client=self.client,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            # The listeners only ack and schedule; answering after they return avoids Bolt's 10 ms ack polling.
+            process_before_response=True,
+            name="ftbot",
+            logger=logging.getLogger("ftbot.slack.bolt"),
+        )
+        self.sender = SlackSender(self.client, store, session=lambda: self.session)
+        self.files = SlackFiles(self.client, token, settings.slack_api_url, session=lambda: self.session)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._register_listeners()
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """aiohttp handler for `POST /slack/events`: Bolt verifies, routes and acknowledges."""
+        bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def start(self) -> None:
+        """One HTTP session for every Web API call, file download and response_url post."""
+        if self.session is None or self.session.closed:
+            self.session = aiohttp.ClientSession()
+            self.client.session = self.session
+
+    async def drain(self) -> None:
+        """Wait for the work started by requests already acknowledged (and any work that work starts)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
+        if self.session is not None:
+            self.client.session = None
+            await self.session.close()
+            self.session = None
+
+    async def fetch_slack_file(self, file_id_or_link: str) -> tuple[str, AsyncIterator[bytes]]:
+        """A shared file's name and content stream, from its id (`F...`) or link; raises `SlackFileError`."""
+        return await self.files.fetch(file_id_or_link)
+
+    # -- listeners (ack only) --------------------------------------------------------------------------------
+
+    def _register_listeners(self) -> None:
+        self.bolt.command(COMMAND)(self._on_command)
+        self.bolt.action(_ANY_ACTION)(self._on_action)
+        self.bolt.event("app_mention")(self._on_mention)
+        self.bolt.event("message")(self._on_message)
+
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        self._spawn(self._run_command(body), "slash command")
+
+    async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        self._spawn(self._run_actions(body), "button click")
+
+    async def _on_mention(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        # Events are acknowledged by Bolt itself once this returns.
+        self._spawn(self._run_event(body, context.bot_user_id), "app_mention")
+
+    async def _on_message(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        event: Mapping[str, Any] = body.get("event") or {}
+        # In channels the bot answers mentions (app_mention); in its direct messages every message is for it,
+        # and Slack sends no app_mention there.
+        if event.get("channel_type") == "im" and is_user_message(event):
+            self._spawn(self._run_event(body, context.bot_user_id), "direct message")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        task = asyncio.create_task(work, name=f"slack {what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack %s failed", task.get_name(), exc_info=task.exception())
+
+    # -- the work after the ack ------------------------------------------------------------------------------
+
+    async def _run_command(self, body: Mapping[str, Any]) -> None:
+        origin = slash_origin(body)
+        await self.store.save_conversation(origin.conversation)
+        replies = await self._dispatch_text(origin, str(body.get("text", "")), body, ())
+        await self.sender.deliver(origin, replies)
+
+    async def _run_event(self, body: Mapping[str, Any], bot_user_id: str | None) -> None:
+        event: Mapping[str, Any] = body.get("event") or {}
+        event_id = str(body.get("event_id") or "")
+        if event_id and await self.store.seen_event(EVENT_SOURCE, event_id):
+            log.info("slack event %s already handled (retry %s)", event_id, body.get("retry_attempt", "?"))
+            return
+        if not is_user_message(event):  # app_mention from another bot, or a message subtype we do not take
+            return
+        origin = event_origin(body)
+        await self.store.save_conversation(origin.conversation)
+        text = strip_mention(str(event.get("text", "")), bot_user_id)
+        replies = await self._dispatch_text(origin, text, body, attachments(event))
+        await self.sender.deliver(origin, replies)
+
+    async def _run_actions(self, body: Mapping[str, Any]) -> None:
+        origin = action_origin(body)
+        for clicked in body.get("actions") or ():
+            packed = unpack_slack(str(clicked.get("action_id", "")), clicked.get("value"))
+            if packed is None:  # a link button, another app's element, or a payload we cannot read
+                if str(clicked.get("action_id", "")).startswith(f"{PREFIX}:"):
+                    log.warning(
+                        "slack action %r has an unreadable payload; ignored", clicked.get("action_id")
+                    )
+                continue
+            await self.store.save_conversation(origin.conversation)
+            replies = await self.dispatcher.on_action(
+                make_action(packed.action, packed.payload, origin, body)
+            )
+            await self.sender.deliver(origin, replies)
+
+    async def _dispatch_text(
+        self, origin: Origin, text: str, raw: Mapping[str, Any], files: tuple[Attachment, ...]
+    ) -> list[Reply]:
+        try:
+            parsed = parse_command_text(text)
+        except UsageError as exc:
+            usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message, PLATFORM)
+            return [replace(usage, ephemeral=True)]
+        return await self.dispatcher.on_command(make_command(parsed, origin, text, raw, files))
+
+
+def mount_slack(
+    app: web.Application,
+    settings: Settings,
+    dispatcher: Dispatcher,
+    store: SlackStore,
+    notifier: Notifier | None,
+) -> SlackAdapter | None:
+    """Serve Slack on `POST /slack/events` of `app`; None (and nothing mounted) when Slack is not configured.
+
+    Registers the adapter's `Sender` for platform "slack" on `notifier`, its file fetcher for handlers in
+    `dispatcher.ctx.extras["file_fetchers"]["slack"]`, and start/shutdown hooks on `app`.
+    """
+    if settings.slack_bot_token is None or settings.slack_signing_secret is None:
+        log.info("Slack is not configured (SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET); /slack/events is off")
+        return None
+    adapter = SlackAdapter(settings, dispatcher, store)
+    app.router.add_post(ROUTE, adapter.handle)
+    if notifier is not None:
+        notifier.register(adapter.sender)
+    fetchers: dict[str, FileFetcher] = dispatcher.ctx.extras.setdefault("file_fetchers", {})
+    fetchers["slack"] = adapter.fetch_slack_file
+
+    async def on_startup(_: web.Application) -> None:
+        await adapter.start()
+
+    async def on_shutdown(_: web.Application) -> None:
+        await adapter.close()
+
+    app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
+    return adapter

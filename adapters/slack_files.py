@@ -1,0 +1,130 @@
+"""Fetch a file shared in Slack: `files.info` for its name and private URL, then a streamed, authorised GET.
+
+Handlers get here without importing Slack: the adapter registers `SlackFiles.fetch` as the `"slack"` entry of
+`ctx.extras["file_fetchers"]`, so a handler holding an `Attachment` (its `platform_id` is the Slack file id) or a
+file id / link typed as an argument does:
+
+    name, chunks = await ctx.extras["file_fetchers"]["slack"](attachment.platform_id or argument)
+    async for chunk in chunks: ...
+
+The bot token is only ever sent to Slack's own hosts (or the configured Web API host, a stand-in in tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import FtbotError
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 64 * 1024
+FileFetcher = Callable[[str], Awaitable[tuple[str, AsyncIterator[bytes]]]]
+"""`fetch(file_id_or_link) -> (file name, async iterator of byte chunks)`; raises `SlackFileError`."""
+
+_FILE_ID = re.compile(r"F[A-Z0-9]{6,}")
+# A file id as a path segment (`/files/U1/F123/name`) or after the team in `files-pri/T1-F123/...`.
+_FILE_ID_IN_PATH = re.compile(r"(?:^|/|-)(F[A-Z0-9]{6,})(?=/|$)")
+
+
+class SlackFileError(FtbotError):
+    """A Slack file could not be found or read; the message says what to do."""
+
+    title = "I could not read that Slack file"
+
+
+def parse_file_ref(text: str) -> str:
+    """The Slack file id in a bare id (`F0123ABCD`), a permalink or a private URL (Slack may wrap it in `<...|label>`).
+
+    >>> parse_file_ref("<https://acme.slack.com/files/U1/F0123ABCD/train.jsonl|train.jsonl>")
+    'F0123ABCD'
+    """
+    ref = text.strip()
+    if ref.startswith("<") and ref.endswith(">"):
+        ref = ref[1:-1].split("|", 1)[0]
+    if _FILE_ID.fullmatch(ref):
+        return ref
+    parts = urlsplit(ref)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        match = _FILE_ID_IN_PATH.search(parts.path)
+        if match:
+            return match.group(1)
+    raise SlackFileError(
+        f"`{text[:80]}` is not a Slack file id or link.",
+        hint="Use the file's id (F...) or its link (`Copy link` on the file), or attach it to an `@ftbot` message.",
+    )
+
+
+class SlackFiles:
+    """Resolves Slack file ids and links with the bot token; see the module docstring."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        token: str,
+        api_url: str,
+        session: Callable[[], aiohttp.ClientSession | None] = lambda: None,
+    ) -> None:
+        self._client = client
+        self._token = token
+        self._api_host = urlsplit(api_url).hostname or ""
+        self._session = session
+
+    async def fetch(self, file_id_or_link: str) -> tuple[str, AsyncIterator[bytes]]:
+        """The file's name and its content as a stream of chunks (the download starts on first iteration)."""
+        file_id = parse_file_ref(file_id_or_link)
+        try:
+            info = await self._client.files_info(file=file_id)
+        except SlackApiError as exc:
+            code = str(exc.response.get("error", "error"))
+            log.warning("slack files.info for %s failed: %s", file_id, code)
+            raise SlackFileError(
+                f"Slack would not give me file `{file_id}` ({code}).",
+                hint="Share the file in a channel I am in, and check the app has the `files:read` scope.",
+            ) from None
+        file = info.get("file") or {}
+        url = str(file.get("url_private_download") or file.get("url_private") or "")
+        if not url:
+            raise SlackFileError(
+                f"Slack file `{file_id}` has no downloadable content (an external or deleted file?)."
+            )
+        if not self._token_allowed(url):
+            raise SlackFileError(
+                f"Slack file `{file_id}` points outside Slack; I will not send credentials there."
+            )
+        return str(file.get("name") or file_id), self._download(file_id, url)
+
+    def _token_allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if host == self._api_host:
+            return parts.scheme in ("http", "https")
+        return parts.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com"))
+
+    async def _download(self, file_id: str, url: str) -> AsyncIterator[bytes]:
+        shared = self._session()
+        session = shared if shared is not None and not shared.closed else aiohttp.ClientSession()
+        try:
+            headers = {"Authorization": f"Bearer {self._token}"}
+            async with session.get(url, headers=headers) as resp:
+                # Without a valid token or the files:read scope Slack answers with its HTML sign-in page.
+                if resp.status != 200 or resp.content_type == "text/html":
+                    log.warning(
+                        "slack file %s download failed: HTTP %s %s", file_id, resp.status, resp.content_type
+                    )
+                    raise SlackFileError(
+                        f"Slack refused the download of file `{file_id}` (HTTP {resp.status}).",
+                        hint="Check the app has the `files:read` scope and is in the channel the file was shared in.",
+                    )
+                async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
+                    yield chunk
+        finally:
+            if session is not shared:
+                await session.close()

@@ -1,0 +1,227 @@
+"""Neutral replies and cards -> Slack Web API calls (`chat.postMessage`, `chat.postEphemeral`, `chat.update`).
+
+`SlackSender` is the platform's `bot.notifier.Sender` (proactive sends) and also delivers the replies to a
+command or a click (`deliver`). Slack's refusals (`not_in_channel`, `ratelimited` after the retries, ...) are
+logged by method and error code only, never with the token, and never crash the caller of `deliver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.slack_translate import PLATFORM, Origin
+from bot.model import Conversation, MessageRef, Platform, Reply
+from cards.model import Card
+from cards.render_slack import render_blocks
+
+log = logging.getLogger(__name__)
+
+# Errors after which the channel itself cannot take our message, but a slash command's response_url still can.
+_CHANNEL_UNREACHABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
+
+
+class SlackStore(Protocol):
+    """The part of `bot.store.Store` the Slack adapter uses."""
+
+    async def save_conversation(self, conv: Conversation) -> None: ...
+
+    async def remember_message(self, card_key: str, conversation_key: str, ref: MessageRef) -> None: ...
+
+    async def seen_event(self, source: str, event_id: str) -> bool: ...
+
+
+class SlackDeliveryError(Exception):
+    """A proactive send or update was refused by Slack; `error` is Slack's code (e.g. `not_in_channel`)."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"Slack {method} failed: {error}")
+        self.method = method
+        self.error = error
+
+
+class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """Retry a 429 after Slack's `Retry-After` seconds, capped at `max_wait` so a reply is not held for long.
+
+    slack_sdk's own handler adds up to a second of jitter and cannot be given another sleep; tests pass one.
+    """
+
+    def __init__(
+        self,
+        max_retry_count: int = 2,
+        max_wait: float = 30.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+        self._sleep = sleep
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:  # only called for 429 responses; nothing to wait on otherwise
+            raise error or RuntimeError("rate-limit retry without a response")
+        state.next_attempt_requested = True
+        await self._sleep(min(self.max_wait, _retry_after(response)))
+        state.increment_current_attempt()
+
+
+def _retry_after(response: HttpResponse) -> float:
+    for name, values in response.headers.items():
+        if name.lower() == "retry-after":
+            value = values[0] if isinstance(values, list | tuple) and values else values
+            try:
+                return max(0.0, float(str(value)))
+            except ValueError:
+                break
+    return 1.0
+
+
+def retry_handlers(sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> list[AsyncRetryHandler]:
+    return [AsyncConnectionErrorRetryHandler(), RateLimitRetry(sleep=sleep)]
+
+
+def _error_code(exc: SlackApiError) -> str:
+    try:
+        return str(exc.response.get("error") or f"http_{exc.response.status_code}")
+    except Exception:  # a malformed response object: the code is only for the log line
+        return "unknown"
+
+
+class SlackSender:
+    """Posts and updates cards in Slack; records keyed cards so they can be updated in place later."""
+
+    platform: Platform = PLATFORM
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        store: SlackStore,
+        session: Callable[[], aiohttp.ClientSession | None] = lambda: None,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self._session = session
+
+    # -- bot.notifier.Sender ---------------------------------------------------------------------------------
+
+    async def send(
+        self, reference: Mapping[str, Any], card: Card, *, thread: str | None = None
+    ) -> MessageRef:
+        """Post a card into the referenced channel; raises `SlackDeliveryError` when Slack refuses."""
+        channel = str(reference["channel"])
+        try:
+            ref = await self._post(channel, card, thread)
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            log.warning("slack chat.postMessage to %s failed: %s", channel, code)
+            raise SlackDeliveryError("chat.postMessage", code) from None
+        await self._remember(card, ref)
+        return ref
+
+    async def update(self, reference: Mapping[str, Any], message: MessageRef, card: Card) -> None:
+        """Replace an earlier message; raises `SlackDeliveryError` when Slack refuses."""
+        try:
+            await self._update(message, card)
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            log.warning("slack chat.update of %s failed: %s", message.message_id, code)
+            raise SlackDeliveryError("chat.update", code) from None
+        await self._remember(card, message)
+
+    # -- replies to a command or a click ---------------------------------------------------------------------
+
+    async def deliver(self, origin: Origin, replies: Sequence[Reply]) -> None:
+        """Show each reply where it belongs; a refused reply is logged and the others still go out."""
+        for reply in replies:
+            try:
+                await self._deliver_one(origin, reply)
+            except SlackApiError as exc:
+                log.warning("slack reply in %s not delivered: %s", origin.conversation.id, _error_code(exc))
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("slack reply in %s not delivered: %s", origin.conversation.id, type(exc).__name__)
+            except Exception:
+                log.exception("slack reply in %s not delivered", origin.conversation.id)
+
+    async def _deliver_one(self, origin: Origin, reply: Reply) -> None:
+        channel = origin.conversation.id
+        if reply.update is not None:
+            await self._update(reply.update, reply.card)
+            await self._remember(reply.card, reply.update)
+        elif reply.replace_source and origin.source is not None:
+            if origin.source_ephemeral and origin.response_url:
+                # Ephemeral messages have no ts Slack lets us update; their response_url can replace them.
+                await self._respond(origin.response_url, reply.card, replace_original=True)
+            else:
+                await self._update(origin.source, reply.card)
+                await self._remember(reply.card, origin.source)
+        elif reply.ephemeral:
+            await self._ephemeral(origin, reply.card)
+        else:
+            thread = origin.anchor_ts if reply.in_thread else origin.thread_ts
+            try:
+                ref = await self._post(channel, reply.card, thread)
+            except SlackApiError as exc:
+                if _error_code(exc) not in _CHANNEL_UNREACHABLE or not origin.response_url:
+                    raise
+                # The bot is not in this channel (slash commands work anywhere): answer through the command.
+                log.info(
+                    "slack channel %s unreachable (%s); answering via response_url", channel, _error_code(exc)
+                )
+                await self._respond(origin.response_url, reply.card, response_type="in_channel")
+                return
+            await self._remember(reply.card, ref)
+
+    async def _ephemeral(self, origin: Origin, card: Card) -> None:
+        try:
+            await self.client.chat_postEphemeral(
+                channel=origin.conversation.id,
+                user=origin.user.id,
+                thread_ts=origin.thread_ts,
+                **render_blocks(card),
+            )
+        except SlackApiError as exc:
+            if _error_code(exc) not in _CHANNEL_UNREACHABLE or not origin.response_url:
+                raise
+            await self._respond(origin.response_url, card, response_type="ephemeral")
+
+    # -- Web API calls ---------------------------------------------------------------------------------------
+
+    async def _post(self, channel: str, card: Card, thread: str | None) -> MessageRef:
+        resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread, **render_blocks(card))
+        return MessageRef(platform=PLATFORM, conversation_id=str(resp["channel"]), message_id=str(resp["ts"]))
+
+    async def _update(self, message: MessageRef, card: Card) -> None:
+        await self.client.chat_update(
+            channel=message.conversation_id, ts=message.message_id, **render_blocks(card)
+        )
+
+    async def _respond(self, response_url: str, card: Card, **how: Any) -> None:
+        webhook = AsyncWebhookClient(response_url, session=self._session(), retry_handlers=retry_handlers())
+        resp = await webhook.send(**render_blocks(card), **how)
+        if resp.status_code != 200:
+            log.warning("slack response_url answered HTTP %s", resp.status_code)
+
+    async def _remember(self, card: Card, ref: MessageRef) -> None:
+        if card.key:
+            await self.store.remember_message(card.key, f"{PLATFORM}:{ref.conversation_id}", ref)

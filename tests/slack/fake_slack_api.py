@@ -1,0 +1,241 @@
+"""A stand-in Slack Web API on 127.0.0.1:0 that records every call and answers like Slack.
+
+Methods: `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `files.info`; file downloads of
+`url_private` (bot token checked: without it, Slack's HTML sign-in page, as the real service does); and
+`response_url` posts. Every Web API call must carry `Authorization: Bearer <token>` or gets `not_authed`.
+Faults: `fail_next(method, error)` answers `{"ok": false, "error": ...}` once; `rate_limit_next(method,
+retry_after)` answers HTTP 429 with `Retry-After` once.
+
+    async with FakeSlackApi(token="xoxb-test") as slack:
+        settings = load_settings(slack_api_url=slack.api_url, ...)
+        ...
+        await slack.wait_for("chat.postMessage")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER_ID = "UBOT00001"
+BOT_ID = "BBOT00001"
+TEAM_ID = "T0TEAM001"
+WAIT_LIMIT = 10.0
+
+
+@dataclass
+class Call:
+    """One recorded request: the Web API method (or `response_url` / `download`) and its arguments."""
+
+    method: str
+    args: dict[str, Any]
+    authorization: str = ""
+
+
+@dataclass
+class SharedFile:
+    id: str
+    name: str
+    content: bytes
+    mimetype: str = "application/octet-stream"
+    url_override: str | None = None
+
+
+@dataclass
+class FakeSlackApi:
+    token: str = "xoxb-test-token"
+    calls: list[Call] = field(default_factory=list)
+    files: dict[str, SharedFile] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._faults: dict[str, list[tuple[str, Any]]] = {}
+        self._ts = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeSlackApi:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_get("/files-pri/{team_file}/{name}", self._download)
+        app.router.add_post("/response/{id}", self._response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL for `AsyncWebClient(base_url=...)` / `FTBOT_SLACK_API_URL`."""
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "1") -> str:
+        return f"{self.url}/response/{name}"
+
+    # -- test controls ------------------------------------------------------------------------------------------
+
+    def share_file(
+        self, file_id: str, name: str, content: bytes, mimetype: str = "application/jsonl"
+    ) -> SharedFile:
+        shared = SharedFile(file_id, name, content, mimetype)
+        self.files[file_id] = shared
+        return shared
+
+    def fail_next(self, method: str, error: str) -> None:
+        self._faults.setdefault(method, []).append(("error", error))
+
+    def rate_limit_next(self, method: str, retry_after: int = 0) -> None:
+        self._faults.setdefault(method, []).append(("429", retry_after))
+
+    def called(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message body the bot sent (posts, ephemerals, updates, response_url posts)."""
+        kinds = ("chat.postMessage", "chat.postEphemeral", "chat.update", "response_url")
+        return [c.args for c in self.calls if c.method in kinds]
+
+    async def wait_for(self, method: str, count: int = 1) -> list[Call]:
+        """Wait until `method` was called `count` times (the timeout is a safety net against a hang only)."""
+        async with asyncio.timeout(WAIT_LIMIT), self._changed:
+            await self._changed.wait_for(lambda: len(self.called(method)) >= count)
+        return self.called(method)
+
+    # -- Web API ------------------------------------------------------------------------------------------------
+
+    async def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await _arguments(request)
+        authorization = request.headers.get("Authorization", "")
+        await self._record(Call(method, args, authorization))
+        faults = self._faults.get(method)
+        if faults:
+            kind, value = faults.pop(0)
+            if kind == "429":
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(value)}
+                )
+            return web.json_response({"ok": False, "error": value})
+        if authorization != f"Bearer {self.token}":
+            return web.json_response(
+                {"ok": False, "error": "not_authed" if not authorization else "invalid_auth"}
+            )
+        handler = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.update": self._update,
+            "chat.postEphemeral": self._ephemeral,
+            "files.info": self._files_info,
+        }.get(method)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        return web.json_response(handler(args))
+
+    def _auth_test(self, _: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://acme.slack.com/",
+            "team": "Acme",
+            "user": "ftbot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    def _post_message(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        if not args.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        ts = self._next_ts()
+        message = {"type": "message", "bot_id": BOT_ID, "text": args.get("text", ""), "ts": ts}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        return {"ok": True, "channel": args["channel"], "ts": ts, "message": message}
+
+    def _update(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        if not args.get("channel") or not args.get("ts"):
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": args.get("text", "")}
+
+    def _ephemeral(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        if not args.get("channel") or not args.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _files_info(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        shared = self.files.get(str(args.get("file", "")))
+        if shared is None:
+            return {"ok": False, "error": "file_not_found"}
+        url = shared.url_override or f"{self.url}/files-pri/{TEAM_ID}-{shared.id}/{shared.name}"
+        return {
+            "ok": True,
+            "file": {
+                "id": shared.id,
+                "name": shared.name,
+                "title": shared.name,
+                "mimetype": shared.mimetype,
+                "size": len(shared.content),
+                "url_private": url,
+                "url_private_download": url,
+                "permalink": f"https://acme.slack.com/files/U0USER001/{shared.id}/{shared.name}",
+            },
+        }
+
+    async def _download(self, request: web.Request) -> web.Response:
+        authorization = request.headers.get("Authorization", "")
+        await self._record(Call("download", {"path": request.path}, authorization))
+        _, _, file_id = request.match_info["team_file"].partition("-")
+        shared = self.files.get(file_id)
+        if shared is None:
+            return web.Response(status=404, text="not found")
+        if authorization != f"Bearer {self.token}":
+            # What Slack really does: a 200 with its sign-in page.
+            return web.Response(
+                status=200, text="<html><body>Sign in to Slack</body></html>", content_type="text/html"
+            )
+        return web.Response(body=shared.content, content_type=shared.mimetype)
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        await self._record(
+            Call("response_url", await request.json(), request.headers.get("Authorization", ""))
+        )
+        return web.Response(text="ok")
+
+
+async def _arguments(request: web.Request) -> dict[str, Any]:
+    """slack_sdk sends JSON for chat.* methods, a form for others and a query string for GET methods."""
+    args: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        body = await request.json()
+        if isinstance(body, dict):
+            args.update(body)
+    elif request.can_read_body:
+        form = await request.post()
+        args.update({k: v for k, v in form.items() if isinstance(v, str)})
+    for key in ("blocks", "attachments"):  # a form sends these as JSON strings
+        if isinstance(args.get(key), str):
+            args[key] = json.loads(args[key])
+    return args
