@@ -207,3 +207,17 @@ def test_outline_icon_is_32_square_white_on_transparent() -> None:
     assert sum(1 for p in pixels if p[3] == 255) > 20  # and a symbol that can be seen
     corners = [pixels[0], pixels[31], pixels[-32], pixels[-1]]
     assert all(p[3] == 0 for p in corners)
+
+
+def test_ftbot_manifest_teams_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The acceptance check: `ftbot manifest teams` with the app's real verbs writes a schema-valid zip."""
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no stray ftbot.toml; the zip lands here
+    monkeypatch.setenv("MicrosoftAppId", BOT_ID)
+    monkeypatch.setenv("FTBOT_PUBLIC_URL", "https://ftbot.example.com")
+    assert main(["manifest", "teams"]) == 0
+    manifest = manifest_of((tmp_path / "ftbot-teams.zip").read_bytes())
+    assert schema_errors(manifest) == []
+    titles = {c["title"] for c in manifest["bots"][0]["commandLists"][0]["commands"]}
+    assert {"help", "list", "status", "events", "checkpoints"} <= titles
