@@ -1,0 +1,222 @@
+"""Data plane: fine-tuning jobs (create, list, get, cancel, pause, resume, delete, events, checkpoints)."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+from aiohttp import web
+
+from emulator import catalog
+from emulator.catalog import BaseModel
+from emulator.errors import ApiError, invalid, not_found, wrong_state
+from emulator.files import StoredFile
+from emulator.httputil import account_of, cursor_page, json_body, list_body, state_of
+from emulator.ids import new_hex
+from emulator.jobs import ACTIVE, TERMINAL, Job
+from emulator.state import AccountState
+from emulator.training import resolve_hyperparameters
+
+SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+MAX_SEED = 2**31 - 1
+
+
+def _resolve_model(account: AccountState, model: object) -> tuple[str, BaseModel]:
+    """-> (root base model name, its capabilities); the model may be an earlier fine-tuned model."""
+    if not isinstance(model, str) or not model:
+        raise invalid("'model' is required.", param="model")
+    base = catalog.lookup(model)
+    if base is not None:
+        return base.name, base
+    found = account.find_custom_model(model)
+    if (
+        found is not None and found[0] == model
+    ):  # a fine-tuned model (not a checkpoint) can be trained further
+        root = found[1].root_model
+        root_base = catalog.lookup(root)
+        if root_base is not None:
+            return root, root_base
+    raise invalid(f"The specified base model '{model}' does not support fine-tuning.", param="model")
+
+
+def _file(account: AccountState, file_id: object, param: str) -> StoredFile:
+    if not isinstance(file_id, str) or not file_id:
+        raise invalid(f"'{param}' must be a file id.", param=param)
+    stored = account.files.get(file_id)
+    if stored is None:
+        raise invalid(f"File '{file_id}' given as {param} was not found.", param=param)
+    return stored
+
+
+def _method(body: dict[str, Any], base: BaseModel) -> tuple[str, dict[str, Any]]:
+    """-> (method type, hyperparameters requested for it, merged with the top-level ones)."""
+    method = body.get("method") or {"type": "supervised"}
+    if not isinstance(method, dict) or method.get("type") not in ("supervised", "dpo"):
+        raise invalid("'method.type' must be 'supervised' or 'dpo'.", param="method")
+    kind = str(method["type"])
+    if kind == "dpo" and not base.dpo:
+        raise invalid(f"Model '{base.name}' does not support the 'dpo' method.", param="method")
+    top = body.get("hyperparameters") or {}
+    nested = (method.get(kind) or {}).get("hyperparameters") or {}
+    if not isinstance(top, dict) or not isinstance(nested, dict):
+        raise invalid("'hyperparameters' must be an object.", param="hyperparameters")
+    return kind, {**top, **nested}
+
+
+def _expected_kind(method: str, base: BaseModel) -> str:
+    if method == "dpo":
+        return "dpo"
+    return "chat" if base.chat else "completion"
+
+
+def _check_quota(account: AccountState, max_queued: int, max_total: int) -> None:
+    queued = sum(1 for j in account.jobs.values() if j.status == "pending")
+    if queued >= max_queued:
+        raise ApiError(
+            400, "quotaExceeded", f"The maximum of {max_queued} queued fine-tuning jobs has been reached."
+        )
+    if len(account.jobs) >= max_total:
+        raise ApiError(
+            400,
+            "quotaExceeded",
+            f"The maximum of {max_total} fine-tuning jobs per resource has been reached; delete old jobs.",
+        )
+
+
+async def create_job(request: web.Request) -> web.Response:
+    state = state_of(request)
+    state.count("jobs.create")
+    account = account_of(request)
+    body = await json_body(request)
+    root, base = _resolve_model(account, body.get("model"))
+    training = _file(account, body.get("training_file"), "training_file")
+    validation = None
+    if body.get("validation_file") is not None:
+        validation = _file(account, body.get("validation_file"), "validation_file")
+    method, requested = _method(body, base)
+    expected = _expected_kind(method, base)
+    for param, stored in (("training_file", training), ("validation_file", validation)):
+        if stored is None or stored.report is None or not stored.report.ok:
+            continue  # a file in error is accepted here and fails the job when it starts
+        if stored.report.kind != expected:
+            raise invalid(
+                f"File '{stored.id}' holds {stored.report.kind} examples, but {method} fine-tuning of "
+                f"'{base.name}' needs {expected} examples.",
+                param=param,
+            )
+    suffix = body.get("suffix")
+    if suffix is not None and (not isinstance(suffix, str) or not SUFFIX.match(suffix)):
+        raise invalid("'suffix' must be 1-40 characters of a-z, A-Z, 0-9, '-' and '_'.", param="suffix")
+    seed = body.get("seed")
+    if seed is None:
+        seed = random.randint(0, MAX_SEED)
+    elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise invalid(f"'seed' must be an integer between 0 and {MAX_SEED}.", param="seed")
+    examples = training.report.examples if training.report is not None else 0
+    try:
+        hyper = resolve_hyperparameters(requested, max(1, examples), dpo=method == "dpo")
+    except ValueError as exc:
+        raise invalid(str(exc), param="hyperparameters") from None
+    integrations = body.get("integrations")
+    if integrations is not None and not isinstance(integrations, list):
+        raise invalid("'integrations' must be a list.", param="integrations")
+    _check_quota(account, state.config.max_queued_jobs, state.config.max_total_jobs)
+
+    now = state.now()
+    hex_id = new_hex()
+    job = Job(
+        id=f"ftjob-{hex_id}",
+        hex=hex_id,
+        created_at=now,
+        ready_at=now + state.config.timings.queue,
+        model=str(body["model"]),
+        root_model=root,
+        rai_checked=base.rai_checked,
+        training=training,
+        validation=validation,
+        seed=seed,
+        suffix=suffix,
+        hyperparameters=hyper,
+        method={"type": "dpo", "dpo": {"hyperparameters": hyper.as_json()}}
+        if method == "dpo"
+        else {"type": "supervised"},
+        integrations=integrations,
+    )
+    job.log(now, "Job enqueued. Waiting for jobs ahead to complete.")
+    account.jobs[job.id] = job
+    state.count("jobs.created")
+    state.tick()
+    location = request.url.with_path(f"{request.path.rstrip('/')}/{job.id}")
+    return web.json_response(job.as_json(), status=201, headers={"Location": str(location)})
+
+
+def _job(request: web.Request) -> Job:
+    job_id = request.match_info["job_id"]
+    job = account_of(request).jobs.get(job_id)
+    if job is None:
+        raise not_found("Fine-tuning job", job_id)
+    return job
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    jobs = list(reversed(account_of(request).jobs.values()))  # newest first
+    page, more = cursor_page(jobs, request, key=lambda j: j.id, default_limit=20)
+    return web.json_response(list_body([j.as_json() for j in page], more))
+
+
+async def get_job(request: web.Request) -> web.Response:
+    return web.json_response(_job(request).as_json())
+
+
+async def delete_job(request: web.Request) -> web.Response:
+    job = _job(request)
+    if job.status in ACTIVE:
+        raise wrong_state(f"Job '{job.id}' is {job.status}; cancel it before deleting it.")
+    state_of(request).count("jobs.delete")
+    del account_of(request).jobs[job.id]
+    return web.Response(status=204)
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    job = _job(request)
+    if job.status in TERMINAL:
+        raise wrong_state(f"Job '{job.id}' is already {job.status} and cannot be cancelled.")
+    now = state_of(request).now()
+    state_of(request).count("jobs.cancel")
+    job.cancel(now)
+    account_of(request).release_slot(job, now)
+    state_of(request).tick()
+    return web.json_response(job.as_json())
+
+
+async def pause_job(request: web.Request) -> web.Response:
+    job = _job(request)
+    if job.status != "running":
+        raise wrong_state(f"Only a running job can be paused; job '{job.id}' is {job.status}.")
+    state = state_of(request)
+    state.count("jobs.pause")
+    job.pause(state.now(), state.config.timings)
+    return web.json_response(job.as_json())
+
+
+async def resume_job(request: web.Request) -> web.Response:
+    job = _job(request)
+    if job.status != "paused":
+        raise wrong_state(f"Only a paused job can be resumed; job '{job.id}' is {job.status}.")
+    state = state_of(request)
+    state.count("jobs.resume")
+    job.resume(state.now(), state.config.timings)
+    return web.json_response(job.as_json())
+
+
+async def list_events(request: web.Request) -> web.Response:
+    events = sorted(_job(request).events, key=lambda e: (e.created_at, e.seq), reverse=True)
+    page, more = cursor_page(events, request, key=lambda e: e.id, default_limit=20)
+    return web.json_response(list_body([e.as_json() for e in page], more))
+
+
+async def list_checkpoints(request: web.Request) -> web.Response:
+    checkpoints = _job(request).checkpoints  # oldest first, as in Azure's example
+    page, more = cursor_page(checkpoints, request, key=lambda c: c.id, default_limit=10)
+    return web.json_response(list_body([c.as_json() for c in page], more))

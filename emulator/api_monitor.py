@@ -1,0 +1,169 @@
+"""Azure Monitor metrics of an account: request counts per deployment (`ModelDeploymentName`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from emulator.errors import ApiError
+from emulator.httputil import state_of
+from emulator.state import AccountState
+
+METRICS = {
+    "AzureOpenAIRequests": (
+        "Azure OpenAI Requests",
+        "Number of calls made to the Azure OpenAI API over a period.",
+    ),
+    "ModelRequests": ("Azure OpenAI Requests", "Number of calls made to the model API over a period."),
+}
+AGGREGATIONS = ("total", "count", "average", "maximum", "minimum")
+DIMENSION = "modeldeploymentname"
+MAX_POINTS = 50_000
+_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$", re.IGNORECASE)
+_FILTER_TERM = re.compile(r"ModelDeploymentName\s+eq\s+'([^']*)'", re.IGNORECASE)
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def parse_duration(text: str) -> float:
+    m = _DURATION.match(text.strip())
+    if not m or not any(m.groups()):
+        raise _bad(f"'{text}' is not an ISO 8601 duration such as PT1H or P1D.")
+    days, hours, minutes, seconds = (int(g or 0) for g in m.groups())
+    return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
+
+
+def format_duration(seconds: float) -> str:
+    s = int(seconds)
+    if s % 86400 == 0:
+        return f"P{s // 86400}D"
+    if s % 3600 == 0:
+        return f"PT{s // 3600}H"
+    if s % 60 == 0:
+        return f"PT{s // 60}M"
+    return f"PT{s}S"
+
+
+def _stamp(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _instant(text: str) -> float:
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise _bad(f"'{text}' is not an ISO 8601 date-time.") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def parse_timespan(text: str | None, now: float) -> tuple[float, float]:
+    """`start/end`, or a duration ending now; default: the last day."""
+    if not text:
+        return now - 86400, now
+    if "/" in text:
+        start, end = (_instant(part) for part in text.split("/", 1))
+    else:
+        start, end = now - parse_duration(text), now
+    if end <= start:
+        raise _bad("The timespan must end after it starts.")
+    return start, end
+
+
+def _series_names(filter_text: str | None, calls: list[tuple[float, str]]) -> list[str] | None:
+    """None: one unsplit series; otherwise the deployment names to split by."""
+    if not filter_text:
+        return None
+    terms = _FILTER_TERM.findall(filter_text)
+    if not terms:
+        raise _bad(f"Unsupported $filter '{filter_text}'; the dimension is ModelDeploymentName.")
+    if "*" in terms:
+        return sorted({name for _, name in calls})
+    return sorted(set(terms))
+
+
+def _point(ts: float, n: int, aggregations: list[str]) -> dict[str, Any]:
+    point: dict[str, Any] = {"timeStamp": _stamp(ts)}
+    for aggregation in aggregations:
+        point[aggregation] = float(n) if aggregation in ("total", "count") else (1.0 if n else 0.0)
+    return point
+
+
+def _series(
+    calls: list[tuple[float, str]], start: float, end: float, step: float, aggregations: list[str]
+) -> list[dict[str, Any]]:
+    buckets: list[dict[str, Any]] = []
+    t = start
+    while t < end:
+        n = sum(1 for at, _ in calls if t <= at < min(t + step, end))
+        buckets.append(_point(t, n, aggregations))
+        t += step
+    return buckets
+
+
+def query(account: AccountState, params: dict[str, str], now: float) -> dict[str, Any]:
+    names = [n.strip() for n in params.get("metricnames", "AzureOpenAIRequests").split(",") if n.strip()]
+    for name in names:
+        if name not in METRICS:
+            raise _bad(
+                f"Failed to find metric configuration for provider: Microsoft.CognitiveServices, resource Id: "
+                f"{account.config.arm_id}, metric: {name}, Valid metrics: {', '.join(METRICS)}"
+            )
+    start, end = parse_timespan(params.get("timespan"), now)
+    interval_text = params.get("interval", "PT1M")
+    step = end - start if interval_text.upper() == "FULL" else parse_duration(interval_text)
+    aggregations = [a.strip().lower() for a in params.get("aggregation", "Total").split(",") if a.strip()]
+    unknown = [a for a in aggregations if a not in AGGREGATIONS]
+    if unknown or not aggregations:
+        raise _bad(f"Unsupported aggregation {unknown}; use one of Total, Count, Average, Maximum, Minimum.")
+    in_span = [(at, dep) for at, dep in account.calls if start <= at < end]
+    split = _series_names(params.get("$filter"), in_span)
+    if ((end - start) / step) * max(1, len(split or [])) > MAX_POINTS:
+        raise _bad("The query asks for too many data points; use a larger interval or a shorter timespan.")
+
+    value = []
+    for name in names:
+        if split is None:
+            timeseries = [{"metadatavalues": [], "data": _series(in_span, start, end, step, aggregations)}]
+        else:
+            timeseries = [
+                {
+                    "metadatavalues": [
+                        {"name": {"value": DIMENSION, "localizedValue": DIMENSION}, "value": dep}
+                    ],
+                    "data": _series([c for c in in_span if c[1] == dep], start, end, step, aggregations),
+                }
+                for dep in split
+            ]
+        localized, description = METRICS[name]
+        value.append(
+            {
+                "id": f"{account.config.arm_id}/providers/Microsoft.Insights/metrics/{name}",
+                "type": "Microsoft.Insights/metrics",
+                "name": {"value": name, "localizedValue": localized},
+                "displayDescription": description,
+                "unit": "Count",
+                "timeseries": timeseries,
+                "errorCode": "Success",
+            }
+        )
+    return {
+        "cost": 0,
+        "timespan": f"{_stamp(start)}/{_stamp(end)}",
+        "interval": format_duration(step),
+        "value": value,
+        "namespace": "microsoft.cognitiveservices/accounts",
+        "resourceregion": account.config.location,
+    }
+
+
+async def get_metrics(request: web.Request) -> web.Response:
+    state = state_of(request)
+    state.count("metrics.query")
+    m = request.match_info
+    account = state.arm_account(m["subscription"], m["resource_group"], m["account"])
+    return web.json_response(query(account, dict(request.query), state.now()))

@@ -1,0 +1,325 @@
+"""Fine-tuning jobs: a precomputed timeline played back lazily against the simulated clock.
+
+When a job starts, everything it will do is known (validation outcome, RAI outcome, every step's metrics),
+so it is laid out as milestones at offsets of *running* time. `advance(now)` plays the milestones whose
+offset has been reached, stamping each event with the simulated instant it happened, however late the
+state is looked at. Pausing stops running time; cancelling drops the rest of the timeline.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator import rai
+from emulator.config import Timings
+from emulator.datacheck import DatasetReport
+from emulator.files import StoredFile
+from emulator.ids import new_id
+from emulator.training import Hyperparameters, TrainingRun, results_csv, simulate, step_message
+
+ACTIVE = frozenset({"running", "pausing", "paused", "resuming"})  # these hold the account's training slot
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+KEPT_CHECKPOINTS = 3
+
+_sequence = itertools.count()  # orders events created in the same simulated second
+
+ResultSink = Callable[[str, bytes, float], str]
+"""(filename, content, simulated time) -> id of the stored results file."""
+
+
+@dataclass
+class Event:
+    id: str
+    created_at: float
+    level: str
+    message: str
+    type: str
+    data: dict[str, Any] | None
+    seq: int = field(default_factory=lambda: next(_sequence))
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "object": "fine_tuning.job.event",
+            "id": self.id,
+            "created_at": int(self.created_at),
+            "level": self.level,
+            "message": self.message,
+            "type": self.type,
+        }
+        if self.data is not None:
+            out["data"] = self.data
+        return out
+
+
+@dataclass
+class Checkpoint:
+    id: str
+    created_at: float
+    step: int
+    metrics: dict[str, float]
+    model: str  # `<fine-tuned model>:ckpt-step-N`
+    job_id: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "object": "fine_tuning.job.checkpoint",
+            "id": self.id,
+            "created_at": int(self.created_at),
+            "fine_tuned_model_checkpoint": self.model,
+            "step_number": self.step,
+            "metrics": self.metrics,
+            "fine_tuning_job_id": self.job_id,
+        }
+
+
+@dataclass(frozen=True)
+class Milestone:
+    offset: float  # running seconds after the job started
+    kind: str  # message | step | fail | succeed
+    message: str = ""
+    level: str = "info"
+    step: int = 0  # for kind == "step"
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class Job:
+    id: str
+    hex: str
+    created_at: float
+    ready_at: float
+    model: str  # as requested
+    root_model: str  # base model under any earlier fine-tune
+    rai_checked: bool
+    training: StoredFile
+    validation: StoredFile | None
+    seed: int
+    suffix: str | None
+    hyperparameters: Hyperparameters
+    method: dict[str, Any]
+    integrations: list[dict[str, Any]] | None
+    status: str = "pending"
+    events: list[Event] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    fine_tuned_model: str | None = None
+    result_files: list[str] = field(default_factory=list)
+    trained_tokens: int | None = None
+    finished_at: float | None = None
+    error: dict[str, Any] | None = None
+    # playback state
+    started_at: float | None = None
+    run: TrainingRun | None = None
+    timeline: list[Milestone] = field(default_factory=list)
+    next_milestone: int = 0
+    segment_start: float = 0.0  # simulated time the current running stretch began
+    segment_progress: float = 0.0  # running seconds already done when it began
+    transition_at: float | None = None  # end of pausing / resuming
+
+    @property
+    def planned_model_name(self) -> str:
+        name = f"{self.root_model}.ft-{self.hex}"
+        return f"{name}-{self.suffix}" if self.suffix else name
+
+    @property
+    def is_dpo(self) -> bool:
+        return self.method.get("type") == "dpo"
+
+    # -- events -------------------------------------------------------------------------------------------
+    def log(self, at: float, message: str, level: str = "info") -> None:
+        self.events.append(Event(new_id("ftevent"), at, level, message, "message", None))
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    def start(self, at: float, timings: Timings) -> None:
+        self.started_at = at
+        self.status = "running"
+        self.segment_start = at
+        self.segment_progress = 0.0
+        self.timeline = self._build_timeline(timings)
+        self.next_milestone = 0
+
+    def running_progress(self, now: float) -> float:
+        return self.segment_progress + max(0.0, now - self.segment_start)
+
+    def estimated_finish(self) -> float | None:
+        if self.status != "running" or not self.timeline:
+            return None
+        return self.segment_start + (self.timeline[-1].offset - self.segment_progress)
+
+    def advance(self, now: float, timings: Timings, store_result: ResultSink) -> None:
+        while True:
+            if self.status == "running":
+                progress = self.running_progress(now)
+                while self.next_milestone < len(self.timeline):
+                    milestone = self.timeline[self.next_milestone]
+                    if milestone.offset > progress:
+                        return
+                    self.next_milestone += 1
+                    at = self.segment_start + (milestone.offset - self.segment_progress)
+                    self._apply(milestone, at, store_result)
+                    if self.status in TERMINAL:
+                        return
+                return
+            if self.status == "pausing" and self.transition_at is not None and now >= self.transition_at:
+                self.status = "paused"
+                self.log(self.transition_at, "Job paused.")
+                self.transition_at = None
+                continue
+            if self.status == "resuming" and self.transition_at is not None and now >= self.transition_at:
+                self.status = "running"
+                self.segment_start = self.transition_at
+                self.transition_at = None
+                self.log(self.segment_start, "Job resumed.")
+                continue
+            return
+
+    def pause(self, now: float, timings: Timings) -> None:
+        self.segment_progress = self.running_progress(now)
+        self.status = "pausing"
+        self.transition_at = now + timings.pausing
+        self.log(now, "Pausing job.")
+
+    def resume(self, now: float, timings: Timings) -> None:
+        self.status = "resuming"
+        self.transition_at = now + timings.resuming
+        self.log(now, "Resuming job.")
+
+    def cancel(self, now: float) -> None:
+        self.status = "cancelled"
+        self.finished_at = now
+        self.transition_at = None
+        self.log(now, "Job cancelled.")
+
+    def fail(self, at: float, error: dict[str, Any]) -> None:
+        self.status = "failed"
+        self.finished_at = at
+        self.error = error
+        self.log(at, error["message"], "error")
+
+    # -- timeline -----------------------------------------------------------------------------------------
+    def _file_problem(self) -> dict[str, Any] | None:
+        for param, stored in (("training_file", self.training), ("validation_file", self.validation)):
+            if stored is None:
+                continue
+            report = stored.report
+            detail = stored.failure or (report.detail if report is not None and not report.ok else None)
+            if report is None and detail is None:
+                detail = f"purpose '{stored.purpose}' is not 'fine-tune'"
+            if detail is not None:
+                label = "Training" if param == "training_file" else "Validation"
+                return {
+                    "code": "jsonlValidationFailed",
+                    "message": f"{label} file {stored.id} failed validation: {detail}",
+                    "param": param,
+                }
+        return None
+
+    def _build_timeline(self, t: Timings) -> list[Milestone]:
+        line = [Milestone(0.0, "message", "Job started.")]
+        line.append(Milestone(1.0, "message", f"Validating training file: {self.training.id}."))
+        if self.validation is not None:
+            line.append(Milestone(1.0, "message", f"Validating validation file: {self.validation.id}."))
+        problem = self._file_problem()
+        if problem is not None:
+            return [*line, Milestone(10.0, "fail", error=problem)]
+        train = self.training.report
+        assert train is not None  # guaranteed by _file_problem
+        line.append(Milestone(10.0, "message", "Files validated."))
+        if self.rai_checked:
+            if train.harms:
+                error = {"code": "contentFilter", "message": rai.data_failure_message(train.harms)}
+                return [*line, Milestone(20.0, "fail", error=error)]
+            line.append(Milestone(20.0, "message", "Training data passed the safety checks."))
+        self.run = simulate(
+            seed=self.seed,
+            training_fingerprint=train.fingerprint,
+            validation_fingerprint=self.validation.report.fingerprint
+            if self.validation is not None and self.validation.report is not None
+            else None,
+            n_examples=train.examples,
+            hyperparameters=self.hyperparameters,
+            dpo=self.is_dpo,
+        )
+        line.append(Milestone(t.setup, "message", "Training started."))
+        for m in self.run.steps:
+            line.append(Milestone(t.setup + m.step * t.step, "step", step=m.step))
+        trained_at = t.setup + self.run.total_steps * t.step
+        line.append(Milestone(trained_at, "message", "Training completed."))
+        done_at = trained_at + t.evaluation
+        if self.rai_checked:
+            line.append(Milestone(trained_at, "message", "Evaluating the fine-tuned model for safety."))
+            if train.eval_harms:
+                error = {"code": "contentFilter", "message": rai.evaluation_failure_message(train.eval_harms)}
+                return [*line, Milestone(done_at, "fail", error=error)]
+        return [*line, Milestone(done_at, "succeed")]
+
+    def _apply(self, milestone: Milestone, at: float, store_result: ResultSink) -> None:
+        if milestone.kind == "message":
+            self.log(at, milestone.message, milestone.level)
+        elif milestone.kind == "step":
+            self._record_step(milestone.step, at)
+        elif milestone.kind == "fail":
+            assert milestone.error is not None
+            if self.run is not None:
+                self.trained_tokens = self._trained_tokens(self.training.report)
+            self.fail(at, milestone.error)
+        elif milestone.kind == "succeed":
+            assert self.run is not None
+            self.trained_tokens = self._trained_tokens(self.training.report)
+            results = store_result(f"{self.id}-results.csv", results_csv(self.run), at)
+            self.result_files = [results]
+            self.log(at, f"Completed results file: {results}")
+            self.fine_tuned_model = self.planned_model_name
+            self.status = "succeeded"
+            self.finished_at = at
+            self.log(at, "Job succeeded.")
+
+    def _trained_tokens(self, report: DatasetReport | None) -> int:
+        tokens = report.tokens if report is not None else 0
+        return tokens * self.hyperparameters.n_epochs
+
+    def _record_step(self, step: int, at: float) -> None:
+        assert self.run is not None
+        metrics = self.run.steps[step - 1]
+        data: dict[str, Any] = {**metrics.as_json(), "total_steps": self.run.total_steps}
+        message = step_message(metrics, self.run.total_steps)
+        self.events.append(Event(new_id("ftevent"), at, "info", message, "metrics", data))
+        if step % self.run.steps_per_epoch == 0:
+            values = {k: v for k, v in metrics.as_json().items() if v is not None}
+            checkpoint = Checkpoint(
+                id=new_id("ftchkpt"),
+                created_at=at,
+                step=step,
+                metrics={k: float(v) for k, v in values.items()},
+                model=f"{self.planned_model_name}:ckpt-step-{step}",
+                job_id=self.id,
+            )
+            self.checkpoints.append(checkpoint)
+            del self.checkpoints[:-KEPT_CHECKPOINTS]
+            self.log(at, f"Checkpoint created at step {step}: {checkpoint.id}")
+
+    # -- view ---------------------------------------------------------------------------------------------
+    def as_json(self) -> dict[str, Any]:
+        estimated = self.estimated_finish()
+        return {
+            "object": "fine_tuning.job",
+            "id": self.id,
+            "created_at": int(self.created_at),
+            "finished_at": None if self.finished_at is None else int(self.finished_at),
+            "estimated_finish": None if estimated is None else int(estimated),
+            "model": self.model,
+            "fine_tuned_model": self.fine_tuned_model,
+            "status": self.status,
+            "training_file": self.training.id,
+            "validation_file": self.validation.id if self.validation is not None else None,
+            "result_files": list(self.result_files),
+            "trained_tokens": self.trained_tokens,
+            "seed": self.seed,
+            "suffix": self.suffix,
+            "hyperparameters": self.hyperparameters.as_json(),
+            "method": self.method,
+            "integrations": self.integrations,
+            "error": self.error,
+        }
