@@ -59,6 +59,7 @@ class Handled:
     actions: list[Action] = field(default_factory=list)
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     gate_reached: asyncio.Event = field(default_factory=asyncio.Event)
+    files: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 def test_router(handled: Handled) -> Router:
@@ -93,6 +94,18 @@ def test_router(handled: Handled) -> Router:
             title="Files",
             facts=tuple(Fact(a.name, str(a.size)) for a in cmd.attachments) or (Fact("none", "-"),),
         )
+
+    @router.command(
+        "read", summary="Reads a Slack file", example="read F0123ABCD", args=(Arg("file", required=False),)
+    )
+    async def read(ctx: Context, cmd: Command) -> Card:
+        # What the `start` handler does with a training file: fetch it through the platform's fetcher.
+        handled.commands.append(cmd)
+        ref = cmd.params["file"] or cmd.attachments[0].platform_id
+        name, chunks = await ctx.extras["file_fetchers"][cmd.platform](ref)
+        content = b"".join([chunk async for chunk in chunks])
+        handled.files.append((name, content))
+        return Card(title=f"Read {name}", facts=(Fact("Bytes", str(len(content))),))
 
     @router.command("boom", summary="Fails", example="boom")
     async def boom(_ctx: Context, cmd: Command) -> Card:
