@@ -54,8 +54,9 @@ log = logging.getLogger(__name__)
 ROUTE = "/api/messages"
 # Teams gives up on a reply after ~10-15 s (504); answer well before and finish proactively.
 ANSWER_WITHIN = 4.0
-# On shutdown, work still in flight gets this long to post its replies before it is cancelled.
-SHUTDOWN_GRACE = 10.0
+# On shutdown, work still in flight gets this long to post its replies before it is cancelled (the app's
+# whole stop stays under 10 s).
+SHUTDOWN_GRACE = 5.0
 
 WORKING = "Working on it… the result will follow in this conversation."
 DONE = "Done."
@@ -158,9 +159,12 @@ class TeamsAdapter:
         except Exception:
             log.exception("Teams: could not process a %s activity", activity.type)
             return web.Response(status=500)
-        if isinstance(invoke, InvokeResponse):
-            return web.json_response(invoke.body, status=invoke.status or 200)
-        return web.Response(status=200)
+        if invoke is None:  # not an invoke: nothing to say in the HTTP response
+            return web.Response(status=200)
+        # botbuilder has two InvokeResponse classes (core and schema); both carry `status` and `body`.
+        status = int(getattr(invoke, "status", None) or 200)
+        body = getattr(invoke, "body", None)
+        return web.json_response(body, status=status) if body is not None else web.Response(status=status)
 
     async def _seen(self, activity: Activity) -> bool:
         """Bot Framework retries a delivery it thinks failed; the activity id repeats, the work must not."""
@@ -194,7 +198,7 @@ class TeamsAdapter:
         except UsageError as exc:
             conversation = conversation_of(turn.activity, raw)
             await self.store.save_conversation(conversation)
-            usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message)
+            usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message, "teams")
             await self._deliver(turn, [usage], conversation.id, source=None)
             return
         cmd: Command = command_from(turn.activity, raw, text, parsed)

@@ -25,17 +25,19 @@ from bot.config import load_settings
 from bot.context import Context
 from bot.model import Action, Command, Reply
 from bot.notifier import Notifier
-from bot.router import Arg, Dispatcher, Opt, Router, VerbSpec
+from bot.router import Arg, Dispatcher, Opt, Router
 from bot.store import Store
 from cards.model import Button, Card, Confirm, Fact, Table, Tone
+from handlers.help import Presenter
+from tests.cards.validate import assert_valid_adaptive
 from tests.teams.fake_connector import Call, FakeConnector, running_connector
 
 PAYLOADS = Path(__file__).with_name("payloads")
 
 
-def payload(name: str, service_url: str, **changes: Any) -> dict[str, Any]:
+def payload(kind: str, service_url: str, **changes: Any) -> dict[str, Any]:
     """A recorded activity from `payloads/`, aimed at the stand-in Connector, with top-level changes."""
-    activity = json.loads((PAYLOADS / f"{name}.json").read_text(encoding="utf-8"))
+    activity = json.loads((PAYLOADS / f"{kind}.json").read_text(encoding="utf-8"))
     activity["serviceUrl"] = service_url
     activity.update(copy.deepcopy(changes))
     return activity
@@ -70,18 +72,6 @@ def job_card(job: str, status: str = "running") -> Card:
     )
 
 
-class SimplePresenter:
-    """Usage and error cards, as the help capability would make them (wording is not under test here)."""
-
-    def usage(self, router: Router, spec: VerbSpec | None, problem: str | None) -> Reply:
-        lines = [problem] if problem else []
-        lines += [f"`{s.usage}` — {s.summary}" for s in ([spec] if spec else router.verbs())]
-        return Reply(Card(title="Usage", tone=Tone.WARNING, text="\n\n".join(lines)), ephemeral=True)
-
-    def error(self, exc: BaseException, reference: str | None) -> Reply:
-        return Reply(Card(title="Error", tone=Tone.ERROR, text=str(exc), footer=f"ref {reference or '-'}"))
-
-
 @dataclass
 class Seen:
     commands: list[Command] = field(default_factory=list)
@@ -109,7 +99,9 @@ def make_router(seen: Seen) -> Router:
     async def upload(ctx: Context, cmd: Command) -> Reply:
         seen.commands.append(cmd)
         rows = tuple((a.name, a.content_type) for a in cmd.attachments)
-        return Reply(Card(title="Files", text=str(cmd.params["note"]), tables=(Table(("name", "type"), rows),)))
+        return Reply(
+            Card(title="Files", text=str(cmd.params["note"]), tables=(Table(("name", "type"), rows),))
+        )
 
     @router.action("job.refresh")
     async def refresh(ctx: Context, action: Action) -> Reply:
@@ -133,21 +125,32 @@ def make_router(seen: Seen) -> Router:
     return router
 
 
+def card_text(card: dict[str, Any]) -> str:
+    """All the text an Adaptive Card shows (TextBlocks, facts), in order, one piece per line."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "TextBlock":
+                out.append(str(node.get("text", "")))
+            if node.get("type") == "FactSet":
+                out.extend(f"{f['title']}: {f['value']}" for f in node.get("facts", []))
+            for key, value in node.items():
+                if key not in ("fallback",):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card)
+    return "\n".join(out)
+
+
 def assert_cards_valid(calls: list[Call]) -> None:
-    """Every Adaptive Card the bot sent validates (the shared validator once `tests/cards` provides it)."""
-    try:
-        from tests.cards.validate import assert_valid_adaptive
-    except ImportError:  # the card validator has not landed yet: check the envelope Teams insists on
-        assert_valid_adaptive = _assert_adaptive_envelope
+    """Every Adaptive Card the bot sent validates against the official 1.5 schema and Teams' limits."""
     for call in calls:
         for card in call.cards:
             assert_valid_adaptive(card)
-
-
-def _assert_adaptive_envelope(card: dict[str, Any]) -> None:
-    assert card["type"] == "AdaptiveCard"
-    assert card["version"] == "1.5"
-    assert isinstance(card["body"], list) and card["body"]
 
 
 @dataclass
@@ -165,8 +168,8 @@ class TeamsBot:
         text = await resp.text()
         return resp.status, (json.loads(text) if text else None)
 
-    def payload(self, name: str, **changes: Any) -> dict[str, Any]:
-        return payload(name, self.connector.url, **changes)
+    def payload(self, kind: str, **changes: Any) -> dict[str, Any]:
+        return payload(kind, self.connector.url, **changes)
 
 
 BotFactory = Callable[..., AbstractAsyncContextManager[TeamsBot]]
@@ -188,7 +191,7 @@ def bot_factory(tmp_path: Path, connector: FakeConnector) -> BotFactory:
         seen = Seen()
         notifier = Notifier()
         ctx = Context(settings=config, store=store, azure=None, notifier=notifier)
-        dispatcher = Dispatcher(make_router(seen), ctx, SimplePresenter())
+        dispatcher = Dispatcher(make_router(seen), ctx, Presenter())
         app = web.Application()
         adapter = mount_teams(app, config, dispatcher, store, notifier, answer_within=answer_within)
         client = TestClient(TestServer(app, host="127.0.0.1", port=0))
@@ -199,6 +202,7 @@ def bot_factory(tmp_path: Path, connector: FakeConnector) -> BotFactory:
             seen.gate.set()  # never leave a handler waiting
             await client.close()
             await store.close()
+        assert_cards_valid(connector.calls)
 
     return make
 

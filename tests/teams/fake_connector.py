@@ -23,6 +23,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+# Seconds before a wait for calls that never come fails the test instead of hanging it.
+HANG_GUARD = 10.0
+
 
 @dataclass(frozen=True, slots=True)
 class Call:
@@ -75,9 +78,9 @@ class FakeConnector:
         """Calls that posted or changed a message (typing indicators left out)."""
         return [c for c in self.calls if c.activity_type == "message"]
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> list[Call]:
-        """Wait until at least `count` calls were recorded (the timeout only guards against a hung test)."""
-        async with asyncio.timeout(timeout), self._changed:
+    async def wait_for(self, count: int) -> list[Call]:
+        """Wait until at least `count` calls were recorded (a hung test is caught by a guard, not a sleep)."""
+        async with asyncio.timeout(HANG_GUARD), self._changed:
             await self._changed.wait_for(lambda: len(self.calls) >= count)
         return list(self.calls)
 
@@ -89,7 +92,9 @@ class FakeConnector:
             status = self._failures.pop(0)
             return web.json_response({"error": {"code": "Failure", "message": "injected"}}, status=status)
         async with self._changed:
-            self.calls.append(Call(request.method, kind, conversation, activity, body, request.headers.get("Authorization")))
+            self.calls.append(
+                Call(request.method, kind, conversation, activity, body, request.headers.get("Authorization"))
+            )
             self._changed.notify_all()
         new_id = activity if kind == "update" and activity else f"act-{next(self._ids)}"
         return web.json_response({"id": new_id})
