@@ -59,7 +59,7 @@ class Checkpoint:
     id: str
     created_at: float
     step: int
-    metrics: dict[str, float]
+    metrics: dict[str, float | int]
     model: str  # `<fine-tuned model>:ckpt-step-N`
     job_id: str
 
@@ -292,7 +292,7 @@ class Job:
                 id=new_id("ftchkpt"),
                 created_at=at,
                 step=step,
-                metrics={k: float(v) for k, v in values.items()},
+                metrics={k: v if k == "step" else float(v) for k, v in values.items()},
                 model=f"{self.planned_model_name}:ckpt-step-{step}",
                 job_id=self.id,
             )
