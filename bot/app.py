@@ -10,6 +10,8 @@ import logging
 import signal
 from contextlib import suppress
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -80,6 +82,12 @@ async def _start_emulator(settings: Settings) -> tuple[Settings, Any]:
     return pointed, emu
 
 
+def _samples_dir() -> Path | None:
+    """The emulator's example datasets, usable by name in local use (`start ... --training good-train`)."""
+    folder = Path(str(resources.files("emulator") / "datasets"))
+    return folder if folder.is_dir() else None
+
+
 async def healthz(request: web.Request) -> web.Response:
     store: Store = request.app["store"]
     ok = await store.ping()
@@ -104,7 +112,14 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
         raise
     azure = AzureClients(settings, emulator=embedded)
     notifier = Notifier()
-    ctx = Context(settings=settings, store=store, azure=azure, notifier=notifier)
+    ctx = Context(
+        settings=settings,
+        store=store,
+        azure=azure,
+        notifier=notifier,
+        local_files=embedded or settings.allow_local_files,
+        samples_dir=_samples_dir(),
+    )
     router = build_router()
     ctx.extras["router"] = router
     dispatcher = Dispatcher(router, ctx, presenter())

@@ -101,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # e.g. the port is taken
         print(f"ftbot: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # e.g. the database refused us: one line, the trace only at DEBUG
+        logging.getLogger("ftbot").debug("start-up failed", exc_info=True)
+        print(f"ftbot: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return EXIT_USAGE
 
 

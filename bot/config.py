@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     resource_group: str = Field(default="", description="Resource group of the default resource.")
     account_name: str = Field(default="", description="Account (resource) name of the default resource.")
     tenant_id: str = Field(default="", description="Entra tenant of the default resource.")
+    allow_local_files: bool = Field(
+        default=False,
+        description="Let chat commands use paths on the bot's machine and sample datasets as training data "
+        "(always on with the embedded emulator; never turn on for a shared bot).",
+    )
     emulator_speed: float = Field(
         default=60.0, gt=0, description="Embedded emulator: simulated seconds per real second."
     )

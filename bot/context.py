@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
@@ -12,6 +13,10 @@ from bot.config import Settings
 if TYPE_CHECKING:
     from bot.notifier import Notifier
     from bot.store import Store
+
+
+FileFetcher = Callable[[str], Awaitable[tuple[str, AsyncIterator[bytes]]]]
+"""`fetch(platform file id, link or URL) -> (file name, async byte chunks)`: registered by each adapter."""
 
 
 def utcnow() -> datetime:
@@ -26,4 +31,9 @@ class Context:
     azure: Any
     notifier: Notifier | None = None
     clock: Callable[[], datetime] = utcnow
+    # Files shared in chat, by platform ("slack": file id or link; "teams": download URL).
+    file_fetchers: dict[str, FileFetcher] = field(default_factory=dict)
+    # Local use only: paths on this machine and the sample datasets may be used as training data.
+    local_files: bool = False
+    samples_dir: Path | None = None
     extras: dict[str, Any] = field(default_factory=dict)

@@ -78,6 +78,6 @@ def setup_logging(fmt: str = "plain", level: str = "INFO", secrets: Iterable[str
     root.addHandler(handler)
     root.setLevel(level)
     # Third-party chatter that would otherwise log request lines with headers at INFO.
-    for noisy in ("httpx", "httpcore", "azure", "msal", "aiohttp.access", "alembic.runtime.migration"):
+    for noisy in ("httpx", "httpcore", "azure", "msal", "aiohttp.access", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return redactor
