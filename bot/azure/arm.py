@@ -225,7 +225,9 @@ class ArmClient:
     async def delete_deployment(
         self, name: str, *, wait: bool = False, poll_interval: float = 5.0, max_wait: float = 600.0
     ) -> bool:
-        """Delete a deployment; False when it did not exist. With `wait`, return once it is gone."""
+        """Delete a deployment. Either way it is gone (or going) afterwards; the result tells whether there
+        was one: ARM answers 204 (or 404) when there was nothing to delete, and then this returns False.
+        With `wait`, return only once it has disappeared."""
 
         def parse(response: httpx.Response) -> tuple[int, str | None]:
             return response.status_code, response.headers.get(ASYNC_OPERATION_HEADER)
@@ -235,6 +237,8 @@ class ArmClient:
                 "DELETE", self._deployment_path(name), parse=parse, accept_on_retry=(404,)
             )
         except NotFound:
+            return False
+        if status in (204, 404):
             return False
         if wait and status == 202:
             await self._wait_gone(name, operation_url, poll_interval, max_wait)

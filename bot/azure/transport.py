@@ -119,10 +119,13 @@ class AzureTransport:
         body: Callable[[], Awaitable[RequestBody]] | None,
         headers: Callable[[], Awaitable[dict[str, str]]] | None,
     ) -> httpx.Request:
-        url = self.url(path_or_url)
+        # Merge, never replace: links from Azure (`nextLink`, operation URLs) carry their own query.
+        url = httpx.URL(self.url(path_or_url))
         query: dict[str, Any] = {k: v for k, v in (params or {}).items() if v is not None}
-        if self.api_version and "api-version=" not in url:
+        if self.api_version and "api-version" not in url.params:
             query.setdefault("api-version", self.api_version)
+        if query:
+            url = url.copy_merge_params(query)
         request_headers = {"Accept": "application/json"}
         request_headers.update(await self._auth.headers())
         if headers is not None:
@@ -130,10 +133,8 @@ class AzureTransport:
         if body is not None:
             content, body_headers = await body()
             request_headers.update(body_headers)
-            return self._http.build_request(
-                method, url, params=query, content=content, headers=request_headers
-            )
-        return self._http.build_request(method, url, params=query, json=json, headers=request_headers)
+            return self._http.build_request(method, url, content=content, headers=request_headers)
+        return self._http.build_request(method, url, json=json, headers=request_headers)
 
     def _error(self, response: httpx.Response, body: bytes) -> AzureError:
         retry_after = parse_retry_after(response.headers, now=self.retry.now())
