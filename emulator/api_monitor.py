@@ -99,7 +99,9 @@ def _series(
     buckets: list[dict[str, Any]] = []
     t = start
     while t < end:
-        n = sum(1 for at, _ in calls if t <= at < min(t + step, end))
+        stop = min(t + step, end)
+        # The span's end is inclusive, so a call made "now" counts in a query ending now.
+        n = sum(1 for at, _ in calls if t <= at < stop or (stop == end and at == end))
         buckets.append(_point(t, n, aggregations))
         t += step
     return buckets
@@ -120,7 +122,7 @@ def query(account: AccountState, params: dict[str, str], now: float) -> dict[str
     unknown = [a for a in aggregations if a not in AGGREGATIONS]
     if unknown or not aggregations:
         raise _bad(f"Unsupported aggregation {unknown}; use one of Total, Count, Average, Maximum, Minimum.")
-    in_span = [(at, dep) for at, dep in account.calls if start <= at < end]
+    in_span = [(at, dep) for at, dep in account.calls if start <= at <= end]
     split = _series_names(params.get("$filter"), in_span)
     if ((end - start) / step) * max(1, len(split or [])) > MAX_POINTS:
         raise _bad("The query asks for too many data points; use a larger interval or a shorter timespan.")

@@ -47,7 +47,7 @@ class StoredFile:
         return self.report.detail if self.report is not None else None
 
     def as_json(self, now: float) -> dict[str, Any]:
-        return {
+        body = {
             "object": "file",
             "id": self.id,
             "bytes": len(self.content),
@@ -57,6 +57,7 @@ class StoredFile:
             "status": self.status(now),
             "status_details": self.status_details(now),
         }
+        return {k: v for k, v in body.items() if v is not None}
 
 
 def new_file(

@@ -283,16 +283,16 @@ class Job:
     def _record_step(self, step: int, at: float) -> None:
         assert self.run is not None
         metrics = self.run.steps[step - 1]
-        data: dict[str, Any] = {**metrics.as_json(), "total_steps": self.run.total_steps}
+        measured = {k: v for k, v in metrics.as_json().items() if v is not None}
+        data: dict[str, Any] = {**measured, "total_steps": self.run.total_steps}
         message = step_message(metrics, self.run.total_steps)
         self.events.append(Event(new_id("ftevent"), at, "info", message, "metrics", data))
         if step % self.run.steps_per_epoch == 0:
-            values = {k: v for k, v in metrics.as_json().items() if v is not None}
             checkpoint = Checkpoint(
                 id=new_id("ftchkpt"),
                 created_at=at,
                 step=step,
-                metrics={k: v if k == "step" else float(v) for k, v in values.items()},
+                metrics={k: v if k == "step" else float(v) for k, v in measured.items()},
                 model=f"{self.planned_model_name}:ckpt-step-{step}",
                 job_id=self.id,
             )
@@ -302,8 +302,9 @@ class Job:
 
     # -- view ---------------------------------------------------------------------------------------------
     def as_json(self) -> dict[str, Any]:
+        """Keys without a value are left out, as in Azure's examples (a paused job has no `fine_tuned_model`)."""
         estimated = self.estimated_finish()
-        return {
+        body = {
             "object": "fine_tuning.job",
             "id": self.id,
             "created_at": int(self.created_at),
@@ -323,3 +324,4 @@ class Job:
             "integrations": self.integrations,
             "error": self.error,
         }
+        return {k: v for k, v in body.items() if v is not None}
