@@ -1,0 +1,187 @@
+"""The fast path: a typed msgspec decode of each line (C speed) plus the cross-field rules types cannot say.
+
+It only ever *accepts*: a line it accepts is valid by the precise rules in `rules.py`; any other line is
+handed to those rules for the exact reasons (tests check both agree on arbitrary examples). Field types
+mirror the rules: unknown keys are forbidden in messages and content parts, ignored elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from bot.dataprep.images import MAX_IMAGES_PER_EXAMPLE, check_image_url
+
+NonEmptyStr = Annotated[str, Meta(min_length=1)]
+
+
+class FunctionCall(Struct, gc=False):
+    name: str
+    arguments: str
+
+
+class ToolCall(Struct, gc=False):
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class FunctionDef(Struct, gc=False):
+    name: str
+    description: str | UnsetType = UNSET
+    parameters: dict[str, Any] | UnsetType = UNSET
+
+
+class Tool(Struct, gc=False):
+    type: Literal["function"]
+    function: FunctionDef
+
+
+class TextPart(Struct, gc=False, tag_field="type", tag="text", forbid_unknown_fields=True):
+    text: str
+
+
+class ImageUrl(Struct, gc=False, forbid_unknown_fields=True):
+    url: str
+    detail: Literal["low", "high", "auto"] | UnsetType = UNSET
+
+
+class ImagePart(Struct, gc=False, tag_field="type", tag="image_url", forbid_unknown_fields=True):
+    image_url: ImageUrl
+
+
+Parts = list[TextPart | ImagePart]
+# Messages other than the assistant's need non-empty content.
+RequiredContent = Annotated[str, Meta(min_length=1)] | Annotated[Parts, Meta(min_length=1)]
+
+
+# One type per role (tagged by "role"): a key that is not allowed for that role is an unknown field, so
+# the decoder itself enforces "weight/tool_calls/function_call only on assistant", "name on function"...
+class SystemMessage(Struct, tag_field="role", tag="system", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "system"
+    content: RequiredContent
+    name: NonEmptyStr | UnsetType = UNSET
+
+
+class UserMessage(Struct, tag_field="role", tag="user", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "user"
+    content: RequiredContent
+    name: NonEmptyStr | UnsetType = UNSET
+
+
+class AssistantMessage(Struct, tag_field="role", tag="assistant", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "assistant"
+    content: str | Parts | UnsetType | None = UNSET
+    name: NonEmptyStr | UnsetType = UNSET
+    weight: Literal[0, 1] | UnsetType = UNSET
+    tool_calls: Annotated[list[ToolCall], Meta(min_length=1)] | UnsetType = UNSET
+    function_call: FunctionCall | UnsetType = UNSET
+
+
+class ToolMessage(Struct, tag_field="role", tag="tool", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "tool"
+    content: RequiredContent
+    name: NonEmptyStr | UnsetType = UNSET
+    tool_call_id: str | UnsetType = UNSET
+
+
+class FunctionMessage(Struct, tag_field="role", tag="function", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "function"
+    content: RequiredContent
+    name: NonEmptyStr
+
+
+Message = SystemMessage | UserMessage | AssistantMessage | ToolMessage | FunctionMessage
+
+Messages = Annotated[list[Message], Meta(min_length=1)]
+
+
+class ChatExample(Struct, gc=False):
+    messages: Messages
+    tools: list[Tool] | UnsetType = UNSET
+    functions: list[FunctionDef] | UnsetType = UNSET
+    parallel_tool_calls: bool | UnsetType = UNSET
+
+
+class DpoInput(Struct, gc=False):
+    messages: Messages
+    tools: list[Tool] | UnsetType = UNSET
+    functions: list[FunctionDef] | UnsetType = UNSET
+    parallel_tool_calls: bool | UnsetType = UNSET
+
+
+class DpoExample(Struct, gc=False):
+    input: DpoInput
+    preferred_output: Messages
+    non_preferred_output: Messages
+
+
+class CompletionExample(Struct, gc=False, forbid_unknown_fields=True):
+    prompt: str
+    completion: NonEmptyStr
+
+
+# Facts about an accepted example, packed in an int (this runs once per line): bit 0 has a system
+# message, bit 1 a user message, bit 2 an assistant message, bits 3+ the number of images. -1 = not accepted.
+HAS_SYSTEM = 1
+HAS_USER = 2
+HAS_ASSISTANT = 4
+IMAGE_SHIFT = 3
+REJECT = -1
+
+
+def scan_messages(messages: list[Message], vision_ok: bool) -> int:
+    """Cross-field rules for a list of typed messages; the packed facts or REJECT."""
+    flags = 0
+    for m in messages:
+        cls = m.__class__
+        content = m.content
+        if cls is AssistantMessage:
+            flags |= HAS_ASSISTANT
+            if not content and m.tool_calls is UNSET and m.function_call is UNSET:  # type: ignore[union-attr]
+                return REJECT
+            if content.__class__ is list:
+                for part in content:
+                    if part.__class__ is ImagePart:
+                        return REJECT
+            continue
+        if cls is SystemMessage:
+            flags |= HAS_SYSTEM
+        elif cls is UserMessage:
+            flags |= HAS_USER
+        if content.__class__ is list:
+            for part in content:
+                if part.__class__ is ImagePart:
+                    if not vision_ok or check_image_url(part.image_url.url) is not None:
+                        return REJECT
+                    flags += 1 << IMAGE_SHIFT
+    return flags
+
+
+def image_count(flags: int) -> int:
+    return flags >> IMAGE_SHIFT
+
+
+def chat_flags(example: ChatExample, vision_ok: bool) -> int:
+    """The packed facts of a chat example, or REJECT (runs once per line: kept to one call)."""
+    flags = scan_messages(example.messages, vision_ok)
+    if flags & HAS_ASSISTANT and 0 <= flags < (MAX_IMAGES_PER_EXAMPLE + 1) << IMAGE_SHIFT:
+        return flags
+    return REJECT
+
+
+def dpo_flags(example: DpoExample, vision_ok: bool) -> int:
+    flags = scan_messages(example.input.messages, vision_ok)
+    if flags == REJECT:
+        return REJECT
+    for output in (example.preferred_output, example.non_preferred_output):
+        out_flags = scan_messages(output, vision_ok)
+        if out_flags == REJECT or not out_flags & HAS_ASSISTANT:
+            return REJECT
+        if any(m.__class__ is not AssistantMessage and m.__class__ is not ToolMessage for m in output):
+            return REJECT
+        flags += out_flags & ~(HAS_SYSTEM | HAS_USER | HAS_ASSISTANT)
+    if image_count(flags) > MAX_IMAGES_PER_EXAMPLE:
+        return REJECT
+    return flags

@@ -1,0 +1,80 @@
+"""What the validator needs to know about each base model: tokenizer, token limit, DPO and vision support.
+
+Sources: `shared/reference/azure-openai-fine-tuning.md` (DPO: gpt-4o-2024-08-06, gpt-4.1, gpt-4.1-mini;
+vision: gpt-4o-2024-08-06, gpt-4.1) and the Azure fine-tuning docs' per-model "max training example
+context" (2025). Names are matched by the longest known prefix that ends at a `-` or at the end, after
+removing a continuous fine-tuning suffix (`base.ft-<job>`) or an OpenAI-style `ft:<base>:...` wrapper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+DataFormat = Literal["chat", "completion"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    key: str
+    encoding: str  # bpe-openai encoding name
+    token_limit: int  # longest training example, in tokens
+    supports_dpo: bool = False
+    supports_vision: bool = False
+    # babbage-002 / davinci-002 train on {"prompt", "completion"} lines, not chat messages.
+    data_format: DataFormat = "chat"
+
+
+_MODELS: tuple[ModelInfo, ...] = (
+    ModelInfo("gpt-4.1-nano", "o200k_base", 32_768),
+    ModelInfo("gpt-4.1-mini", "o200k_base", 65_536, supports_dpo=True),
+    ModelInfo("gpt-4.1", "o200k_base", 65_536, supports_dpo=True, supports_vision=True),
+    ModelInfo("gpt-4o-mini", "o200k_base", 65_536),
+    # gpt-4o-2024-08-06 is the only fine-tunable gpt-4o version.
+    ModelInfo("gpt-4o", "o200k_base", 65_536, supports_dpo=True, supports_vision=True),
+    ModelInfo("gpt-4", "cl100k_base", 8_192),
+    ModelInfo("gpt-35-turbo-0613", "cl100k_base", 4_096),
+    ModelInfo("gpt-35-turbo", "cl100k_base", 16_385),
+    ModelInfo("gpt-3.5-turbo-0613", "cl100k_base", 4_096),
+    ModelInfo("gpt-3.5-turbo", "cl100k_base", 16_385),
+    ModelInfo("babbage-002", "cl100k_base", 16_384, data_format="completion"),
+    ModelInfo("davinci-002", "cl100k_base", 16_384, data_format="completion"),
+)
+
+# Used when no model is given or the model is unknown: the encoding of every current fine-tunable model.
+DEFAULT_ENCODING = "o200k_base"
+
+
+def base_model_name(model: str) -> str:
+    """`gpt-35-turbo-0613.ft-5fd1...` -> `gpt-35-turbo-0613`; `ft:gpt-4o-mini-2024-07-18:org::id` -> base."""
+    name = model.strip()
+    if name.startswith("ft:"):
+        name = name[3:].split(":", 1)[0]
+    return name.split(".ft-", 1)[0].lower()
+
+
+def longest_prefix_key(name: str, keys: list[str] | tuple[str, ...]) -> str | None:
+    """The longest key that `name` starts with, ending at `-` or at its end (`gpt-4` is not `gpt-4o`)."""
+    best: str | None = None
+    for key in keys:
+        matches = name == key or name.startswith(key + "-")
+        if matches and (best is None or len(key) > len(best)):
+            best = key
+    return best
+
+
+def model_info(model: str | None) -> ModelInfo | None:
+    """The known facts for `model`, or None when no model is given or it is not one we know."""
+    if not model:
+        return None
+    key = longest_prefix_key(base_model_name(model), [m.key for m in _MODELS])
+    return next((m for m in _MODELS if m.key == key), None)
+
+
+def dpo_models() -> list[str]:
+    """Base models that accept DPO, for messages that refuse it."""
+    return [m.key for m in _MODELS if m.supports_dpo]
+
+
+def vision_models() -> list[str]:
+    return [m.key for m in _MODELS if m.supports_vision]

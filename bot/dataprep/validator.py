@@ -1,0 +1,510 @@
+"""Streaming pre-flight validation of fine-tuning JSONL: feed bytes in any chunking, get a report.
+
+Memory stays flat: input is read in 1 MiB blocks and split into lines; only the current block, one
+partial line and the first errors/warnings are held (plus 4 bytes per example for token statistics).
+A line longer than `max_line_bytes` is reported and skipped without being held.
+Blank (whitespace-only) lines are ignored and reported as one `blank_lines` warning.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections import Counter
+from collections.abc import AsyncIterable, Callable
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import msgspec
+
+from bot.dataprep import findings as f
+from bot.dataprep import rules
+from bot.dataprep.fastpath import (
+    HAS_ASSISTANT,
+    HAS_SYSTEM,
+    HAS_USER,
+    IMAGE_SHIFT,
+    REJECT,
+    ChatExample,
+    CompletionExample,
+    DpoExample,
+    chat_flags,
+    dpo_flags,
+    image_count,
+)
+from bot.dataprep.findings import Finding
+from bot.dataprep.images import WARN_IMAGES_PER_EXAMPLE
+from bot.dataprep.models import DEFAULT_ENCODING, dpo_models, model_info
+from bot.dataprep.prices import PriceTable
+from bot.dataprep.report import TokenStats, ValidationReport, default_epochs
+from bot.dataprep.tokens import TokenCounter
+
+Method = Literal["sft", "dpo"]
+
+BLOCK_SIZE = 1 << 20
+MAX_FILE_BYTES = 512 * 1024 * 1024  # files must be smaller than this
+MIN_EXAMPLES = 10
+DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_ERRORS = 20
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Flags of an accepted example that needs no warning: system and user message, at most 10 images.
+_QUIET_MASK = HAS_SYSTEM | HAS_USER
+_QUIET_LIMIT = (WARN_IMAGES_PER_EXAMPLE + 1) << IMAGE_SHIFT
+# A line starting with one of these may be blank: checked off the hot path.
+_SPACE = frozenset(b" \t\r\n\f\v")
+
+
+def _completion_flags(example: Any, vision_ok: bool) -> int:
+    # Prompt/completion lines have no roles: nothing to warn about.
+    return HAS_SYSTEM | HAS_USER | HAS_ASSISTANT
+
+
+class StreamValidator:
+    """Validates one file fed as bytes in any chunking. `feed()` blocks as they come, then `finish()`."""
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        method: Method = "sft",
+        count_tokens: bool = True,
+        max_errors: int = DEFAULT_MAX_ERRORS,
+        max_warnings: int | None = None,
+        epochs: int | None = None,
+        prices: PriceTable | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        if method not in ("sft", "dpo"):
+            raise ValueError(f"method must be 'sft' or 'dpo', not {method!r}")
+        if epochs is not None and epochs < 1:
+            raise ValueError("epochs must be at least 1")
+        self.model = model
+        self.method = method
+        self.info = model_info(model)
+        self.max_errors = max(0, max_errors)
+        self.max_warnings = self.max_errors if max_warnings is None else max(0, max_warnings)
+        self.epochs = epochs
+        self.prices = prices
+        self.max_line_bytes = max_line_bytes
+        self._file_errors: list[Finding] = []
+        self._file_warnings: list[Finding] = []
+        # An unknown model may take images: only refuse them for models known not to.
+        self._vision_ok = self.info is None or self.info.supports_vision
+        if method == "dpo":
+            self.data_format = "dpo"
+            self._decode: Callable[[bytes | memoryview], Any] = msgspec.json.Decoder(DpoExample).decode
+            self._type: type = DpoExample
+            self._flags: Callable[[Any, bool], int] = dpo_flags
+            self._rules: Callable[[Any], list[rules.Issue]] = self._check_dpo
+            if self.info is not None and not self.info.supports_dpo:
+                self._file_errors.append(
+                    Finding(
+                        None,
+                        f.DPO_NOT_SUPPORTED,
+                        f"{model} does not support DPO; DPO base models: {', '.join(dpo_models())}",
+                    )
+                )
+        elif self.info is not None and self.info.data_format == "completion":
+            self.data_format = "completion"
+            self._decode = msgspec.json.Decoder(CompletionExample).decode
+            self._type = CompletionExample
+            self._flags = _completion_flags
+            self._rules = rules.check_completion
+        else:
+            self.data_format = "chat"
+            self._decode = msgspec.json.Decoder(ChatExample).decode
+            self._type = ChatExample
+            self._flags = chat_flags
+            self._rules = self._check_chat
+        if model and self.info is None:
+            self._file_warnings.append(
+                Finding(None, f.UNKNOWN_MODEL, f"unknown model {model!r}: model limits not checked")
+            )
+        encoding = self.info.encoding if self.info else DEFAULT_ENCODING
+        self._counter = TokenCounter(encoding) if count_tokens else None
+        self._token_counts: array[int] = array("I")
+        # Stream state.
+        self._bytes = 0
+        self._started = False
+        self._stopped = False
+        self._skipping = False
+        self._pending: list[bytes] = []
+        self._pending_len = 0
+        self._lineno = 0
+        self._blank = 0
+        self._first_blank: int | None = None
+        self._valid = 0
+        self._invalid = 0
+        self._errors: list[Finding] = []
+        self._warnings: list[Finding] = []
+        self._error_counts: Counter[str] = Counter()
+        self._warning_counts: Counter[str] = Counter()
+
+    # -- feeding ---------------------------------------------------------------------------------------
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Checks every line `data` completes. Nothing refers to `data` afterwards: its buffer may be reused."""
+        buffer = data.tobytes() if isinstance(data, memoryview) else data
+        self.feed_buffer(buffer, len(buffer))
+
+    def feed_buffer(self, buffer: bytes | bytearray, size: int) -> None:
+        """`feed(buffer[:size])` without the copy (for readers that `readinto` one reusable bytearray)."""
+        self._bytes += size
+        if self._stopped or not size:
+            return
+        start = 0
+        if not self._started:
+            # Look at the first bytes once for a byte-order mark.
+            self._hold(bytes(buffer[:size]))
+            if self._pending_len < 3:
+                return
+            buffer = self._start()
+            size = len(buffer)
+            if self._stopped:
+                return
+        if self._skipping:
+            cut = buffer.find(b"\n", 0, size)
+            if cut < 0:
+                return
+            self._skipping = False
+            start = cut + 1
+        self._block(buffer, start, size)
+
+    def _start(self) -> bytes:
+        self._started = True
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_len = 0
+        if data.startswith(_UTF16_BOMS):
+            self._stopped = True
+            self._file_errors.append(
+                Finding(None, f.UNSUPPORTED_ENCODING, "the file is UTF-16 (or UTF-32); save it as UTF-8")
+            )
+            return b""
+        return data[3:] if data.startswith(_UTF8_BOM) else data
+
+    def _hold(self, part: bytes) -> None:
+        """Keeps the unfinished last line, unless it is already too long to ever be accepted."""
+        if not part:
+            return
+        self._pending.append(part)
+        self._pending_len += len(part)
+        if self._started and self._pending_len > self.max_line_bytes:
+            self._pending.clear()
+            self._pending_len = 0
+            self._skipping = True
+            self._lineno += 1
+            self._line_too_long(self._lineno, None)
+
+    def _line_too_long(self, lineno: int, length: int | None) -> None:
+        size = f"{length:,} bytes" if length is not None else f"more than {self.max_line_bytes:,} bytes"
+        self._invalid += 1
+        self._error(lineno, f.LINE_TOO_LONG, f"line is {size}; the limit is {self.max_line_bytes:,}")
+
+    # -- per line ----------------------------------------------------------------------------------------
+    def _block(self, buffer: bytes | bytearray, start: int, end: int) -> None:
+        """The hot loop over the lines in `buffer[start:end]`, decoded from memoryview slices (no copies).
+        Locals keep attribute look-ups out of the loop."""
+        find = buffer.find
+        nl = find(b"\n", start, end)
+        if nl < 0:
+            self._hold(bytes(buffer[start:end]))
+            return
+        whole = memoryview(buffer)
+        lineno = self._lineno
+        if self._pending:
+            self._pending.append(bytes(buffer[start:nl]))
+            first = b"".join(self._pending)
+            self._pending.clear()
+            self._pending_len = 0
+            lineno += 1
+            self._line_at(memoryview(first), lineno)
+            start = nl + 1
+            nl = find(b"\n", start, end)
+        decode = self._decode
+        flags_of = self._flags
+        vision_ok = self._vision_ok
+        accept = self._accept
+        quiet = self._counter is None
+        max_line = self.max_line_bytes
+        decode_errors = (msgspec.MsgspecError, UnicodeDecodeError)
+        valid = 0
+        while nl >= 0:
+            lineno += 1
+            if nl == start or buffer[start] in _SPACE or nl - start > max_line:
+                self._line_at(whole[start:nl], lineno)
+            else:
+                try:
+                    example = decode(whole[start:nl])
+                except decode_errors:
+                    self._slow(whole[start:nl].tobytes(), lineno)
+                else:
+                    flags = flags_of(example, vision_ok)
+                    if flags == REJECT:
+                        self._slow(whole[start:nl].tobytes(), lineno)
+                    elif quiet and flags & _QUIET_MASK == _QUIET_MASK and flags < _QUIET_LIMIT:
+                        valid += 1
+                    else:
+                        accept(example, flags, lineno)
+            start = nl + 1
+            nl = find(b"\n", start, end)
+        self._valid += valid
+        self._lineno = lineno
+        if start < end:
+            self._hold(bytes(buffer[start:end]))
+
+    def _line_at(self, raw: memoryview, lineno: int) -> None:
+        """One line off the hot path: blank, too long, starting with spaces, or completing a held piece."""
+        if not raw or raw.tobytes().isspace():
+            self._blank_line(lineno)
+        elif len(raw) > self.max_line_bytes:
+            self._line_too_long(lineno, len(raw))
+        else:
+            try:
+                example = self._decode(raw)
+            except (msgspec.MsgspecError, UnicodeDecodeError):
+                self._slow(raw.tobytes(), lineno)
+                return
+            flags = self._flags(example, self._vision_ok)
+            if flags == REJECT:
+                self._slow(raw.tobytes(), lineno)
+            else:
+                self._accept(example, flags, lineno)
+
+    def _blank_line(self, lineno: int) -> None:
+        self._blank += 1
+        if self._first_blank is None:
+            self._first_blank = lineno
+
+    def _accept(self, example: Any, flags: int, lineno: int) -> None:
+        self._valid += 1
+        if not flags & HAS_SYSTEM:
+            self._warn(lineno, f.MISSING_SYSTEM_MESSAGE, "no system message (use the same one at inference)")
+        if not flags & HAS_USER:
+            self._warn(lineno, f.MISSING_USER_MESSAGE, "no user message")
+        images = image_count(flags)
+        if images > WARN_IMAGES_PER_EXAMPLE:
+            self._warn(lineno, f.MANY_IMAGES, f"{images} images; docs also say {WARN_IMAGES_PER_EXAMPLE} max")
+        if self._counter is None:
+            return
+        if self.data_format == "dpo":
+            tokens = self._counter.dpo(example)
+        elif self.data_format == "completion":
+            tokens = self._counter.completion(example)
+        else:
+            tokens = self._counter.chat(example)
+        self._token_counts.append(min(tokens, 0xFFFFFFFF))
+        if self.info is not None and tokens > self.info.token_limit:
+            self._warn(
+                lineno,
+                f.OVER_TOKEN_LIMIT,
+                f"{tokens:,} tokens; {self.info.key} trains on at most {self.info.token_limit:,} "
+                "(the example will be truncated)",
+            )
+
+    def _slow(self, raw: bytes, lineno: int) -> None:
+        """The precise path for a line the fast path did not accept: every reason, or a late acceptance."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._invalid += 1
+            self._error(
+                lineno,
+                f.INVALID_UTF8,
+                f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line",
+            )
+            return
+        try:
+            obj = msgspec.json.decode(raw)
+        except msgspec.MsgspecError as exc:
+            self._invalid += 1
+            self._error(lineno, f.INVALID_JSON, f"not valid JSON: {_json_reason(text, exc)}")
+            return
+        issues = self._rules(obj)
+        if issues:
+            self._invalid += 1
+            for code, message in issues:
+                self._error(lineno, code, message)
+            return
+        # The rules accept what the typed decode did not: they decide. Tests keep this path unused.
+        try:
+            example: Any = msgspec.convert(obj, self._type)
+        except msgspec.MsgspecError:
+            self._valid += 1
+            return
+        flags = self._flags(example, self._vision_ok)
+        self._accept(example, flags if flags != REJECT else _QUIET_MASK, lineno)
+
+    def _check_chat(self, obj: Any) -> list[rules.Issue]:
+        return rules.check_chat(obj, vision_ok=self._vision_ok)
+
+    def _check_dpo(self, obj: Any) -> list[rules.Issue]:
+        return rules.check_dpo(obj, vision_ok=self._vision_ok)
+
+    def _error(self, lineno: int | None, code: str, message: str) -> None:
+        self._error_counts[code] += 1
+        if len(self._errors) < self.max_errors:
+            self._errors.append(Finding(lineno, code, message))
+
+    def _warn(self, lineno: int | None, code: str, message: str) -> None:
+        self._warning_counts[code] += 1
+        if len(self._warnings) < self.max_warnings:
+            self._warnings.append(Finding(lineno, code, message))
+
+    # -- the end ------------------------------------------------------------------------------------------
+    def finish(self) -> ValidationReport:
+        if not self._started and not self._stopped:
+            data = self._start()
+            if data and not self._stopped:
+                self._block(data, 0, len(data))
+        if self._pending and not self._stopped:
+            last = b"".join(self._pending)
+            self._pending.clear()
+            self._pending_len = 0
+            self._lineno += 1
+            self._line_at(memoryview(last), self._lineno)
+        examples = self._valid + self._invalid
+        file_errors = list(self._file_errors)
+        if self._bytes >= MAX_FILE_BYTES:
+            file_errors.append(
+                Finding(None, f.FILE_TOO_LARGE, f"the file is {self._bytes:,} bytes; it must be under 512 MB")
+            )
+        if examples < MIN_EXAMPLES and not self._stopped:
+            file_errors.append(
+                Finding(None, f.TOO_FEW_EXAMPLES, f"{examples} examples; at least {MIN_EXAMPLES} are needed")
+            )
+        warnings = list(self._file_warnings)
+        warning_counts = Counter({w.code: 1 for w in warnings})
+        if self._blank:
+            warning_counts[f.BLANK_LINES] = self._blank
+            warnings.append(
+                Finding(
+                    self._first_blank,
+                    f.BLANK_LINES,
+                    f"{self._blank} blank line(s) ignored, first at line {self._first_blank}",
+                )
+            )
+        warning_counts.update(self._warning_counts)
+        error_counts = Counter({e.code: 0 for e in file_errors})
+        for e in file_errors:
+            error_counts[e.code] += 1
+        error_counts.update(self._error_counts)
+        return self._report(examples, file_errors, error_counts, warnings, warning_counts)
+
+    def _report(
+        self,
+        examples: int,
+        file_errors: list[Finding],
+        error_counts: Counter[str],
+        warnings: list[Finding],
+        warning_counts: Counter[str],
+    ) -> ValidationReport:
+        notes: list[str] = []
+        stats = None
+        trained = None
+        cost = None
+        epochs = self.epochs if self.epochs is not None else default_epochs(self._valid)
+        if self._counter is not None:
+            stats = TokenStats.from_counts(self._counter.encoding, self._token_counts)
+            trained = (stats.total if stats else 0) * epochs
+            if not self.model:
+                notes.append("no model given: cost not estimated (pass --model)")
+            else:
+                table = self.prices or PriceTable.default()
+                cost = table.estimate(self.model, trained, self.method)
+                if cost is None:
+                    notes.append(f"no price for {self.model} in the price table: cost not estimated")
+        return ValidationReport(
+            method=self.method,
+            model=self.model,
+            data_format=self.data_format,
+            bytes=self._bytes,
+            lines=self._lineno,
+            blank_lines=self._blank,
+            examples=examples,
+            valid=self._valid,
+            invalid=self._invalid,
+            errors=tuple(file_errors + self._errors),
+            error_counts=dict(error_counts),
+            warnings=tuple(warnings + self._warnings[: max(0, self.max_warnings)]),
+            warning_counts=dict(warning_counts),
+            token_stats=stats,
+            epochs=epochs,
+            epochs_is_default=self.epochs is None,
+            estimated_trained_tokens=trained,
+            estimated_cost=cost,
+            notes=tuple(notes),
+        )
+
+
+def _json_reason(text: str, exc: msgspec.MsgspecError) -> str:
+    """Python's json gives column positions; msgspec's message is the fallback (NaN, lone surrogates)."""
+    try:
+        json.loads(text)
+    except ValueError as jexc:
+        if isinstance(jexc, json.JSONDecodeError):
+            return f"{jexc.msg} at column {jexc.colno}"
+        return str(jexc)
+    except RecursionError:
+        return "nested too deeply"
+    return str(exc)
+
+
+def validate_stream(stream: BinaryIO, *, block_size: int = BLOCK_SIZE, **options: Any) -> ValidationReport:
+    """Validates a binary stream read in blocks. Options as for `StreamValidator` (model, method, ...)."""
+    validator = StreamValidator(**options)
+    buffer = bytearray(block_size)
+    readinto = getattr(stream, "readinto", None)
+    while True:
+        if readinto is not None:
+            size = readinto(buffer)
+            if not size:
+                break
+            validator.feed_buffer(buffer, size)
+        else:
+            block = stream.read(block_size)
+            if not block:
+                break
+            validator.feed(block)
+    return validator.finish()
+
+
+async def validate_chunks(chunks: AsyncIterable[bytes], **options: Any) -> ValidationReport:
+    """Validates data arriving in chunks (e.g. an HTTP download) without holding it.
+
+    >>> report = await validate_chunks(response.aiter_bytes(), model="gpt-4o-mini-2024-07-18")
+    """
+    validator = StreamValidator(**options)
+    async for chunk in chunks:
+        validator.feed(chunk)
+    return validator.finish()
+
+
+def validate_path(
+    path: str | Path,
+    *,
+    model: str | None = None,
+    method: Method = "sft",
+    count_tokens: bool = True,
+    max_errors: int = DEFAULT_MAX_ERRORS,
+    epochs: int | None = None,
+    prices: PriceTable | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> ValidationReport:
+    """Validates a JSONL file on disk. Raises OSError when it cannot be read.
+
+    >>> report = validate_path("train.jsonl", model="gpt-4o-mini-2024-07-18", count_tokens=False)
+    >>> report.ok, report.examples, [(e.line, e.code) for e in report.errors]
+    """
+    with open(path, "rb", buffering=0) as stream:
+        return validate_stream(
+            stream,
+            model=model,
+            method=method,
+            count_tokens=count_tokens,
+            max_errors=max_errors,
+            epochs=epochs,
+            prices=prices,
+            max_line_bytes=max_line_bytes,
+        )
