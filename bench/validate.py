@@ -27,12 +27,13 @@ from bot.dataprep.tokens import get_encoding
 MODEL = "gpt-4o-mini-2024-07-18"
 GOALS = {"mb_per_s": 100.0, "ratio": 3.0, "rss_mb": 150.0}
 
-_WORDS = (
+_VOCABULARY = (
     "the model data training fine tuning azure job epoch loss token batch learning rate checkpoint deploy "
     "customer order invoice refund shipping weather forecast paris london tokyo please thanks question "
     "answer because however therefore example assistant user system channel slack teams report error "
     "warning value number result status pending running succeeded failed cancelled résumé naïve café 東京"
-).split()
+)
+_WORDS = _VOCABULARY.split()
 _SYSTEMS = [
     "You are a helpful assistant for an online shop. Answer briefly and politely.",
     "You are Clippy, a factual chatbot that is also sarcastic.",
@@ -52,10 +53,10 @@ def generate(path: Path, megabytes: int, seed: int = 42) -> int:
     count = 0
     with path.open("w", encoding="utf-8") as out:
         while written < target:
-            messages = [{"role": "system", "content": rng.choice(_SYSTEMS)}]
+            messages: list[dict[str, object]] = [{"role": "system", "content": rng.choice(_SYSTEMS)}]
             for turn in range(rng.randint(1, 3)):
                 messages.append({"role": "user", "content": _sentence(rng, 8, 60)})
-                answer = {"role": "assistant", "content": _sentence(rng, 10, 120)}
+                answer: dict[str, object] = {"role": "assistant", "content": _sentence(rng, 10, 120)}
                 if turn % 2:
                     answer["weight"] = rng.choice((0, 1))
                 messages.append(answer)
@@ -127,11 +128,13 @@ def child(variant: str, path: str) -> None:
 def measure(variant: str, path: Path) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--child", variant, str(path)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mb", type=int, default=200, help="size of the generated file in MB (default 200)")
     parser.add_argument("--keep", type=Path, help="write the file into this directory and keep it")
     parser.add_argument("--child", nargs=2, metavar=("VARIANT", "FILE"), help=argparse.SUPPRESS)
@@ -145,7 +148,9 @@ def main() -> int:
         t0 = time.perf_counter()
         examples = generate(path, args.mb)
         size_mb = path.stat().st_size / 1_000_000
-        print(f"generated {path.name}: {size_mb:.1f} MB, {examples:,} examples in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated {path.name}: {size_mb:.1f} MB, {examples:,} examples in {time.perf_counter() - t0:.1f} s"
+        )
         results = {name: measure(name, path) for name in VARIANTS}
     base = size_mb / results["cookbook baseline"]["seconds"]
     print(f"{'variant':<24}{'seconds':>9}{'MB/s':>9}{'peak RSS MB':>13}{'x baseline':>12}")
