@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -207,7 +207,7 @@ class ArmClient:
         except NotFound:
             return None
 
-    async def deployments(self) -> AsyncIterator[Deployment]:
+    async def deployments(self) -> AsyncGenerator[Deployment, None]:
         """Every deployment of the account, following `nextLink`."""
         link: str | None = f"{self.account_id}/deployments"
         seen: set[str] = set()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
@@ -188,7 +188,9 @@ class AzureOpenAIClient:
             "GET", f"files/{_path_id(file_id)}/content", parse=lambda response: response.content
         )
 
-    async def file_content_stream(self, file_id: str, *, chunk_size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    async def file_content_stream(
+        self, file_id: str, *, chunk_size: int = 64 * 1024
+    ) -> AsyncGenerator[bytes, None]:
         """The content as chunks; wrap in `contextlib.aclosing` when you may stop early."""
         response = await self._transport.open_stream(f"files/{_path_id(file_id)}/content")
         try:
@@ -280,7 +282,7 @@ class AzureOpenAIClient:
         created_after: float | None = None,
         page_size: int = 20,
         max_items: int | None = None,
-    ) -> AsyncIterator[FineTuningJob]:
+    ) -> AsyncGenerator[FineTuningJob, None]:
         """All jobs, newest first, filtered here (the service has no filters); stops at `created_after`."""
         wanted = {status} if isinstance(status, str) else set(status or ())
         count = 0
@@ -338,7 +340,9 @@ class AzureOpenAIClient:
             lambda: self.get_job(job_id), lambda j: j.is_terminal, poll_interval, max_wait
         )
 
-    def events(self, job_id: str, *, after: str | None = None, limit: int = 100) -> AsyncIterator[JobEvent]:
+    def events(
+        self, job_id: str, *, after: str | None = None, limit: int = 100
+    ) -> AsyncGenerator[JobEvent, None]:
         """Every event of a job in the service's order (newest first), paging with `after`."""
         return self._paged(
             f"fine_tuning/jobs/{_path_id(job_id)}/events", JobEvent, {}, after=after, limit=limit
@@ -356,7 +360,7 @@ class AzureOpenAIClient:
 
     def checkpoints(
         self, job_id: str, *, after: str | None = None, limit: int = 10
-    ) -> AsyncIterator[Checkpoint]:
+    ) -> AsyncGenerator[Checkpoint, None]:
         """Every checkpoint of a job, paging with `after`."""
         return self._paged(
             f"fine_tuning/jobs/{_path_id(job_id)}/checkpoints", Checkpoint, {}, after=after, limit=limit
@@ -388,7 +392,7 @@ class AzureOpenAIClient:
         *,
         after: str | None,
         limit: int | None,
-    ) -> AsyncIterator[M]:
+    ) -> AsyncGenerator[M, None]:
         page_model: type[Page[Any]] = Page[item]  # type: ignore[valid-type]
         cursor = after
         while True:

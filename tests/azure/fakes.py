@@ -163,7 +163,7 @@ class FakeDataPlane:
             body = request.read()
             filename = body.split(b'filename="', 1)[1].split(b'"', 1)[0].decode()
             content = body.split(b"\r\n\r\n")[-1].rsplit(b"\r\n--", 1)[0]
-            file = {
+            file: dict[str, Any] = {
                 "object": "file",
                 "id": self._id("file"),
                 "created_at": self.created_at,
@@ -195,9 +195,10 @@ class FakeDataPlane:
             newest_first = sorted(self.jobs.values(), key=lambda j: -j["created_at"])
             return self._page(request, newest_first)
         job_id = rest[0]
-        job = self.jobs.get(job_id)
-        if job is None:
+        found = self.jobs.get(job_id)
+        if found is None:
             return error_response(404, "notFound", f"Job {job_id} not found.")
+        job = found
         if rest[1:] == ["events"]:
             return self._page(request, self.events.get(job_id, []))
         if rest[1:] == ["checkpoints"]:
