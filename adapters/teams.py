@@ -26,6 +26,7 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, ConversationReference
 
+from adapters.teams_delivery import Sleep, TeamsDeliveryError, connector_call
 from adapters.teams_translate import (
     INVOKE_EXECUTE,
     card_activity,
@@ -48,6 +49,8 @@ from bot.model import Action, Command, Conversation, MessageRef, Platform, Reply
 from bot.notifier import Notifier
 from bot.router import Dispatcher
 from cards.model import Card
+
+__all__ = ["ROUTE", "TeamsAdapter", "TeamsDeliveryError", "TeamsSender", "TeamsStore", "mount_teams"]
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +114,10 @@ class TeamsAdapter:
         store: TeamsStore,
         *,
         answer_within: float = ANSWER_WITHIN,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.settings = settings
+        self._sleep = sleep
         self.dispatcher = dispatcher
         self.store = store
         self.answer_within = answer_within
@@ -289,14 +294,24 @@ class TeamsAdapter:
                 continue
             target = reply.update.message_id if reply.update else (source if reply.replace_source else None)
             if target:
-                activity = card_activity(reply.card)
-                activity.id = target
-                await turn.update_activity(activity)
+                await self.update_in(turn, target, reply.card)
                 ref = MessageRef("teams", conversation_id, target)
             else:
-                response = await turn.send_activity(card_activity(reply.card))
-                ref = MessageRef("teams", conversation_id, (response.id if response else "") or "")
+                ref = MessageRef(
+                    "teams", conversation_id, await self.post_in(turn, card_activity(reply.card))
+                )
             await self._remember(reply.card, ref)
+
+    async def post_in(self, turn: TurnContext, activity: Activity) -> str:
+        """Send a message in this turn (throttling retried); the new activity id."""
+        response = await connector_call("send", lambda: turn.send_activity(activity), self._sleep)
+        return str(getattr(response, "id", "") or "")
+
+    async def update_in(self, turn: TurnContext, message_id: str, card: Card) -> None:
+        """Replace message `message_id` of this turn's conversation with `card` (throttling retried)."""
+        activity = card_activity(card)
+        activity.id = message_id
+        await connector_call("update", lambda: turn.update_activity(activity), self._sleep)
 
     async def _remember(self, card: Card, ref: MessageRef) -> None:
         if card.key and ref.message_id:
@@ -358,7 +373,11 @@ class TeamsSender:
     async def send(
         self, reference: Mapping[str, Any], card: Card, *, thread: str | None = None
     ) -> MessageRef:
-        """Post `card` into the referenced conversation, as a reply to message `thread` when given."""
+        """Post `card` into the referenced conversation, as a reply to message `thread` when given.
+
+        Raises `TeamsDeliveryError` when Teams refuses (403: the bot was removed or blocked; `.retryable`
+        tells throttling and outages from refusals).
+        """
         ref = load_reference(reference)
         conversation_id = ref.conversation.id if ref.conversation else ""
         posted: list[str] = []
@@ -369,20 +388,20 @@ class TeamsSender:
             if tenant:
                 # Teams wants the tenant on proactive messages.
                 activity.channel_data = {"tenant": {"id": tenant}}
-            response = await turn.send_activity(activity)
-            posted.append((response.id if response else "") or "")
+            posted.append(await self._adapter.post_in(turn, activity))
 
         await self._adapter.continue_in(ref, thread, post)
         return MessageRef("teams", conversation_id, posted[0] if posted else "")
 
     async def update(self, reference: Mapping[str, Any], message: MessageRef, card: Card) -> None:
-        """Replace message `message` (in its own conversation, e.g. a channel thread) with `card`."""
+        """Replace message `message` (in its own conversation, e.g. a channel thread) with `card`.
+
+        Raises `TeamsDeliveryError` when Teams refuses.
+        """
         ref = load_reference(reference, message.conversation_id)
 
         async def replace(turn: TurnContext) -> None:
-            activity = card_activity(card)
-            activity.id = message.message_id
-            await turn.update_activity(activity)
+            await self._adapter.update_in(turn, message.message_id, card)
 
         await self._adapter.continue_in(ref, None, replace)
 
@@ -395,13 +414,14 @@ def mount_teams(
     notifier: Notifier,
     *,
     answer_within: float = ANSWER_WITHIN,
+    sleep: Sleep = asyncio.sleep,
 ) -> TeamsAdapter:
     """Serve Teams on `POST /api/messages` of `app` and register the Teams sender on `notifier`.
 
     >>> adapter = mount_teams(app, settings, dispatcher, store, notifier)  # doctest: +SKIP
     >>> await notifier.send("teams", conversation.reference, card)  # doctest: +SKIP
     """
-    adapter = TeamsAdapter(settings, dispatcher, store, answer_within=answer_within)
+    adapter = TeamsAdapter(settings, dispatcher, store, answer_within=answer_within, sleep=sleep)
     if not adapter.authenticates:
         log.warning(NO_AUTH_WARNING, ROUTE)
     app.router.add_post(ROUTE, adapter.handle)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,7 +184,9 @@ async def connector() -> AsyncIterator[FakeConnector]:
 @pytest.fixture
 def bot_factory(tmp_path: Path, connector: FakeConnector) -> BotFactory:
     @asynccontextmanager
-    async def make(answer_within: float = 5.0, **settings: Any) -> AsyncIterator[TeamsBot]:
+    async def make(
+        answer_within: float = 5.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **settings: Any
+    ) -> AsyncIterator[TeamsBot]:
         config = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/ftbot.db", **settings)
         store = Store.open(config.database_url)
         await store.upgrade()
@@ -193,7 +195,9 @@ def bot_factory(tmp_path: Path, connector: FakeConnector) -> BotFactory:
         ctx = Context(settings=config, store=store, azure=None, notifier=notifier)
         dispatcher = Dispatcher(make_router(seen), ctx, Presenter())
         app = web.Application()
-        adapter = mount_teams(app, config, dispatcher, store, notifier, answer_within=answer_within)
+        adapter = mount_teams(
+            app, config, dispatcher, store, notifier, answer_within=answer_within, sleep=sleep
+        )
         client = TestClient(TestServer(app, host="127.0.0.1", port=0))
         await client.start_server()
         try:

@@ -53,9 +53,10 @@ class Call:
 class FakeConnector:
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.refused = 0
         self._changed = asyncio.Condition()
         self._ids = itertools.count(1)
-        self._failures: list[int] = []
+        self._failures: list[tuple[int, str | None]] = []
         self.app = web.Application()
         self.app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
         self.app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._reply)
@@ -68,8 +69,9 @@ class FakeConnector:
         assert self._server is not None, "connector not started"
         return str(self._server.make_url("/"))
 
-    def fail_next(self, status: int, times: int = 1) -> None:
-        self._failures.extend([status] * times)
+    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
+        """Refuse the next `times` calls with `status` (and a `Retry-After` header when given)."""
+        self._failures.extend([(status, retry_after)] * times)
 
     def of_kind(self, kind: str) -> list[Call]:
         return [c for c in self.calls if c.kind == kind]
@@ -89,8 +91,11 @@ class FakeConnector:
         conversation = request.match_info["conversation"]
         activity = request.match_info.get("activity")
         if self._failures:
-            status = self._failures.pop(0)
-            return web.json_response({"error": {"code": "Failure", "message": "injected"}}, status=status)
+            status, retry_after = self._failures.pop(0)
+            self.refused += 1
+            headers = {"Retry-After": retry_after} if retry_after else None
+            error = {"error": {"code": "Failure", "message": "injected"}}
+            return web.json_response(error, status=status, headers=headers)
         async with self._changed:
             self.calls.append(
                 Call(request.method, kind, conversation, activity, body, request.headers.get("Authorization"))
