@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from emulator.errors import ApiError, invalid, not_found
+from emulator.errors import invalid, not_found
 from emulator.files import PURPOSES, StoredFile, new_file
 from emulator.httputil import account_of, cursor_page, json_body, list_body, state_of
 from emulator.ids import new_id
@@ -120,8 +120,6 @@ async def delete_file(request: web.Request) -> web.Response:
 
 async def file_content(request: web.Request) -> web.Response:
     stored = _get(request)
-    if stored.status(state_of(request).now()) == "pending":
-        raise ApiError(400, "unexpectedEntityState", f"File '{stored.id}' is still being processed.")
     return web.Response(
         body=stored.content,
         content_type="application/octet-stream",

@@ -1,0 +1,297 @@
+"""Jobs on the simulated clock: lifecycle, events, checkpoints, paging, queueing, quotas, determinism."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import httpx
+import pytest
+
+from emulator.server import RunningEmulator
+from tests.emulator.conftest import API, all_events, create_job, get_job, run_job, upload
+
+STEP_MESSAGE = re.compile(
+    r"^Step (\d+)/(\d+): training loss=\d+\.\d\d(, validation loss=\d+\.\d\d)?(, full validation loss=\d+\.\d\d)?$"
+)
+
+
+async def results(client: httpx.AsyncClient, job: dict[str, object]) -> list[dict[str, str]]:
+    files = job["result_files"]
+    assert isinstance(files, list)
+    response = await client.get(f"/openai/files/{files[0]}/content")
+    assert response.status_code == 200
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+async def test_status_runs_pending_running_succeeded(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    training = await upload(client, "good_training")
+    assert training["status"] == "pending"
+    emulator.advance(5)
+    assert (await client.get(f"/openai/files/{training['id']}")).json()["status"] == "processed"
+    created = await create_job(client, model="gpt-35-turbo-0125", training_file=training["id"], suffix="v1")
+    assert created.status_code == 201
+    assert (
+        created.headers["Location"].split("?")[0].endswith(f"/openai/fine_tuning/jobs/{created.json()['id']}")
+    )
+    job_id = created.json()["id"]
+    assert re.fullmatch(r"ftjob-[0-9a-f]{32}", job_id)
+    seen = []
+    for _ in range(200):
+        job = await get_job(client, job_id)
+        if not seen or seen[-1] != job["status"]:
+            seen.append(job["status"])
+        if job["status"] == "running":
+            assert job["estimated_finish"] > job["created_at"]
+        if job["status"] == "succeeded":
+            break
+        emulator.advance(30)
+    assert seen == ["pending", "running", "succeeded"]
+    assert job["fine_tuned_model"] == f"gpt-35-turbo-0125.ft-{job_id.removeprefix('ftjob-')}-v1"
+    assert job["finished_at"] >= job["created_at"] and job["trained_tokens"] > 0
+    assert job["hyperparameters"] == {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 1.0}
+
+
+async def test_events_are_newest_first_and_page_by_after(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    job = await run_job(emulator, client)
+    events = await all_events(client, job["id"], page=7)
+    ids = [e["id"] for e in events]
+    assert len(ids) == len(set(ids)) and all(re.fullmatch(r"ftevent-[0-9a-f]{32}", i) for i in ids)
+    assert [e["created_at"] for e in events] == sorted((e["created_at"] for e in events), reverse=True)
+    assert events[0]["message"] == "Job succeeded." and events[-1]["message"].startswith("Job enqueued")
+    metrics = [e for e in events if e["type"] == "metrics"]
+    assert len(metrics) == 72
+    last = metrics[0]
+    assert STEP_MESSAGE.match(last["message"]) and "full validation loss" in last["message"]
+    assert last["message"].startswith("Step 72/72: training loss=")
+    assert {"step", "train_loss", "train_mean_token_accuracy", "valid_loss", "total_steps"} <= last[
+        "data"
+    ].keys()
+    assert last["data"]["full_valid_loss"] is not None
+    mid_epoch = next(e for e in metrics if e["data"]["step"] == 5)
+    assert "full validation loss" not in mid_epoch["message"] and "full_valid_loss" not in mid_epoch["data"]
+    assert (await all_events(client, job["id"], page=100)) == events
+
+
+async def test_checkpoints_one_per_epoch_last_three_kept(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    job = await run_job(emulator, client, hyperparameters={"n_epochs": 5})
+    body = (await client.get(f"/openai/fine_tuning/jobs/{job['id']}/checkpoints")).json()
+    steps = [c["step_number"] for c in body["data"]]
+    assert steps == [72, 96, 120] and body["has_more"] is False
+    for checkpoint in body["data"]:
+        assert re.fullmatch(r"ftchkpt-[0-9a-f]{32}", checkpoint["id"])
+        assert (
+            checkpoint["fine_tuned_model_checkpoint"]
+            == f"{job['fine_tuned_model']}:ckpt-step-{checkpoint['step_number']}"
+        )
+        assert checkpoint["metrics"]["full_valid_loss"] > 0
+    first = (
+        await client.get(f"/openai/fine_tuning/jobs/{job['id']}/checkpoints", params={**API, "limit": 2})
+    ).json()
+    assert len(first["data"]) == 2 and first["has_more"] is True
+
+
+async def test_results_csv_has_documented_columns_and_falling_loss(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    rows = await results(client, await run_job(emulator, client))
+    assert list(rows[0]) == [
+        "step",
+        "train_loss",
+        "train_mean_token_accuracy",
+        "valid_loss",
+        "validation_mean_token_accuracy",
+        "full_valid_loss",
+        "full_valid_mean_token_accuracy",
+    ]
+    assert len(rows) == 72 and rows[0]["full_valid_loss"] == "" and rows[23]["full_valid_loss"] != ""
+    first = sum(float(r["train_loss"]) for r in rows[:5])
+    last = sum(float(r["train_loss"]) for r in rows[-5:])
+    assert last < first / 3
+
+
+async def test_same_seed_data_and_params_give_identical_curves(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    a = await results(client, await run_job(emulator, client, seed=105))
+    b = await results(client, await run_job(emulator, client, seed=105))
+    c = await results(client, await run_job(emulator, client, seed=106))
+    assert a == b and a != c
+
+
+async def test_many_epochs_on_few_examples_overfit(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    def full_valid(rows: list[dict[str, str]]) -> list[float]:
+        return [float(r["full_valid_loss"]) for r in rows if r["full_valid_loss"]]
+
+    overfit = full_valid(
+        await results(
+            client, await run_job(emulator, client, "overfit_training", hyperparameters={"n_epochs": 12})
+        )
+    )
+    assert overfit[-1] > 1.5 * min(overfit)  # validation loss turned up
+    good = full_valid(await results(client, await run_job(emulator, client)))
+    assert good[-1] <= 1.05 * min(good)
+
+
+async def test_list_jobs_pages_newest_first(emulator: RunningEmulator, client: httpx.AsyncClient) -> None:
+    training = await upload(client, "good_training")
+    made = [
+        (await create_job(client, model="gpt-4o", training_file=training["id"])).json()["id"]
+        for _ in range(5)
+    ]
+    seen: list[str] = []
+    params: dict[str, str | int] = {"limit": 2}
+    while True:
+        body = (await client.get("/openai/fine_tuning/jobs", params={**API, **params})).json()
+        seen += [j["id"] for j in body["data"]]
+        if not body["has_more"]:
+            break
+        params["after"] = body["data"][-1]["id"]
+    assert seen == list(reversed(made))
+
+
+async def test_one_job_runs_at_a_time_the_next_waits(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    training = await upload(client, "good_training")
+    first = (await create_job(client, model="gpt-4o", training_file=training["id"])).json()["id"]
+    second = (await create_job(client, model="gpt-4o", training_file=training["id"])).json()["id"]
+    emulator.advance(300)
+    assert (await get_job(client, first))["status"] == "running"
+    assert (await get_job(client, second))["status"] == "pending"
+    emulator.advance(3000)
+    done = await get_job(client, first)
+    assert done["status"] == "succeeded"
+    events = await all_events(client, second)
+    started = next(e for e in events if e["message"] == "Job started.")
+    assert started["created_at"] == done["finished_at"]
+
+
+async def test_cancel_pause_resume_delete(emulator: RunningEmulator, client: httpx.AsyncClient) -> None:
+    training = await upload(client, "good_training")
+    job_id = (await create_job(client, model="gpt-4o", training_file=training["id"])).json()["id"]
+    base = f"/openai/fine_tuning/jobs/{job_id}"
+    assert (await client.post(f"{base}/resume")).status_code == 400
+    emulator.advance(400)
+    assert (await client.post(f"{base}/pause")).json()["status"] == "pausing"
+    emulator.advance(60)
+    assert (await get_job(client, job_id))["status"] == "paused"
+    steps_before = len([e for e in await all_events(client, job_id) if e["type"] == "metrics"])
+    emulator.advance(86400)
+    assert len([e for e in await all_events(client, job_id) if e["type"] == "metrics"]) == steps_before
+    assert (await client.delete(base)).status_code == 400  # active jobs must be cancelled first
+    assert (await client.post(f"{base}/resume")).json()["status"] == "resuming"
+    emulator.advance(60)
+    assert (await get_job(client, job_id))["status"] == "running"
+    cancelled = await client.post(f"{base}/cancel")
+    assert cancelled.json()["status"] == "cancelled"
+    again = await client.post(f"{base}/cancel")
+    assert again.status_code == 400 and again.json()["error"]["code"] == "unexpectedEntityState"
+    assert (await client.delete(base)).status_code == 204
+    assert (await client.get(base)).status_code == 404
+
+
+async def test_unknown_or_unfit_model_is_refused(client: httpx.AsyncClient) -> None:
+    chat = await upload(client, "good_training")
+    unknown = await create_job(client, model="gpt-5-turbo-9999", training_file=chat["id"])
+    assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "model"
+    dpo_on_35 = await create_job(
+        client, model="gpt-35-turbo-0125", training_file=chat["id"], method={"type": "dpo"}
+    )
+    assert dpo_on_35.status_code == 400
+    missing = await create_job(client, model="gpt-4o", training_file="file-nope")
+    assert missing.status_code == 400 and missing.json()["error"]["param"] == "training_file"
+    bad_suffix = await create_job(
+        client, model="gpt-4o", training_file=chat["id"], suffix="no spaces allowed"
+    )
+    assert bad_suffix.status_code == 400
+    bad_epochs = await create_job(
+        client, model="gpt-4o", training_file=chat["id"], hyperparameters={"n_epochs": 0}
+    )
+    assert bad_epochs.status_code == 400
+
+
+async def test_dpo_job_on_preference_data(emulator: RunningEmulator, client: httpx.AsyncClient) -> None:
+    method = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2}}}
+    job = await run_job(emulator, client, "dpo_training", None, model="gpt-4o-2024-08-06", method=method)
+    assert job["status"] == "succeeded" and job["method"]["dpo"]["hyperparameters"]["beta"] == 0.2
+    chat = await upload(client, "good_training")
+    wrong = await create_job(client, model="gpt-4o-2024-08-06", training_file=chat["id"], method=method)
+    assert wrong.status_code == 400 and "dpo" in wrong.json()["error"]["message"]
+
+
+async def test_continuous_fine_tuning_from_an_earlier_model(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    first = await run_job(emulator, client)
+    second = await run_job(emulator, client, model=first["fine_tuned_model"])
+    assert second["status"] == "succeeded" and second["model"] == first["fine_tuned_model"]
+    assert second["fine_tuned_model"].startswith("gpt-35-turbo-0125.ft-")
+    assert second["fine_tuned_model"] != first["fine_tuned_model"]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "detail"),
+    [
+        ("invalid_jsonl", "Line 4: invalid JSON"),
+        ("too_few_examples", "6 example(s); at least 10"),
+    ],
+)
+async def test_bad_file_ends_in_error_and_fails_the_job(
+    emulator: RunningEmulator, client: httpx.AsyncClient, dataset: str, detail: str
+) -> None:
+    stored = await upload(client, dataset)
+    emulator.advance(10)
+    file = (await client.get(f"/openai/files/{stored['id']}")).json()
+    assert file["status"] == "error" and detail in file["status_details"]
+    job = await run_job(emulator, client, dataset, None)
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "jsonlValidationFailed" and job["error"]["param"] == "training_file"
+    assert detail in job["error"]["message"] and "fine_tuned_model" not in job
+
+
+async def test_queue_and_total_quotas(emulator: RunningEmulator, client: httpx.AsyncClient) -> None:
+    emulator.state.config.max_queued_jobs = 2
+    emulator.state.config.max_total_jobs = 3
+    training = await upload(client, "good_training")
+    statuses = [
+        (await create_job(client, model="gpt-4o", training_file=training["id"])).status_code for _ in range(3)
+    ]
+    assert statuses == [201, 201, 400]
+    emulator.advance(300)  # the first starts: one running, one queued
+    assert (await create_job(client, model="gpt-4o", training_file=training["id"])).status_code == 201
+    over = await create_job(client, model="gpt-4o", training_file=training["id"])
+    assert over.status_code == 400 and over.json()["error"]["code"] == "quotaExceeded"
+    assert emulator.state.counters["jobs.create"] == 5 and emulator.state.counters["jobs.created"] == 3
+
+
+async def test_files_list_get_content_delete(client: httpx.AsyncClient) -> None:
+    stored = await upload(client, "good_validation")
+    listed = (await client.get("/openai/files", params={**API, "purpose": "fine-tune"})).json()
+    assert [f["id"] for f in listed["data"]] == [stored["id"]]
+    content = await client.get(f"/openai/files/{stored['id']}/content")
+    assert content.status_code == 200 and content.content.count(b"\n") == 10
+    deleted = (await client.delete(f"/openai/files/{stored['id']}")).json()
+    assert deleted == {"object": "file", "id": stored["id"], "deleted": True}
+    gone = await client.get(f"/openai/files/{stored['id']}")
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "notFound"
+
+
+async def test_each_account_has_its_own_data_plane(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    job = await run_job(emulator, client, prefix="/accounts/second")
+    assert job["status"] == "succeeded"
+    assert (await client.get(f"/openai/fine_tuning/jobs/{job['id']}")).status_code == 404
+    assert (await client.get(f"/accounts/second/openai/fine_tuning/jobs/{job['id']}")).status_code == 200
+    assert (await client.get("/accounts/nowhere/openai/files")).status_code == 404
+    assert emulator.account_url("second") == f"{emulator.url}/accounts/second"
