@@ -251,7 +251,7 @@ class AzureOpenAIClient:
 
     async def _find_recent_job(self, request: Mapping[str, Any], since: float) -> FineTuningJob | None:
         """A job created in the last few minutes from the same request (model, files, suffix, seed)."""
-        async for job in self.jobs(page_size=50):
+        async for job in self.jobs(limit=50):
             if not self._recent(job.created_at, since):
                 return None  # newest first: everything further is older
             if (
@@ -280,13 +280,14 @@ class AzureOpenAIClient:
         model: str | None = None,
         suffix: str | None = None,
         created_after: float | None = None,
-        page_size: int = 20,
+        limit: int = 20,
         max_items: int | None = None,
     ) -> AsyncGenerator[FineTuningJob, None]:
-        """All jobs, newest first, filtered here (the service has no filters); stops at `created_after`."""
+        """All jobs, newest first, fetched `limit` per page and filtered here (the service has no filters);
+        stops at the first job older than `created_after` (unix seconds) or after `max_items`."""
         wanted = {status} if isinstance(status, str) else set(status or ())
         count = 0
-        async for job in self._paged("fine_tuning/jobs", FineTuningJob, {}, after=None, limit=page_size):
+        async for job in self._paged("fine_tuning/jobs", FineTuningJob, {}, after=None, limit=limit):
             if created_after is not None and job.created_at is not None and job.created_at < created_after:
                 return
             if wanted and job.status not in wanted:

@@ -162,7 +162,7 @@ async def run_with_retry(
         except (AzureError, httpx.TransportError) as error:
             decision = decide(error, idempotent=idempotent, retry_conflict=retry_conflict)
             if decision is Decision.AMBIGUOUS:
-                recovered = await _try_recover(recover, error, description)
+                recovered = await _try_recover(recover, error, description, surface)
                 if recovered is not None:
                     return recovered
                 decision = Decision.RETRY if recover is not None else Decision.FAIL
@@ -179,7 +179,10 @@ async def run_with_retry(
 
 
 async def _try_recover(
-    recover: Callable[[], Awaitable[T | None]] | None, error: BaseException, description: str
+    recover: Callable[[], Awaitable[T | None]] | None,
+    error: BaseException,
+    description: str,
+    surface: str | None,
 ) -> T | None:
     if recover is None:
         return None
@@ -188,7 +191,7 @@ async def _try_recover(
     except (AzureError, httpx.TransportError) as check_error:
         # Could not tell whether the first request took effect: refuse to risk a duplicate.
         log.warning("%s: could not verify the outcome after %s (%s)", description, _brief(error), check_error)
-        raise as_azure_error(error) from error
+        raise as_azure_error(error, surface=surface) from error
 
 
 def _delay_for(error: BaseException, policy: RetryPolicy, number: int) -> float | None:

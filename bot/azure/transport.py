@@ -68,6 +68,12 @@ class BearerAuth:
     async def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.tokens.token(self.scope)}"}
 
+    def rejected(self) -> None:
+        """Azure answered 401: drop the cached token (if the provider caches) so the next call fetches anew."""
+        invalidate = getattr(self.tokens, "invalidate", None)
+        if callable(invalidate):
+            invalidate(self.scope)
+
 
 RequestBody = tuple[bytes | AsyncIterable[bytes], dict[str, str]]
 
@@ -193,6 +199,8 @@ class AzureTransport:
             self._log(request, response, started)
             if response.is_success or (number > 1 and response.status_code in accept_on_retry):
                 return parse(response)
+            if response.status_code == 401 and isinstance(self._auth, BearerAuth):
+                self._auth.rejected()
             raise self._error(response, response.content)
 
         return await run_with_retry(

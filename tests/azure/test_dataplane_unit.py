@@ -14,7 +14,8 @@ import pytest
 
 from bot.azure.auth import StaticTokenProvider
 from bot.azure.dataplane import AzureOpenAIClient
-from bot.azure.errors import NotFound, ServiceUnavailable, Throttled, TransportFailure
+from bot.azure.errors import NotFound, ServiceUnavailable, Throttled, TransportFailure, Unauthorized
+from bot.azure.transport import redact_headers
 
 from .fakes import FakeDataPlane, FakeTime, Script, error_response
 
@@ -245,9 +246,9 @@ async def test_checkpoints_and_jobs_paging_with_filters(fake: FakeDataPlane, tim
     ]
     async with _client(Script(fake), time) as client:
         assert [c.step_number async for c in client.checkpoints(job, limit=2)] == [0, 1, 2, 3, 4]
-        all_jobs = [j.suffix async for j in client.jobs(page_size=3)]
+        all_jobs = [j.suffix async for j in client.jobs(limit=3)]
         assert all_jobs == [f"s{n}" for n in reversed(range(7))]
-        running = [j.suffix async for j in client.jobs(status="running", page_size=2)]
+        running = [j.suffix async for j in client.jobs(status="running", limit=2)]
         assert running == ["s6", "s4", "s2", "s0"]
         recent = [j.suffix async for j in client.jobs(created_after=1_700_000_004)]
         assert recent == ["s6", "s5", "s4"]
@@ -358,3 +359,42 @@ async def test_wait_for_job_polls_until_terminal(fake: FakeDataPlane, time: Fake
         fake.jobs[job["id"]]["status"] = "running"
         with pytest.raises(ServiceUnavailable, match="still not finished"):
             await client.wait_for_job(job["id"], poll_interval=10.0, max_wait=5.0)
+
+
+async def test_a_401_drops_the_cached_token(fake: FakeDataPlane, time: FakeTime) -> None:
+    class CountingTokens:
+        def __init__(self) -> None:
+            self.invalidated: list[str] = []
+
+        async def token(self, scope: str) -> str:
+            return f"token-{len(self.invalidated)}"
+
+        def invalidate(self, scope: str) -> None:
+            self.invalidated.append(scope)
+
+    tokens = CountingTokens()
+    script = Script(fake)
+    script.fail_next("GET", "/files", lambda r: error_response(401, "unauthorized", "expired token"))
+    async with AzureOpenAIClient(
+        ENDPOINT, tokens=tokens, http=script.client(), retry=time.policy()
+    ) as client:
+        with pytest.raises(Unauthorized):
+            await client.list_files()
+        assert await client.list_files() == []
+    assert tokens.invalidated == ["https://cognitiveservices.azure.com/.default"]
+    assert [r.headers["authorization"] for r in script.requests] == ["Bearer token-0", "Bearer token-1"]
+
+
+def test_redact_headers() -> None:
+    headers = {
+        "api-key": "k",
+        "Authorization": "Bearer t",
+        "x-ms-authorization-auxiliary": "Bearer a",
+        "Accept": "x",
+    }
+    assert redact_headers(headers) == {
+        "api-key": "***",
+        "Authorization": "***",
+        "x-ms-authorization-auxiliary": "***",
+        "Accept": "x",
+    }

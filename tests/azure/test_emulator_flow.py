@@ -227,3 +227,46 @@ async def test_pause_resume_cancel_under_faults(world: World) -> None:
     await world.clear_faults()
     assert state["faults"]["injected"].get("dataplane.drop_after", 0) > 0
     assert state["counters"]["jobs.pause"] == 1 and state["counters"]["jobs.cancel"] == 1
+
+
+async def test_cross_tenant_deploy_with_auxiliary_token() -> None:
+    """A model trained in another tenant's account deploys here with `sourceAccount` + auxiliary token."""
+    from emulator.config import AccountConfig, EmulatorConfig
+
+    source = AccountConfig(
+        name="source-aoai",
+        subscription_id="00000000-0000-0000-0000-0000000000b2",
+        resource_group="source-rg",
+        tenant_id="00000000-0000-0000-0000-0000000000bb",
+    )
+    emulator = await emulator_server.start(speed=0, config=EmulatorConfig(extra_accounts=[source]))
+    admin = httpx.AsyncClient(base_url=emulator.url)
+
+    async def poll_sleep(seconds: float) -> None:
+        await admin.post("/_emulator/clock/advance", json={"seconds": seconds})
+
+    source_client = AzureOpenAIClient(
+        emulator.account_url("source-aoai"), tokens=StaticTokenProvider("source-data"), poll_sleep=poll_sleep
+    )
+    arm = ArmClient(
+        emulator.subscription_id,
+        emulator.resource_group,
+        emulator.account_name,
+        tokens=StaticTokenProvider("destination-arm"),
+        auxiliary_tokens=StaticTokenProvider("source-arm"),
+        base_url=emulator.arm_url,
+        poll_sleep=poll_sleep,
+    )
+    try:
+        training = await source_client.upload_file(DATASETS / "good_training.jsonl")
+        await source_client.wait_for_file(training.id, poll_interval=5.0)
+        job = await source_client.create_job(BASE_MODEL, training.id, seed=105)
+        done = await source_client.wait_for_job(job.id, poll_interval=300.0)
+        assert done.succeeded and done.fine_tuned_model
+        deployment = await arm.deploy("from-source", done.fine_tuned_model, source_account=source.arm_id)
+        assert deployment.succeeded
+    finally:
+        await source_client.aclose()
+        await arm.aclose()
+        await admin.aclose()
+        await emulator.close()
