@@ -46,7 +46,7 @@ from adapters.slack_translate import (
 from bot.config import Settings
 from bot.errors import UsageError
 from bot.grammar import parse_command_text
-from bot.model import Attachment, Reply
+from bot.model import Attachment, Conversation, Reply
 from bot.notifier import Notifier
 from bot.router import Dispatcher
 from cards.payload import PREFIX, unpack_slack
@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 ROUTE = "/slack/events"
 COMMAND = "/ft"
 EVENT_SOURCE = "slack"
+SAVED_CONVERSATIONS_MAX = 10_000
 # Every button click is acknowledged (Slack shows an error otherwise); only our prefix is dispatched.
 _ANY_ACTION = re.compile(".*")
 
@@ -91,6 +92,7 @@ class SlackAdapter:
         self.sender = SlackSender(self.client, store, session=lambda: self.session)
         self.files = SlackFiles(self.client, token, settings.slack_api_url, session=lambda: self.session)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._saved: dict[str, tuple[object, ...]] = {}
         self._register_listeners()
 
     # -- HTTP ------------------------------------------------------------------------------------------------
@@ -150,7 +152,7 @@ class SlackAdapter:
             self._spawn(self._run_event(body, context.bot_user_id), "direct message")
 
     def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
-        task = asyncio.create_task(work, name=f"slack {what}")
+        task = asyncio.create_task(_after_the_ack(work), name=f"slack {what}")
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
@@ -161,9 +163,20 @@ class SlackAdapter:
 
     # -- the work after the ack ------------------------------------------------------------------------------
 
+    async def _save_conversation(self, conversation: Conversation) -> None:
+        """Record the conversation once per process (and again when it changes), not on every command:
+        a burst of commands in one channel would otherwise queue a database write behind each ack."""
+        state = (conversation.kind, conversation.team, tuple(sorted(conversation.reference.items())))
+        if self._saved.get(conversation.key) == state:
+            return
+        await self.store.save_conversation(conversation)
+        if len(self._saved) >= SAVED_CONVERSATIONS_MAX:
+            self._saved.clear()
+        self._saved[conversation.key] = state
+
     async def _run_command(self, body: Mapping[str, Any]) -> None:
         origin = slash_origin(body)
-        await self.store.save_conversation(origin.conversation)
+        await self._save_conversation(origin.conversation)
         replies = await self._dispatch_text(origin, str(body.get("text", "")), body, ())
         await self.sender.deliver(origin, replies)
 
@@ -176,7 +189,7 @@ class SlackAdapter:
         if not is_user_message(event):  # app_mention from another bot, or a message subtype we do not take
             return
         origin = event_origin(body)
-        await self.store.save_conversation(origin.conversation)
+        await self._save_conversation(origin.conversation)
         text = strip_mention(str(event.get("text", "")), bot_user_id)
         replies = await self._dispatch_text(origin, text, body, attachments(event))
         await self.sender.deliver(origin, replies)
@@ -191,7 +204,7 @@ class SlackAdapter:
                         "slack action %r has an unreadable payload; ignored", clicked.get("action_id")
                     )
                 continue
-            await self.store.save_conversation(origin.conversation)
+            await self._save_conversation(origin.conversation)
             replies = await self.dispatcher.on_action(
                 make_action(packed.action, packed.payload, origin, body)
             )
@@ -206,6 +219,16 @@ class SlackAdapter:
             usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message, PLATFORM)
             return [replace(usage, ephemeral=True)]
         return await self.dispatcher.on_command(make_command(parsed, origin, text, raw, files))
+
+
+async def _after_the_ack(work: Coroutine[Any, Any, None]) -> None:
+    # One loop turn first, so the request that scheduled this work writes its HTTP response before it starts.
+    try:
+        await asyncio.sleep(0)
+    except asyncio.CancelledError:
+        work.close()  # never started: close it so it is not reported as never awaited
+        raise
+    await work
 
 
 def mount_slack(
