@@ -55,6 +55,7 @@ __all__ = ["ROUTE", "TeamsAdapter", "TeamsDeliveryError", "TeamsSender", "TeamsS
 log = logging.getLogger(__name__)
 
 ROUTE = "/api/messages"
+_ANSWERED = "ftbot.invoke_answered"  # turn_state flag: the invoke response is set
 # Teams gives up on a reply after ~10-15 s (504); answer well before and finish proactively.
 ANSWER_WITHIN = 4.0
 # On shutdown, work still in flight gets this long to post its replies before it is cancelled (the app's
@@ -63,6 +64,7 @@ SHUTDOWN_GRACE = 5.0
 
 WORKING = "Working on it… the result will follow in this conversation."
 DONE = "Done."
+FAILED = "Sorry, I could not finish that. Try again in a moment."
 ALREADY_HANDLED = "Already handled."
 FOREIGN_BUTTON = "That button is not one ftbot can handle. Run the command again for a fresh card."
 NO_AUTH_WARNING = (
@@ -179,6 +181,15 @@ class TeamsAdapter:
         return await self.store.seen_event("teams", f"{conversation}|{activity.id}")
 
     async def _on_turn(self, turn: TurnContext, *, raw: Mapping[str, Any]) -> None:
+        """One turn; a failure to deliver is logged, not turned into a 500 (a retry would be de-duplicated)."""
+        try:
+            await self._route(turn, raw)
+        except Exception:
+            log.exception("Teams: could not answer a %s activity", turn.activity.type)
+            if turn.activity.type == ActivityTypes.invoke and not turn.turn_state.get(_ANSWERED):
+                await self._invoke_response(turn, error_response(500, FAILED))
+
+    async def _route(self, turn: TurnContext, raw: Mapping[str, Any]) -> None:
         """Explicit match order: invokes first, then buttons (Submit), then commands, then installs."""
         activity = turn.activity
         if activity.type == ActivityTypes.invoke:
@@ -237,11 +248,11 @@ class TeamsAdapter:
         task = asyncio.ensure_future(work)
         done, _ = await asyncio.wait({task}, timeout=self.answer_within)
         if task not in done:
+            self._spawn(self._finish_later(task, conversation, source))
             if invoke:
                 await self._invoke_response(turn, message_response(WORKING))
             else:
-                await turn.send_activity(Activity(type=ActivityTypes.typing))
-            self._spawn(self._finish_later(task, conversation, source))
+                await self.post_in(turn, Activity(type=ActivityTypes.typing))
             return
         replies = task.result()
         if invoke:
@@ -267,6 +278,7 @@ class TeamsAdapter:
         status = int(body.get("statusCode", 200))
         value = InvokeResponse(status=200 if status < 400 else status, body=body)
         await turn.send_activity(Activity(type=ActivityTypes.invoke_response, value=value))
+        turn.turn_state[_ANSWERED] = True
 
     async def _finish_later(
         self, task: asyncio.Future[list[Reply]], conversation: Conversation, source: str | None

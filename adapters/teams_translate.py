@@ -130,7 +130,8 @@ def strip_bot_mention(activity: Activity) -> str:
         name = str(mentioned.get("name") or "")
         for literal in (props.get("text"), f"<at>{name}</at>" if name else None):
             if isinstance(literal, str) and literal and literal in text:
-                text = text.replace(literal, " ")
+                # The mention goes with the spaces around it, leaving one between the words it separated.
+                text = re.sub(rf"\s*{re.escape(literal)}\s*", " ", text)
                 stripped = True
     if mentioned_bot and not stripped and text.lstrip().lower().startswith("<at>"):
         # The entity's text did not match what Teams rendered: the leading tag is the bot's mention.

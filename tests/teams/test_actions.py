@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cards.validate import assert_valid_adaptive
 from tests.teams.conftest import BotFactory, TeamsBot, card_text
 
@@ -120,3 +122,16 @@ async def test_a_retried_invoke_is_not_run_twice(teams_bot: TeamsBot) -> None:
 
     assert status == 200 and body["type"] == "application/vnd.microsoft.activity.message"
     assert len(teams_bot.seen.actions) == 1
+
+
+async def test_a_failed_post_does_not_lose_the_invoke_answer(
+    teams_bot: TeamsBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    teams_bot.connector.fail_next(403)
+    status, body = await teams_bot.post(
+        teams_bot.payload("invoke_execute", value=execute_value(EXECUTE_DATA))
+    )
+
+    assert status == 200 and body["type"] == "application/vnd.microsoft.activity.message"
+    assert teams_bot.connector.refused == 1
+    assert any("could not answer" in r.message for r in caplog.records if r.levelname == "ERROR")

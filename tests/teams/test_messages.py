@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.teams.conftest import BotFactory, TeamsBot, assert_cards_valid, card_text
 
 
@@ -131,3 +133,15 @@ async def test_slow_command_acknowledges_then_replies_proactively(bot_factory: B
         # Still an answer to the user's message, sent through a proactive turn.
         assert (late.kind, late.activity_id) == ("reply", "1700000000001")
         await bot.adapter.wait_idle()
+
+
+async def test_an_undeliverable_answer_is_logged_not_retried(
+    teams_bot: TeamsBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    teams_bot.connector.fail_next(403)  # the user blocked the bot
+
+    status, _ = await teams_bot.post(teams_bot.payload("message_personal"))
+
+    assert status == 200  # a 5xx would make the channel retry a turn that already ran
+    assert teams_bot.connector.refused == 1 and teams_bot.connector.calls == []
+    assert any("could not answer" in r.message for r in caplog.records if r.levelname == "ERROR")
