@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from tests.cards.validate import assert_valid_adaptive
@@ -10,7 +12,7 @@ from tests.teams.conftest import BotFactory, TeamsBot, card_text
 EXECUTE_DATA = {"ft": "ft1", "action": "job.events", "payload": {"job": "ftjob-abc123"}}
 
 
-def execute_value(data: dict[str, object]) -> dict[str, object]:
+def execute_value(data: Mapping[str, object]) -> dict[str, object]:
     return {"action": {"type": "Action.Execute", "verb": "ft1:x", "data": data}, "trigger": "manual"}
 
 
