@@ -15,6 +15,7 @@ which is also registered for handlers as `ctx.extras["file_fetchers"]["slack"]` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Coroutine, Mapping
@@ -61,6 +62,41 @@ SAVED_CONVERSATIONS_MAX = 10_000
 _ANY_ACTION = re.compile(".*")
 
 
+class AckFirst:
+    """Acks before work: work waits while Slack requests are being answered (at most `max_hold` seconds).
+
+    A burst of commands would otherwise interleave each command's work (parsing, database, the Azure request)
+    with the acknowledgements still to send, and the last ack of the burst would wait for all of it.
+    """
+
+    def __init__(self, max_hold: float = 0.5) -> None:
+        self.max_hold = max_hold
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def __enter__(self) -> None:
+        self._busy += 1
+        self._idle.clear()
+
+    def __exit__(self, *exc: object) -> None:
+        self._busy -= 1
+        if self._busy == 0:
+            self._idle.set()
+
+    async def then(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            # At least one loop turn, so the request that scheduled this work writes its response first.
+            await asyncio.sleep(0)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.max_hold):
+                    await self._idle.wait()
+        except asyncio.CancelledError:
+            work.close()  # never started: close it so it is not reported as never awaited
+            raise
+        await work
+
+
 class SlackAdapter:
     """Translates Slack requests to neutral commands/actions and the dispatcher's replies back to Slack."""
 
@@ -92,6 +128,7 @@ class SlackAdapter:
         self.sender = SlackSender(self.client, store, session=lambda: self.session)
         self.files = SlackFiles(self.client, token, settings.slack_api_url, session=lambda: self.session)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._acking = AckFirst()
         self._saved: dict[str, tuple[object, ...]] = {}
         self._register_listeners()
 
@@ -99,8 +136,9 @@ class SlackAdapter:
 
     async def handle(self, request: web.Request) -> web.Response:
         """aiohttp handler for `POST /slack/events`: Bolt verifies, routes and acknowledges."""
-        bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
+        with self._acking:
+            bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(bolt_response)
 
     async def start(self) -> None:
         """One HTTP session for every Web API call, file download and response_url post."""
@@ -152,7 +190,7 @@ class SlackAdapter:
             self._spawn(self._run_event(body, context.bot_user_id), "direct message")
 
     def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
-        task = asyncio.create_task(_after_the_ack(work), name=f"slack {what}")
+        task = asyncio.create_task(self._acking.then(work), name=f"slack {what}")
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
@@ -219,16 +257,6 @@ class SlackAdapter:
             usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message, PLATFORM)
             return [replace(usage, ephemeral=True)]
         return await self.dispatcher.on_command(make_command(parsed, origin, text, raw, files))
-
-
-async def _after_the_ack(work: Coroutine[Any, Any, None]) -> None:
-    # One loop turn first, so the request that scheduled this work writes its HTTP response before it starts.
-    try:
-        await asyncio.sleep(0)
-    except asyncio.CancelledError:
-        work.close()  # never started: close it so it is not reported as never awaited
-        raise
-    await work
 
 
 def mount_slack(
