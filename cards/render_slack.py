@@ -59,16 +59,23 @@ _LAST_CELL_WIDTH = 200
 _FENCE = "```"
 # Slack rejects empty text objects; this stands in for an empty label or title.
 _EMPTY = "-"
+
+
+def _filled(text: str) -> str:
+    """`text`, or a stand-in when it is blank: Slack rejects empty and whitespace-only text objects."""
+    return text if text.strip() else _EMPTY
+
+
 # Two actions blocks hold 50 buttons, far more than any card needs; the rest is counted in the note.
 _MAX_ACTION_BLOCKS = 2
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "plain_text", "text": to_plain(text, limit) or _EMPTY, "emoji": True}
+    return {"type": "plain_text", "text": _filled(to_plain(text, limit)), "emoji": True}
 
 
 def _mrkdwn(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": to_mrkdwn(text, limit) or _EMPTY}
+    return {"type": "mrkdwn", "text": _filled(to_mrkdwn(text, limit))}
 
 
 def _header(card: Card) -> dict[str, Any]:
@@ -77,7 +84,7 @@ def _header(card: Card) -> dict[str, Any]:
         title = f"{title} · {to_plain(card.badge)}"
     return {
         "type": "header",
-        "text": {"type": "plain_text", "text": cut(title, SlackLimits.HEADER_TEXT).strip() or _EMPTY},
+        "text": {"type": "plain_text", "text": _filled(cut(title, SlackLimits.HEADER_TEXT))},
     }
 
 
@@ -155,7 +162,7 @@ def _code(title: str, shown: list[str], left: int) -> dict[str, Any]:
 
 
 def _image_block(image: Image) -> dict[str, Any]:
-    alt = to_plain(image.alt, SlackLimits.IMAGE_ALT) or "image"
+    alt = to_plain(image.alt, SlackLimits.IMAGE_ALT).strip() or "image"
     public = image.url.startswith("https://") and not any(c.isspace() for c in image.url)
     if public and len(image.url) <= SlackLimits.IMAGE_URL:
         return {"type": "image", "image_url": image.url, "alt_text": alt}
@@ -172,10 +179,16 @@ def _confirm(button: Button) -> dict[str, Any] | None:
         return None
     c = button.confirm
     out: dict[str, Any] = {
-        "title": {"type": "plain_text", "text": to_plain(c.title, SlackLimits.CONFIRM_TITLE) or _EMPTY},
-        "text": {"type": "mrkdwn", "text": to_mrkdwn(c.text, SlackLimits.CONFIRM_TEXT) or _EMPTY},
-        "confirm": {"type": "plain_text", "text": to_plain(c.ok, SlackLimits.CONFIRM_BUTTON) or "Yes"},
-        "deny": {"type": "plain_text", "text": to_plain(c.dismiss, SlackLimits.CONFIRM_BUTTON) or "No"},
+        "title": {"type": "plain_text", "text": _filled(to_plain(c.title, SlackLimits.CONFIRM_TITLE))},
+        "text": {"type": "mrkdwn", "text": _filled(to_mrkdwn(c.text, SlackLimits.CONFIRM_TEXT))},
+        "confirm": {
+            "type": "plain_text",
+            "text": to_plain(c.ok, SlackLimits.CONFIRM_BUTTON).strip() or "Yes",
+        },
+        "deny": {
+            "type": "plain_text",
+            "text": to_plain(c.dismiss, SlackLimits.CONFIRM_BUTTON).strip() or "No",
+        },
     }
     if button.style == "danger":
         out["style"] = "danger"
@@ -209,13 +222,13 @@ def _buttons(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
 
 def _fallback_text(card: Card) -> str:
     text = card.summary or (f"{card.title} ({card.badge})" if card.badge else card.title)
-    return to_mrkdwn(text, SlackLimits.MESSAGE_TEXT) or _EMPTY
+    return _filled(to_mrkdwn(text, SlackLimits.MESSAGE_TEXT))
 
 
 def render_blocks(card: Card) -> dict[str, Any]:
     """The card as a Slack message `{"text": fallback, "blocks": [...]}`, within every Block Kit limit."""
     content: list[dict[str, Any]] = []
-    if card.text:
+    if card.text.strip():
         content.append({"type": "section", "text": _mrkdwn(card.text, SlackLimits.SECTION_TEXT)})
     content.extend(_fact_sections(card.facts))
     for table in card.tables:
@@ -230,7 +243,7 @@ def render_blocks(card: Card) -> dict[str, Any]:
     ]
     footer = (
         [{"type": "context", "elements": [_mrkdwn(card.footer, SlackLimits.CONTEXT_TEXT)]}]
-        if card.footer
+        if card.footer.strip()
         else []
     )
     # Header, actions and footer always show; content gets what is left of the 50 blocks, keeping one
