@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from bot.dataprep.images import MAX_IMAGES_PER_EXAMPLE, check_image_url
+from bot.dataprep.images import MAX_IMAGES_PER_EXAMPLE, WARN_IMAGES_PER_EXAMPLE, check_image_url
 
 NonEmptyStr = Annotated[str, Meta(min_length=1)]
 
@@ -122,13 +122,19 @@ class CompletionExample(Struct, gc=False, forbid_unknown_fields=True):
     completion: NonEmptyStr
 
 
-# Facts about an accepted example, packed in an int (this runs once per line): bit 0 has a system
-# message, bit 1 a user message, bit 2 an assistant message, bits 3+ the number of images. -1 = not accepted.
+# What messages hold, packed in an int while scanning: bit 0 a system message, bit 1 a user message,
+# bit 2 an assistant message, bits 3+ the number of images. -1 = not accepted.
 HAS_SYSTEM = 1
 HAS_USER = 2
 HAS_ASSISTANT = 4
 IMAGE_SHIFT = 3
 REJECT = -1
+# What `chat_flags`/`dpo_flags` return for an accepted example: the warnings it deserves, 0 for none (the
+# common case, tested with one comparison per line): bit 0 no system message, bit 1 no user message,
+# bits 3+ the number of images when over the warning level.
+NO_SYSTEM = 1
+NO_USER = 2
+_MISSING = (NO_SYSTEM | NO_USER, NO_USER, NO_SYSTEM, 0)  # indexed by the HAS_SYSTEM | HAS_USER bits
 
 
 def scan_messages(messages: list[Message], vision_ok: bool) -> int:
@@ -137,6 +143,15 @@ def scan_messages(messages: list[Message], vision_ok: bool) -> int:
     for m in messages:
         cls = m.__class__
         content = m.content
+        if content.__class__ is str and content:
+            # The common case, decided by the class alone: string content cannot hold images.
+            if cls is AssistantMessage:
+                flags |= HAS_ASSISTANT
+            elif cls is SystemMessage:
+                flags |= HAS_SYSTEM
+            elif cls is UserMessage:
+                flags |= HAS_USER
+            continue
         if cls is AssistantMessage:
             flags |= HAS_ASSISTANT
             if not content and m.tool_calls is UNSET and m.function_call is UNSET:  # type: ignore[union-attr]
@@ -163,25 +178,34 @@ def image_count(flags: int) -> int:
     return flags >> IMAGE_SHIFT
 
 
+def _warnings(seen: int) -> int:
+    """Scan facts of an accepted example -> its warning bits (0 = nothing to say)."""
+    many = seen >> IMAGE_SHIFT > WARN_IMAGES_PER_EXAMPLE
+    return _MISSING[seen & (HAS_SYSTEM | HAS_USER)] | (seen & ~7 if many else 0)
+
+
 def chat_flags(example: ChatExample, vision_ok: bool) -> int:
-    """The packed facts of a chat example, or REJECT (runs once per line: kept to one call)."""
-    flags = scan_messages(example.messages, vision_ok)
-    if flags & HAS_ASSISTANT and 0 <= flags < (MAX_IMAGES_PER_EXAMPLE + 1) << IMAGE_SHIFT:
-        return flags
+    """Warning bits of an accepted chat example, or REJECT."""
+    seen = scan_messages(example.messages, vision_ok)
+    if seen == HAS_SYSTEM | HAS_USER | HAS_ASSISTANT:  # the usual example: no images, nothing to warn about
+        return 0
+    if seen & HAS_ASSISTANT and 0 <= seen < (MAX_IMAGES_PER_EXAMPLE + 1) << IMAGE_SHIFT:
+        return _warnings(seen)
     return REJECT
 
 
 def dpo_flags(example: DpoExample, vision_ok: bool) -> int:
-    flags = scan_messages(example.input.messages, vision_ok)
-    if flags == REJECT:
+    """Warning bits of an accepted DPO example (system/user warnings are about its input), or REJECT."""
+    seen = scan_messages(example.input.messages, vision_ok)
+    if seen == REJECT:
         return REJECT
     for output in (example.preferred_output, example.non_preferred_output):
-        out_flags = scan_messages(output, vision_ok)
-        if out_flags == REJECT or not out_flags & HAS_ASSISTANT:
+        out_seen = scan_messages(output, vision_ok)
+        if out_seen == REJECT or not out_seen & HAS_ASSISTANT:
             return REJECT
         if any(m.__class__ is not AssistantMessage and m.__class__ is not ToolMessage for m in output):
             return REJECT
-        flags += out_flags & ~(HAS_SYSTEM | HAS_USER | HAS_ASSISTANT)
-    if image_count(flags) > MAX_IMAGES_PER_EXAMPLE:
+        seen += out_seen & ~(HAS_SYSTEM | HAS_USER | HAS_ASSISTANT)
+    if image_count(seen) > MAX_IMAGES_PER_EXAMPLE:
         return REJECT
-    return flags
+    return _warnings(seen)

@@ -20,10 +20,8 @@ import msgspec
 from bot.dataprep import findings as f
 from bot.dataprep import rules
 from bot.dataprep.fastpath import (
-    HAS_ASSISTANT,
-    HAS_SYSTEM,
-    HAS_USER,
-    IMAGE_SHIFT,
+    NO_SYSTEM,
+    NO_USER,
     REJECT,
     ChatExample,
     CompletionExample,
@@ -50,15 +48,13 @@ DEFAULT_MAX_ERRORS = 20
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # Flags of an accepted example that needs no warning: system and user message, at most 10 images.
-_QUIET_MASK = HAS_SYSTEM | HAS_USER
-_QUIET_LIMIT = (WARN_IMAGES_PER_EXAMPLE + 1) << IMAGE_SHIFT
 # A line starting with one of these may be blank: checked off the hot path.
 _SPACE = frozenset(b" \t\r\n\f\v")
 
 
 def _completion_flags(example: Any, vision_ok: bool) -> int:
     # Prompt/completion lines have no roles: nothing to warn about.
-    return HAS_SYSTEM | HAS_USER | HAS_ASSISTANT
+    return 0
 
 
 class StreamValidator:
@@ -226,13 +222,16 @@ class StreamValidator:
         flags_of = self._flags
         vision_ok = self._vision_ok
         accept = self._accept
-        quiet = self._counter is None
+        counting = self._counter is not None
         max_line = self.max_line_bytes
+        # Only a block longer than the limit can hold a line over it.
+        check_length = end - start > max_line
         decode_errors = (msgspec.MsgspecError, UnicodeDecodeError)
         valid = 0
         while nl >= 0:
             lineno += 1
-            if nl == start or buffer[start] in _SPACE or nl - start > max_line:
+            # An empty line starts with its own newline, which is in _SPACE.
+            if buffer[start] in _SPACE or (check_length and nl - start > max_line):
                 self._line_at(whole[start:nl], lineno)
             else:
                 try:
@@ -241,12 +240,12 @@ class StreamValidator:
                     self._slow(whole[start:nl].tobytes(), lineno)
                 else:
                     flags = flags_of(example, vision_ok)
-                    if flags == REJECT:
+                    if flags < 0:
                         self._slow(whole[start:nl].tobytes(), lineno)
-                    elif quiet and flags & _QUIET_MASK == _QUIET_MASK and flags < _QUIET_LIMIT:
-                        valid += 1
-                    else:
+                    elif flags or counting:
                         accept(example, flags, lineno)
+                    else:
+                        valid += 1
             start = nl + 1
             nl = find(b"\n", start, end)
         self._valid += valid
@@ -279,9 +278,9 @@ class StreamValidator:
 
     def _accept(self, example: Any, flags: int, lineno: int) -> None:
         self._valid += 1
-        if not flags & HAS_SYSTEM:
+        if flags & NO_SYSTEM:
             self._warn(lineno, f.MISSING_SYSTEM_MESSAGE, "no system message (use the same one at inference)")
-        if not flags & HAS_USER:
+        if flags & NO_USER:
             self._warn(lineno, f.MISSING_USER_MESSAGE, "no user message")
         images = image_count(flags)
         if images > WARN_IMAGES_PER_EXAMPLE:
@@ -334,7 +333,7 @@ class StreamValidator:
             self._valid += 1
             return
         flags = self._flags(example, self._vision_ok)
-        self._accept(example, flags if flags != REJECT else _QUIET_MASK, lineno)
+        self._accept(example, max(flags, 0), lineno)
 
     def _check_chat(self, obj: Any) -> list[rules.Issue]:
         return rules.check_chat(obj, vision_ok=self._vision_ok)
