@@ -140,7 +140,7 @@ class ValidationReport:
         c = self.estimated_cost
         if c is not None:
             out.append(
-                f"estimated training cost: {c.amount:,.2f} {c.currency} at {c.per_million:,.2f} "
+                f"estimated training cost: {c.amount:,.{2 if c.amount >= 1 else 4}f} {c.currency} at {c.per_million:,.2f} "
                 f"per 1M trained tokens ({c.price_key}; {c.note or 'configurable price table'})"
             )
         return out
