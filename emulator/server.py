@@ -10,6 +10,7 @@ await emulator.close()
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import re
@@ -261,7 +262,7 @@ async def start(
     """Serve the emulator on host:port (0 = an ephemeral port); `speed` overrides `config.speed`."""
     config = config or EmulatorConfig()
     if speed is not None:
-        config.speed = speed
+        config = dataclasses.replace(config, speed=speed)
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

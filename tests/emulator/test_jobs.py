@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -9,8 +10,18 @@ import re
 import httpx
 import pytest
 
-from emulator.server import RunningEmulator
-from tests.emulator.conftest import API, all_events, create_job, get_job, run_job, upload
+from emulator.server import RunningEmulator, start
+from tests.emulator.conftest import (
+    API,
+    KEY,
+    TERMINAL,
+    all_events,
+    create_job,
+    get_job,
+    make_config,
+    run_job,
+    upload,
+)
 
 STEP_MESSAGE = re.compile(
     r"^Step (\d+)/(\d+): training loss=\d+\.\d\d(, validation loss=\d+\.\d\d)?(, full validation loss=\d+\.\d\d)?$"
@@ -295,3 +306,22 @@ async def test_each_account_has_its_own_data_plane(
     assert (await client.get(f"/accounts/second/openai/fine_tuning/jobs/{job['id']}")).status_code == 200
     assert (await client.get("/accounts/nowhere/openai/files")).status_code == 404
     assert emulator.account_url("second") == f"{emulator.url}/accounts/second"
+
+
+async def test_a_fast_clock_finishes_a_job_by_itself() -> None:
+    """The real-time path: at a high speed the job ends without any advance() (no duration is asserted)."""
+    config = make_config()
+    config.speed = 200_000.0
+    fast = await start(config=config)
+    try:
+        async with httpx.AsyncClient(base_url=fast.url, headers=KEY, params=API) as http:
+            training = await upload(http, "good_training")
+            await asyncio.sleep(0.01)
+            job_id = (await create_job(http, model="gpt-4o", training_file=training["id"])).json()["id"]
+            for _ in range(2000):
+                if (await get_job(http, job_id))["status"] in TERMINAL:
+                    break
+                await asyncio.sleep(0.005)
+            assert (await get_job(http, job_id))["status"] == "succeeded"
+    finally:
+        await fast.close()
