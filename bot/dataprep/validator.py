@@ -452,6 +452,8 @@ def _json_reason(text: str, exc: msgspec.MsgspecError) -> str:
 
 def validate_stream(stream: BinaryIO, *, block_size: int = BLOCK_SIZE, **options: Any) -> ValidationReport:
     """Validates a binary stream read in blocks. Options as for `StreamValidator` (model, method, ...)."""
+    if hasattr(stream, "__aiter__"):
+        raise TypeError("an async source: use `await validate_chunks(chunks, ...)`")
     validator = StreamValidator(**options)
     buffer = bytearray(block_size)
     readinto = getattr(stream, "readinto", None)

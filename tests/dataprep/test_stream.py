@@ -152,3 +152,11 @@ def test_bad_options_are_refused() -> None:
         StreamValidator(method="ppo")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         StreamValidator(epochs=0)
+
+
+def test_validate_stream_points_async_sources_to_validate_chunks() -> None:
+    async def chunks() -> object:
+        yield b""
+
+    with pytest.raises(TypeError, match="validate_chunks"):
+        validate_stream(chunks())  # type: ignore[arg-type]
