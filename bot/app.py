@@ -25,15 +25,16 @@ from bot.scheduler import Scheduler
 from bot.store import Store
 
 log = logging.getLogger("ftbot")
+STORE = web.AppKey("store", Store)
 SHUTDOWN_GRACE = 8.0  # seconds in-flight requests get to finish; the whole stop stays under 10 s
 
 
 def build_router() -> Router:
     """Every capability's router, composed in a fixed order (first match wins)."""
     from handlers import help as help_handlers
-    from handlers import jobs
+    from handlers import jobs, start
 
-    return Router("ftbot").include(help_handlers.router, jobs.router)
+    return Router("ftbot").include(help_handlers.router, jobs.router, start.router)
 
 
 def presenter() -> Any:
@@ -89,7 +90,7 @@ def _samples_dir() -> Path | None:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    store: Store = request.app["store"]
+    store = request.app[STORE]
     ok = await store.ping()
     return web.json_response(
         {"status": "ok" if ok else "unavailable", "store": ok}, status=200 if ok else 503
@@ -126,7 +127,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     scheduler = Scheduler(ctx)
 
     app = web.Application(client_max_size=600 * 1024 * 1024)
-    app["store"] = store
+    app[STORE] = store
     app.router.add_get("/healthz", healthz)
     adapters = _mount_adapters(app, settings, dispatcher, store, notifier)
 

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FTBOT_", extra="ignore", case_sensitive=False)
 
     host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds to.")
-    port: int = Field(default=3978, ge=1, le=65535, description="Port of the HTTP server.")
+    port: int = Field(default=3978, ge=0, le=65535, description="Port of the HTTP server (0: any free port).")
     public_url: str = Field(
         default="",
         description="Public base URL of the bot (manifests, chart image links). Default: http://HOST:PORT.",

@@ -186,7 +186,7 @@ async def upload_source(client: AzureOpenAIClient, source: Source) -> FileObject
         uploaded = await client.import_file(source.spooled.import_url, filename=source.spooled.name)
     else:
         uploaded = await client.upload_file(source.spooled.path, filename=source.spooled.name)
-    ready = await client.wait_for_file(uploaded.id, max_wait=FILE_READY_WAIT)
+    ready = await client.wait_for_file(uploaded.id, poll_interval=0.5, max_wait=FILE_READY_WAIT)
     if ready.is_error:
         detail = getattr(ready, "status_details", None) or "no details given"
         raise DataError(

@@ -26,7 +26,6 @@ from cards.views import CheckpointView, EventPageView, EventView, JobView, epoch
 router = Router("jobs")
 
 RESOURCE = Opt("resource", p.resource_name, metavar="NAME", help="which Azure resource (default: the first)")
-LIST_SCAN_LIMIT = 200  # jobs looked at when filtering by status: Azure keeps at most 100 per resource
 PROGRESS_EVENTS = 25  # newest events read to find the latest step for the progress bar
 
 
@@ -104,20 +103,11 @@ async def list_jobs(ctx: Context, cmd: Command) -> Card:
     client = ctx.azure.data(cmd.params["resource"])
     wanted: str | None = cmd.params["status"]
     limit: int = cmd.params["limit"]
-    found: list[JobView] = []
-    scanned = 0
-    more = False
-    async for job in client.jobs(limit=50 if wanted else limit):
-        scanned += 1
-        if wanted is None or job.status == wanted:
-            if len(found) == limit:
-                more = True
-                break
-            found.append(job_view(job))
-        if scanned >= (LIST_SCAN_LIMIT if wanted else limit + 1):
-            more = scanned > limit and wanted is None
-            break
+    # One more than asked tells whether there are more; the client filters (the service cannot).
+    found = [job_view(j) async for j in client.jobs(status=wanted, limit=50, max_items=limit + 1)]
+    more = len(found) > limit
     hint = f"More: `list --limit {min(50, limit * 2)}`" if more and limit < 50 else ""
+    found = found[:limit]
     return job_list_card(found, f"status={wanted}" if wanted else "", hint)
 
 

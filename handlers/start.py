@@ -10,8 +10,6 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from typing import Any, Literal
 
-from cards.validation_report import validation_report_card
-
 from bot import params as p
 from bot.azure import ids
 from bot.context import Context
@@ -22,6 +20,7 @@ from bot.router import Arg, Opt, Router
 from cards.format import clock
 from cards.jobs import job_card
 from cards.model import Card
+from cards.validation_report import validation_report_card
 from handlers.data import Source, SourceResolver, upload_source, validate_source
 from handlers.jobs import RESOURCE, job_view
 
@@ -73,7 +72,7 @@ def job_request(prm: dict[str, Any]) -> dict[str, Any]:
 
 def _reports(sources: list[tuple[str, Source]]) -> list[Card]:
     return [
-        validation_report_card(source.report, name=f"{role} data: {source.label}")
+        validation_report_card(source.report, filename=f"{source.label} ({role.lower()})")
         for role, source in sources
         if source.report is not None
     ]

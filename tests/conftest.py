@@ -7,10 +7,16 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from bot.config import Settings
 from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.app import RunningBot
 
 POSTGRES_ENV = "FTBOT_TEST_POSTGRES_URL"
 REQUIRE_ENV = "FTBOT_REQUIRE_POSTGRES"
@@ -87,3 +93,45 @@ async def store(
 @pytest.fixture
 def sqlite_url(tmp_path: os.PathLike[str]) -> str:
     return f"sqlite+aiosqlite:///{tmp_path}/ftbot.db"
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Any]:
+    """The Azure emulator in-process on an ephemeral port: files process in half a second, a job waits
+    ~15 s before training, and tests jump ahead with `advance(seconds)`."""
+    from emulator.server import start
+
+    emu = await start(speed=10)
+    try:
+        yield emu
+    finally:
+        await emu.close()
+
+
+def bot_settings(emu: Any, tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings pointing at a running emulator, as a real deployment would point at Azure."""
+    values: dict[str, Any] = {
+        "azure_openai_endpoint": emu.url,
+        "azure_openai_api_key": "test-key-not-secret",
+        "arm_endpoint": emu.arm_url,
+        "subscription_id": emu.subscription_id,
+        "resource_group": emu.resource_group,
+        "account_name": emu.account_name,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path}/bot.db",
+        "host": "127.0.0.1",
+        "port": 0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def running_bot(emulator: Any, tmp_path: Path) -> AsyncIterator[RunningBot]:
+    """The whole bot on an ephemeral port, talking to the emulator over HTTP, on a real SQLite file."""
+    from bot.app import start_bot
+
+    bot = await start_bot(bot_settings(emulator, tmp_path))
+    try:
+        yield bot
+    finally:
+        await bot.close()

@@ -49,7 +49,7 @@ def test_platform_names(monkeypatch: pytest.MonkeyPatch) -> None:
     ("env", "line"),
     [
         ({"FTBOT_PORT": "abc"}, "FTBOT_PORT: "),
-        ({"FTBOT_PORT": "0"}, "FTBOT_PORT: "),
+        ({"FTBOT_PORT": "70000"}, "FTBOT_PORT: "),
         ({"FTBOT_LOG_FORMAT": "xml"}, "FTBOT_LOG_FORMAT: "),
         ({"FTBOT_AZURE_OPENAI_ENDPOINT": "x.openai.azure.com"}, "FTBOT_AZURE_OPENAI_ENDPOINT: must start"),
         ({"SLACK_BOT_TOKEN": "xoxb-secret"}, "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"),
