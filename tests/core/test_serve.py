@@ -91,3 +91,38 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "x.db").exists()
+
+
+async def test_healthz_is_503_when_the_store_is_unreachable() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.app import STORE, healthz
+    from bot.store import Store
+
+    app = web.Application()
+    dead = Store.open("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    app[STORE] = dead
+    app.router.add_get("/healthz", healthz)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/healthz")
+        assert response.status == 503
+        assert (await response.json())["store"] is False
+    await dead.close()
+
+
+async def test_healthz_is_200_with_a_reachable_store(sqlite_url: str) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.app import STORE, healthz
+    from bot.store import Store
+
+    app = web.Application()
+    live = Store.open(sqlite_url)
+    app[STORE] = live
+    app.router.add_get("/healthz", healthz)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/healthz")
+        assert response.status == 200
+    await live.close()
