@@ -22,7 +22,15 @@ def _shaped(check: Callable[[object], bool], what: str, example: str) -> Callabl
 job_id = _shaped(ids.is_job_id, "job id", "ftjob-0123456789abcdef0123456789abcdef")
 file_id = _shaped(ids.is_file_id, "file id", "file-0123456789abcdef0123456789abcdef")
 checkpoint_id = _shaped(ids.is_checkpoint_id, "checkpoint id", "ftchkpt-0123456789abcdef0123456789abcdef")
-model_name = _shaped(ids.is_model_name, "model name", "gpt-4o-mini-2024-07-18")
+_model_shape = _shaped(ids.is_model_name, "model name", "gpt-4o-mini-2024-07-18")
+
+
+def model_name(text: str) -> str:
+    if text.strip().lower().startswith("gpt-3.5"):
+        raise ValueError("Azure spells it `gpt-35-turbo` (no dot), e.g. `gpt-35-turbo-0125`")
+    return _model_shape(text)
+
+
 event_id = _shaped(
     lambda v: isinstance(v, str) and v.startswith("ftevent-") and len(v) < 80, "event id", "ftevent-..."
 )

@@ -4,7 +4,8 @@ Shapes (from the reference and the spec examples):
 - job: `ftjob-<32 hex>` (the spec's older examples also use `ft-<32 hex>`)
 - file: `file-<hex or alphanumerics>` (Azure uses 32 hex; OpenAI-style ids are shorter alphanumerics)
 - checkpoint: `ftckpt_<alphanumerics>` (REST spec) or `ftchkpt-<32 hex>` (deployment docs); both are live
-- model: dashes, never dots (`gpt-35-turbo-0613`, not `gpt-3.5-turbo`); a fine-tuned model is
+- model: dash-separated (`gpt-35-turbo-0613`, not `gpt-3.5-turbo`), dotted versions only as a whole part
+  (`gpt-4.1-mini`); a fine-tuned model is
   `<base>.ft-<32 hex>` with an optional `-<suffix>` (suffix: up to 40 of `a-z A-Z 0-9 _ -`), and continuous
   fine-tuning may stack another `.ft-...` onto a fine-tuned base.
 """
@@ -15,7 +16,9 @@ import re
 
 _HEX32 = r"[0-9a-fA-F]{32}"
 _SUFFIX = r"[A-Za-z0-9_-]{1,40}"
-_BASE_MODEL = r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*"
+# Dash-separated parts; a part may be a dotted version (`gpt-4.1-mini`). `gpt-3.5-turbo` is OpenAI's
+# spelling, not Azure's (`gpt-35-turbo`): refused so the user hears the right name before any call.
+_BASE_MODEL = r"(?!gpt-3\.5)[A-Za-z0-9]+(?:-(?:[0-9]+\.[0-9]+|[A-Za-z0-9]+))*"
 
 JOB_ID = re.compile(rf"^(?:ftjob|ft)-{_HEX32}$")
 FILE_ID = re.compile(r"^file-[A-Za-z0-9]{16,64}$")

@@ -131,3 +131,12 @@ def test_fewer_columns_in_any_order() -> None:
 def test_empty_input() -> None:
     assert parse_results_csv("") == []
     assert parse_results_csv("step,train_loss\n") == []
+
+
+def test_dotted_versions_are_model_names_but_openai_spelling_is_not() -> None:
+    from bot.azure.ids import is_model_name
+
+    assert is_model_name("gpt-4.1-mini")
+    assert is_model_name("gpt-4.1-2025-04-14")
+    assert not is_model_name("gpt-3.5-turbo")
+    assert not is_model_name("gpt-4..1")

@@ -73,7 +73,8 @@ async def test_invalid_data_gets_a_line_numbered_report_and_nothing_is_uploaded(
         (f"start {MODEL} --training good_training --beta 0.1", "--method dpo"),
         (f"start {MODEL} --training good_training --method dpo", "cannot be fine-tuned with DPO"),
         (f"start {MODEL} --training good_training --method dpo --beta 3", "--beta"),
-        ("start gpt-3.5-turbo --training good_training", "model name"),
+        ("start gpt-3.5-turbo --training good_training", "gpt-35-turbo"),
+        ("start gpt_4o --training good_training", "model name"),
         (f"start {MODEL}", "needs training data"),
     ],
 )
