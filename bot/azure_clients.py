@@ -12,8 +12,10 @@ from bot.config import AzureResource, Settings
 from bot.errors import NotFound
 
 if TYPE_CHECKING:
+    from bot.azure.arm import ArmClient
     from bot.azure.auth import TokenProvider
     from bot.azure.dataplane import AzureOpenAIClient
+    from bot.azure.monitor import MetricsClient
 
 DEFAULT = "default"
 EMULATOR_KEY = "emulator-local-key"  # the emulator accepts any key; never a real secret
@@ -37,6 +39,8 @@ class AzureClients:
         for extra in settings.resources:
             self.resources[extra.name] = extra
         self._data: dict[str, AzureOpenAIClient] = {}
+        self._arm: dict[str, ArmClient] = {}
+        self._metrics: MetricsClient | None = None
         self._tokens: TokenProvider | None = None
 
     def names(self) -> list[str]:
@@ -61,12 +65,41 @@ class AzureClients:
         return key.get_secret_value() if key else None
 
     def tokens(self) -> TokenProvider:
-        """Entra ID tokens (DefaultAzureCredential), shared by every resource and cached until near expiry."""
+        """Entra ID tokens (DefaultAzureCredential), shared by every resource and cached until near expiry.
+        The emulator takes any bearer token, so no credential is looked up there."""
         if self._tokens is None:
-            from bot.azure.auth import CredentialTokenProvider
+            from bot.azure.auth import CredentialTokenProvider, StaticTokenProvider
 
-            self._tokens = CredentialTokenProvider.default()
+            self._tokens = (
+                StaticTokenProvider(EMULATOR_KEY) if self.emulator else CredentialTokenProvider.default()
+            )
         return self._tokens
+
+    def arm(self, name: str | None = None) -> ArmClient:
+        """The ARM client of a resource's account (deployments)."""
+        resource = self.resource(name)
+        client = self._arm.get(resource.name)
+        if client is None:
+            from bot.azure.arm import ArmClient
+
+            client = ArmClient(
+                resource.subscription_id,
+                resource.resource_group,
+                resource.account_name,
+                tokens=self.tokens(),
+                base_url=self.settings.arm_endpoint,
+                api_version=self.settings.arm_api_version,
+            )
+            self._arm[resource.name] = client
+        return client
+
+    def metrics(self) -> MetricsClient:
+        """Azure Monitor metrics (deployment usage), shared by every resource."""
+        if self._metrics is None:
+            from bot.azure.monitor import MetricsClient
+
+            self._metrics = MetricsClient(tokens=self.tokens(), base_url=self.settings.arm_endpoint)
+        return self._metrics
 
     def data(self, name: str | None = None) -> AzureOpenAIClient:
         """The data-plane client of a resource (files, jobs, events, checkpoints, completions)."""
@@ -86,9 +119,15 @@ class AzureClients:
         return client
 
     async def close(self) -> None:
-        for client in self._data.values():
-            await client.aclose()
+        for data in self._data.values():
+            await data.aclose()
+        for arm in self._arm.values():
+            await arm.aclose()
+        if self._metrics is not None:
+            await self._metrics.aclose()
         self._data.clear()
+        self._arm.clear()
+        self._metrics = None
         closer = getattr(self._tokens, "aclose", None)
         if closer is not None:
             await closer()
