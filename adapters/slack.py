@@ -9,7 +9,7 @@ tracks, so Slack gets its answer in milliseconds and shutdown can wait for work 
 Inputs: `/ft ...` slash commands, `block_actions` of our buttons (`cards.payload` prefix), `app_mention` events
 in channels and `message` events in the bot's direct messages (with shared files as `Attachment`s). Events API
 retries are de-duplicated by `event_id` through the store. Shared files are read with `fetch_slack_file`,
-which is also registered for handlers as `ctx.extras["file_fetchers"]["slack"]` (see `adapters.slack_files`).
+which is also registered for handlers as `ctx.file_fetchers["slack"]` (see `adapters.slack_files`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack_files import FileFetcher, SlackFiles
+from adapters.slack_files import SlackFiles
 from adapters.slack_sender import SlackSender, SlackStore, retry_handlers
 from adapters.slack_translate import (
     PLATFORM,
@@ -269,7 +269,7 @@ def mount_slack(
     """Serve Slack on `POST /slack/events` of `app`; None (and nothing mounted) when Slack is not configured.
 
     Registers the adapter's `Sender` for platform "slack" on `notifier`, its file fetcher for handlers in
-    `dispatcher.ctx.extras["file_fetchers"]["slack"]`, and start/shutdown hooks on `app`.
+    `dispatcher.ctx.file_fetchers["slack"]`, and start/shutdown hooks on `app`.
     """
     if settings.slack_bot_token is None or settings.slack_signing_secret is None:
         log.info("Slack is not configured (SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET); /slack/events is off")
@@ -278,8 +278,7 @@ def mount_slack(
     app.router.add_post(ROUTE, adapter.handle)
     if notifier is not None:
         notifier.register(adapter.sender)
-    fetchers: dict[str, FileFetcher] = dispatcher.ctx.extras.setdefault("file_fetchers", {})
-    fetchers["slack"] = adapter.fetch_slack_file
+    dispatcher.ctx.file_fetchers["slack"] = adapter.fetch_slack_file
 
     async def on_startup(_: web.Application) -> None:
         await adapter.start()

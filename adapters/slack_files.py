@@ -1,10 +1,10 @@
 """Fetch a file shared in Slack: `files.info` for its name and private URL, then a streamed, authorised GET.
 
 Handlers get here without importing Slack: the adapter registers `SlackFiles.fetch` as the `"slack"` entry of
-`ctx.extras["file_fetchers"]`, so a handler holding an `Attachment` (its `platform_id` is the Slack file id) or a
+`ctx.file_fetchers` (a `bot.context.FileFetcher`), so a handler holding an `Attachment` (its `platform_id` is the Slack file id) or a
 file id / link typed as an argument does:
 
-    name, chunks = await ctx.extras["file_fetchers"]["slack"](attachment.platform_id or argument)
+    name, chunks = await ctx.file_fetchers["slack"](attachment.platform_id or argument)
     async for chunk in chunks: ...
 
 The bot token is only ever sent to Slack's own hosts (or the configured Web API host, a stand-in in tests).
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -26,8 +26,6 @@ from bot.errors import FtbotError
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
-FileFetcher = Callable[[str], Awaitable[tuple[str, AsyncIterator[bytes]]]]
-"""`fetch(file_id_or_link) -> (file name, async iterator of byte chunks)`; raises `SlackFileError`."""
 
 _FILE_ID = re.compile(r"F[A-Z0-9]{6,}")
 # A file id as a path segment (`/files/U1/F123/name`) or after the team in `files-pri/T1-F123/...`.

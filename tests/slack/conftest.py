@@ -102,7 +102,7 @@ def test_router(handled: Handled) -> Router:
         # What the `start` handler does with a training file: fetch it through the platform's fetcher.
         handled.commands.append(cmd)
         ref = cmd.params["file"] or cmd.attachments[0].platform_id
-        name, chunks = await ctx.extras["file_fetchers"][cmd.platform](ref)
+        name, chunks = await ctx.file_fetchers[cmd.platform](ref)
         content = b"".join([chunk async for chunk in chunks])
         handled.files.append((name, content))
         return Card(title=f"Read {name}", facts=(Fact("Bytes", str(len(content))),))
@@ -187,10 +187,10 @@ async def harness(slack_api: FakeSlackApi, slack_store: Store) -> AsyncIterator[
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as http:
         yield SlackHarness(slack_api, http, adapter, slack_store, notifier, dispatcher, handled)
         handled.gate.set()  # never leave a handler waiting on a failed test
-    _check_blocks(slack_api)
+    assert_all_valid(slack_api)
 
 
-def _check_blocks(slack: FakeSlackApi) -> None:
+def assert_all_valid(slack: FakeSlackApi) -> None:
     """Every message the bot sent in the test must be valid Block Kit."""
 
     for message in slack.messages():

@@ -27,7 +27,7 @@ async def test_not_configured_mounts_nothing(tmp_path: Path) -> None:
     app = web.Application()
     assert mount_slack(app, settings, dispatcher, store, notifier) is None
     assert ROUTE not in _routes(app)
-    assert "file_fetchers" not in dispatcher.ctx.extras
+    assert "slack" not in dispatcher.ctx.file_fetchers
     await store.close()
 
 
@@ -43,7 +43,7 @@ async def test_configured_mounts_route_sender_and_fetcher(tmp_path: Path) -> Non
     assert adapter is not None
     assert ROUTE in _routes(app)
     assert notifier.sender("slack") is adapter.sender
-    assert dispatcher.ctx.extras["file_fetchers"]["slack"] == adapter.fetch_slack_file
+    assert dispatcher.ctx.file_fetchers["slack"] == adapter.fetch_slack_file
     assert adapter.client.base_url == "http://127.0.0.1:9/api/"
     await adapter.close()
     await store.close()
