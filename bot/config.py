@@ -61,7 +61,10 @@ class Roles(BaseModel):
 class Settings(BaseSettings):
     """Every setting of the bot. Field docstrings are the README's settings table."""
 
-    model_config = SettingsConfigDict(env_prefix="FTBOT_", extra="ignore", case_sensitive=False)
+    # populate_by_name: overrides in code use field names (microsoft_app_id=...), the environment the aliases.
+    model_config = SettingsConfigDict(
+        env_prefix="FTBOT_", extra="ignore", case_sensitive=False, populate_by_name=True
+    )
 
     host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds to.")
     port: int = Field(default=3978, ge=0, le=65535, description="Port of the HTTP server (0: any free port).")

@@ -109,3 +109,9 @@ def test_every_setting_is_documented_in_the_readme() -> None:
         alias = info.validation_alias
         expected.add(alias.choices[0] if alias is not None else f"FTBOT_{name.upper()}")  # type: ignore[union-attr]
     assert expected <= table, sorted(expected - table)
+
+
+def test_overrides_by_field_name_work_for_aliased_settings() -> None:
+    s = load_settings(microsoft_app_id="app-1", slack_bot_token="xoxb-2", slack_signing_secret="sig")
+    assert s.microsoft_app_id == "app-1"
+    assert s.slack_bot_token is not None and s.slack_bot_token.get_secret_value() == "xoxb-2"
