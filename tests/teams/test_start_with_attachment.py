@@ -1,0 +1,93 @@
+"""Acceptance (issue 5): a file attached in a Teams personal chat starts a job (or, when invalid, gets the
+validation report and starts nothing). The attachment's download URL is served locally, as SharePoint would."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from bot.app import RunningBot, start_bot
+from bot.config import load_settings
+from emulator import datasets
+from tests.teams.conftest import assert_cards_valid, card_text, payload
+from tests.teams.fake_connector import FakeConnector
+from tests.teams.test_end_to_end import post
+
+MODEL = "gpt-4o-mini-2024-07-18"
+
+
+@pytest.fixture
+async def bot(connector: FakeConnector, tmp_path: Path) -> AsyncIterator[RunningBot]:
+    """The whole bot on its embedded default; the emulator runs fast enough for uploads to be processed."""
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'ftbot.db'}", emulator_speed=10)
+    running = await start_bot(settings, host="127.0.0.1", port=0)
+    try:
+        yield running
+    finally:
+        await running.close()
+    assert_cards_valid(connector.calls)
+
+
+@pytest.fixture
+async def file_host() -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_static("/files", str(datasets.path("good_training").parent))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}/files"
+    finally:
+        await runner.cleanup()
+
+
+def with_file(connector: FakeConnector, text: str, url: str, name: str) -> dict[str, Any]:
+    activity = payload("file_personal", connector.url, text=text)
+    activity["attachments"][0]["name"] = name
+    activity["attachments"][0]["content"]["downloadUrl"] = url
+    return activity
+
+
+def cards(connector: FakeConnector) -> list[str]:
+    texts = []
+    for call in connector.calls:
+        for attachment in call.body.get("attachments") or []:
+            texts.append(card_text(attachment["content"]))
+    return texts
+
+
+async def test_personal_chat_attachment_starts_a_job(
+    bot: RunningBot, connector: FakeConnector, file_host: str
+) -> None:
+    activity = with_file(
+        connector, f"start {MODEL} --seed 7", f"{file_host}/good_training.jsonl", "train.jsonl"
+    )
+    status, _ = await post(bot, activity)
+    assert status == 200
+    await connector.wait_for(2)  # the validation report, then the job card
+    texts = cards(connector)
+    job_text = next(t for t in texts if "ftjob-" in t)
+    job_id = "ftjob-" + job_text.split("ftjob-", 1)[1][:32]
+    job = await bot.ctx.azure.data().get_job(job_id)
+    assert job.seed == 7 and job.model == MODEL
+    stored = await bot.store.get_job(job_id)
+    assert stored is not None and stored.home_conversation == "teams:a:1personal-chat-xyz"
+
+
+async def test_invalid_attachment_gets_the_report_and_starts_nothing(
+    bot: RunningBot, connector: FakeConnector, file_host: str
+) -> None:
+    activity = with_file(connector, f"start {MODEL}", f"{file_host}/invalid_jsonl.jsonl", "bad.jsonl")
+    status, _ = await post(bot, activity)
+    assert status == 200
+    await connector.wait_for(1)
+    [report] = cards(connector)
+    assert "Line" in report and "bad.jsonl" in report
+    assert bot.emulator.state.counters["files.upload"] == 0
+    assert bot.emulator.state.counters["jobs.create"] == 0
