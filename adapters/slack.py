@@ -58,6 +58,7 @@ ROUTE = "/slack/events"
 COMMAND = "/ft"
 EVENT_SOURCE = "slack"
 SAVED_CONVERSATIONS_MAX = 10_000
+QUIET_TURNS = 3
 # Every button click is acknowledged (Slack shows an error otherwise); only our prefix is dispatched.
 _ANY_ACTION = re.compile(".*")
 
@@ -84,13 +85,22 @@ class AckFirst:
         if self._busy == 0:
             self._idle.set()
 
+    async def _quiet(self) -> None:
+        # Idle for a few loop turns: a request already read from its socket takes that long to reach `handle`.
+        while True:
+            await self._idle.wait()
+            for _ in range(QUIET_TURNS):
+                await asyncio.sleep(0)
+            if self._idle.is_set():
+                return
+
     async def then(self, work: Coroutine[Any, Any, None]) -> None:
         try:
             # At least one loop turn, so the request that scheduled this work writes its response first.
             await asyncio.sleep(0)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.max_hold):
-                    await self._idle.wait()
+                    await self._quiet()
         except asyncio.CancelledError:
             work.close()  # never started: close it so it is not reported as never awaited
             raise

@@ -101,7 +101,7 @@ def test_router(handled: Handled) -> Router:
     async def read(ctx: Context, cmd: Command) -> Card:
         # What the `start` handler does with a training file: fetch it through the platform's fetcher.
         handled.commands.append(cmd)
-        ref = cmd.params["file"] or cmd.attachments[0].platform_id
+        ref: str = cmd.params["file"] or cmd.attachments[0].platform_id or ""
         name, chunks = await ctx.file_fetchers[cmd.platform](ref)
         content = b"".join([chunk async for chunk in chunks])
         handled.files.append((name, content))

@@ -60,7 +60,7 @@ async def test_rate_limited_send_waits_and_succeeds(harness: SlackHarness) -> No
 
 
 def _rate_limited(retry_after: str | None) -> HttpResponse:
-    headers = {"Retry-After": [retry_after]} if retry_after is not None else {}
+    headers: dict[str, str | list[str]] = {"Retry-After": [retry_after]} if retry_after is not None else {}
     return HttpResponse(status_code=429, headers=headers)
 
 
