@@ -232,7 +232,7 @@ class SlackAdapter:
         event: Mapping[str, Any] = body.get("event") or {}
         event_id = str(body.get("event_id") or "")
         if event_id and await self.store.seen_event(EVENT_SOURCE, event_id):
-            log.info("slack event %s already handled (retry %s)", event_id, body.get("retry_attempt", "?"))
+            log.info("slack event %s already handled: a retried delivery, ignored", event_id)
             return
         if not is_user_message(event):  # app_mention from another bot, or a message subtype we do not take
             return
