@@ -28,6 +28,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_files import SlackFiles
@@ -155,6 +156,23 @@ class SlackAdapter:
         if self.session is None or self.session.closed:
             self.session = aiohttp.ClientSession()
             self.client.session = self.session
+        await self._prime_authorization()
+
+    async def _prime_authorization(self) -> None:
+        """Bolt calls `auth.test` on the first request and caches it; a burst of first requests would each
+        call it before the cache fills, delaying their acks. One call at start fills the cache (and says early
+        when the token is wrong). Slack being unreachable at start is not fatal: Bolt retries on demand."""
+        try:
+            result = await self.client.auth_test()
+        except Exception as exc:
+            log.warning(
+                "Slack auth.test at start failed (%s); will retry on the first request", type(exc).__name__
+            )
+            return
+        log.info("Slack: connected as %s in team %s", result.get("user"), result.get("team"))
+        for middleware in getattr(self.bolt, "_async_middleware_list", ()):
+            if isinstance(middleware, AsyncSingleTeamAuthorization) and middleware.auth_test_result is None:
+                middleware.auth_test_result = result
 
     async def drain(self) -> None:
         """Wait for the work started by requests already acknowledged (and any work that work starts)."""

@@ -112,6 +112,8 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
             await emulator.close()
         raise
     azure = AzureClients(settings, emulator=embedded)
+    if azure.names():
+        azure.data()  # import and build the client now, not inside the first burst of requests
     notifier = Notifier()
     ctx = Context(
         settings=settings,

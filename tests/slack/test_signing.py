@@ -64,7 +64,20 @@ async def test_signed_event_with_bad_signature_dispatches_nothing(harness: Slack
     from tests.slack.signing import json_body
 
     body, content_type = json_body(payloads.event(payloads.app_mention("<@UBOT00001> status ftjob-abc")))
+    auth_tests_at_start = len(harness.slack.called("auth.test"))  # the one the adapter makes at start-up
     resp = await harness.send(body, content_type, secret="wrong")
     assert resp.status == 401
     await _assert_nothing_happened(harness)
-    assert harness.slack.called("auth.test") == []
+    assert len(harness.slack.called("auth.test")) == auth_tests_at_start
+
+
+async def test_the_token_is_checked_once_at_start_not_per_request(harness: SlackHarness) -> None:
+    # Bolt caches auth.test after the first call; the adapter makes that call at start so a burst of first
+    # requests does not each wait on it.
+    import asyncio
+
+    assert len(harness.slack.called("auth.test")) == 1
+    body, content_type = _slash()
+    responses = await asyncio.gather(*(harness.send(body, content_type) for _ in range(5)))
+    assert [r.status for r in responses] == [200] * 5
+    assert len(harness.slack.called("auth.test")) == 1
