@@ -107,7 +107,9 @@ class Settings(BaseSettings):
         "(always on with the embedded emulator; never turn on for a shared bot).",
     )
     emulator_speed: float = Field(
-        default=60.0, gt=0, description="Embedded emulator: simulated seconds per real second."
+        default=16.0,
+        gt=0,
+        description="Embedded emulator: simulated seconds per real second (16: a demo job takes about a minute).",
     )
 
     slack_bot_token: SecretStr | None = Field(
