@@ -15,6 +15,14 @@ from bot.dataprep.images import MAX_IMAGES_PER_EXAMPLE, WARN_IMAGES_PER_EXAMPLE,
 
 NonEmptyStr = Annotated[str, Meta(min_length=1)]
 
+# What messages hold, packed in an int while scanning: bit 0 a system message, bit 1 a user message,
+# bit 2 an assistant message, bits 3+ the number of images. -1 = not accepted.
+HAS_SYSTEM = 1
+HAS_USER = 2
+HAS_ASSISTANT = 4
+IMAGE_SHIFT = 3
+REJECT = -1
+
 
 class FunctionCall(Struct, gc=False):
     name: str
@@ -117,18 +125,61 @@ class DpoExample(Struct, gc=False):
     non_preferred_output: Messages
 
 
+# The common case, decoded faster: every message's content is a non-empty string (no parts, no images),
+# which leaves only "which roles are there" to check in Python. Stricter than the types above, never
+# looser: an example these accept is accepted by `ChatExample` + `chat_flags` with the same warnings
+# (tested); anything else (parts, tool-call-only replies, errors) goes to the full types.
+class TextSystemMessage(Struct, tag_field="role", tag="system", forbid_unknown_fields=True, gc=False):
+    BIT: ClassVar[int] = HAS_SYSTEM
+    content: NonEmptyStr
+    name: NonEmptyStr | UnsetType = UNSET
+
+
+class TextUserMessage(Struct, tag_field="role", tag="user", forbid_unknown_fields=True, gc=False):
+    BIT: ClassVar[int] = HAS_USER
+    content: NonEmptyStr
+    name: NonEmptyStr | UnsetType = UNSET
+
+
+class TextAssistantMessage(Struct, tag_field="role", tag="assistant", forbid_unknown_fields=True, gc=False):
+    BIT: ClassVar[int] = HAS_ASSISTANT
+    content: NonEmptyStr
+    name: NonEmptyStr | UnsetType = UNSET
+    weight: Literal[0, 1] | UnsetType = UNSET
+    tool_calls: Annotated[list[ToolCall], Meta(min_length=1)] | UnsetType = UNSET
+    function_call: FunctionCall | UnsetType = UNSET
+
+
+class TextToolMessage(Struct, tag_field="role", tag="tool", forbid_unknown_fields=True, gc=False):
+    BIT: ClassVar[int] = 0  # no warning depends on it
+    content: NonEmptyStr
+    name: NonEmptyStr | UnsetType = UNSET
+    tool_call_id: str | UnsetType = UNSET
+
+
+class TextFunctionMessage(Struct, tag_field="role", tag="function", forbid_unknown_fields=True, gc=False):
+    BIT: ClassVar[int] = 0  # no warning depends on it
+    content: NonEmptyStr
+    name: NonEmptyStr
+
+
+TextMessage = (
+    TextSystemMessage | TextUserMessage | TextAssistantMessage | TextToolMessage | TextFunctionMessage
+)
+
+
+class TextChatExample(Struct, gc=False):
+    messages: Annotated[list[TextMessage], Meta(min_length=1)]
+    tools: list[Tool] | UnsetType = UNSET
+    functions: list[FunctionDef] | UnsetType = UNSET
+    parallel_tool_calls: bool | UnsetType = UNSET
+
+
 class CompletionExample(Struct, gc=False, forbid_unknown_fields=True):
     prompt: str
     completion: NonEmptyStr
 
 
-# What messages hold, packed in an int while scanning: bit 0 a system message, bit 1 a user message,
-# bit 2 an assistant message, bits 3+ the number of images. -1 = not accepted.
-HAS_SYSTEM = 1
-HAS_USER = 2
-HAS_ASSISTANT = 4
-IMAGE_SHIFT = 3
-REJECT = -1
 # What `chat_flags`/`dpo_flags` return for an accepted example: the warnings it deserves, 0 for none (the
 # common case, tested with one comparison per line): bit 0 no system message, bit 1 no user message,
 # bits 3+ the number of images when over the warning level.
@@ -192,6 +243,16 @@ def chat_flags(example: ChatExample, vision_ok: bool) -> int:
     if seen & HAS_ASSISTANT and 0 <= seen < (MAX_IMAGES_PER_EXAMPLE + 1) << IMAGE_SHIFT:
         return _warnings(seen)
     return REJECT
+
+
+def text_chat_flags(example: TextChatExample, vision_ok: bool) -> int:
+    """`chat_flags` for a text-only example: only the roles matter (no images, content already checked)."""
+    seen = 0
+    for m in example.messages:
+        seen |= m.BIT
+    if seen == HAS_SYSTEM | HAS_USER | HAS_ASSISTANT:
+        return 0
+    return _MISSING[seen & (HAS_SYSTEM | HAS_USER)] if seen & HAS_ASSISTANT else REJECT
 
 
 def dpo_flags(example: DpoExample, vision_ok: bool) -> int:

@@ -26,9 +26,11 @@ from bot.dataprep.fastpath import (
     ChatExample,
     CompletionExample,
     DpoExample,
+    TextChatExample,
     chat_flags,
     dpo_flags,
     image_count,
+    text_chat_flags,
 )
 from bot.dataprep.findings import Finding
 from bot.dataprep.images import WARN_IMAGES_PER_EXAMPLE
@@ -47,9 +49,9 @@ DEFAULT_MAX_ERRORS = 20
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-# Flags of an accepted example that needs no warning: system and user message, at most 10 images.
-# A line starting with one of these may be blank: checked off the hot path.
-_SPACE = frozenset(b" \t\r\n\f\v")
+# The text-only types stay the hot decoder while the lines they refuse but the full types accept
+# ("misses": parts, tool-call-only replies) are at most 1 in this many; past that, the full types are.
+_MISS_RATIO = 16
 
 
 def _completion_flags(example: Any, vision_ok: bool) -> int:
@@ -120,6 +122,16 @@ class StreamValidator:
             )
         encoding = self.info.encoding if self.info else DEFAULT_ENCODING
         self._counter = TokenCounter(encoding) if count_tokens else None
+        # The hot loop's decoder. Without token counting, chat lines are first decoded with the text-only
+        # types (no content unions, a one-line role check); lines they refuse take the full types.
+        self._hot_decode: Callable[[bytes | memoryview], Any] = self._decode
+        self._hot_flags: Callable[[Any, bool], int] = self._flags
+        self._text_first = self.data_format == "chat" and not count_tokens
+        if self._text_first:
+            self._hot_decode = msgspec.json.Decoder(TextChatExample).decode
+            self._hot_flags = text_chat_flags
+        self._text_lines = 0
+        self._text_misses = 0
         self._token_counts: array[int] = array("I")
         # Stream state.
         self._bytes = 0
@@ -218,10 +230,14 @@ class StreamValidator:
             self._line_at(memoryview(first), lineno)
             start = nl + 1
             nl = find(b"\n", start, end)
-        decode = self._decode
-        flags_of = self._flags
+        first_lineno = lineno
+        decode = self._hot_decode
+        flags_of = self._hot_flags
         vision_ok = self._vision_ok
         accept = self._accept
+        # A line the hot decoder did not accept: the full types when the hot ones are text-only, else
+        # the precise rules. Blank lines fail every decode, so they are told apart there too.
+        refused = self._text_refused if self._text_first else self._refused
         counting = self._counter is not None
         max_line = self.max_line_bytes
         # Only a block longer than the limit can hold a line over it.
@@ -230,18 +246,17 @@ class StreamValidator:
         valid = 0
         while nl >= 0:
             lineno += 1
-            # An empty line starts with its own newline, which is in _SPACE.
-            if buffer[start] in _SPACE or (check_length and nl - start > max_line):
+            if check_length and nl - start > max_line:
                 self._line_at(whole[start:nl], lineno)
             else:
                 try:
                     example = decode(whole[start:nl])
                 except decode_errors:
-                    self._slow(whole[start:nl].tobytes(), lineno)
+                    refused(whole[start:nl], lineno)
                 else:
                     flags = flags_of(example, vision_ok)
                     if flags < 0:
-                        self._slow(whole[start:nl].tobytes(), lineno)
+                        refused(whole[start:nl], lineno)
                     elif flags or counting:
                         accept(example, flags, lineno)
                     else:
@@ -250,11 +265,19 @@ class StreamValidator:
             nl = find(b"\n", start, end)
         self._valid += valid
         self._lineno = lineno
+        if self._text_first:
+            self._text_lines += lineno - first_lineno
+            if self._text_misses * _MISS_RATIO > self._text_lines:
+                # Parts, tool-call-only replies... are this data's normal: decode with the full types.
+                self._text_first = False
+                self._hot_decode = self._decode
+                self._hot_flags = self._flags
         if start < end:
             self._hold(bytes(buffer[start:end]))
 
-    def _line_at(self, raw: memoryview, lineno: int) -> None:
-        """One line off the hot path: blank, too long, starting with spaces, or completing a held piece."""
+    def _line_at(self, raw: memoryview, lineno: int) -> bool:
+        """One line off the hot path (blank, too long, or completing a held piece), decoded with the full
+        types. True when they accept it."""
         if not raw or raw.tobytes().isspace():
             self._blank_line(lineno)
         elif len(raw) > self.max_line_bytes:
@@ -264,12 +287,27 @@ class StreamValidator:
                 example = self._decode(raw)
             except (msgspec.MsgspecError, UnicodeDecodeError):
                 self._slow(raw.tobytes(), lineno)
-                return
+                return False
             flags = self._flags(example, self._vision_ok)
             if flags == REJECT:
                 self._slow(raw.tobytes(), lineno)
             else:
                 self._accept(example, flags, lineno)
+                return True
+        return False
+
+    def _text_refused(self, raw: memoryview, lineno: int) -> None:
+        """A line the text-only types refused: the full types decide; count what they accept (a miss)."""
+        if self._line_at(raw, lineno):
+            self._text_misses += 1
+
+    def _refused(self, raw: memoryview, lineno: int) -> None:
+        """A line the full types refused in the hot loop: blank, or the precise rules say why."""
+        data = raw.tobytes()
+        if not data or data.isspace():
+            self._blank_line(lineno)
+        else:
+            self._slow(data, lineno)
 
     def _blank_line(self, lineno: int) -> None:
         self._blank += 1

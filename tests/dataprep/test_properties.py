@@ -11,7 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.dataprep import StreamValidator, ValidationReport
-from bot.dataprep.fastpath import REJECT, ChatExample, DpoExample, chat_flags, dpo_flags
+from bot.dataprep.fastpath import (
+    REJECT,
+    ChatExample,
+    DpoExample,
+    TextChatExample,
+    chat_flags,
+    dpo_flags,
+    text_chat_flags,
+)
 from bot.dataprep.rules import check_chat, check_dpo
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -117,9 +125,18 @@ MUTATION_VALUES = st.sampled_from(
 )
 
 
+# Valid messages whose content is a non-empty string: what the text-only types take.
+TEXT_MESSAGES = {
+    role: [m for m in ms if isinstance(m.get("content"), str) and m["content"]]
+    for role, ms in VALID_MESSAGES.items()
+}
+
+
 @st.composite
-def near_valid_messages(draw: st.DrawFn, roles: list[str]) -> list[Any]:
-    out = [dict(draw(st.sampled_from(VALID_MESSAGES[r]))) for r in roles]
+def near_valid_messages(
+    draw: st.DrawFn, roles: list[str], source: dict[str, list[dict[str, Any]]] = VALID_MESSAGES
+) -> list[Any]:
+    out = [dict(draw(st.sampled_from(source[r]))) for r in roles]
     for _ in range(draw(st.integers(0, 2))):
         if not out:
             break
@@ -135,6 +152,11 @@ def near_valid_messages(draw: st.DrawFn, roles: list[str]) -> list[Any]:
 role_lists = st.lists(st.sampled_from(list(VALID_MESSAGES)), min_size=0, max_size=4)
 with_assistant = role_lists.map(lambda roles: [*roles, "assistant"])
 near_valid_chat = (role_lists | with_assistant).flatmap(near_valid_messages).map(lambda ms: {"messages": ms})
+near_valid_text_chat = (
+    (role_lists | with_assistant)
+    .flatmap(lambda roles: near_valid_messages(roles, TEXT_MESSAGES))
+    .map(lambda ms: {"messages": ms})
+)
 near_valid_dpo = st.tuples(
     with_assistant.flatmap(near_valid_messages),
     st.lists(st.sampled_from(["assistant", "tool", "user"]), max_size=2)
@@ -211,12 +233,16 @@ def test_arbitrary_lines_never_raise_and_chunking_does_not_matter(
     )
 
 
-def _fast(raw: bytes, kind: type, flags_of: Any) -> bool:
+def _flags(raw: bytes, kind: type, flags_of: Any) -> int:
     try:
-        example = msgspec.json.decode(raw, type=kind)
+        example: Any = msgspec.json.decode(raw, type=kind)
     except msgspec.MsgspecError:
-        return False
-    return bool(flags_of(example, True) != REJECT)
+        return REJECT
+    return int(flags_of(example, True))
+
+
+def _fast(raw: bytes, kind: type, flags_of: Any) -> bool:
+    return _flags(raw, kind, flags_of) != REJECT
 
 
 @SETTINGS
@@ -231,3 +257,33 @@ def test_fast_path_agrees_with_the_rules_on_chat(example: Any) -> None:
 def test_fast_path_agrees_with_the_rules_on_dpo(example: Any) -> None:
     raw = json.dumps(example).encode()
     assert _fast(raw, DpoExample, dpo_flags) == (not check_dpo(example, vision_ok=True))
+
+
+@SETTINGS
+@given(near_valid_text_chat | near_valid_chat | chat_example)
+def test_text_only_types_accept_only_what_the_full_types_accept_with_the_same_warnings(example: Any) -> None:
+    raw = json.dumps(example).encode()
+    text = _flags(raw, TextChatExample, text_chat_flags)
+    if text != REJECT:
+        assert _flags(raw, ChatExample, chat_flags) == text
+        assert not check_chat(example, vision_ok=True)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.text(max_size=40) | (chat_example | near_valid_chat | near_valid_text_chat).map(json.dumps),
+        max_size=12,
+    )
+)
+def test_the_no_token_hot_path_finds_what_the_full_path_finds(lines: list[str]) -> None:
+    # Without tokens, chat lines go through the text-only types first; with tokens, all take the full types.
+    data = "\n".join(line.replace("\n", " ") for line in lines).encode("utf-8", "surrogatepass")
+    fast = validate(data, [], count_tokens=False, max_errors=5)
+    full = validate(data, [], count_tokens=True, max_errors=5)
+    assert (fast.valid, fast.invalid, fast.errors, fast.warnings) == (
+        full.valid,
+        full.invalid,
+        full.errors,
+        full.warnings,
+    )

@@ -1,0 +1,72 @@
+"""The no-token hot path: text-only types first, the full types for what they refuse, and the switch to
+the full types when the data is mostly parts / tool calls. Reports must not depend on which path ran."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.dataprep import StreamValidator, ValidationReport
+from bot.dataprep import findings as f
+from tests.dataprep.helpers import chat, image_part, jsonl, line, run, vision_chat
+
+CALL = {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+
+
+def tool_chat(i: int) -> dict[str, Any]:
+    """A valid example the text-only types refuse: the assistant reply has tool calls and no content."""
+    return {
+        "messages": [
+            {"role": "system", "content": "Use tools."},
+            {"role": "user", "content": f"look up {i}"},
+            {"role": "assistant", "tool_calls": [CALL]},
+            {"role": "tool", "content": "found", "tool_call_id": "c1"},
+            {"role": "assistant", "content": f"result {i}"},
+        ]
+    }
+
+
+def feed(data: bytes, block: int, **options: Any) -> tuple[StreamValidator, ValidationReport]:
+    v = StreamValidator(count_tokens=False, **options)
+    for i in range(0, len(data), block):
+        v.feed(data[i : i + block])
+    return v, v.finish()
+
+
+def summary(report: ValidationReport) -> tuple[Any, ...]:
+    return report.valid, report.invalid, report.errors, report.warnings, report.warning_counts
+
+
+def test_invalid_utf8_in_a_text_only_example_is_still_an_error() -> None:
+    # The content is otherwise fine: only decoding it as a str (not skipping it) catches the bad byte.
+    bad = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "caf\xe9"}]}'
+    data = jsonl([line(chat(f"q{i}")) for i in range(11)]) + bad + b"\n"
+    report = run(data)
+    assert [(e.line, e.code) for e in report.errors] == [(12, f.INVALID_UTF8)]
+    assert report.valid == 11
+
+
+def test_lines_the_text_types_refuse_are_decided_by_the_full_types() -> None:
+    lines = [line(chat(f"q{i}")) for i in range(10)]
+    lines += [line(tool_chat(1)), line(vision_chat(image_part("https://example.com/a.png")))]
+    lines += [line({"messages": [{"role": "user", "content": "no reply"}]}), "", "  " + line(chat("x"))]
+    report = run(lines, model="gpt-4o-2024-08-06")
+    assert [(e.line, e.code) for e in report.errors] == [(13, f.EXAMPLE_MISSING_ASSISTANT_MESSAGE)]
+    assert (report.valid, report.invalid, report.blank_lines) == (13, 1, 1)
+
+
+def test_mostly_tool_call_data_switches_to_the_full_types_with_the_same_report() -> None:
+    lines = [line(chat("no system", system=None))] + [line(tool_chat(i)) for i in range(300)]
+    lines.insert(150, line({"messages": [{"role": "assistant", "content": ""}]}))
+    data = jsonl(lines)
+    switched, report = feed(data, 4096)
+    assert not switched._text_first  # the text-only types missed too often and were dropped
+    # Token counting decodes every line with the full types: the same findings.
+    assert summary(report) == summary(run(data, count_tokens=True))
+    assert report.valid == 301 and [(e.line, e.code) for e in report.errors] == [(151, f.MISSING_CONTENT)]
+    assert report.warning_counts == {f.MISSING_SYSTEM_MESSAGE: 1}
+
+
+def test_plain_chat_data_keeps_the_text_types() -> None:
+    lines = [line(chat(f"q{i}")) for i in range(300)] + [line(tool_chat(1))]
+    v, report = feed(jsonl(lines), 4096)
+    assert v._text_first and report.valid == 301 and report.ok
