@@ -481,7 +481,8 @@ def _json_reason(text: str, exc: msgspec.MsgspecError) -> str:
         json.loads(text)
     except ValueError as jexc:
         if isinstance(jexc, json.JSONDecodeError):
-            return f"{jexc.msg} at column {jexc.colno}"
+            # "Unterminated string starting at" already ends in "at": no "at at column".
+            return f"{jexc.msg.removesuffix(' at')} at column {jexc.colno}"
         return str(jexc)
     except RecursionError:
         return "nested too deeply"

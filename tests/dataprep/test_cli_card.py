@@ -114,3 +114,13 @@ def test_card_for_valid_data_lists_warnings_and_caps_rows() -> None:
     assert card.tone is Tone.SUCCESS and card.badge == "valid"
     [warnings] = card.tables
     assert len(warnings.rows) == 5 and warnings.more.startswith("7 more")
+
+
+def test_json_error_reason_reads_naturally(tmp_path: Path) -> None:
+    from bot.dataprep import validate_path
+
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"messages": "unterminated\n', encoding="utf-8")
+    report = validate_path(path, count_tokens=False)
+    [error] = [e for e in report.errors if e.code == "invalid_json"]
+    assert "starting at column" in error.message and "at at" not in error.message
