@@ -6,6 +6,7 @@ aiohttp application on one port, and tears them down in order. The only place in
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 from contextlib import suppress
@@ -26,6 +27,7 @@ from bot.store import Store
 
 log = logging.getLogger("ftbot")
 STORE = web.AppKey("store", Store)
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
 SHUTDOWN_GRACE = 8.0  # seconds in-flight requests get to finish; the whole stop stays under 10 s
 
 
@@ -60,6 +62,14 @@ class RunningBot:
     async def close(self) -> None:
         """Stop taking requests, let in-flight ones finish, then stop the scheduler and close connections."""
         await self.runner.cleanup()
+
+    async def force_close(self) -> None:
+        """After a shutdown that ran out of time: stop and close what the interrupted cleanup did not."""
+        await self.scheduler.stop()
+        for part in (self.ctx.azure, self.store, self.emulator):
+            if part is not None:
+                with suppress(Exception):
+                    await part.close()
 
 
 async def _start_emulator(settings: Settings) -> tuple[Settings, Any]:
@@ -120,7 +130,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
         store=store,
         azure=azure,
         notifier=notifier,
-        local_files=embedded or settings.allow_local_files,
+        local_files=settings.allow_local_files or (embedded and not _platform_configured(settings)),
         samples_dir=_samples_dir(),
     )
     router = build_router()
@@ -128,7 +138,8 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     dispatcher = Dispatcher(router, ctx, presenter())
     scheduler = Scheduler(ctx)
 
-    app = web.Application(client_max_size=600 * 1024 * 1024)
+    # Chat payloads are small; a large body is refused before anything reads it (files never come this way).
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[STORE] = store
     app.router.add_get("/healthz", healthz)
     adapters = _mount_adapters(app, settings, dispatcher, store, notifier)
@@ -175,8 +186,29 @@ def _mount_adapters(
     slack = mount_slack(app, settings, dispatcher, store, notifier)
     if slack is not None:
         mounted["slack"] = slack
-    mounted["teams"] = mount_teams(app, settings, dispatcher, store, notifier)
+    # Without an app id nothing authenticates Teams requests: serve them only on a loopback address (local
+    # use: the Bot Framework Emulator, tests), never on an address others can reach.
+    if settings.microsoft_app_id or _is_loopback(settings.host):
+        mounted["teams"] = mount_teams(app, settings, dispatcher, store, notifier)
+    else:
+        log.warning(
+            "Teams is off: MicrosoftAppId is not set and FTBOT_HOST=%s is reachable from other machines",
+            settings.host,
+        )
     return mounted
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _platform_configured(settings: Settings) -> bool:
+    return bool(settings.slack_bot_token or settings.microsoft_app_id)
 
 
 async def serve(settings: Settings) -> int:
@@ -190,9 +222,17 @@ async def serve(settings: Settings) -> int:
     await stop.wait()
     log.info("shutting down")
     try:
-        async with asyncio.timeout(SHUTDOWN_GRACE + 1.5):
+        async with asyncio.timeout(SHUTDOWN_GRACE + 1.0):
             await bot.close()
     except TimeoutError:
-        log.warning("shutdown took too long; exiting anyway")
+        log.warning("shutdown took too long; closing what is left")
+        await bot.force_close()
     log.info("stopped")
     return 0
+
+
+def run_emulator(argv: list[str]) -> int:
+    """`ftbot emulator ...`: the emulator's own command line (wired here, the one place bot/ meets it)."""
+    from emulator.cli import main as emulator_main
+
+    return emulator_main(argv)

@@ -61,9 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().print_help()
         return EXIT_USAGE
     if command == "emulator":
-        from emulator.cli import main as emulator_main
+        from bot.app import run_emulator
 
-        return emulator_main(list(args.rest))
+        return run_emulator(list(args.rest))
     if command == "validate":
         from bot.dataprep.cli import main as validate_main
 
@@ -71,17 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command in ("serve", "demo"):
             settings = _settings(host=getattr(args, "host", None), port=getattr(args, "port", None))
-            secrets = [
-                s.get_secret_value()
-                for s in (
-                    settings.azure_openai_api_key,
-                    settings.slack_bot_token,
-                    settings.slack_signing_secret,
-                    settings.microsoft_app_password,
-                )
-                if s is not None
-            ]
-            setup_logging(settings.log_format, settings.log_level, secrets)
+            setup_logging(settings.log_format, settings.log_level, settings.secret_values())
             from bot.app import serve
 
             return asyncio.run(serve(settings))

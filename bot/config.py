@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from bot.errors import ConfigError
 
@@ -166,6 +167,24 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else None
 
+    def secret_values(self) -> list[str]:
+        """Every secret this process knows, for the log redaction filter."""
+        found = [
+            secret.get_secret_value()
+            for secret in (
+                self.azure_openai_api_key,
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.microsoft_app_password,
+                *(r.api_key() for r in self.resources),
+            )
+            if secret is not None
+        ]
+        password = make_url(self.database_url).password if "://" in self.database_url else None
+        found += [str(password)] if password else []
+        found += [os.environ[name] for name in ("AZURE_CLIENT_SECRET",) if os.environ.get(name)]
+        return found
+
     @property
     def uses_emulator(self) -> bool:
         return self.azure_openai_endpoint is None
@@ -262,6 +281,8 @@ def _cross_checks(s: Settings) -> list[str]:
     names = [r.name for r in s.resources]
     if len(set(names)) != len(names):
         problems.append("config file: resources: each resource needs a unique name")
-    if not s.database_url.startswith(("sqlite", "postgresql")):
-        problems.append("FTBOT_DATABASE_URL: must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+    if not s.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        problems.append(
+            "FTBOT_DATABASE_URL: must be a sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB URL"
+        )
     return problems

@@ -19,8 +19,18 @@ _PATTERNS = [
     re.compile(r"\bxox[abposr]-[A-Za-z0-9-]+"),
     re.compile(r"(?i)(api-key['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
     re.compile(r"(?i)((?:password|secret|token)['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
+    re.compile(r"(?i)([?&](?:sig|se|sv)=)[^&\s'\"]+"),  # SAS URLs of blob imports
+    re.compile(r"(://[^:/@\s]+:)[^@/\s]+(@)"),  # user:password@ in database URLs
 ]
 MASK = "***"
+
+
+def _masked(match: re.Match[str]) -> str:
+    """Keep the context groups around the secret (`api-key: `, `://user:` ... `@`), mask the rest."""
+    groups = match.groups()
+    before = groups[0] if groups else ""
+    after = groups[1] if len(groups) > 1 else ""
+    return f"{before}{MASK}{after}"
 
 
 class RedactingFilter(logging.Filter):
@@ -34,7 +44,7 @@ class RedactingFilter(logging.Filter):
         for secret in self.secrets:
             text = text.replace(secret, MASK)
         for pattern in _PATTERNS:
-            text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
+            text = pattern.sub(_masked, text)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:

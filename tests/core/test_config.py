@@ -54,6 +54,8 @@ def test_platform_names(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"FTBOT_AZURE_OPENAI_ENDPOINT": "x.openai.azure.com"}, "FTBOT_AZURE_OPENAI_ENDPOINT: must start"),
         ({"SLACK_BOT_TOKEN": "xoxb-secret"}, "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"),
         ({"FTBOT_DATABASE_URL": "mysql://x"}, "FTBOT_DATABASE_URL: "),
+        ({"FTBOT_DATABASE_URL": "sqlite:///x.db"}, "FTBOT_DATABASE_URL: "),
+        ({"FTBOT_DATABASE_URL": "postgresql://u@h/db"}, "FTBOT_DATABASE_URL: "),
     ],
 )
 def test_bad_settings_give_one_readable_line(
