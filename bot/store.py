@@ -375,7 +375,9 @@ class Store:
         self, table: Table, pk: Any, eligible: Any, owner: str, limit: int, lease: timedelta
     ) -> Sequence[Any]:
         now = _now()
-        free = or_(table.c.lease_until.is_(None), table.c.lease_until < now, table.c.lease_owner == owner)
+        # Free = never leased or the lease ran out. Not "leased by me": two overlapping sweeps of one replica
+        # must not both take the same row either.
+        free = or_(table.c.lease_until.is_(None), table.c.lease_until < now)
         pick = select(pk).where(and_(eligible, free)).order_by(pk).limit(limit)
         if self.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)

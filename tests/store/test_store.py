@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import inspect
 
 from bot.model import Conversation, MessageRef, User
@@ -104,6 +105,15 @@ async def test_outbox_claims_are_exclusive_between_owners(store: Store) -> None:
     assert not await store.mark_sent(item.id, owner), "sent twice"
 
 
+async def test_overlapping_sweeps_of_one_replica_take_different_rows(store: Store) -> None:
+    for i in range(6):
+        await store.enqueue(f"k{i}", "slack:C42", {"i": i})
+    lease = timedelta(minutes=5)
+    batches = await asyncio.gather(*(store.claim_outbox("replica-a", limit=2, lease=lease) for _ in range(3)))
+    ids = [item.id for batch in batches for item in batch]
+    assert len(ids) == len(set(ids)) == 6
+
+
 async def test_expired_lease_can_be_taken_over(store: Store) -> None:
     await store.enqueue("k", "slack:C42", {})
     [item] = await store.claim_outbox("a", limit=5, lease=timedelta(seconds=-1))
@@ -160,3 +170,31 @@ async def test_downgrade_to_base_removes_everything(sqlite_url: str) -> None:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
     await s.close()
     assert tables <= {"alembic_version"}
+
+
+@pytest.mark.postgres
+async def test_two_replicas_never_claim_the_same_row(postgres_server: str) -> None:
+    """Two engines (as two replicas would have) race for outbox rows on PostgreSQL: no row is leased twice."""
+    from sqlalchemy import text
+
+    first, second = Store.open(postgres_server), Store.open(postgres_server)
+    try:
+        async with first.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await first.upgrade()
+        for i in range(40):
+            await first.enqueue(f"race-{i}", "slack:C42", {"i": i})
+        lease = timedelta(minutes=5)
+        claims = await asyncio.gather(
+            *(first.claim_outbox("replica-a", limit=2, lease=lease) for _ in range(12)),
+            *(second.claim_outbox("replica-b", limit=2, lease=lease) for _ in range(12)),
+        )
+        by_a = [item.id for batch in claims[:12] for item in batch]
+        by_b = [item.id for batch in claims[12:] for item in batch]
+        assert not set(by_a) & set(by_b), "a row was leased by both replicas"
+        assert len(by_a) == len(set(by_a)) and len(by_b) == len(set(by_b))
+        assert len(by_a) + len(by_b) == 40
+    finally:
+        await first.close()
+        await second.close()
