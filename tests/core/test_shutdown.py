@@ -25,7 +25,11 @@ async def test_in_flight_request_is_answered_before_the_bot_stops(emulator: Any,
         activity = payload("message_personal", connector.url, text="list")
         async with aiohttp.ClientSession() as http:
             request = asyncio.create_task(http.post(f"{bot.url}/api/messages", json=activity))
-            await asyncio.sleep(0.3)  # the request is now waiting on Azure
+            server = bot.runner.server
+            assert server is not None
+            async with asyncio.timeout(10):  # a guard against a hang, not a timing assertion
+                while server.requests_count == 0:  # until the request is being handled (waiting on Azure)
+                    await asyncio.sleep(0.01)
             await bot.close()
             response = await request
             assert response.status == 200
