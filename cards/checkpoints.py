@@ -10,6 +10,8 @@ from cards.model import Card, Table, Tone
 from cards.views import CheckpointView
 
 DEPLOYABLE_MARK = "✓"
+# Statuses after which no checkpoint will ever become deployable, as the sentence says them.
+_DEAD = {"failed": "failed", "cancelled": "was cancelled"}
 
 
 def _valid_loss(checkpoint: CheckpointView) -> float | None:
@@ -19,8 +21,14 @@ def _valid_loss(checkpoint: CheckpointView) -> float | None:
     return checkpoint.valid_loss
 
 
-def checkpoints_card(job_id: str, checkpoints: Sequence[CheckpointView], more: str = "") -> Card:
-    """Checkpoints of a job by step; `more` points at further pages when the service has more."""
+def checkpoints_card(
+    job_id: str, checkpoints: Sequence[CheckpointView], more: str = "", job_status: str | None = None
+) -> Card:
+    """Checkpoints of a job by step; `more` points at further pages when the service has more.
+
+    `job_status` (when known) tells a job that can no longer produce deployable checkpoints (failed,
+    cancelled) from one still running.
+    """
     if not checkpoints:
         return Card(
             title=f"Checkpoints of {job_id}",
@@ -49,6 +57,8 @@ def checkpoints_card(job_id: str, checkpoints: Sequence[CheckpointView], more: s
     if deployable:
         marked = f"{len(deployable)} checkpoint{'s' if len(deployable) != 1 else ''}"
         text = f"{DEPLOYABLE_MARK} marks the {marked} you can deploy (the last epochs)."
+    elif job_status in _DEAD:
+        text = f"This job {_DEAD[job_status]}; its checkpoints cannot be deployed."
     else:
         text = "None can be deployed yet: the last epochs become deployable when the job ends."
     scored = [c for c in ordered if _valid_loss(c) is not None]

@@ -27,19 +27,29 @@ def usage_card(verb: VerbHelp, problem: str = "", trigger: str = "/ft") -> Card:
     )
 
 
-def unknown_verb_card(word: str, verbs: Sequence[VerbHelp], trigger: str = "/ft") -> Card:
-    """For a command whose verb we do not know: say so, list the verbs, give an example."""
+def unknown_verb_card(
+    word: str, verbs: Sequence[VerbHelp], trigger: str = "/ft", suggestion: str | None = None
+) -> Card:
+    """For a command whose verb we do not know: say so, list the verbs, give an example.
+
+    `suggestion` is the closest verb (e.g. `status` for `stauts`); when given it is offered first.
+    """
     names = ", ".join(f"`{v.name}`" for v in verbs)
     example = next((v.example for v in verbs if v.example), "help")
     shown = word if len(word) <= 40 else word[:40] + "…"
+    guess = f"Did you mean `{trigger} {suggestion}`?\n" if suggestion else ""
     return Card(
         title="Unknown command",
         tone=Tone.WARNING,
         text=(
-            f"`{shown}` is not a command I know. Try one of: {names}.\n"
+            f"{guess}`{shown}` is not a command I know. Try one of: {names}.\n"
             f"Example: `{trigger} {example}` — or `{trigger} help` for all of them."
         ),
-        summary=f"Unknown command. Try {trigger} help.",
+        summary=(
+            f"Unknown command. Did you mean {trigger} {suggestion}?"
+            if suggestion
+            else f"Unknown command. Try {trigger} help."
+        ),
     )
 
 

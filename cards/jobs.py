@@ -1,4 +1,4 @@
-"""Job cards: one job's status (with progress bar and Refresh/Events/Cancel) and the job list."""
+"""Job cards: one job's status (progress bar, Refresh/Events/Pause/Resume/Cancel) and the job list."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from cards.views import JobView
 REFRESH = "job.refresh"
 EVENTS = "job.events"
 CANCEL = "job.cancel"
+PAUSE = "job.pause"
+RESUME = "job.resume"
 
 _TONES = {
     "succeeded": Tone.SUCCESS,
@@ -63,8 +65,10 @@ def _facts(job: JobView) -> tuple[Fact, ...]:
     return tuple(facts)
 
 
-def _text(job: JobView) -> str:
+def _text(job: JobView, note: str = "") -> str:
     lines = []
+    if note:
+        lines.append(note)
     bar = progress_bar(job.step, job.total_steps)
     if bar and job.status not in ("failed", "cancelled"):
         lines.append(bar)
@@ -77,12 +81,17 @@ def _text(job: JobView) -> str:
 
 
 def job_buttons(job: JobView) -> tuple[Button, ...]:
-    """Refresh and Events always; Cancel (with a confirmation) only while the job can still change."""
+    """Refresh and Events always; Pause while running, Resume while paused; Cancel (with a confirmation)
+    only while the job can still change."""
     payload = {"job": job.id}
     buttons = [
         Button("Refresh", REFRESH, payload, style="primary"),
         Button("Events", EVENTS, payload),
     ]
+    if job.status == "running":
+        buttons.append(Button("Pause", PAUSE, payload))
+    elif job.status == "paused":
+        buttons.append(Button("Resume", RESUME, payload))
     if not job.terminal:
         confirm = Confirm(
             title="Cancel this job?",
@@ -94,15 +103,16 @@ def job_buttons(job: JobView) -> tuple[Button, ...]:
     return tuple(buttons)
 
 
-def job_card(job: JobView, updated_at_text: str = "") -> Card:
-    """The status card of one job. `updated_at_text` (e.g. "Updated 09:15 UTC") goes in the footer."""
+def job_card(job: JobView, updated_at_text: str = "", note: str = "") -> Card:
+    """The status card of one job. `updated_at_text` (e.g. "Updated 2025-04-01 09:15 UTC") goes in the
+    footer; `note` is one line shown first in the text (e.g. a summary of the training data)."""
     pct = progress_percent(job.step, job.total_steps)
     progress = f" ({pct}%)" if pct is not None and not job.terminal else ""
     return Card(
         title=f"Fine-tuning job {job.id}",
         tone=status_tone(job.status),
         badge=_badge(job),
-        text=_text(job),
+        text=_text(job, note),
         facts=_facts(job),
         buttons=job_buttons(job),
         footer=updated_at_text,

@@ -42,6 +42,10 @@ class JobView:
     total_steps: int | None = None
     error_code: str | None = None
     error_message: str | None = None
+    # Azure's responsible-AI (safety) check: which phase failed ("data" before training, "evaluation" after)
+    # and the harmful-content categories in plain words ("violence", "self-harm"). Set by the handler.
+    rai_phase: str | None = None
+    rai_categories: tuple[str, ...] = ()
 
     @property
     def terminal(self) -> bool:

@@ -13,7 +13,7 @@ from cards.errors import error_card, not_found_card
 from cards.events import events_card
 from cards.format import progress_bar
 from cards.help import help_card, unknown_verb_card, usage_card
-from cards.jobs import CANCEL, EVENTS, REFRESH, job_card, job_list_card
+from cards.jobs import CANCEL, EVENTS, PAUSE, REFRESH, RESUME, job_card, job_list_card
 from cards.model import Card, Tone
 from cards.payload import unpack_slack, unpack_teams
 from cards.render_slack import render_blocks
@@ -69,21 +69,27 @@ def test_running_job_card(running_job: JobView) -> None:
     teams, slack = rendered_both_ways(card)
 
     buttons = slack_buttons(slack)
-    assert [b["text"]["text"] for b in buttons] == ["Refresh", "Events", "Cancel"]
+    assert [b["text"]["text"] for b in buttons] == ["Refresh", "Events", "Pause", "Cancel"]
     unpacked = [unpack_slack(b["action_id"], b["value"]) for b in buttons]
     assert [(u.action, dict(u.payload)) for u in unpacked if u] == [
         (REFRESH, {"job": JOB_ID}),
         (EVENTS, {"job": JOB_ID}),
+        (PAUSE, {"job": JOB_ID}),
         (CANCEL, {"job": JOB_ID}),
     ]
-    cancel = buttons[2]
+    cancel = buttons[3]
     assert cancel["style"] == "danger" and cancel["confirm"]["confirm"]["text"] == "Cancel job"
 
     actions = teams_actions(teams)
-    assert [a["type"] for a in actions] == ["Action.Execute", "Action.Execute", "Action.ShowCard"]
+    assert [a["type"] for a in actions] == [
+        "Action.Execute",
+        "Action.Execute",
+        "Action.Execute",
+        "Action.ShowCard",
+    ]
     assert actions[0]["fallback"]["type"] == "Action.Submit"
     assert unpack_teams(actions[0]["data"]).action == REFRESH  # type: ignore[union-attr]
-    yes = actions[2]["card"]["actions"][0]
+    yes = actions[3]["card"]["actions"][0]
     assert yes["type"] == "Action.Execute" and yes["title"] == "Cancel job"
     assert unpack_teams(yes["fallback"]["data"]).payload == {"job": JOB_ID}  # type: ignore[union-attr]
     assert "Updated 09:20 UTC" in json.dumps(slack["blocks"][-1])
@@ -100,6 +106,27 @@ def test_terminal_jobs_have_no_cancel_button(running_job: JobView, status: str) 
     assert "Finished" in {f.label for f in card.facts}
     _, slack = rendered_both_ways(card)
     assert CANCEL not in json.dumps(slack)
+
+
+def test_paused_job_offers_resume_not_pause(running_job: JobView) -> None:
+    card = job_card(replace(running_job, status="paused"))
+    assert [b.action for b in card.buttons] == [REFRESH, EVENTS, RESUME, CANCEL]
+    assert card.buttons[2].label == "Resume" and dict(card.buttons[2].payload) == {"job": JOB_ID}
+    rendered_both_ways(card)
+
+
+@pytest.mark.parametrize("status", ["pausing", "resuming", "pending", "validating_files"])
+def test_jobs_in_transition_offer_neither_pause_nor_resume(running_job: JobView, status: str) -> None:
+    actions = [b.action for b in job_card(replace(running_job, status=status)).buttons]
+    assert PAUSE not in actions and RESUME not in actions and CANCEL in actions
+
+
+def test_job_card_note_comes_first(running_job: JobView) -> None:
+    card = job_card(running_job, note="120 examples, 45,000 tokens, no problems found.")
+    assert card.text.splitlines()[0] == "120 examples, 45,000 tokens, no problems found."
+    assert "▓▓▓▓" in card.text.splitlines()[1]
+    _, slack = rendered_both_ways(card)
+    assert "45,000 tokens" in json.dumps(slack)
 
 
 def test_failed_job_shows_the_error_not_the_progress(running_job: JobView) -> None:
@@ -171,6 +198,16 @@ def test_checkpoints_card_before_any_deployable(checkpoints: list[CheckpointView
     rendered_both_ways(checkpoints_card(JOB_ID, []))
 
 
+@pytest.mark.parametrize(("status", "said"), [("failed", "failed"), ("cancelled", "was cancelled")])
+def test_checkpoints_of_a_dead_job_cannot_be_deployed(
+    checkpoints: list[CheckpointView], status: str, said: str
+) -> None:
+    card = checkpoints_card(JOB_ID, [replace(c, deployable=False) for c in checkpoints], job_status=status)
+    assert f"This job {said}; its checkpoints cannot be deployed." in card.text
+    assert "None can be deployed yet" not in card.text
+    rendered_both_ways(card)
+
+
 def test_help_card_lists_every_verb(verbs: list[VerbHelp]) -> None:
     card = help_card(verbs, trigger="/ft")
     assert [r[0] for r in card.tables[0].rows] == [f"`/ft {v.usage}`" for v in verbs]
@@ -185,6 +222,14 @@ def test_usage_card_has_usage_and_example(verbs: list[VerbHelp]) -> None:
     assert f"Example: `@ftbot events {JOB_ID} --limit 20`" in card.text
     assert [f.label for f in card.facts] == ["--limit N", "--after ID"]
     rendered_both_ways(card)
+
+
+def test_unknown_verb_card_offers_the_suggestion_first(verbs: list[VerbHelp]) -> None:
+    card = unknown_verb_card("stauts", verbs, trigger="/ft", suggestion="status")
+    assert card.text.splitlines()[0] == "Did you mean `/ft status`?"
+    assert "/ft status" in card.summary
+    rendered_both_ways(card)
+    assert "Did you mean" not in unknown_verb_card("stauts", verbs).text
 
 
 def test_unknown_verb_card(verbs: list[VerbHelp]) -> None:
