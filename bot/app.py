@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from bot.azure_clients import AzureClients
 from bot.config import Settings
 from bot.context import Context
+from bot.errors import StartupError
 from bot.notifier import Notifier
 from bot.router import Dispatcher, Router
 from bot.scheduler import Scheduler
@@ -99,6 +101,20 @@ def _samples_dir() -> Path | None:
     return folder if folder.is_dir() else None
 
 
+async def open_store(settings: Settings) -> Store:
+    """Open the database and bring its schema up to date; a StartupError names it when it does not answer."""
+    store = Store.open(settings.database_url)
+    try:
+        await store.upgrade()
+    except Exception as exc:
+        await store.close()
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise StartupError(
+            f"the database at {shown} is not usable ({type(exc).__name__}: {exc}); check FTBOT_DATABASE_URL"
+        ) from exc
+    return store
+
+
 async def healthz(request: web.Request) -> web.Response:
     store = request.app[STORE]
     ok = await store.ping()
@@ -109,18 +125,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def start_bot(settings: Settings, *, host: str | None = None, port: int | None = None) -> RunningBot:
     """Start everything and listen; with no Azure endpoint configured, the emulator runs in-process."""
+    store = await open_store(settings)
     emulator = None
     embedded = settings.uses_emulator
     if embedded:
-        settings, emulator = await _start_emulator(settings)
-    store = Store.open(settings.database_url)
-    try:
-        await store.upgrade()
-    except Exception:
-        await store.close()
-        if emulator is not None:
-            await emulator.close()
-        raise
+        try:
+            settings, emulator = await _start_emulator(settings)
+        except Exception:
+            await store.close()
+            raise
     azure = AzureClients(settings, emulator=embedded)
     if azure.names():
         azure.data()  # import and build the client now, not inside the first burst of requests

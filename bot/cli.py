@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StartupError
 from bot.logs import setup_logging
 
 EXIT_USAGE = 2
@@ -29,18 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="override FTBOT_HOST")
     serve.add_argument("--port", type=int, help="override FTBOT_PORT")
     sub.add_parser("demo", help="run the bot on its embedded default (same as `serve` with no configuration)")
-    sub.add_parser(
-        "emulator", help="run the Azure OpenAI / ARM / Monitor emulator alone", add_help=False
-    ).add_argument("rest", nargs=argparse.REMAINDER)
+    # These three hand their arguments to their own parsers (see DELEGATED); listed here for --help.
+    sub.add_parser("emulator", help="run the Azure OpenAI / ARM / Monitor emulator alone")
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_sub.add_parser("upgrade", help="apply migrations up to the newest schema")
-    sub.add_parser(
-        "validate", help="check a training/validation JSONL file before upload", add_help=False
-    ).add_argument("rest", nargs=argparse.REMAINDER)
-    sub.add_parser(
-        "manifest", help="write the Teams app package or the Slack app manifest", add_help=False
-    ).add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("validate", help="check a training/validation JSONL file before upload")
+    sub.add_parser("manifest", help="write the Teams app package or the Slack app manifest")
     return parser
 
 
@@ -54,20 +50,23 @@ def _config_failure(exc: ConfigError) -> int:
     return EXIT_USAGE
 
 
+DELEGATED = frozenset({"emulator", "validate", "manifest"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        # Their own parsers see every argument, so `ftbot validate --model M FILE` and `--help` work.
+        try:
+            return _delegate(argv[0], argv[1:])
+        except BrokenPipeError:  # `ftbot validate big.jsonl | head`: the reader left, not an error of ours
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     args = _parser().parse_args(argv)
     command = args.command
     if command is None:
         _parser().print_help()
         return EXIT_USAGE
-    if command == "emulator":
-        from bot.app import run_emulator
-
-        return run_emulator(list(args.rest))
-    if command == "validate":
-        from bot.dataprep.cli import main as validate_main
-
-        return validate_main(list(args.rest))
     try:
         if command in ("serve", "demo"):
             settings = _settings(host=getattr(args, "host", None), port=getattr(args, "port", None))
@@ -79,33 +78,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = _settings()
             setup_logging(settings.log_format, settings.log_level)
             return asyncio.run(_db_upgrade(settings))
-        if command == "manifest":
-            settings = _settings()
-            from bot.app import build_router
-            from bot.manifests import cli as manifest_cli
-
-            verbs = [(spec.verb, spec.summary) for spec in build_router().verbs()]
-            return manifest_cli(list(args.rest), settings, verbs)
     except ConfigError as exc:
         return _config_failure(exc)
     except OSError as exc:  # e.g. the port is taken
         print(f"ftbot: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    except Exception as exc:  # e.g. the database refused us: one line, the trace only at DEBUG
+    except StartupError as exc:
+        print(f"ftbot: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # one line; the trace only at DEBUG
         logging.getLogger("ftbot").debug("start-up failed", exc_info=True)
         print(f"ftbot: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return EXIT_USAGE
 
 
-async def _db_upgrade(settings: Settings) -> int:
-    from bot.store import Store
+def _delegate(command: str, rest: list[str]) -> int:
+    if command == "emulator":
+        from bot.app import run_emulator
 
-    store = Store.open(settings.database_url)
+        return run_emulator(rest)
+    if command == "validate":
+        from bot.dataprep.cli import main as validate_main
+
+        return validate_main(rest)
     try:
-        await store.upgrade()
-    finally:
-        await store.close()
+        settings = _settings()
+    except ConfigError as exc:
+        return _config_failure(exc)
+    from bot.app import build_router
+    from bot.manifests import cli as manifest_cli
+
+    verbs = [(spec.verb, spec.summary) for spec in build_router().verbs()]
+    return manifest_cli(rest, settings, verbs)
+
+
+async def _db_upgrade(settings: Settings) -> int:
+
+    from bot.app import open_store
+
+    store = await open_store(settings)
+    await store.close()
     logging.getLogger("ftbot").info("database schema is up to date")
     return 0
 

@@ -50,3 +50,7 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class StartupError(Exception):
+    """Something the bot needs at start is not there (e.g. the database does not answer): one readable line."""

@@ -76,7 +76,9 @@ def parse_command_text(text: str, flags: frozenset[str] = FLAGS) -> ParsedText:
                 options[name] = rest[i + 1]
                 i += 1
             else:
-                raise UsageError(f"`--{name}` needs a value.", verb=verb)
+                # No value follows: a flag as far as the grammar knows; the verb's spec then says whether
+                # it is unknown, or an option that needs a value.
+                options[name] = True
         else:
             args.append(token)
         i += 1

@@ -22,6 +22,7 @@ from bot.grammar import ParsedText, parse_command_text
         ("list --status running", ParsedText("list", (), {"status": "running"})),
         ("list --mine", ParsedText("list", (), {"mine": True})),
         ("status --help", ParsedText("status", (), {"help": True})),
+        ("events ftjob-abc --limit", ParsedText("events", ("ftjob-abc",), {"limit": True})),
         ("--help", ParsedText("help", (), {"help": True})),
         ('start gpt-4o --suffix "my run"', ParsedText("start", ("gpt-4o",), {"suffix": "my run"})),
         # phones and chat clients substitute typography
@@ -37,7 +38,6 @@ def test_parses(text: str, expected: ParsedText) -> None:
     ("text", "fragment"),
     [
         ('status "ftjob-abc', "quote"),
-        ("events ftjob-abc --limit", "needs a value"),
         ("events --limit 1 --limit 2", "twice"),
         ("events --Bad_Name 1", "not an option"),
         ("x " + "a" * 5000, "too long"),

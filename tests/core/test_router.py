@@ -121,6 +121,8 @@ async def test_params_are_converted() -> None:
         (command("events", "a", limit="-3"), "positive"),
         (command("events", "a", nope="1"), "no option `--nope`"),
         (command("events", "a", all="yes"), "takes no value"),
+        (command("events", "a", limit=True), "`--limit` needs a value"),
+        (command("events", "a", bogus=True), "no option `--bogus`"),
     ],
 )
 async def test_bad_arguments_give_usage(cmd: Command, problem: str) -> None:

@@ -126,3 +126,29 @@ async def test_healthz_is_200_with_a_reachable_store(sqlite_url: str) -> None:
         response = await client.get("/healthz")
         assert response.status == 200
     await live.close()
+
+
+def test_delegated_commands_take_their_own_options_and_help(tmp_path: Path) -> None:
+    good = Path(__file__).parents[2] / "emulator" / "datasets" / "good_training.jsonl"
+    for argv in (["validate", "--help"], ["manifest", "--help"], ["emulator", "--help"]):
+        result = subprocess.run([*FTBOT, *argv], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, (argv, result.stderr)
+        assert "usage:" in result.stdout
+    result = subprocess.run(
+        [*FTBOT, "validate", "--model", "gpt-4o-mini-2024-07-18", "--no-tokens", str(good)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "VALID" in result.stdout
+
+
+def test_unreachable_database_is_one_readable_line(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, FTBOT_DATABASE_URL="postgresql+asyncpg://ftbot:pw123@127.0.0.1:1/x")
+    result = subprocess.run(
+        [*FTBOT, "serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "database" in line and "FTBOT_DATABASE_URL" in line
+    assert "pw123" not in result.stderr and "Traceback" not in result.stderr
