@@ -10,6 +10,9 @@ Inputs: `/ft ...` slash commands, `block_actions` of our buttons (`cards.payload
 in channels and `message` events in the bot's direct messages (with shared files as `Attachment`s). Events API
 retries are de-duplicated by `event_id` through the store. Shared files are read with `fetch_slack_file`,
 which is also registered for handlers as `ctx.file_fetchers["slack"]` (see `adapters.slack_files`).
+
+A request without Slack's signature headers, or with a stale timestamp, is refused before its body is read.
+On shutdown (`close`), work in flight gets `SHUTDOWN_GRACE` seconds, then it is cancelled.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import replace
 from typing import Any
@@ -60,6 +64,12 @@ COMMAND = "/ft"
 EVENT_SOURCE = "slack"
 SAVED_CONVERSATIONS_MAX = 10_000
 QUIET_TURNS = 3
+# Slack refuses replays older than 5 minutes; Bolt checks the same after reading the body.
+MAX_CLOCK_SKEW = 5 * 60
+# On shutdown, acknowledged work gets this long to post its replies before it is cancelled (as for Teams).
+SHUTDOWN_GRACE = 5.0
+SIGNATURE_HEADER = "X-Slack-Signature"
+TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
 # Every button click is acknowledged (Slack shows an error otherwise); only our prefix is dispatched.
 _ANY_ACTION = re.compile(".*")
 
@@ -140,6 +150,9 @@ class SlackAdapter:
         self.files = SlackFiles(self.client, token, settings.slack_api_url, session=lambda: self.session)
         self._tasks: set[asyncio.Task[None]] = set()
         self._acking = AckFirst()
+        self._closing = False
+        self._closed = False
+        self.clock = time.time  # seconds since the epoch, as Slack's timestamps; replaceable in tests
         self._saved: dict[str, tuple[object, ...]] = {}
         self._register_listeners()
 
@@ -147,9 +160,32 @@ class SlackAdapter:
 
     async def handle(self, request: web.Request) -> web.Response:
         """aiohttp handler for `POST /slack/events`: Bolt verifies, routes and acknowledges."""
+        if self._closing:
+            # Slack retries events answered with an error; the next instance (or this one restarted) takes them.
+            return web.Response(status=503, text="shutting down")
+        refusal = self._unsigned(request)
+        if refusal is not None:
+            log.warning("Slack: refused a request before reading it (%s)", refusal)
+            return web.Response(status=401)
         with self._acking:
             bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
             return await to_aiohttp_response(bolt_response)
+
+    def _unsigned(self, request: web.Request) -> str | None:
+        """Why the request cannot be one Slack signed, judged on its headers alone (None: read and verify it).
+
+        Every request Slack sends carries both headers; checking them first means an anonymous client cannot
+        make the bot read (and hash) a body of up to the app's size cap.
+        """
+        if not request.headers.get(SIGNATURE_HEADER, "").startswith("v0="):
+            return f"no {SIGNATURE_HEADER}"
+        try:
+            sent_at = int(request.headers.get(TIMESTAMP_HEADER, ""))
+        except ValueError:
+            return f"no {TIMESTAMP_HEADER}"
+        if abs(self.clock() - sent_at) > MAX_CLOCK_SKEW:
+            return "stale timestamp"
+        return None
 
     async def start(self) -> None:
         """One HTTP session for every Web API call, file download and response_url post."""
@@ -175,12 +211,33 @@ class SlackAdapter:
                 middleware.auth_test_result = result
 
     async def drain(self) -> None:
-        """Wait for the work started by requests already acknowledged (and any work that work starts)."""
+        """Wait for the work started by requests already acknowledged (and any work that work starts).
+
+        No time limit: for tests and callers that know the work ends; shutdown uses `close(grace)`.
+        """
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def close(self) -> None:
-        await self.drain()
+    async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Refuse new requests, let acknowledged work finish for up to `grace` seconds, cancel what is left
+        (work may be waiting minutes on Azure), then close the HTTP session."""
+        self._closing = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        # `asyncio.wait`, not `gather`: a timed-out wait leaves the tasks running, to be counted and cancelled.
+        while self._tasks and loop.time() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=deadline - loop.time())
+        cancelled = 0
+        while self._tasks:  # a request already past the door may still add work while we wait
+            left = list(self._tasks)
+            for task in left:
+                task.cancel()
+            cancelled += len(left)
+            await asyncio.gather(*left, return_exceptions=True)
+            self._tasks.difference_update(left)
+        self._closed = True
+        if cancelled:
+            log.warning("Slack: shutdown cancelled %d unfinished task(s) after %.1f s", cancelled, grace)
         if self.session is not None:
             self.client.session = None
             await self.session.close()
@@ -218,6 +275,12 @@ class SlackAdapter:
             self._spawn(self._run_event(body, context.bot_user_id), "direct message")
 
     def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        if self._closed:
+            # A request that was already being read when shutdown finished: nothing would wait for or cancel
+            # the work, and the HTTP session it needs is closed.
+            work.close()
+            log.warning("Slack: %s arrived after shutdown; not handled", what)
+            return
         task = asyncio.create_task(self._acking.then(work), name=f"slack {what}")
         self._tasks.add(task)
         task.add_done_callback(self._finished)

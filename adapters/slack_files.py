@@ -7,7 +7,8 @@ file id / link typed as an argument does:
     name, chunks = await ctx.file_fetchers["slack"](attachment.platform_id or argument)
     async for chunk in chunks: ...
 
-The bot token is only ever sent to Slack's own hosts (or the configured Web API host, a stand-in in tests).
+The bot token is only ever sent over https to Slack's own hosts or the configured Web API host; plain http
+only to the configured host, and only when that host is itself configured as http (a local stand-in).
 """
 
 from __future__ import annotations
@@ -72,7 +73,10 @@ class SlackFiles:
     ) -> None:
         self._client = client
         self._token = token
-        self._api_host = urlsplit(api_url).hostname or ""
+        api = urlsplit(api_url)
+        self._api_host = api.hostname or ""
+        # The token goes over plain http only where the operator already sends it that way (a local stand-in).
+        self._api_schemes = ("http", "https") if api.scheme == "http" else ("https",)
         self._session = session
 
     async def fetch(self, file_id_or_link: str) -> tuple[str, AsyncIterator[bytes]]:
@@ -93,18 +97,23 @@ class SlackFiles:
             raise SlackFileError(
                 f"Slack file `{file_id}` has no downloadable content (an external or deleted file?)."
             )
-        if not self._token_allowed(url):
-            raise SlackFileError(
-                f"Slack file `{file_id}` points outside Slack; I will not send credentials there."
-            )
+        refusal = self._token_refusal(url)
+        if refusal is not None:
+            log.warning("slack file %s: not downloading from %s (%s)", file_id, urlsplit(url).netloc, refusal)
+            raise SlackFileError(f"Slack file `{file_id}` {refusal}; I will not send credentials there.")
         return str(file.get("name") or file_id), self._download(file_id, url)
 
-    def _token_allowed(self, url: str) -> bool:
+    def _token_refusal(self, url: str) -> str | None:
+        """Why the bot token must not go to `url` (None: it may)."""
         parts = urlsplit(url)
         host = parts.hostname or ""
-        if host == self._api_host:
-            return parts.scheme in ("http", "https")
-        return parts.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com"))
+        if host and host == self._api_host:
+            allowed = self._api_schemes
+        elif host == "slack.com" or host.endswith(".slack.com"):
+            allowed = ("https",)
+        else:
+            return "points outside Slack"
+        return None if parts.scheme in allowed else "is not served over https"
 
     async def _download(self, file_id: str, url: str) -> AsyncIterator[bytes]:
         shared = self._session()

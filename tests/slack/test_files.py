@@ -94,3 +94,35 @@ async def test_sign_in_page_instead_of_content_is_an_error(harness: SlackHarness
     _, chunks = await files.fetch("F0FILE0005")
     with pytest.raises(SlackFileError, match="refused the download"):
         _ = [chunk async for chunk in chunks]
+
+
+async def test_token_never_goes_over_plain_http_to_slack(harness: SlackHarness) -> None:
+    # Configured for the real Slack: an http link, even on a Slack host, is refused before any request.
+    shared = harness.slack.share_file("F0FILE0006", "train.jsonl", b"{}\n")
+    shared.url_override = "http://files.slack.com/files-pri/T0TEAM001-F0FILE0006/train.jsonl"
+    files = SlackFiles(harness.adapter.client, BOT_TOKEN, "https://slack.com/api/")
+    with pytest.raises(SlackFileError, match="not served over https"):
+        await files.fetch("F0FILE0006")
+    assert harness.slack.called("download") == []
+
+
+async def test_https_slack_link_is_accepted_with_the_real_api(harness: SlackHarness) -> None:
+    shared = harness.slack.share_file("F0FILE0007", "train.jsonl", b"{}\n")
+    shared.url_override = "https://files.slack.com/files-pri/T0TEAM001-F0FILE0007/train.jsonl"
+    files = SlackFiles(harness.adapter.client, BOT_TOKEN, "https://slack.com/api/")
+    name, _chunks = await files.fetch("F0FILE0007")  # the download starts on iteration; not done here
+    assert name == "train.jsonl"
+
+
+async def test_http_to_the_api_host_only_when_the_api_itself_is_http(harness: SlackHarness) -> None:
+    # The stand-in serves files over http; configured as https on the same host, that link is refused.
+    harness.slack.share_file("F0FILE0008", "train.jsonl", b"{}\n")
+    https_api = harness.slack.api_url.replace("http://", "https://", 1)
+    files = SlackFiles(harness.adapter.client, BOT_TOKEN, https_api)
+    with pytest.raises(SlackFileError, match="not served over https"):
+        await files.fetch("F0FILE0008")
+    assert harness.slack.called("download") == []
+    # Configured as http (a local stand-in), the same link is downloaded.
+    files = SlackFiles(harness.adapter.client, BOT_TOKEN, harness.slack.api_url)
+    _, chunks = await files.fetch("F0FILE0008")
+    assert b"".join([chunk async for chunk in chunks]) == b"{}\n"

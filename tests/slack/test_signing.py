@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import time
+from typing import cast
 
 import pytest
+from aiohttp import StreamReader
+from aiohttp.test_utils import make_mocked_request
 
 from tests.slack import payloads
 from tests.slack.conftest import SlackHarness
@@ -81,3 +85,48 @@ async def test_the_token_is_checked_once_at_start_not_per_request(harness: Slack
     responses = await asyncio.gather(*(harness.send(body, content_type) for _ in range(5)))
     assert [r.status for r in responses] == [200] * 5
     assert len(harness.slack.called("auth.test")) == 1
+
+
+class _UnreadableBody:
+    """A request body that fails the test if anything reads it."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the body was read ({name}) before the signature headers were checked")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Slack-Request-Timestamp": "NOW"},
+        {"X-Slack-Signature": "v0=abc"},
+        {"X-Slack-Signature": "v0=abc", "X-Slack-Request-Timestamp": "yesterday"},
+        {"X-Slack-Signature": "v0=abc", "X-Slack-Request-Timestamp": "STALE"},
+        {"X-Slack-Signature": "sha1=abc", "X-Slack-Request-Timestamp": "NOW"},
+    ],
+    ids=["none", "no-signature", "no-timestamp", "bad-timestamp", "stale", "not-v0"],
+)
+async def test_unsigned_request_is_refused_before_its_body_is_read(
+    harness: SlackHarness, headers: dict[str, str]
+) -> None:
+    now = int(time.time())
+    values = {"NOW": str(now), "STALE": str(now - 6 * 60)}
+    sent = {k: values.get(v, v) for k, v in headers.items()}
+    sent["Content-Type"] = "application/x-www-form-urlencoded"
+    request = make_mocked_request(
+        "POST", "/slack/events", headers=sent, payload=cast(StreamReader, _UnreadableBody())
+    )
+
+    resp = await harness.adapter.handle(request)
+
+    assert resp.status == 401
+    await _assert_nothing_happened(harness)
+
+
+async def test_large_unsigned_body_gets_401_not_413(harness: SlackHarness) -> None:
+    # The test app keeps aiohttp's 1 MiB body limit: reading this body would answer 413.
+    body = io.BytesIO(b"payload=" + b"x" * (2 * 1024 * 1024))
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    resp = await harness.http.post("/slack/events", data=body, headers=headers)
+    assert resp.status == 401
+    await _assert_nothing_happened(harness)
