@@ -41,7 +41,7 @@ class NotAllowed(FtbotError):
 class InvalidState(FtbotError):
     """The thing exists but its state does not allow the request (e.g. cancelling a finished job)."""
 
-    title = "Not possible right now"
+    title = "Not possible for this job"
 
 
 class ConfigError(Exception):

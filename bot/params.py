@@ -12,7 +12,8 @@ def _shaped(check: Callable[[object], bool], what: str, example: str) -> Callabl
     def convert(text: str) -> str:
         value = text.strip().strip("<>`")
         if not check(value):
-            raise ValueError(f"`{text[:60]}` is not a {what} (expected something like `{example}`)")
+            article = "an" if what[0] in "aeiou" else "a"
+            raise ValueError(f"`{text[:60]}` is not {article} {what} (expected something like `{example}`)")
         return value
 
     convert.__name__ = what.replace(" ", "_")

@@ -2,34 +2,51 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
+
 from bot.azure import errors as az
 from bot.context import Context
-from bot.errors import FtbotError, UsageError
+from bot.errors import FtbotError, InvalidState, NotFound, UsageError
 from bot.model import Command, Platform, Reply
 from bot.router import Arg, Router, VerbSpec
-from cards.errors import error_card, not_found_card
+from cards.errors import error_card
 from cards.help import help_card, unknown_verb_card, usage_card
 from cards.model import Card, Tone
 from cards.views import VerbHelp
 
 router = Router("help")
+log = logging.getLogger(__name__)
 
 TRIGGERS: dict[str, str] = {"slack": "/ft", "teams": "@ftbot", "web": "@ftbot"}
 
-# What to do next, by kind of Azure failure: one place for this wording.
+# Title and what to do next, by kind of Azure failure: one place for this wording.
+AZURE_TITLES: dict[type[az.AzureError], str] = {
+    az.NotFound: "Not found",
+    az.QuotaExceeded: "Azure's job limits are reached",
+    az.Unauthorized: "Azure did not accept the bot's credentials",
+    az.Forbidden: "The bot may not do this on Azure",
+    az.Throttled: "Azure is busy",
+    az.ServiceUnavailable: "Azure is unavailable",
+    az.TransportFailure: "Azure could not be reached",
+    az.ValidationFailed: "Azure did not accept the request",
+    az.Conflict: "Not possible right now",
+    az.BadRequest: "Azure did not accept the request",
+}
 AZURE_HINTS: dict[type[az.AzureError], str] = {
     az.NotFound: "Check the id, or see recent ones with `list`.",
-    az.QuotaExceeded: "A resource runs 1 training job at a time, queues 20 and keeps 100: wait for a job to "
-    "finish, or cancel or delete old ones. Deployments: at most 5 fine-tuned models per resource.",
+    az.QuotaExceeded: "A resource trains 1 job at a time, queues 20 and keeps 100. See waiting jobs with "
+    "`list --status pending` and cancel the ones you no longer need.",
     az.Unauthorized: "The bot's credentials were refused: check its API key or Entra ID identity.",
     az.Forbidden: "The bot's identity needs the *Cognitive Services OpenAI Contributor* role on the resource.",
     az.Throttled: "Azure is throttling requests; try again shortly.",
     az.ServiceUnavailable: "Azure is having trouble right now; try again in a few minutes.",
     az.TransportFailure: "Azure could not be reached; try again in a few minutes.",
-    az.ValidationFailed: "Fix the data (try `ftbot validate FILE` or `/ft validate`) and start again.",
-    az.Conflict: "The resource is not in a state that allows this; refresh and try again.",
+    az.Conflict: "Refresh the card and try again.",
     az.BadRequest: "Check the command's values against `help`.",
 }
+DATA_HINT = "Check the data with `validate`, fix it and start again."
+MODEL_HINT = "Check the model name: it must be a base model your resource can fine-tune, or a fine-tuned one."
 
 
 def trigger_for(platform: str) -> str:
@@ -69,18 +86,37 @@ class Presenter:
 
     def unknown_verb(self, router: Router, word: str, platform: Platform = "slack") -> Reply:
         verbs = [verb_help(s) for s in router.verbs()]
-        return Reply(unknown_verb_card(word, verbs, trigger_for(platform)), ephemeral=True)
+        close = difflib.get_close_matches(word.lower(), [v.name for v in verbs], n=1, cutoff=0.6)
+        card = unknown_verb_card(word, verbs, trigger_for(platform), suggestion=close[0] if close else None)
+        return Reply(card, ephemeral=True)
 
     def error(self, exc: BaseException, reference: str | None) -> Reply:
-        return Reply(error_reply_card(exc, reference))
+        # A mistake only the asker needs to see (unknown id, wrong state) is shown to them alone where possible.
+        private = isinstance(exc, UsageError | NotFound | InvalidState | az.NotFound)
+        return Reply(error_reply_card(exc, reference), ephemeral=private)
+
+
+def _azure_hint(exc: az.AzureError) -> str:
+    if exc.code == "jsonlValidationFailed" or (exc.param or "").endswith("_file"):
+        return DATA_HINT
+    if exc.param == "model" or (isinstance(exc, az.BadRequest) and "model" in exc.message.lower()):
+        return MODEL_HINT
+    return next((h for cls, h in AZURE_HINTS.items() if isinstance(exc, cls)), "")
+
+
+def _first(table: dict[type[az.AzureError], str], exc: az.AzureError, default: str) -> str:
+    return next((text for cls, text in table.items() if isinstance(exc, cls)), default)
 
 
 def error_reply_card(exc: BaseException, reference: str | None) -> Card:
     if isinstance(exc, az.AzureError):
-        hint = next((h for cls, h in AZURE_HINTS.items() if isinstance(exc, cls)), "")
-        if isinstance(exc, az.NotFound) and exc.target:
-            return not_found_card("resource", exc.target, hint, exc.request_id)
-        return error_card("Azure refused the request", exc.user_message(), hint, exc.request_id)
+        title = _first(AZURE_TITLES, exc, "Azure did not accept the request")
+        # Azure's own words and the request id (for whoever debugs it); its error code is logged, not shown.
+        log.info(
+            "Azure error %s (HTTP %s, request %s): %s", exc.code, exc.status, exc.request_id, exc.message
+        )
+        tone = Tone.WARNING if isinstance(exc, az.NotFound | az.Conflict | az.Throttled) else Tone.ERROR
+        return error_card(title, exc.message, _azure_hint(exc), exc.request_id, tone=tone)
     if isinstance(exc, UsageError):
         return error_card(exc.title, exc.message, exc.hint, tone=Tone.WARNING)
     if isinstance(exc, FtbotError):

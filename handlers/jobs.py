@@ -11,6 +11,7 @@ from typing import Any
 
 from bot import params as p
 from bot.azure.dataplane import AzureOpenAIClient
+from bot.azure.errors import rai_failure
 from bot.azure.models import Checkpoint, FineTuningJob, JobEvent, JobStatus
 from bot.context import Context
 from bot.errors import InvalidState, UsageError
@@ -19,11 +20,19 @@ from bot.router import Arg, Opt, Router
 from cards.checkpoints import checkpoints_card
 from cards.events import events_card
 from cards.format import clock
-from cards.jobs import CANCEL, EVENTS, REFRESH, job_card, job_list_card
+from cards.jobs import CANCEL, EVENTS, PAUSE, REFRESH, RESUME, job_card, job_list_card
 from cards.model import Button, Card, Confirm, Tone
 from cards.views import CheckpointView, EventPageView, EventView, JobView, epoch
 
 router = Router("jobs")
+
+# Azure's harm categories in plain words.
+RAI_WORDS = {
+    "violence": "violence",
+    "sexual": "sexual content",
+    "hate_fairness": "hate and fairness",
+    "self_harm": "self-harm",
+}
 
 RESOURCE = Opt("resource", p.resource_name, metavar="NAME", help="which Azure resource (default: the first)")
 PROGRESS_EVENTS = 25  # newest events read to find the latest step for the progress bar
@@ -43,6 +52,7 @@ def job_view(job: FineTuningJob, progress: JobEvent | None = None) -> JobView:
         step_value, total_value = progress.metric("step"), progress.metric("total_steps")
         step = int(step_value) if step_value is not None else None
         total = int(total_value) if total_value is not None else None
+    rai = rai_failure(job)
     return JobView(
         id=job.id,
         model=job.model or "?",
@@ -60,6 +70,8 @@ def job_view(job: FineTuningJob, progress: JobEvent | None = None) -> JobView:
         total_steps=total,
         error_code=job.error.code if job.error else None,
         error_message=job.error.message if job.error else None,
+        rai_phase=rai.phase if rai else None,
+        rai_categories=tuple(RAI_WORDS.get(c, c.replace("_", " ")) for c in rai.categories) if rai else (),
     )
 
 
@@ -183,7 +195,8 @@ async def checkpoints(ctx: Context, cmd: Command) -> Card:
     last_three = (
         {c.id for c in sorted(items, key=lambda c: c.step_number or 0)[-3:]} if job.succeeded else set()
     )
-    return checkpoints_card(job.id, [checkpoint_view(c, c.id in last_three) for c in items])
+    views = [checkpoint_view(c, c.id in last_three) for c in items]
+    return checkpoints_card(job.id, views, job_status=job.status)
 
 
 # -- changing a job ------------------------------------------------------------------------------------------
@@ -203,10 +216,25 @@ _ALLOWED = {
     "resume": {JobStatus.PAUSED},
 }
 _REFUSAL = {
-    "cancel": "Job `{id}` is already {status}; there is nothing to cancel.",
-    "pause": "Job `{id}` is {status}; only a running job can be paused.",
-    "resume": "Job `{id}` is {status}; only a paused job can be resumed.",
+    "cancel": "Job `{id}` {state}; there is nothing to cancel.",
+    "pause": "Job `{id}` {state}; only a running job can be paused.",
+    "resume": "Job `{id}` {state}; only a paused job can be resumed.",
 }
+_STATE_WORDS = {
+    "succeeded": "has already succeeded",
+    "failed": "has already failed",
+    "cancelled": "was already cancelled",
+}
+
+
+def _state(status: str) -> str:
+    return _STATE_WORDS.get(status, f"is {status}")
+
+
+def _check_allowed(verb: str, job: FineTuningJob) -> None:
+    if job.status_kind is not None and job.status_kind not in _ALLOWED[verb]:
+        refusal = _REFUSAL[verb].format(id=job.id, state=_state(job.status))
+        raise InvalidState(refusal, hint=f"See `status {job.id}`.")
 
 
 async def change_job(
@@ -214,11 +242,7 @@ async def change_job(
 ) -> Card:
     client = ctx.azure.data(resource)
     job = await client.get_job(job_id)
-    allowed = _ALLOWED[verb]
-    if job.status_kind is not None and job.status_kind not in allowed:
-        raise InvalidState(
-            _REFUSAL[verb].format(id=job.id, status=job.status), hint=f"See `status {job.id}`."
-        )
+    _check_allowed(verb, job)
     call = {"cancel": client.cancel_job, "pause": client.pause_job, "resume": client.resume_job}[verb]
     changed = await call(job.id)
     await ctx.store.audit(
@@ -243,7 +267,7 @@ def cancel_confirmation(job_id: str, resource: str | None) -> Card:
     return Card(
         title=f"Cancel {job_id}?",
         tone=Tone.WARNING,
-        text="Cancelling stops training now. Press the button to confirm, or run the command with `--yes`.",
+        text="Cancelling stops training now; this cannot be undone. Run the command with `--yes` to skip this step.",
         buttons=(Button("Cancel job", CANCEL, payload, style="danger", confirm=confirm),),
         summary=f"Confirm cancelling {job_id}",
     )
@@ -258,6 +282,8 @@ def cancel_confirmation(job_id: str, resource: str | None) -> Card:
 )
 async def cancel(ctx: Context, cmd: Command) -> Reply:
     if not cmd.params["yes"]:
+        # Refuse a finished job now, rather than after the user confirmed.
+        _check_allowed("cancel", await ctx.azure.data(cmd.params["resource"]).get_job(cmd.params["job"]))
         return Reply(cancel_confirmation(cmd.params["job"], cmd.params["resource"]))
     card = await change_job(ctx, "cancel", cmd.params["job"], cmd.params["resource"], cmd.user, cmd.platform)
     return Reply(card)
@@ -305,7 +331,26 @@ async def refresh_button(ctx: Context, action: Action) -> Reply:
 @router.action(EVENTS)
 async def events_button(ctx: Context, action: Action) -> Reply:
     job_id, resource = _payload_job(action)
-    return Reply(await event_page(ctx, job_id, resource, 20, None), in_thread=True)
+    after = action.payload.get("after")
+    try:
+        after = p.event_id(after) if after else None
+    except ValueError as exc:
+        raise UsageError("This button carries no valid event id.") from exc
+    return Reply(await event_page(ctx, job_id, resource, 20, after), in_thread=True)
+
+
+@router.action(PAUSE)
+async def pause_button(ctx: Context, action: Action) -> Reply:
+    job_id, resource = _payload_job(action)
+    card = await change_job(ctx, "pause", job_id, resource, action.user, action.platform)
+    return Reply(card, replace_source=True)
+
+
+@router.action(RESUME)
+async def resume_button(ctx: Context, action: Action) -> Reply:
+    job_id, resource = _payload_job(action)
+    card = await change_job(ctx, "resume", job_id, resource, action.user, action.platform)
+    return Reply(card, replace_source=True)
 
 
 @router.action(CANCEL)

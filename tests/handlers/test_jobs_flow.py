@@ -160,3 +160,81 @@ async def test_refresh_button_replaces_the_card(running_bot: RunningBot, emulato
         Action("job.refresh", {"job": "x"}, ALICE, CHANNEL, "slack")
     )
     assert "no valid job id" in card_text(bad)
+
+
+async def test_older_events_button_pages_back(running_bot: RunningBot, emulator: Any) -> None:
+    job_id = await started_job(running_bot, emulator)
+    emulator.advance(3600)
+    [first] = await run(running_bot, f"events {job_id} --limit 3")
+    older = next(b for b in first.card.buttons if b.payload.get("after"))
+    [page] = await running_bot.dispatcher.on_action(
+        Action(older.action, dict(older.payload), ALICE, CHANNEL, "slack")
+    )
+    assert page.in_thread
+    newest_first_page = {row[-1] for row in first.card.tables[0].rows}
+    assert not newest_first_page & {row[-1] for row in page.card.tables[0].rows}
+
+
+async def test_pause_and_resume_buttons(running_bot: RunningBot, emulator: Any) -> None:
+    job_id = await started_job(running_bot, emulator)
+    emulator.advance(400)
+    [card] = await run(running_bot, f"status {job_id}")
+    pause = next(b for b in card.card.buttons if b.label == "Pause")
+    [paused] = await running_bot.dispatcher.on_action(
+        Action(pause.action, dict(pause.payload), ALICE, CHANNEL, "slack")
+    )
+    assert paused.replace_source
+    emulator.advance(120)
+    [now] = await run(running_bot, f"status {job_id}")
+    resume = next(b for b in now.card.buttons if b.label == "Resume")
+    [resumed] = await running_bot.dispatcher.on_action(
+        Action(resume.action, dict(resume.payload), ALICE, CHANNEL, "slack")
+    )
+    assert "resum" in card_text(resumed).lower()
+    assert [e.action for e in await running_bot.store.audit_trail(job_id)] == ["job.pause", "job.resume"]
+
+
+async def test_cancelling_a_finished_job_is_refused_before_asking(
+    running_bot: RunningBot, emulator: Any
+) -> None:
+    job_id = await started_job(running_bot, emulator)
+    emulator.advance(48 * 3600)
+    [reply] = await run(running_bot, f"cancel {job_id}")
+    assert not reply.card.buttons, "no confirmation for something that cannot happen"
+    assert "has already succeeded" in card_text(reply) and reply.ephemeral
+
+
+async def test_rai_failure_names_the_categories_in_plain_words(
+    running_bot: RunningBot, emulator: Any
+) -> None:
+    client = running_bot.ctx.azure.data()
+    bad = await client.upload_file(datasets.path("rai_data_failure"))
+    emulator.advance(60)
+    job = await client.create_job("gpt-4o-mini-2024-07-18", bad.id)
+    emulator.advance(3600)
+    [reply] = await run(running_bot, f"status {job.id}")
+    text = card_text(reply)
+    assert "failed" in text
+    assert "contentFilter" not in text
+    assert any(word in text for word in ("violence", "self-harm", "hate and fairness", "sexual content"))
+
+
+async def test_typo_gets_a_suggestion(running_bot: RunningBot) -> None:
+    [reply] = await run(running_bot, "stauts ftjob-x")
+    assert "Did you mean" in card_text(reply) and "status" in card_text(reply)
+
+
+async def test_unknown_job_is_private_and_not_alarming(running_bot: RunningBot) -> None:
+    [reply] = await run(running_bot, f"status {UNKNOWN_JOB}")
+    assert reply.ephemeral and reply.card.tone == "warning"
+    assert "Azure refused" not in card_text(reply)
+
+
+async def test_quota_refusal_says_what_to_do(running_bot: RunningBot, emulator: Any) -> None:
+    emulator.state.config.max_total_jobs = 0
+    client = running_bot.ctx.azure.data()
+    uploaded = await client.upload_file(datasets.path("good_training"))
+    emulator.advance(60)
+    [reply] = await run(running_bot, f"start gpt-4o-mini-2024-07-18 --training {uploaded.id}")
+    text = card_text(reply)
+    assert "limits" in reply.card.title and "list --status pending" in text
