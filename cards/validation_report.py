@@ -83,6 +83,11 @@ class ReportLike(Protocol):
     def estimated_cost(self) -> CostLike | None: ...
 
 
+def plural(n: int, word: str, many: str = "") -> str:
+    """`1 error`, `2 errors`, `1,024 examples` (`many` for irregular plurals)."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
 def _by_kind(counts: Mapping[str, int]) -> str:
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return ", ".join(f"`{code}` {n:,}" for code, n in ordered)
@@ -90,7 +95,7 @@ def _by_kind(counts: Mapping[str, int]) -> str:
 
 def _rows(findings: Sequence[FindingLike], limit: int) -> tuple[tuple[str, ...], ...]:
     return tuple(
-        ("file" if f.line is None else str(f.line), f"`{f.code}`", f.message) for f in findings[:limit]
+        ("whole file" if f.line is None else str(f.line), f"`{f.code}`", f.message) for f in findings[:limit]
     )
 
 
@@ -102,19 +107,33 @@ def _money(amount: float, currency: str) -> str:
     return f"{amount:,.2f} {currency}" if amount >= 1 else f"{amount:,.4f} {currency}"
 
 
-def validation_report_card(report: ReportLike, *, filename: str = "", key: str | None = None) -> Card:
-    """The report as a neutral card: error tone when the data would be refused, success otherwise."""
-    errors = sum(report.error_counts.values())
-    warnings = sum(report.warning_counts.values())
-    name = f"`{filename}`" if filename else "training data"
-    facts = [
-        Fact("Examples", f"{report.examples:,}"),
-        Fact("Valid", f"{report.valid:,}"),
-        Fact("Invalid", f"{report.invalid:,}"),
-        Fact("Errors", _by_kind(report.error_counts) if errors else "none"),
-        Fact("Warnings", _by_kind(report.warning_counts) if warnings else "none"),
-        Fact("Model", f"{report.model or 'not given'} · {report.method}"),
-    ]
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _failure_text(report: ReportLike, errors: int) -> str:
+    """What is wrong, in sentences: file-level problems first (they say the most), then the examples."""
+    file_level = [f for f in report.errors if f.line is None]
+    line_level = errors - len(file_level)
+    parts = [_sentence(f.message) for f in file_level]
+    if report.invalid:
+        verb = "is" if report.invalid == 1 else "are"
+        parts.append(
+            f"**{report.invalid:,}** of {plural(report.examples, 'example')} {verb} invalid "
+            f"({plural(line_level, 'problem')})."
+        )
+    elif report.examples:
+        parts.append(f"Every one of the {plural(report.examples, 'example')} is valid on its own.")
+    parts.append("Fix the data, then try again.")
+    return " ".join(parts)
+
+
+def _estimate_facts(report: ReportLike) -> list[Fact]:
+    """Token statistics and the trained-token/cost estimates: only for data that passed (an estimate of
+    refused data says nothing useful, e.g. 0 tokens for a file whose every line was refused)."""
+    facts = []
     stats = report.token_stats
     if stats is not None:
         facts.append(
@@ -126,7 +145,10 @@ def validation_report_card(report: ReportLike, *, filename: str = "", key: str |
         )
     if report.estimated_trained_tokens is not None and report.epochs is not None:
         facts.append(
-            Fact("Trained tokens (est.)", f"{report.estimated_trained_tokens:,} ({report.epochs} epochs)")
+            Fact(
+                "Trained tokens (est.)",
+                f"{report.estimated_trained_tokens:,} ({plural(report.epochs, 'epoch')})",
+            )
         )
     cost = report.estimated_cost
     if cost is not None:
@@ -136,6 +158,41 @@ def validation_report_card(report: ReportLike, *, filename: str = "", key: str |
                 f"{_money(cost.amount, cost.currency)} at {cost.per_million:,.2f} per 1M tokens ({cost.price_key})",
             )
         )
+    return facts
+
+
+def validation_report_card(
+    report: ReportLike,
+    *,
+    filename: str = "",
+    role: str = "",
+    title: str | None = None,
+    note: str = "",
+    estimates: bool = True,
+    key: str | None = None,
+) -> Card:
+    """The report as a neutral card: error tone when the data would be refused, success otherwise.
+
+    `role` ("training", "validation") names what the file is for; `title` replaces the default title (e.g.
+    "No job started: fix ..."); `note` is a line added to the text; `estimates=False` leaves out the
+    trained-token and cost estimates (validation data is not trained on). Failed data never shows them."""
+    errors = sum(report.error_counts.values())
+    warnings = sum(report.warning_counts.values())
+    what = f" ({role} data)" if role and filename else f": {role} data" if role else ""
+    name = f": `{filename}`{what}" if filename else what
+    facts = [
+        Fact("Examples", f"{report.examples:,}"),
+        Fact("Valid", f"{report.valid:,}"),
+        Fact("Invalid", f"{report.invalid:,}"),
+        Fact("Errors", _by_kind(report.error_counts) if errors else "none"),
+        Fact("Warnings", _by_kind(report.warning_counts) if warnings else "none"),
+        Fact("Model", f"{report.model or 'not given'} · {report.method}"),
+    ]
+    shows_estimates = report.ok and estimates
+    if shows_estimates:
+        facts.extend(_estimate_facts(report))
+    elif report.ok and report.token_stats is not None:
+        facts.extend(_estimate_facts(report)[:1])  # tokens per example still tell about the data
     tables = []
     if report.errors:
         tables.append(
@@ -160,14 +217,23 @@ def validation_report_card(report: ReportLike, *, filename: str = "", key: str |
             )
         )
     if report.ok:
-        title, tone, badge = f"Data check passed: {name}", Tone.SUCCESS, "valid"
-        text = f"**{report.valid:,}** examples ready to upload."
+        default_title, tone, badge = (
+            f"Data check passed{name}",
+            Tone.SUCCESS,
+            plural(report.valid, "example"),
+        )
+        text = f"**{report.valid:,}** {'example' if report.valid == 1 else 'examples'} ready to upload."
     else:
-        title, tone, badge = f"Data check failed: {name}", Tone.ERROR, f"{errors:,} errors"
-        text = f"**{errors:,}** problems in {report.invalid:,} of {report.examples:,} examples. Fix them before uploading."
+        default_title, tone, badge = f"Data check failed{name}", Tone.ERROR, plural(errors, "error")
+        text = _failure_text(report, errors)
+    if note:
+        text = f"{text}\n{note}"
+    title = title or default_title
     summary = (
-        f"{title.replace('`', '')}: {report.valid:,}/{report.examples:,} examples valid, {errors:,} errors"
+        f"{title.replace('`', '')}: {report.valid:,} of {plural(report.examples, 'example')} valid, "
+        + plural(errors, "error")
     )
+    cost = report.estimated_cost if shows_estimates else None
     return Card(
         title=title,
         tone=tone,

@@ -6,7 +6,7 @@
 """
 
 from bot.dataprep.findings import Finding
-from bot.dataprep.models import ModelInfo, dpo_models, model_info, vision_models
+from bot.dataprep.models import ModelInfo, dpo_models, known_models, model_info, vision_models
 from bot.dataprep.prices import CostEstimate, PriceTable, PriceTableError
 from bot.dataprep.report import TokenStats, ValidationReport, default_epochs
 from bot.dataprep.validator import (
@@ -31,6 +31,7 @@ __all__ = [
     "ValidationReport",
     "default_epochs",
     "dpo_models",
+    "known_models",
     "model_info",
     "validate_chunks",
     "validate_path",

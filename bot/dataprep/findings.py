@@ -35,6 +35,8 @@ MISSING_INPUT = "missing_input"
 MISSING_OUTPUT = "missing_output"
 INVALID_OUTPUT_ROLE = "invalid_output_role"
 OUTPUT_MISSING_ASSISTANT_MESSAGE = "output_missing_assistant_message"
+# An example of the other method's shape (DPO lines checked as chat, or chat lines checked as DPO).
+WRONG_FORMAT = "wrong_format"
 # Prompt/completion format (babbage-002, davinci-002).
 MISSING_PROMPT = "missing_prompt"
 MISSING_COMPLETION = "missing_completion"
@@ -45,6 +47,7 @@ FILE_TOO_LARGE = "file_too_large"
 UNSUPPORTED_ENCODING = "unsupported_encoding"
 DPO_NOT_SUPPORTED = "dpo_not_supported"
 READ_FAILED = "read_failed"
+METHOD_MISMATCH = "method_mismatch"  # most examples have the other method's shape
 
 # Warnings.
 MISSING_SYSTEM_MESSAGE = "missing_system_message"

@@ -71,6 +71,11 @@ def model_info(model: str | None) -> ModelInfo | None:
     return next((m for m in _MODELS if m.key == key), None)
 
 
+def known_models() -> list[str]:
+    """Base models we know can be fine-tuned, in Azure's spelling (for messages that refuse a model)."""
+    return [m.key for m in _MODELS if not m.key.startswith("gpt-3.5")]
+
+
 def dpo_models() -> list[str]:
     """Base models that accept DPO, for messages that refuse it."""
     return [m.key for m in _MODELS if m.supports_dpo]

@@ -99,12 +99,12 @@ class ValidationReport:
 
     def to_text(self, name: str = "") -> str:
         """A plain-text report for the terminal."""
-        verdict = "VALID" if self.ok else f"INVALID ({self.error_total} errors)"
+        verdict = "VALID" if self.ok else f"INVALID ({_plural(self.error_total, 'error')})"
         head = f"{name}: {verdict}" if name else verdict
         model = self.model or "(no model given)"
         lines = [
             head,
-            f"format {self.data_format} · method {self.method} · model {model} · {_size(self.bytes)}",
+            f"checked as {self.data_format} data · method {self.method} · model {model} · {_size(self.bytes)}",
             f"examples {self.examples} · valid {self.valid} · invalid {self.invalid}"
             + (f" · blank lines ignored {self.blank_lines}" if self.blank_lines else ""),
         ]
@@ -118,8 +118,9 @@ class ValidationReport:
             lines.extend(f"  {w}" for w in self.warnings)
             if len(self.warnings) < self.warning_total:
                 lines.append(f"  ... {self.warning_total - len(self.warnings)} more")
-        lines.extend(self.token_lines())
-        lines.extend(self.notes)
+        if self.ok:  # estimates for refused data mean nothing (e.g. 0 tokens when every line failed)
+            lines.extend(self.token_lines())
+            lines.extend(self.notes)
         return "\n".join(lines)
 
     def token_lines(self) -> list[str]:
@@ -132,10 +133,10 @@ class ValidationReport:
             f"max {s.max:,} · total {s.total:,}"
         ]
         if self.estimated_trained_tokens is not None and self.epochs is not None:
-            how = f"default for {self.valid:,} examples" if self.epochs_is_default else "as given"
+            how = f"usual default for {self.valid:,} examples" if self.epochs_is_default else "as given"
             out.append(
                 f"estimated trained tokens: {self.estimated_trained_tokens:,} "
-                f"({s.total:,} x {self.epochs} epochs, {how})"
+                f"({s.total:,} x {_plural(self.epochs, 'epoch')}, {how})"
             )
         c = self.estimated_cost
         if c is not None:
@@ -144,6 +145,10 @@ class ValidationReport:
                 f"per 1M trained tokens ({c.price_key}; {c.note or 'configurable price table'})"
             )
         return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def _counts(counts: Mapping[str, int]) -> str:

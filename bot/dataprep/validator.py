@@ -149,6 +149,7 @@ class StreamValidator:
         self._warnings: list[Finding] = []
         self._error_counts: Counter[str] = Counter()
         self._warning_counts: Counter[str] = Counter()
+        self._wrong_format = 0  # examples shaped for the other method
 
     # -- feeding ---------------------------------------------------------------------------------------
     def feed(self, data: bytes | bytearray | memoryview) -> None:
@@ -358,6 +359,13 @@ class StreamValidator:
             self._invalid += 1
             self._error(lineno, f.INVALID_JSON, f"not valid JSON: {_json_reason(text, exc)}")
             return
+        other = _other_method_shape(obj, self.data_format)
+        if other is not None:
+            # One clear reason instead of the rules' several (missing messages, unrecognized keys...).
+            self._invalid += 1
+            self._wrong_format += 1
+            self._error(lineno, f.WRONG_FORMAT, other)
+            return
         issues = self._rules(obj)
         if issues:
             self._invalid += 1
@@ -423,16 +431,22 @@ class StreamValidator:
                 )
             )
         warning_counts.update(self._warning_counts)
+        line_errors = self._errors
+        if self._wrong_format and self._wrong_format * 2 > examples:
+            # The whole file is of the other method: say so once, first, not once per line.
+            file_errors.insert(0, Finding(None, f.METHOD_MISMATCH, _MISMATCH_HINT[self.data_format]))
+            line_errors = [e for e in line_errors if e.code != f.WRONG_FORMAT]
         error_counts = Counter({e.code: 0 for e in file_errors})
         for e in file_errors:
             error_counts[e.code] += 1
         error_counts.update(self._error_counts)
-        return self._report(examples, file_errors, error_counts, warnings, warning_counts)
+        return self._report(examples, file_errors, line_errors, error_counts, warnings, warning_counts)
 
     def _report(
         self,
         examples: int,
         file_errors: list[Finding],
+        line_errors: list[Finding],
         error_counts: Counter[str],
         warnings: list[Finding],
         warning_counts: Counter[str],
@@ -462,7 +476,7 @@ class StreamValidator:
             examples=examples,
             valid=self._valid,
             invalid=self._invalid,
-            errors=tuple(file_errors + self._errors),
+            errors=tuple(file_errors + line_errors),
             error_counts=dict(error_counts),
             warnings=tuple(warnings + self._warnings[: max(0, self.max_warnings)]),
             warning_counts=dict(warning_counts),
@@ -473,6 +487,26 @@ class StreamValidator:
             estimated_cost=cost,
             notes=tuple(notes),
         )
+
+
+_MISMATCH_HINT = {
+    "chat": "This looks like DPO preference data: add `--method dpo`",
+    "dpo": "This looks like chat (SFT) data, not DPO preference data: leave out `--method dpo`",
+}
+
+
+def _other_method_shape(obj: Any, data_format: str) -> str | None:
+    """Why `obj` belongs to the other method (a DPO example checked as chat or the reverse), or None."""
+    if not isinstance(obj, dict):
+        return None
+    dpo_keys = "preferred_output" in obj or "non_preferred_output" in obj
+    if data_format == "chat" and "messages" not in obj and "input" in obj and dpo_keys:
+        return "a DPO preference example (`input`, `preferred_output`), not chat `messages`"
+    if data_format == "dpo" and "input" not in obj and "messages" in obj:
+        return (
+            "a chat example (`messages`), not a DPO one (`input`, `preferred_output`, `non_preferred_output`)"
+        )
+    return None
 
 
 def _json_reason(text: str, exc: msgspec.MsgspecError) -> str:

@@ -104,14 +104,17 @@ def test_card_for_invalid_data() -> None:
     errors = card.tables[0]
     assert errors.rows[0][0] == "3" and f.MISSING_MESSAGES_LIST in errors.rows[0][1]
     labels = {fact.label for fact in card.facts}
-    assert {"Examples", "Valid", "Invalid", "Errors", "Tokens per example", "Training cost (est.)"} <= labels
-    assert "1 errors" in card.badge and card.summary
+    assert {"Examples", "Valid", "Invalid", "Errors"} <= labels
+    # estimates of data that would be refused are hidden
+    assert not {"Trained tokens (est.)", "Training cost (est.)"} & labels and not card.footer
+    assert card.badge == "1 error" and card.summary
+    assert "**1** of 13 examples is invalid (1 problem)." in card.text
 
 
 def test_card_for_valid_data_lists_warnings_and_caps_rows() -> None:
     report = run([line(chat(system=None))] * 12)
     card = validation_report_card(report)
-    assert card.tone is Tone.SUCCESS and card.badge == "valid"
+    assert card.tone is Tone.SUCCESS and card.badge == "12 examples" and card.title == "Data check passed"
     [warnings] = card.tables
     assert len(warnings.rows) == 5 and warnings.more.startswith("7 more")
 
@@ -124,3 +127,29 @@ def test_json_error_reason_reads_naturally(tmp_path: Path) -> None:
     report = validate_path(path, count_tokens=False)
     [error] = [e for e in report.errors if e.code == "invalid_json"]
     assert "starting at column" in error.message and "at at" not in error.message
+
+
+def test_card_wording_for_a_file_level_problem_and_a_role() -> None:
+    report = run([line(chat())] * 6, model="gpt-4o-mini-2024-07-18")
+    card = validation_report_card(report, filename="good_training", role="training")
+    assert card.title == "Data check failed: `good_training` (training data)"
+    assert card.badge == "1 error"
+    assert card.text.startswith("6 examples; at least 10 are needed.")
+    assert "Every one of the 6 examples is valid on its own." in card.text
+    [errors] = card.tables
+    assert errors.rows[0][0] == "whole file"
+
+
+def test_card_for_valid_data_with_a_role_says_valid_once() -> None:
+    report = run([line(chat(f"q{i}")) for i in range(12)], model="gpt-4o-mini-2024-07-18", count_tokens=True)
+    card = validation_report_card(report, filename="t.jsonl", role="training")
+    assert card.title == "Data check passed: `t.jsonl` (training data)" and card.badge == "12 examples"
+    assert "Trained tokens (est.)" in {f.label for f in card.facts}
+    quiet = validation_report_card(report, filename="v.jsonl", role="validation", estimates=False)
+    assert not {"Trained tokens (est.)", "Training cost (est.)"} & {f.label for f in quiet.facts}
+
+
+def test_text_report_pluralises_and_hides_estimates_of_refused_data(bad_file: Path) -> None:
+    code, out, _ = call([str(bad_file), "--model", "gpt-4o-mini-2024-07-18"])
+    assert code == 1 and "INVALID (1 error)" in out and "checked as chat data" in out
+    assert "estimated" not in out
