@@ -10,6 +10,9 @@ attachments; an invoke gets its invoke response in the HTTP body (the updated ca
 clicked card). Work that takes longer than `answer_within` seconds is answered at once ("working on it" /
 a typing indicator) and its replies are sent proactively when ready. Every conversation reference is stored
 for proactive sends, which `TeamsSender` (registered on the notifier for platform "teams") makes later.
+
+With credentials, a request without a bearer token is refused (401) before its body is read. On shutdown
+(`close`), new requests get 503 and work in flight gets `SHUTDOWN_GRACE` seconds before it is cancelled.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -65,6 +68,7 @@ SHUTDOWN_GRACE = 5.0
 WORKING = "Working on it… the result will follow in this conversation."
 DONE = "Done."
 FAILED = "Sorry, I could not finish that. Try again in a moment."
+SHUTTING_DOWN = "ftbot is restarting and could not finish that. Try again in a moment."
 ALREADY_HANDLED = "Already handled."
 FOREIGN_BUTTON = "That button is not one ftbot can handle. Run the command again for a fresh card."
 NO_AUTH_WARNING = (
@@ -127,6 +131,10 @@ class TeamsAdapter:
         self.cloud = CloudAdapter(bot_authentication(settings))
         self.sender = TeamsSender(self)
         self._background: set[asyncio.Task[None]] = set()
+        # The dispatcher's work for turns still in their HTTP request (not yet handed to `_background`).
+        self._in_turn: set[asyncio.Future[list[Reply]]] = set()
+        self._closing = False
+        self._closed = False
 
     @property
     def authenticates(self) -> bool:
@@ -136,6 +144,14 @@ class TeamsAdapter:
 
     async def handle(self, request: web.Request) -> web.Response:
         """POST /api/messages: authenticate, de-duplicate, run one turn, answer (invoke response or 200)."""
+        if self._closing:
+            # Bot Framework retries a failed delivery; the restarted bot takes it.
+            return web.Response(status=503, text="shutting down")
+        if self.authenticates and not has_bearer_token(request.headers.get("Authorization", "")):
+            # The JWT check needs the body (its serviceUrl claim); a request with no token at all cannot
+            # pass it, so it is refused before an anonymous client makes the bot read up to the size cap.
+            log.warning("Teams: rejected a request without a bearer token")
+            return web.Response(status=401)
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.Response(status=415, text="expected application/json")
         try:
@@ -238,15 +254,25 @@ class TeamsAdapter:
     async def _answer(
         self,
         turn: TurnContext,
-        work: Awaitable[list[Reply]],
+        work: Coroutine[Any, Any, list[Reply]],
         conversation: Conversation,
         source: str | None,
         *,
         invoke: bool,
     ) -> None:
         """Reply within the turn if the work is quick; otherwise acknowledge now and reply proactively."""
+        if self._closed:
+            # Shutdown finished while this request was being read: nothing would wait for or cancel the work.
+            work.close()
+            await self._abandoned(turn, invoke=invoke)
+            return
         task = asyncio.ensure_future(work)
+        self._in_turn.add(task)
+        task.add_done_callback(self._in_turn.discard)
         done, _ = await asyncio.wait({task}, timeout=self.answer_within)
+        if task.cancelled():  # by `close`, after its grace
+            await self._abandoned(turn, invoke=invoke)
+            return
         if task not in done:
             self._spawn(self._finish_later(task, conversation, source))
             if invoke:
@@ -258,6 +284,11 @@ class TeamsAdapter:
         if invoke:
             replies = await self._answer_invoke(turn, replies, conversation, source)
         await self._deliver(turn, replies, conversation.id, source)
+
+    async def _abandoned(self, turn: TurnContext, *, invoke: bool) -> None:
+        log.warning("Teams: a %s was not finished because the bot is shutting down", turn.activity.type)
+        if invoke:
+            await self._invoke_response(turn, error_response(503, SHUTTING_DOWN))
 
     async def _answer_invoke(
         self, turn: TurnContext, replies: Sequence[Reply], conversation: Conversation, source: str | None
@@ -362,16 +393,38 @@ class TeamsAdapter:
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
+    def _unfinished(self) -> set[asyncio.Future[Any]]:
+        return {*self._background, *self._in_turn}
+
     async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
-        """Let late replies finish for up to `grace` seconds, then cancel what is left."""
-        if self._background:
-            await asyncio.wait(set(self._background), timeout=grace)
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        """Refuse new requests; let work in flight and late replies finish for up to `grace` seconds, then
+        cancel what is left (work may be waiting minutes on Azure)."""
+        self._closing = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        # Work in a turn may hand over to a late reply while we wait: look again until the deadline.
+        while self._unfinished() and loop.time() < deadline:
+            await asyncio.wait(self._unfinished(), timeout=deadline - loop.time())
+        cancelled = 0
+        while left := self._unfinished():
+            for task in left:
+                task.cancel()
+            cancelled += len(left)
+            await asyncio.gather(*left, return_exceptions=True)
+            self._background.difference_update(left)
+            self._in_turn.difference_update(left)
+        self._closed = True
+        if cancelled:
+            log.warning("Teams: shutdown cancelled %d unfinished task(s) after %.1f s", cancelled, grace)
 
     async def on_shutdown(self, app: web.Application) -> None:
         await self.close()
+
+
+def has_bearer_token(authorization: str) -> bool:
+    """`Authorization: Bearer <token>` with a non-empty token (validity is the JWT check's business)."""
+    scheme, _, token = authorization.strip().partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
 
 
 class TeamsSender:

@@ -77,6 +77,7 @@ class Seen:
     commands: list[Command] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     gate: asyncio.Event = field(default_factory=asyncio.Event)
+    reached: asyncio.Event = field(default_factory=asyncio.Event)  # a handler is waiting on `gate`
 
 
 def make_router(seen: Seen) -> Router:
@@ -90,6 +91,7 @@ def make_router(seen: Seen) -> Router:
     @router.command("slow", summary="Takes its time", example="slow")
     async def slow(ctx: Context, cmd: Command) -> Reply:
         seen.commands.append(cmd)
+        seen.reached.set()
         await seen.gate.wait()
         return Reply(Card(title="Slow result", text="finally"))
 
@@ -116,6 +118,7 @@ def make_router(seen: Seen) -> Router:
     @router.action("job.cancel")
     async def cancel(ctx: Context, action: Action) -> list[Reply]:
         seen.actions.append(action)
+        seen.reached.set()
         await seen.gate.wait()
         return [
             Reply(job_card(action.payload["job"], status="cancelled"), replace_source=True),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +84,12 @@ class FakeConnector:
         """Wait until at least `count` calls were recorded (a hung test is caught by a guard, not a sleep)."""
         async with asyncio.timeout(HANG_GUARD), self._changed:
             await self._changed.wait_for(lambda: len(self.calls) >= count)
+        return list(self.calls)
+
+    async def wait_until(self, done: Callable[[list[Call]], bool]) -> list[Call]:
+        """Wait until `done(calls)` holds (a hung test is caught by a guard, not a sleep)."""
+        async with asyncio.timeout(HANG_GUARD), self._changed:
+            await self._changed.wait_for(lambda: done(self.calls))
         return list(self.calls)
 
     async def _record(self, request: web.Request, kind: str) -> web.Response:

@@ -6,15 +6,19 @@ login.microsoftonline.com, which a guard checks.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import jwt
 import pytest
 import requests
+from aiohttp import StreamReader
+from aiohttp.test_utils import make_mocked_request
 from botframework.connector.auth import jwt_token_extractor
 
+from adapters.teams import has_bearer_token
 from tests.teams.conftest import BotFactory
 
 APP = {"MicrosoftAppId": "7d6f3b7e-0000-4000-8000-00000000b07", "MicrosoftAppPassword": "test-password"}
@@ -107,3 +111,59 @@ async def test_malformed_requests_are_refused(
 
         assert resp.status == expected
         assert bot.seen.commands == []
+
+
+class _UnreadableBody:
+    """A request body that fails the test if anything reads it."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the body was read ({name}) before the Authorization header was checked")
+
+
+@pytest.mark.parametrize("authorization", [None, "", "Bearer", "Bearer   ", "Basic dXNlcjpwYXNz"])
+async def test_without_a_bearer_token_the_body_is_not_read(
+    bot_factory: BotFactory, no_network: list[str], authorization: str | None
+) -> None:
+    async with bot_factory(**APP) as bot:
+        headers = {"Content-Type": "application/json"}
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        request = make_mocked_request(
+            "POST", "/api/messages", headers=headers, payload=cast(StreamReader, _UnreadableBody())
+        )
+
+        resp = await bot.adapter.handle(request)
+
+        assert resp.status == 401
+        assert bot.seen.commands == []
+    assert no_network == []
+
+
+async def test_large_unauthenticated_post_gets_401_not_413(
+    bot_factory: BotFactory, no_network: list[str]
+) -> None:
+    # The test app keeps aiohttp's 1 MiB body limit: reading this body would answer 413.
+    body = io.BytesIO(b'{"type": "message", "text": "' + b"x" * (2 * 1024 * 1024) + b'"}')
+    async with bot_factory(**APP) as bot:
+        resp = await bot.client.post("/api/messages", data=body, headers={"Content-Type": "application/json"})
+
+        assert resp.status == 401
+        assert bot.seen.commands == []
+    assert no_network == []
+
+
+@pytest.mark.parametrize(
+    ("authorization", "expected"),
+    [
+        ("Bearer abc", True),
+        ("bearer abc", True),
+        (" Bearer  abc ", True),
+        ("Bearer", False),
+        ("Bearer ", False),
+        ("Basic abc", False),
+        ("", False),
+        ("abc", False),
+    ],
+)
+def test_bearer_token_shape(authorization: str, expected: bool) -> None:
+    assert has_bearer_token(authorization) is expected
