@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cards.format import number, percent
+from cards.format import number, percent, plural
 from cards.jobs import job_key
 from cards.model import Card, Table, Tone
 from cards.views import CheckpointView
@@ -21,13 +21,50 @@ def _valid_loss(checkpoint: CheckpointView) -> float | None:
     return checkpoint.valid_loss
 
 
+# How far (relative) the last validation loss must sit above the lowest one to count as a rise, so noise
+# in the last digits of a flat curve is not called overfitting.
+RISE_MARGIN = 0.02
+
+
+def overfitting_warning(checkpoints: Sequence[CheckpointView]) -> str:
+    """A warning line when the checkpoints look overfitted, else "".
+
+    The rule, on checkpoints ordered by step that have both a training and a validation loss (the full
+    validation loss when there is one): there are at least three; the lowest validation loss is not in the
+    last two; each of the last two is higher than that lowest one, the last by more than `RISE_MARGIN`
+    (relative); and the training loss at the last checkpoint is lower than at the best one. The model kept
+    learning the training data while getting worse on data it has not seen: the mark of overfitting.
+    """
+    scored = [
+        c
+        for c in sorted(checkpoints, key=lambda c: c.step)
+        if c.train_loss is not None and _valid_loss(c) is not None
+    ]
+    if len(scored) < 3:
+        return ""
+    losses = [_valid_loss(c) or 0.0 for c in scored]
+    low = min(losses)
+    best = scored[losses.index(low)]
+    last_two = losses[-2:]
+    rose = losses.index(low) < len(scored) - 2 and all(v > low for v in last_two)
+    clear = last_two[-1] > low * (1 + RISE_MARGIN)
+    trained_on = (scored[-1].train_loss or 0.0) < (best.train_loss or 0.0)
+    if not (rose and clear and trained_on):
+        return ""
+    return (
+        f"Validation loss rose over the last epochs ({number(low)} → {number(last_two[-1])}) while training "
+        f"loss fell: likely overfitting. Prefer the checkpoint at step {best.step} (lowest validation loss), "
+        "or retrain with fewer epochs or a smaller learning-rate multiplier."
+    )
+
+
 def checkpoints_card(
     job_id: str, checkpoints: Sequence[CheckpointView], more: str = "", job_status: str | None = None
 ) -> Card:
     """Checkpoints of a job by step; `more` points at further pages when the service has more.
 
     `job_status` (when known) tells a job that can no longer produce deployable checkpoints (failed,
-    cancelled) from one still running.
+    cancelled) from one still running. Overfitting (see `overfitting_warning`) is said first, in WARNING tone.
     """
     if not checkpoints:
         return Card(
@@ -66,12 +103,18 @@ def checkpoints_card(
         best = min(scored, key=lambda c: _valid_loss(c) or 0.0)
         text += f"\nLowest validation loss at step **{best.step}**"
         text += f": `{best.model}`" if best.model else "."
+    warning = overfitting_warning(ordered)
+    if warning:
+        text = f"{warning}\n{text}"
     return Card(
         title=f"Checkpoints of {job_id}",
-        tone=Tone.INFO,
-        badge=f"{len(ordered)} checkpoints",
+        tone=Tone.WARNING if warning else Tone.INFO,
+        badge=plural(len(ordered), "checkpoint"),
         text=text,
         tables=(table,),
-        summary=f"{len(ordered)} checkpoints of job {job_id}, {len(deployable)} deployable.",
+        summary=(
+            f"{plural(len(ordered), 'checkpoint')} of job {job_id}, {len(deployable)} deployable."
+            + (" Likely overfitting." if warning else "")
+        ),
         key=f"{job_key(job_id)}:checkpoints",
     )

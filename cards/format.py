@@ -1,4 +1,8 @@
-"""Value formatting shared by the builders: times, numbers, hyperparameters, progress bars."""
+"""Value formatting shared by the builders: times, numbers, counts, hyperparameters, progress bars.
+
+Times have one style on every card: `2025-04-01 09:15 UTC` (`when`), with seconds where they matter
+(`when(t, seconds=True)`). Event rows show only `09:15:02` (`clock`) and the card says the date once (`day`).
+"""
 
 from __future__ import annotations
 
@@ -12,20 +16,33 @@ BAR_FULL = "▓"
 BAR_EMPTY = "░"
 
 
-def when(moment: datetime | None) -> str:
-    """`2025-04-01 09:15 UTC`; naive datetimes are taken as UTC."""
+def _utc(moment: datetime) -> datetime:
+    """The moment in UTC; naive datetimes are taken as UTC already."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def when(moment: datetime | None, seconds: bool = False) -> str:
+    """`2025-04-01 09:15 UTC` (`2025-04-01 09:15:02 UTC` with `seconds`): the style of every card."""
     if moment is None:
         return NOT_SET
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return _utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+def day(moment: datetime) -> str:
+    """`2025-04-01` (UTC): said once on a card whose rows show only `clock` times."""
+    return _utc(moment).strftime("%Y-%m-%d")
 
 
 def clock(moment: datetime | None) -> str:
-    """`09:15:02` (UTC), for event rows where the date is rarely needed."""
+    """`09:15:02` (UTC), for rows under a header that gives the date (see `day`)."""
     if moment is None:
         return NOT_SET
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%m-%d %H:%M:%S")
+    return _utc(moment).strftime("%H:%M:%S")
+
+
+def plural(count: int, word: str, many: str = "") -> str:
+    """`1 checkpoint`, `3 checkpoints`, `0 checkpoints`; `many` for irregular plurals."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def number(value: float | None, digits: int = 3) -> str:

@@ -4,26 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cards.model import Card, Fact, Table, Tone
+from cards.model import Card, Fact, Tone
 from cards.views import VerbHelp
+
+BULLET = "•"
 
 
 def usage_card(verb: VerbHelp, problem: str = "", trigger: str = "/ft") -> Card:
     """How to use one verb, after a malformed command; `problem` says what was wrong with it.
 
     `trigger` is how users start a command on their platform (`/ft` in Slack, `@ftbot` in Teams).
+    The problem comes first, then the usage line and an example; the options follow as facts, after the
+    text on both platforms, so they never push the problem out of sight.
     """
-    lines = [problem] if problem else []
+    lines = [f"**Problem:** {problem}"] if problem else []
     lines.append(f"Usage: `{trigger} {verb.usage}`")
     if verb.example:
         lines.append(f"Example: `{trigger} {verb.example}`")
     facts = tuple(Fact(option, meaning) for option, meaning in verb.options)
+    usage = f"Usage: {trigger} {verb.usage}"
     return Card(
         title=f"{verb.name}: {verb.summary}",
         tone=Tone.WARNING if problem else Tone.INFO,
         text="\n".join(lines),
         facts=facts,
-        summary=f"Usage: {trigger} {verb.usage}",
+        summary=f"{problem} {usage}" if problem else usage,
     )
 
 
@@ -54,17 +59,19 @@ def unknown_verb_card(
 
 
 def help_card(verbs: Sequence[VerbHelp], trigger: str = "/ft") -> Card:
-    """Every verb with its usage and a one-line summary."""
-    rows = tuple((f"`{trigger} {v.usage}`", v.summary) for v in verbs)
+    """Every verb with its full usage and a one-line summary.
+
+    A list, not a table: table cells are cut to a column width in Slack, and here the whole usage matters.
+    """
+    lines = [f"{BULLET} `{trigger} {v.usage}`: {v.summary}" for v in verbs]
     examples = [f"`{trigger} {v.example}`" for v in verbs if v.example][:3]
-    text = "Run Azure OpenAI fine-tuning from chat."
+    text = "Run Azure OpenAI fine-tuning from chat.\n" + "\n".join(lines)
     if examples:
         text += "\nFor example: " + ", ".join(examples)
     return Card(
         title="ftbot commands",
         tone=Tone.INFO,
         text=text,
-        tables=(Table(columns=("Command", "What it does"), rows=rows),),
         footer=f"Details of one command: `{trigger} help <command>`",
         summary=f"ftbot commands: {', '.join(v.name for v in verbs)}",
         key="help",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cards.format import NOT_SET, hyperparameters, progress_bar, progress_percent, when
+from cards.format import NOT_SET, hyperparameters, plural, progress_bar, progress_percent, when
 from cards.model import Button, Card, Confirm, Fact, Table, Tone
 from cards.views import JobView
 
@@ -65,6 +65,28 @@ def _facts(job: JobView) -> tuple[Fact, ...]:
     return tuple(facts)
 
 
+def rai_explanation(job: JobView) -> str:
+    """What a failed responsible-AI (safety) check means and what to do, in plain words; "" when none failed.
+
+    The internal error code (`contentFilter`) is left out: it tells users nothing the sentence does not.
+    """
+    categories = ", ".join(job.rai_categories)
+    if job.rai_phase == "data":
+        found = f": {categories}" if categories else ""
+        return (
+            f"Azure's safety check found harmful content in the training data{found}. The job was not "
+            "trained and not charged. Rewrite or remove the examples with that content (Azure does not say "
+            "which lines), then `start` again."
+        )
+    if job.rai_phase == "evaluation":
+        failed = f" for: {categories}" if categories else ""
+        return (
+            f"The trained model failed Azure's safety evaluation{failed}. It cannot be deployed; training was "
+            "not charged. Review the training data for content that teaches these behaviours and retrain."
+        )
+    return ""
+
+
 def _text(job: JobView, note: str = "") -> str:
     lines = []
     if note:
@@ -72,12 +94,34 @@ def _text(job: JobView, note: str = "") -> str:
     bar = progress_bar(job.step, job.total_steps)
     if bar and job.status not in ("failed", "cancelled"):
         lines.append(bar)
-    if job.error_message or job.error_code:
+    rai = rai_explanation(job)
+    if rai:
+        lines.append(f"**Failed safety check**: {rai}")
+    elif job.error_message or job.error_code:
         code = f" (`{job.error_code}`)" if job.error_code else ""
         lines.append(f"**Failed**{code}: {job.error_message or 'no message from the service'}")
-    if job.status == "succeeded" and job.fine_tuned_model:
+    if job.status == "succeeded" and job.fine_tuned_model and not rai:
         lines.append(f"Ready to deploy as `{job.fine_tuned_model}`.")
     return "\n".join(lines)
+
+
+# How a status reads in a sentence ("Job X failed."); others read "Job X is <status>".
+_SAID = {
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "cancelled": "was cancelled",
+}
+
+
+def status_sentence(job: JobView) -> str:
+    """`Job ftjob-x is running (40%).`, `Job ftjob-x failed.`: the card's notification text."""
+    if job.rai_phase and job.status == "failed":
+        return f"Job {job.id} failed Azure's safety check."
+    if job.status in _SAID:
+        return f"Job {job.id} {_SAID[job.status]}."
+    pct = progress_percent(job.step, job.total_steps)
+    progress = f" ({pct}%)" if pct is not None else ""
+    return f"Job {job.id} is {job.status.replace('_', ' ')}{progress}."
 
 
 def job_buttons(job: JobView) -> tuple[Button, ...]:
@@ -96,8 +140,8 @@ def job_buttons(job: JobView) -> tuple[Button, ...]:
         confirm = Confirm(
             title="Cancel this job?",
             text=f"Job `{job.id}` stops now; training done so far is lost. This cannot be undone.",
-            ok="Cancel job",
-            dismiss="Keep running",
+            ok="Yes, cancel it",
+            dismiss="Keep it running",
         )
         buttons.append(Button("Cancel", CANCEL, payload, style="danger", confirm=confirm))
     return tuple(buttons)
@@ -106,8 +150,6 @@ def job_buttons(job: JobView) -> tuple[Button, ...]:
 def job_card(job: JobView, updated_at_text: str = "", note: str = "") -> Card:
     """The status card of one job. `updated_at_text` (e.g. "Updated 2025-04-01 09:15 UTC") goes in the
     footer; `note` is one line shown first in the text (e.g. a summary of the training data)."""
-    pct = progress_percent(job.step, job.total_steps)
-    progress = f" ({pct}%)" if pct is not None and not job.terminal else ""
     return Card(
         title=f"Fine-tuning job {job.id}",
         tone=status_tone(job.status),
@@ -116,20 +158,29 @@ def job_card(job: JobView, updated_at_text: str = "", note: str = "") -> Card:
         facts=_facts(job),
         buttons=job_buttons(job),
         footer=updated_at_text,
-        summary=f"Job {job.id} is {job.status}{progress}.",
+        summary=status_sentence(job),
         key=job_key(job.id),
     )
 
 
 def job_list_card(jobs: Sequence[JobView], filter_text: str = "", more: str = "") -> Card:
     """Recent jobs as a table. `filter_text` says what was asked for (e.g. "status=running");
-    `more` points at the next page (e.g. "`list --after ftjob-...`")."""
+    `more` points at the next page (e.g. "`list --after ftjob-...`"). An empty list says what to do next."""
     shown = f" ({filter_text})" if filter_text else ""
     if not jobs:
+        if filter_text:
+            text = f"No recent jobs match {filter_text}. `list` without it shows every recent job."
+        else:
+            text = (
+                "No fine-tuning jobs yet. Start one: attach a JSONL training file and send "
+                "`start gpt-4o-mini-2024-07-18 --training train.jsonl`. `help start` shows every option."
+            )
         return Card(
             title=f"Fine-tuning jobs{shown}",
-            text="No jobs match." if filter_text else "No fine-tuning jobs yet.",
-            summary="No fine-tuning jobs found.",
+            text=text,
+            summary=f"No fine-tuning jobs match {filter_text}."
+            if filter_text
+            else "No fine-tuning jobs yet.",
         )
     rows = tuple(
         (
@@ -143,9 +194,9 @@ def job_list_card(jobs: Sequence[JobView], filter_text: str = "", more: str = ""
     table = Table(columns=("Job", "Status", "Model", "Created"), rows=rows, more=more)
     return Card(
         title=f"Fine-tuning jobs{shown}",
-        text=f"Showing {len(jobs)} job{'s' if len(jobs) != 1 else ''}. Details: `status <job>`.",
+        text=f"Showing {plural(len(jobs), 'job')}. Details: `status <job>`.",
         tables=(table,),
         footer=f"Filter: {filter_text}" if filter_text else "",
-        summary=f"{len(jobs)} fine-tuning jobs{shown}.",
+        summary=f"{plural(len(jobs), 'fine-tuning job')}{shown}.",
         key="jobs",
     )

@@ -53,6 +53,18 @@ def cut(text: str, limit: int, tail: str = ELLIPSIS) -> str:
     return "".join(out).rstrip() + tail if budget > 0 else tail[: max(limit, 0)]
 
 
+def cut_words(text: str, limit: int, tail: str = ELLIPSIS) -> str:
+    """Like `cut`, but ends at a space when one is in the last half of what fits, so no word is chopped."""
+    short = cut(text, limit, tail)
+    if short == text:
+        return text
+    kept = short[: len(short) - len(tail)]
+    if text[len(kept) : len(kept) + 1].isspace():
+        return short  # the cut already fell between words
+    space = kept.rfind(" ")
+    return kept[:space].rstrip() + tail if space > len(kept) // 2 else short
+
+
 def parse(text: str) -> list[Segment]:
     """Split neutral markup into segments; anything that is not well-formed markup stays plain text."""
     segments: list[Segment] = []
@@ -119,6 +131,13 @@ def _plain_piece(seg: Segment, text: str) -> str:
     return text
 
 
+def _cell_piece(seg: Segment, text: str) -> str:
+    if seg.kind == "link":
+        return f"{text} ({seg.url})"
+    # Code spans lose their backticks: a preformatted cell is code already, and a backtick there is noise.
+    return text
+
+
 def _fit(seg: Segment, piece: Writer, room: int) -> str:
     """The longest prefix of the segment whose rendering fits in `room` units ("" when none does)."""
     lo, hi, best = 1, len(seg.text), ""
@@ -168,3 +187,12 @@ def to_ac_markdown(text: str, limit: int | None = None) -> str:
 def to_plain(text: str, limit: int | None = None) -> str:
     """Neutral markup flattened to plain text: links as `label (url)`."""
     return _write(text, _plain_piece, limit)
+
+
+def to_cell(text: str) -> str:
+    """Neutral markup for a preformatted (monospace) table cell: one line, no markup characters at all.
+
+    Code spans keep their text without the backticks; stray backticks are dropped too, since a run of three
+    would close the code block the table sits in.
+    """
+    return _write(text, _cell_piece, None).replace("`", "").replace("\r", " ").replace("\n", " ")

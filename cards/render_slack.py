@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Final
 
-from cards.markup import ELLIPSIS, cut, escape_slack, text_len, to_mrkdwn, to_plain
+from cards.markup import ELLIPSIS, cut, cut_words, escape_slack, text_len, to_cell, to_mrkdwn, to_plain
 from cards.model import Button, Card, Fact, Image, Table, Tone
 from cards.payload import pack_slack
 
@@ -55,7 +55,9 @@ _TONE_MARK = {
     Tone.ERROR: "❌ ",
 }
 _CELL_WIDTH = 40
+# The last column (often a message) gets at least this much, and more when the table has few rows.
 _LAST_CELL_WIDTH = 200
+_LAST_CELL_MAX = 1500
 _FENCE = "```"
 # Slack rejects empty text objects; this stands in for an empty label or title.
 _EMPTY = "-"
@@ -108,23 +110,29 @@ def _pad(cell: str, width: int) -> str:
 
 
 def _table_section(table: Table) -> list[dict[str, Any]]:
-    """A table as aligned monospace text in one section; rows that do not fit are counted after it."""
+    """A table as aligned monospace text in one section; rows that do not fit are counted after it.
+
+    Cells are flattened with `to_cell` (no markup: the block is monospace already). Columns but the last are
+    cut to `_CELL_WIDTH`; the last, where nothing needs aligning, shares the section's room among the rows
+    (at least `_LAST_CELL_WIDTH`) and is cut at a word boundary.
+    """
     width = max([len(table.columns), *(len(r) for r in table.rows)], default=0)
 
-    def cells(row: tuple[str, ...]) -> list[str]:
-        # The last column (often a message) may run long: nothing after it needs aligning.
-        flat = [
-            cut(
-                to_plain(c).replace("\n", " ").replace("`", "ˋ"),
-                _LAST_CELL_WIDTH if i == width - 1 else _CELL_WIDTH,
-            )
-            for i, c in enumerate(row)
-        ]
-        return flat + [""] * (width - len(flat))
+    def fixed(row: tuple[str, ...]) -> list[str]:
+        flat = [to_cell(c) for c in row] + [""] * (width - len(row))
+        return [cut(c, _CELL_WIDTH) for c in flat[:-1]] + flat[-1:]
 
-    header = cells(table.columns) if table.columns else []
-    body = [cells(r) for r in table.rows]
+    header = fixed(table.columns) if table.columns else []
+    body = [fixed(r) for r in table.rows]
     widths = [max([len(c[i]) for c in [header, *body] if c] or [0]) for i in range(width)]
+    lead = sum(widths[:-1]) + 2 * (width - 1)
+    budget = SlackLimits.SECTION_TEXT - 200
+    last = min(max(_LAST_CELL_WIDTH, budget // max(len(body) + 2, 1) - lead), _LAST_CELL_MAX)
+    for row in [header, *body]:
+        if row:
+            row[-1] = cut_words(row[-1], last)
+    if width:
+        widths[-1] = max([len(c[-1]) for c in [header, *body] if c] or [0])
 
     def line(row: list[str]) -> str:
         return escape_slack("  ".join(_pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip())

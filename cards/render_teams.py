@@ -163,18 +163,23 @@ def _action(button: Button) -> dict[str, Any]:
     if button.confirm is None:
         return _execute(button, title)
     confirm = button.confirm
+    ok = to_plain(confirm.ok, 40).strip() or "Yes"
+    if ok.casefold() == title.casefold():
+        # The inner button must not repeat the one that opened the question.
+        ok = f"Yes, {ok[:1].lower()}{ok[1:]}"
+    # Adaptive Cards have no dismiss button: clicking the ShowCard button again folds the question away.
+    dismiss = to_plain(confirm.dismiss, 40).strip()
+    close = (
+        f"{dismiss}? Click {title} again to close this." if dismiss else f"Click {title} again to close this."
+    )
     inner = {
         "type": "AdaptiveCard",
         "body": [
             _text_block(to_ac_markdown(confirm.title, 200) or " ", weight="Bolder"),
             _text_block(to_ac_markdown(confirm.text, 1000) or " "),
-            # No native dismiss in Adaptive Cards (`confirm.dismiss` goes unused): the ShowCard button
-            # toggles the question closed again.
-            _text_block(
-                f"Click {title} again to close this without doing anything.", isSubtle=True, size="Small"
-            ),
+            _text_block(to_ac_markdown(close), isSubtle=True, size="Small"),
         ],
-        "actions": [_execute(button, to_plain(confirm.ok, 40) or "Yes")],
+        "actions": [_execute(button, ok)],
     }
     return {"type": "Action.ShowCard", "title": title, "style": _STYLE[button.style], "card": inner}
 

@@ -78,7 +78,8 @@ def test_running_job_card(running_job: JobView) -> None:
         (CANCEL, {"job": JOB_ID}),
     ]
     cancel = buttons[3]
-    assert cancel["style"] == "danger" and cancel["confirm"]["confirm"]["text"] == "Cancel job"
+    assert cancel["style"] == "danger" and cancel["confirm"]["confirm"]["text"] == "Yes, cancel it"
+    assert cancel["confirm"]["deny"]["text"] == "Keep it running"
 
     actions = teams_actions(teams)
     assert [a["type"] for a in actions] == [
@@ -89,8 +90,10 @@ def test_running_job_card(running_job: JobView) -> None:
     ]
     assert actions[0]["fallback"]["type"] == "Action.Submit"
     assert unpack_teams(actions[0]["data"]).action == REFRESH  # type: ignore[union-attr]
+    assert actions[3]["title"] == "Cancel"
     yes = actions[3]["card"]["actions"][0]
-    assert yes["type"] == "Action.Execute" and yes["title"] == "Cancel job"
+    assert yes["type"] == "Action.Execute" and yes["title"] == "Yes, cancel it"
+    assert actions[3]["card"]["body"][-1]["text"] == "Keep it running? Click Cancel again to close this."
     assert unpack_teams(yes["fallback"]["data"]).payload == {"job": JOB_ID}  # type: ignore[union-attr]
     assert "Updated 09:20 UTC" in json.dumps(slack["blocks"][-1])
 
@@ -157,9 +160,25 @@ def test_job_list_card(running_job: JobView) -> None:
     assert "list --after ftjob-b" in json.dumps(slack) and "list --after ftjob-b" in json.dumps(teams)
 
 
-def test_empty_job_list_says_so() -> None:
-    assert "No jobs match" in job_list_card([], filter_text="status=failed").text
-    rendered_both_ways(job_list_card([]))
+def test_empty_filtered_job_list_names_the_filter_and_the_way_out() -> None:
+    card = job_list_card([], filter_text="status=failed")
+    assert card.text == "No recent jobs match status=failed. `list` without it shows every recent job."
+    assert card.summary == "No fine-tuning jobs match status=failed."
+    rendered_both_ways(card)
+
+
+def test_empty_job_list_points_at_start() -> None:
+    card = job_list_card([])
+    assert card.text.startswith("No fine-tuning jobs yet. Start one:")
+    assert "`start gpt-4o-mini-2024-07-18 --training train.jsonl`" in card.text
+    assert "`help start`" in card.text
+    rendered_both_ways(card)
+
+
+def test_job_list_counts_are_plural_only_when_more_than_one(running_job: JobView) -> None:
+    one = job_list_card([running_job])
+    assert one.summary == "1 fine-tuning job." and "Showing 1 job." in one.text
+    assert job_list_card([running_job] * 2).summary == "2 fine-tuning jobs."
 
 
 def test_events_card_points_at_the_next_page(event_page: EventPageView) -> None:
@@ -210,8 +229,18 @@ def test_checkpoints_of_a_dead_job_cannot_be_deployed(
 
 def test_help_card_lists_every_verb(verbs: list[VerbHelp]) -> None:
     card = help_card(verbs, trigger="/ft")
-    assert [r[0] for r in card.tables[0].rows] == [f"`/ft {v.usage}`" for v in verbs]
+    assert not card.tables
+    for verb in verbs:
+        assert f"• `/ft {verb.usage}`: {verb.summary}" in card.text.splitlines()
     rendered_both_ways(card)
+
+
+def test_help_card_never_cuts_a_long_usage(verbs: list[VerbHelp]) -> None:
+    usage = "start <model> --training SRC [--validation SRC] [--suffix S] [--seed N] [--epochs N]"
+    card = help_card([*verbs, VerbHelp("start", "Start a job", usage)], trigger="@ftbot")
+    teams, slack = rendered_both_ways(card)
+    assert f"`@ftbot {usage.replace('<', '&lt;').replace('>', '&gt;')}`" in json.dumps(slack)
+    assert f"`@ftbot {usage}`" in json.dumps(teams)
     rendered_both_ways(help_card(verbs, trigger="@ftbot"))
 
 
