@@ -137,7 +137,9 @@ def _table_section(table: Table) -> list[dict[str, Any]]:
     def line(row: list[str]) -> str:
         return escape_slack("  ".join(_pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip())
 
-    lines = [line(header), escape_slack("  ".join("-" * w for w in widths))] if header else []
+    # The last column's underline stops at a column width: a long message should not drag a rule along.
+    rules = [*widths[:-1], min(widths[-1], max(len(header[-1]), _CELL_WIDTH))] if header else []
+    lines = [line(header), "  ".join("-" * w for w in rules)] if header else []
     title = f"*{escape_slack(to_plain(table.title, 200).replace('*', '∗'))}*\n" if table.title else ""
     more = to_mrkdwn(table.more, 1000) if table.more else ""
     # Room for title, fences and a "N more rows" line; the rest is for rows, whole rows only.

@@ -201,3 +201,9 @@ def test_usage_card_puts_the_problem_first(verbs: list[VerbHelp]) -> None:
     teams, slack = both(card)
     assert slack.index("must be a number") < slack.index("how many events")
     assert teams.index("must be a number") < teams.index("how many events")
+
+
+def test_slack_rule_under_a_long_last_column_stays_short() -> None:
+    table = Table(("Time", "Message"), (("04:16:27", "word " * 100),))
+    section = render_blocks(Card(title="t", tables=(table,)))["blocks"][1]["text"]["text"]
+    assert section.split("\n")[1] == "--------  " + "-" * 40
