@@ -35,6 +35,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.inflight import InFlight
 from adapters.slack_files import SlackFiles
 from adapters.slack_sender import SlackSender, SlackStore, retry_handlers
 from adapters.slack_translate import (
@@ -148,7 +149,8 @@ class SlackAdapter:
         )
         self.sender = SlackSender(self.client, store, session=lambda: self.session)
         self.files = SlackFiles(self.client, token, settings.slack_api_url, session=lambda: self.session)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._inflight = InFlight()
+        self._tasks = self._inflight.tasks  # the work started by acknowledged requests
         self._acking = AckFirst()
         self._closing = False
         self._closed = False
@@ -167,7 +169,7 @@ class SlackAdapter:
         if refusal is not None:
             log.warning("Slack: refused a request before reading it (%s)", refusal)
             return web.Response(status=401)
-        with self._acking:
+        with self._inflight.request(), self._acking:
             bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
             return await to_aiohttp_response(bolt_response)
 
@@ -219,22 +221,10 @@ class SlackAdapter:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
-        """Refuse new requests, let acknowledged work finish for up to `grace` seconds, cancel what is left
-        (work may be waiting minutes on Azure), then close the HTTP session."""
+        """Refuse new requests; let requests in flight and acknowledged work finish for up to `grace` seconds,
+        cancel what is left (work may be waiting minutes on Azure), then close the HTTP session."""
         self._closing = True
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        # `asyncio.wait`, not `gather`: a timed-out wait leaves the tasks running, to be counted and cancelled.
-        while self._tasks and loop.time() < deadline:
-            await asyncio.wait(set(self._tasks), timeout=deadline - loop.time())
-        cancelled = 0
-        while self._tasks:  # a request already past the door may still add work while we wait
-            left = list(self._tasks)
-            for task in left:
-                task.cancel()
-            cancelled += len(left)
-            await asyncio.gather(*left, return_exceptions=True)
-            self._tasks.difference_update(left)
+        cancelled = await self._inflight.settle(grace)
         self._closed = True
         if cancelled:
             log.warning("Slack: shutdown cancelled %d unfinished task(s) after %.1f s", cancelled, grace)
@@ -282,11 +272,10 @@ class SlackAdapter:
             log.warning("Slack: %s arrived after shutdown; not handled", what)
             return
         task = asyncio.create_task(self._acking.then(work), name=f"slack {what}")
-        self._tasks.add(task)
+        self._inflight.track(task)
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("slack %s failed", task.get_name(), exc_info=task.exception())
 

@@ -29,6 +29,7 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, ConversationReference
 
+from adapters.inflight import InFlight
 from adapters.teams_delivery import Sleep, TeamsDeliveryError, connector_call
 from adapters.teams_translate import (
     INVOKE_EXECUTE,
@@ -133,6 +134,7 @@ class TeamsAdapter:
         self._background: set[asyncio.Task[None]] = set()
         # The dispatcher's work for turns still in their HTTP request (not yet handed to `_background`).
         self._in_turn: set[asyncio.Future[list[Reply]]] = set()
+        self._inflight = InFlight()  # requests being handled and both sets above, for `close`
         self._closing = False
         self._closed = False
 
@@ -152,6 +154,10 @@ class TeamsAdapter:
             # pass it, so it is refused before an anonymous client makes the bot read up to the size cap.
             log.warning("Teams: rejected a request without a bearer token")
             return web.Response(status=401)
+        with self._inflight.request():
+            return await self._handle(request)
+
+    async def _handle(self, request: web.Request) -> web.Response:
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.Response(status=415, text="expected application/json")
         try:
@@ -269,6 +275,7 @@ class TeamsAdapter:
         task = asyncio.ensure_future(work)
         self._in_turn.add(task)
         task.add_done_callback(self._in_turn.discard)
+        self._inflight.track(task)
         done, _ = await asyncio.wait({task}, timeout=self.answer_within)
         if task.cancelled():  # by `close`, after its grace
             await self._abandoned(turn, invoke=invoke)
@@ -382,6 +389,7 @@ class TeamsAdapter:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._finished)
+        self._inflight.track(task)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._background.discard(task)
@@ -393,26 +401,11 @@ class TeamsAdapter:
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
-    def _unfinished(self) -> set[asyncio.Future[Any]]:
-        return {*self._background, *self._in_turn}
-
     async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
-        """Refuse new requests; let work in flight and late replies finish for up to `grace` seconds, then
-        cancel what is left (work may be waiting minutes on Azure)."""
+        """Refuse new requests; let requests in flight, their work and late replies finish for up to `grace`
+        seconds, then cancel what is left (work may be waiting minutes on Azure)."""
         self._closing = True
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        # Work in a turn may hand over to a late reply while we wait: look again until the deadline.
-        while self._unfinished() and loop.time() < deadline:
-            await asyncio.wait(self._unfinished(), timeout=deadline - loop.time())
-        cancelled = 0
-        while left := self._unfinished():
-            for task in left:
-                task.cancel()
-            cancelled += len(left)
-            await asyncio.gather(*left, return_exceptions=True)
-            self._background.difference_update(left)
-            self._in_turn.difference_update(left)
+        cancelled = await self._inflight.settle(grace)
         self._closed = True
         if cancelled:
             log.warning("Teams: shutdown cancelled %d unfinished task(s) after %.1f s", cancelled, grace)

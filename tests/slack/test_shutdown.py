@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
@@ -65,3 +66,33 @@ async def test_work_arriving_after_close_is_dropped_not_orphaned(harness: SlackH
 
     assert harness.adapter._tasks == set()
     assert ran == []
+
+
+async def test_a_request_in_flight_when_close_starts_is_still_served(
+    harness: SlackHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiohttp runs on_shutdown (our close) before it waits for requests in flight: close must wait for them.
+    adapter = harness.adapter
+    reached, release = asyncio.Event(), asyncio.Event()
+    dispatch = adapter.bolt.async_dispatch
+
+    async def held_dispatch(request: Any) -> Any:
+        reached.set()
+        await release.wait()
+        return await dispatch(request)
+
+    monkeypatch.setattr(adapter.bolt, "async_dispatch", held_dispatch)
+    posting = asyncio.create_task(harness.command("status ftjob-abc"))
+    async with asyncio.timeout(10):  # a safety net against a hang only
+        await reached.wait()
+    closing = asyncio.create_task(adapter.close(grace=60))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not closing.done()  # the request has not started its work yet, but it is in flight
+    release.set()
+    resp = await posting
+    await closing
+
+    assert resp.status == 200
+    assert len(harness.handled.commands) == 1
+    assert len(harness.slack.called("chat.postMessage")) == 1

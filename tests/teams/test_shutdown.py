@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
@@ -105,3 +106,42 @@ async def test_a_turn_reaching_its_work_after_close_starts_nothing(bot_factory: 
         assert status == 503
         assert bot.seen.actions == []
         assert bot.adapter._in_turn == set()
+
+
+class _HeldStore:
+    """The real store, but the de-duplication lookup waits for the test: a request held mid-flight."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def seen_event(self, source: str, event_id: str) -> bool:
+        self.reached.set()
+        await self.release.wait()
+        return bool(await self._store.seen_event(source, event_id))
+
+
+async def test_a_request_in_flight_before_its_work_started_is_still_served(bot_factory: BotFactory) -> None:
+    # aiohttp runs on_shutdown (our close) before it waits for requests in flight: close must wait for them.
+    async with bot_factory() as bot:
+        held = _HeldStore(bot.store)
+        bot.adapter.store = held
+        posting = asyncio.create_task(bot.post(bot.payload("message_personal")))
+        async with asyncio.timeout(10):  # a safety net against a hang only
+            await held.reached.wait()
+        closing = asyncio.create_task(bot.adapter.close(grace=60))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not closing.done()  # waiting for the request, although no work has started yet
+        held.release.set()
+        status, _ = await posting
+        await closing
+
+        assert status == 200
+        assert len(bot.seen.commands) == 1
+        [reply] = await bot.connector.wait_for(1)
+        assert reply.cards

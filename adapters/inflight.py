@@ -1,0 +1,65 @@
+"""What an adapter is still doing: requests being handled and the tasks they started, for a bounded shutdown.
+
+aiohttp runs `on_shutdown` hooks before it waits for requests in flight, so an adapter's `close` must wait for
+both: a request still being read or dispatched may start work after the adapter's tasks all finished.
+
+    inflight = InFlight()
+    with inflight.request(): ...          # around a request handler
+    inflight.track(task)                  # every task a request starts
+    cancelled = await inflight.settle(grace)   # on shutdown
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+
+class InFlight:
+    """Counts requests in flight and holds the tasks they started; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.tasks: set[asyncio.Future[Any]] = set()
+        self._changed = asyncio.Event()
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        self.requests += 1
+        try:
+            yield
+        finally:
+            self.requests -= 1
+            self._changed.set()
+
+    def track(self, future: asyncio.Future[Any]) -> None:
+        self.tasks.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: asyncio.Future[Any]) -> None:
+        self.tasks.discard(future)
+        self._changed.set()
+
+    async def settle(self, grace: float) -> int:
+        """Wait up to `grace` seconds for requests and tasks to finish, then cancel the tasks still running
+        (a request waiting on one then finishes too); how many were cancelled."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.requests or self.tasks:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
+        cancelled = 0
+        while left := set(self.tasks):  # a cancelled task's request may still start one: look again
+            for task in left:
+                task.cancel()
+            cancelled += len(left)
+            await asyncio.gather(*left, return_exceptions=True)
+            self.tasks.difference_update(left)
+        return cancelled
