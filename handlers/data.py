@@ -5,7 +5,8 @@ A `<src>` is, in this order:
 2. the name of a file attached to the message (Teams personal chat, Slack `@ftbot` mention), or, when the
    command names no source, the attachments in order (first training, second validation);
 3. a Slack file id or link (`F0123ABCD`, `https://....slack.com/files/...`), fetched with the bot token;
-4. an `https://` URL: downloaded to check it, then imported by Azure itself (`files/import`);
+4. an `https://` URL: downloaded to check it, then imported by Azure itself (`files/import`); on a shared
+   bot only https to public addresses, redirects re-checked (see `download`);
 5. local use only (embedded emulator or FTBOT_ALLOW_LOCAL_FILES): a sample dataset name or a path.
 
 Everything that is not already in Azure is spooled to a temporary file (memory stays flat), validated in a
@@ -15,10 +16,13 @@ worker thread, and only uploaded when it passed: invalid data never leaves the b
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import re
 import secrets
+import socket
 import tempfile
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ import httpx
 
 from bot.azure import ids
 from bot.azure.dataplane import AzureOpenAIClient
+from bot.azure.errors import AzureError, ServiceUnavailable
 from bot.azure.models import FileObject
 from bot.context import Context
 from bot.dataprep import MAX_FILE_BYTES, ValidationReport, validate_path
@@ -50,6 +55,7 @@ class Spooled:
 
     name: str
     path: Path
+    size: int = 0
     import_url: str | None = None  # a URL source: Azure imports it itself after our check
 
 
@@ -61,6 +67,7 @@ class Source:
     azure_file: str | None = None
     spooled: Spooled | None = None
     report: ValidationReport | None = None
+    uploaded: bool = False  # this command put `azure_file` in Azure (so it may remove it again)
 
 
 async def _spool(chunks: AsyncIterator[bytes], name: str, into: Path) -> Spooled:
@@ -75,7 +82,7 @@ async def _spool(chunks: AsyncIterator[bytes], name: str, into: Path) -> Spooled
                     hint="Split the data, or import it from Azure Blob storage with a URL.",
                 )
             await asyncio.to_thread(out.write, chunk)
-    return Spooled(name=name, path=path)
+    return Spooled(name=name, path=path, size=size)
 
 
 def _safe_name(name: str) -> str:
@@ -83,21 +90,105 @@ def _safe_name(name: str) -> str:
     return cleaned or "data.jsonl"
 
 
-async def _download(url: str) -> tuple[str, AsyncIterator[bytes]]:
-    name = url.rsplit("/", 1)[-1].split("?", 1)[0] or "data.jsonl"
+MAX_REDIRECTS = 5
+DOWNLOAD_TIMEOUT = 300.0  # seconds for a whole download, however the server trickles it
+READ_TIMEOUT = 30.0  # seconds without any byte before giving up
+MAX_CONCURRENT_DOWNLOADS = 4
+# One limit per event loop (a semaphore binds to the loop it first waits on; tests run several loops).
+_download_limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
 
-    async def chunks() -> AsyncIterator[bytes]:
-        timeout = httpx.Timeout(30.0)
-        async with (
-            httpx.AsyncClient(timeout=timeout, follow_redirects=True) as http,
-            http.stream("GET", url) as response,
-        ):
+
+def _download_limit() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    limit = _download_limits.get(loop)
+    if limit is None:
+        limit = _download_limits[loop] = asyncio.Semaphore(MAX_CONCURRENT_DOWNLOADS)
+    return limit
+
+
+def url_name(url: str) -> str:
+    return _safe_name(url.rsplit("/", 1)[-1].split("?", 1)[0]) if "/" in url else "data.jsonl"
+
+
+async def _check_target(url: httpx.URL, name: str, *, local: bool) -> None:
+    """A shared bot only fetches https URLs whose host resolves to public addresses only: a chat user
+    must not make the bot read its own network (cloud metadata, admin ports, localhost)."""
+    if local:
+        if url.scheme not in ("http", "https"):
+            raise DataError(f"Could not download `{name}`: only http(s) URLs can be read.")
+        return
+    if url.scheme != "https":
+        raise DataError(f"Could not download `{name}`: only https URLs are accepted.")
+    host = url.host
+    if not host:
+        raise DataError(f"Could not download `{name}`: the URL has no host.")
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, url.port or 443, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise DataError(f"Could not download `{name}`: its host name does not resolve.") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not address.is_global:
+            raise DataError(
+                f"Could not download `{name}`: its host is not a public internet address.",
+                hint="Share the file in chat, or use a public https URL (e.g. a blob SAS URL).",
+            )
+
+
+async def _open(http: httpx.AsyncClient, url: str, name: str, *, local: bool) -> httpx.Response:
+    """GET `url`, following at most MAX_REDIRECTS redirects by hand so each target is checked first."""
+    target = httpx.URL(url)
+    for _ in range(MAX_REDIRECTS + 1):
+        await _check_target(target, name, local=local)
+        response = await http.send(http.build_request("GET", target), stream=True)
+        if not response.has_redirect_location:
             if response.status_code >= 400:
-                raise DataError(f"Downloading `{name}` failed with HTTP {response.status_code}.")
-            async for chunk in response.aiter_bytes(256 * 1024):
-                yield chunk
+                await response.aclose()
+                raise DataError(
+                    f"Could not download `{name}`: the server answered HTTP {response.status_code}."
+                )
+            return response
+        await response.aclose()
+        target = target.join(response.headers["Location"])
+    raise DataError(f"Could not download `{name}`: more than {MAX_REDIRECTS} redirects.")
 
-    return name, chunks()
+
+def _reason(exc: Exception) -> str:
+    """A readable cause without addresses, ports or library internals."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "the server did not answer in time"
+    if isinstance(exc, httpx.ConnectError):
+        return "the server could not be reached"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return "the server broke off the transfer"
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return "the URL is not valid"
+    return "the transfer failed"
+
+
+async def download(url: str, into: Path, *, local: bool, name: str | None = None) -> Spooled:
+    """Download `url` into a spooled file under `into`, guarded for a shared bot (see `_check_target`):
+    at most MAX_CONCURRENT_DOWNLOADS at once, the whole download within DOWNLOAD_TIMEOUT seconds.
+    Local use (`local`): http and loopback are allowed (the embedded emulator, tests)."""
+    name = name or url_name(url)
+    try:
+        async with (
+            _download_limit(),
+            asyncio.timeout(DOWNLOAD_TIMEOUT),
+            httpx.AsyncClient(timeout=httpx.Timeout(READ_TIMEOUT), follow_redirects=False) as http,
+        ):
+            response = await _open(http, url, name, local=local)
+            try:
+                return await _spool(response.aiter_bytes(256 * 1024), name, into)
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        minutes = DOWNLOAD_TIMEOUT / 60
+        raise DataError(f"Could not download `{name}`: it took longer than {minutes:g} minutes.") from None
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+        raise DataError(f"Could not download `{name}`: {_reason(exc)}.") from None
 
 
 class SourceResolver:
@@ -127,15 +218,14 @@ class SourceResolver:
             return await self._fetch("slack", ref, ref)
         url = URL.match(ref)
         if url:
-            name, chunks = await _download(url.group(1))
-            spooled = await _spool(chunks, name, self.tmp)
+            spooled = await download(url.group(1), self.tmp, local=self.ctx.local_files)
             spooled.import_url = url.group(1)
-            return Source(label=name, spooled=spooled)
+            return Source(label=spooled.name, spooled=spooled)
         local = self._local(ref)
         if local is not None:
             return Source(label=ref, spooled=Spooled(name=local.name, path=local))
         raise UsageError(
-            f"--{role}: `{ref[:80]}` is not an Azure file id, an attached file, a Slack file or an https URL.",
+            f"--{role}: `{ref[:80]}` is not an Azure file id, an attached file, a chat file link or an https URL.",
             verb="start",
         )
 
@@ -145,8 +235,10 @@ class SourceResolver:
         if fetcher_key not in self.ctx.file_fetchers:
             if not attachment.url.startswith(("https://", "http://")):
                 raise DataError(f"I cannot read the attached file `{attachment.name}`.")
-            _, chunks = await _download(attachment.url)
-            return Source(label=attachment.name, spooled=await _spool(chunks, attachment.name, self.tmp))
+            spooled = await download(
+                attachment.url, self.tmp, local=self.ctx.local_files, name=_safe_name(attachment.name)
+            )
+            return Source(label=attachment.name, spooled=spooled)
         return await self._fetch(fetcher_key, ref, attachment.name)
 
     async def _fetch(self, platform: str, ref: str, label: str) -> Source:
@@ -179,18 +271,62 @@ async def validate_source(
     )
 
 
+class StillProcessing(DataError):
+    """Azure took the file but has not finished processing it: the file is kept for a later `start`."""
+
+    title = "Azure is still processing the data"
+
+
 async def upload_source(client: AzureOpenAIClient, source: Source) -> FileObject:
-    """Upload (or import) a validated source and wait until Azure has processed it."""
+    """Upload (or import) a validated source; `source.azure_file` is set as soon as Azure has it."""
     assert source.spooled is not None
     if source.spooled.import_url:
         uploaded = await client.import_file(source.spooled.import_url, filename=source.spooled.name)
     else:
         uploaded = await client.upload_file(source.spooled.path, filename=source.spooled.name)
-    ready = await client.wait_for_file(uploaded.id, poll_interval=0.5, max_wait=FILE_READY_WAIT)
+    source.azure_file, source.uploaded = uploaded.id, True
+    return uploaded
+
+
+async def wait_until_ready(client: AzureOpenAIClient, source: Source) -> FileObject:
+    """Wait until Azure has processed an uploaded source (a job needs `processed` files).
+
+    Raises `StillProcessing` after FILE_READY_WAIT seconds, `DataError` when Azure refused the file or
+    an imported file is not the one that was checked (its size differs from the checked copy)."""
+    assert source.azure_file is not None
+    try:
+        ready = await client.wait_for_file(source.azure_file, poll_interval=0.5, max_wait=FILE_READY_WAIT)
+    except ServiceUnavailable as exc:
+        if exc.code != "pollTimeout":
+            raise
+        raise StillProcessing(
+            f"Azure is still processing `{source.label}` after {FILE_READY_WAIT:g} s. "
+            f"I kept the uploaded file `{source.azure_file}`.",
+            hint=f"Try `start` again in a few minutes with its file id `{source.azure_file}`.",
+        ) from None
     if ready.is_error:
-        detail = getattr(ready, "status_details", None) or "no details given"
+        detail = ready.status_details or "no details given"
         raise DataError(
             f"Azure could not process `{source.label}`: {detail}", hint="Fix the file and start again."
         )
-    source.azure_file = ready.id
+    spooled = source.spooled
+    if spooled is not None and spooled.import_url and ready.bytes is not None and ready.bytes != spooled.size:
+        # Azure fetched the URL itself: what it got is not what was checked here.
+        raise DataError(
+            f"`{source.label}` changed between the check and the import: I checked {spooled.size:,} bytes, "
+            f"Azure imported {ready.bytes:,}. The imported copy is removed.",
+            hint="Make sure the file at that URL no longer changes, then start again.",
+        )
     return ready
+
+
+async def remove_uploads(client: AzureOpenAIClient, sources: list[Source]) -> None:
+    """Delete the files this command uploaded (a failed `start` leaves nothing behind); errors are ignored
+    because the original failure is what the user needs to see."""
+    for source in sources:
+        if source.uploaded and source.azure_file:
+            try:
+                await client.delete_file(source.azure_file)
+            except (AzureError, httpx.HTTPError, OSError):
+                continue
+            source.azure_file, source.uploaded = None, False

@@ -3,11 +3,17 @@ invalid data never uploaded, a good start records the job's home and posts its c
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from aiohttp import web
 
+import handlers.data
 from bot.app import RunningBot
+from bot.azure.errors import BadRequest
 from bot.model import Attachment
 from emulator import datasets
 from tests.handlers.test_jobs_flow import ALICE, CHANNEL, card_text, command, run
@@ -29,11 +35,11 @@ def uploads(emu: Any) -> int:
 async def test_start_with_good_sample_data_creates_a_job_and_records_its_home(
     local: RunningBot, emulator: Any
 ) -> None:
-    replies = await run(
+    [reply] = await run(
         local,
         f"start {MODEL} --training good_training --validation good_validation --seed 105 --suffix demo-1 --epochs 2",
     )
-    job_card = replies[-1].card
+    job_card = reply.card
     assert job_card.key is not None and job_card.key.startswith("job:ftjob-")
     job_id = job_card.key.removeprefix("job:")
     assert uploads(emulator) == 2
@@ -43,10 +49,45 @@ async def test_start_with_good_sample_data_creates_a_job_and_records_its_home(
     job = await local.ctx.azure.data().get_job(job_id)
     assert (job.seed, job.suffix, job.model) == (105, "demo-1", MODEL)
     assert job.hyperparameters is not None and job.hyperparameters.n_epochs == 2
-    # the validation reports come first, with the trained-token estimate
-    assert any("Examples" in card_text(r) for r in replies[:-1])
+    # one message: the job card, with a one-line summary of the checked data and the training estimate
+    assert "24 training + 10 validation examples checked · ≈" in job_card.text
+    assert "trained tokens (2 epochs) · ≈$" in job_card.text and "(illustrative prices)" in job_card.text
     [trail] = await local.store.audit_trail(job_id)
     assert trail.action == "job.start"
+
+
+async def test_without_epochs_the_summary_says_the_epochs_are_a_guess(
+    local: RunningBot, emulator: Any
+) -> None:
+    [reply] = await run(local, f"start {MODEL} --training good_training")
+    assert "24 training examples checked" in reply.card.text
+    assert "(4 epochs, the usual default: Azure picks its own)" in reply.card.text
+
+
+async def test_good_training_and_bad_validation_is_one_clear_refusal(
+    local: RunningBot, emulator: Any
+) -> None:
+    [reply] = await run(local, f"start {MODEL} --training good_training --validation invalid_jsonl")
+    card = reply.card
+    assert card.title == "No job started: fix `invalid_jsonl` (validation data)"
+    assert card.tone == "error" and "The training data `good_training` passed (24 examples)." in card.text
+    assert "line" in card_text(reply).lower()
+    assert uploads(emulator) == 0 and emulator.state.counters["jobs.create"] == 0
+
+
+async def test_both_files_bad_names_both_in_the_first_title(local: RunningBot, emulator: Any) -> None:
+    first, second = await run(local, f"start {MODEL} --training too_few_examples --validation invalid_jsonl")
+    assert first.card.title == (
+        "No job started: fix `too_few_examples` (training data) and `invalid_jsonl` (validation data)"
+    )
+    assert second.card.title == "Data check failed: `invalid_jsonl` (validation data)"
+
+
+async def test_dpo_data_without_method_dpo_says_so(local: RunningBot, emulator: Any) -> None:
+    [reply] = await run(local, "start gpt-4o-2024-08-06 --training dpo_training")
+    assert "This looks like DPO preference data: add `--method dpo`" in reply.card.text
+    assert "Trained tokens" not in card_text(reply)
+    assert uploads(emulator) == 0
 
 
 @pytest.mark.parametrize("dataset", ["invalid_jsonl", "too_few_examples"])
@@ -131,8 +172,6 @@ async def test_attachment_without_a_fetcher_is_downloaded_by_url(
 ) -> None:
     cmd = command(f"start {MODEL}")
     attached = Attachment(name="train.jsonl", url=f"{aiohttp_file_server}/good_training.jsonl")
-    from dataclasses import replace
-
     cmd = replace(cmd, attachments=(attached,))
     replies = await local.dispatcher.on_command(cmd)
     assert (replies[-1].card.key or "").startswith("job:ftjob-"), card_text(replies[-1])
@@ -153,3 +192,107 @@ async def aiohttp_file_server() -> Any:
     host, port = runner.addresses[0][:2]
     yield f"http://{host}:{port}"
     await runner.cleanup()
+
+
+def files_in_azure(emu: Any) -> int:
+    return sum(len(account.files) for account in emu.state.accounts.values())
+
+
+async def test_azure_refusing_the_job_removes_the_uploaded_files(local: RunningBot, emulator: Any) -> None:
+    emulator.state.config.max_total_jobs = 0  # Azure answers quotaExceeded to the create
+    [reply] = await run(local, f"start {MODEL} --training good_training --validation good_validation")
+    assert "quotaExceeded" in card_text(reply) or "maximum" in card_text(reply)
+    assert uploads(emulator) == 2 and files_in_azure(emulator) == 0
+
+
+async def test_a_failing_second_upload_removes_the_first(
+    local: RunningBot, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = local.ctx.azure.data()
+    real_upload = client.upload_file
+    calls = 0
+
+    async def upload_then_fail(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise BadRequest("the second upload is refused", code="invalidPayload", status=400)
+        return await real_upload(*args, **kwargs)
+
+    monkeypatch.setattr(client, "upload_file", upload_then_fail)
+    await run(local, f"start {MODEL} --training good_training --validation good_validation")
+    assert uploads(emulator) == 1 and files_in_azure(emulator) == 0
+    assert emulator.state.counters["jobs.create"] == 0
+
+
+async def test_unknown_base_model_is_refused_before_uploading(local: RunningBot, emulator: Any) -> None:
+    [reply] = await run(local, "start gpt-9-turbo --training good_training")
+    text = card_text(reply)
+    assert "`gpt-9-turbo` is not a model I know can be fine-tuned: known: " in text
+    assert "`gpt-4o-mini`" in text and "file id" in text
+    assert uploads(emulator) == 0
+
+
+async def test_unknown_base_model_with_data_already_in_azure_is_left_to_azure(
+    local: RunningBot, emulator: Any
+) -> None:
+    uploaded = await local.ctx.azure.data().upload_file(datasets.path("good_training"))
+    emulator.advance(60)
+    [reply] = await run(local, f"start gpt-9-turbo --training {uploaded.id}")
+    assert emulator.state.counters["jobs.create"] == 1  # Azure was asked, and answers for itself
+    assert "is not a model I know" not in card_text(reply)
+    assert files_in_azure(emulator) == 1  # the user's own file is not this command's to delete
+
+
+async def test_a_file_still_processing_is_kept_and_named(
+    local: RunningBot, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    timings = emulator.state.config.timings
+    emulator.state.config.timings = replace(timings, file_processing=10_000.0)
+    monkeypatch.setattr(handlers.data, "FILE_READY_WAIT", 0.0)
+    [reply] = await run(local, f"start {MODEL} --training good_training")
+    text = card_text(reply)
+    [kept] = [f for account in emulator.state.accounts.values() for f in account.files.values()]
+    assert "Azure is still processing `good_training` after 0 s" in text
+    assert f"I kept the uploaded file `{kept.id}`" in text and f"--training {kept.id}" in text
+    assert "pollTimeout" not in text and emulator.state.counters["jobs.create"] == 0
+
+
+async def test_a_url_that_changes_between_check_and_import_is_refused(
+    local: RunningBot, emulator: Any
+) -> None:
+    good = datasets.path("good_training").read_bytes()
+    served = [good, good + good.splitlines(keepends=True)[0]]  # the second fetch (Azure's) gets more
+
+    async def changing(request: web.Request) -> web.Response:
+        return web.Response(body=served.pop(0) if len(served) > 1 else served[0])
+
+    app = web.Application()
+    app.router.add_get("/train.jsonl", changing)
+    async with serve(app) as url:
+        [reply] = await run(local, f"start {MODEL} --training {url}/train.jsonl")
+    text = card_text(reply)
+    assert "changed between the check and the import" in text
+    assert emulator.state.counters["files.import"] == 1 and files_in_azure(emulator) == 0
+
+
+async def test_a_url_imported_unchanged_starts_a_job(local: RunningBot, emulator: Any) -> None:
+    app = web.Application()
+    app.router.add_static("/", str(datasets.path("good_training").parent))
+    async with serve(app) as url:
+        [reply] = await run(local, f"start {MODEL} --training {url}/good_training.jsonl")
+    assert (reply.card.key or "").startswith("job:ftjob-"), card_text(reply)
+    assert emulator.state.counters["files.import"] == 1
+
+
+@asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
