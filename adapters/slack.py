@@ -68,7 +68,7 @@ QUIET_TURNS = 3
 # Slack refuses replays older than 5 minutes; Bolt checks the same after reading the body.
 MAX_CLOCK_SKEW = 5 * 60
 # On shutdown, acknowledged work gets this long to post its replies before it is cancelled (as for Teams).
-SHUTDOWN_GRACE = 5.0
+SHUTDOWN_GRACE = 3.0  # both adapters may use theirs in turn; with the server's 2 s the stop stays under 10 s
 SIGNATURE_HEADER = "X-Slack-Signature"
 TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
 # Every button click is acknowledged (Slack shows an error otherwise); only our prefix is dispatched.

@@ -64,7 +64,7 @@ _ANSWERED = "ftbot.invoke_answered"  # turn_state flag: the invoke response is s
 ANSWER_WITHIN = 4.0
 # On shutdown, work still in flight gets this long to post its replies before it is cancelled (the app's
 # whole stop stays under 10 s).
-SHUTDOWN_GRACE = 5.0
+SHUTDOWN_GRACE = 3.0  # both adapters may use theirs in turn; with the server's 2 s the stop stays under 10 s
 
 WORKING = "Working on it… the result will follow in this conversation."
 DONE = "Done."

@@ -19,7 +19,7 @@ from bot.model import Action, Command, Reply
 from bot.router import Arg, Opt, Router
 from cards.checkpoints import checkpoints_card
 from cards.events import events_card
-from cards.format import clock
+from cards.format import when
 from cards.jobs import CANCEL, EVENTS, PAUSE, REFRESH, RESUME, job_card, job_list_card
 from cards.model import Button, Card, Confirm, Tone
 from cards.views import CheckpointView, EventPageView, EventView, JobView, epoch
@@ -92,7 +92,9 @@ async def latest_progress(client: AzureOpenAIClient, job: FineTuningJob) -> JobE
 async def job_status_card(ctx: Context, job_id: str, resource: str | None) -> Card:
     client = ctx.azure.data(resource)
     job = await client.get_job(job_id)
-    card = job_card(job_view(job, await latest_progress(client, job)), f"Updated {clock(ctx.clock())} UTC")
+    card = job_card(
+        job_view(job, await latest_progress(client, job)), f"Updated {when(ctx.clock(), seconds=True)}"
+    )
     return card
 
 
@@ -255,7 +257,7 @@ async def change_job(
     await ctx.store.set_job_status(job.id, changed.status)
     return job_card(
         job_view(changed),
-        f"{verb.capitalize()} requested by {who.name or who.id} at {clock(ctx.clock())} UTC",
+        f"{verb.capitalize()} requested by {who.name or who.id} at {when(ctx.clock(), seconds=True)}",
     )
 
 
