@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,22 +20,10 @@ from bot.model import Attachment
 from emulator import datasets
 from handlers.data import DataError, download
 from tests.handlers.test_jobs_flow import card_text, command, run
+from tests.support import serve
 
 MODEL = "gpt-4o-mini-2024-07-18"
 GOOD = datasets.path("good_training").read_bytes()
-
-
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
 
 
 def redirecting(hops: int) -> web.Application:

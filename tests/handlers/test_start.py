@@ -4,7 +4,6 @@ invalid data never uploaded, a good start records the job's home and posts its c
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +16,7 @@ from bot.azure.errors import BadRequest
 from bot.model import Attachment
 from emulator import datasets
 from tests.handlers.test_jobs_flow import ALICE, CHANNEL, card_text, command, run
+from tests.support import datasets_app, serve
 
 MODEL = "gpt-4o-mini-2024-07-18"
 
@@ -179,19 +179,10 @@ async def test_attachment_without_a_fetcher_is_downloaded_by_url(
 
 
 @pytest.fixture
-async def aiohttp_file_server() -> Any:
+async def aiohttp_file_server() -> AsyncIterator[str]:
     """Serves the sample datasets over HTTP, like a Teams download URL or a blob SAS URL."""
-    from aiohttp import web
-
-    app = web.Application()
-    app.router.add_static("/", str(datasets.path("good_training").parent))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    yield f"http://{host}:{port}"
-    await runner.cleanup()
+    async with serve(datasets_app()) as url:
+        yield url
 
 
 def files_in_azure(emu: Any) -> int:
@@ -283,16 +274,3 @@ async def test_a_url_imported_unchanged_starts_a_job(local: RunningBot, emulator
         [reply] = await run(local, f"start {MODEL} --training {url}/good_training.jsonl")
     assert (reply.card.key or "").startswith("job:ftjob-"), card_text(reply)
     assert emulator.state.counters["files.import"] == 1
-
-
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()

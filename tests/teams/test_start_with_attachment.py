@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from bot.app import RunningBot, start_bot
 from bot.config import load_settings
-from emulator import datasets
+from tests.support import datasets_app, serve
 from tests.teams.conftest import assert_cards_valid, card_text, payload
 from tests.teams.fake_connector import FakeConnector
 from tests.teams.test_end_to_end import post
@@ -34,17 +33,8 @@ async def bot(connector: FakeConnector, tmp_path: Path) -> AsyncIterator[Running
 
 @pytest.fixture
 async def file_host() -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_static("/files", str(datasets.path("good_training").parent))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}/files"
-    finally:
-        await runner.cleanup()
+    async with serve(datasets_app("/files")) as url:
+        yield f"{url}/files"
 
 
 def with_file(connector: FakeConnector, text: str, url: str, name: str) -> dict[str, Any]:
