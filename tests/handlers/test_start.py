@@ -268,9 +268,7 @@ async def test_a_url_that_changes_between_check_and_import_is_refused(
 
 
 async def test_a_url_imported_unchanged_starts_a_job(local: RunningBot, emulator: Any) -> None:
-    app = web.Application()
-    app.router.add_static("/", str(datasets.path("good_training").parent))
-    async with serve(app) as url:
+    async with serve(datasets_app()) as url:
         [reply] = await run(local, f"start {MODEL} --training {url}/good_training.jsonl")
     assert (reply.card.key or "").startswith("job:ftjob-"), card_text(reply)
     assert emulator.state.counters["files.import"] == 1
