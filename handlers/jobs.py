@@ -341,22 +341,22 @@ async def events_button(ctx: Context, action: Action) -> Reply:
     return Reply(await event_page(ctx, job_id, resource, 20, after), in_thread=True)
 
 
+async def _change_button(ctx: Context, action: Action, verb: str) -> Reply:
+    job_id, resource = _payload_job(action)
+    card = await change_job(ctx, verb, job_id, resource, action.user, action.platform)
+    return Reply(card, replace_source=True)
+
+
 @router.action(PAUSE)
 async def pause_button(ctx: Context, action: Action) -> Reply:
-    job_id, resource = _payload_job(action)
-    card = await change_job(ctx, "pause", job_id, resource, action.user, action.platform)
-    return Reply(card, replace_source=True)
+    return await _change_button(ctx, action, "pause")
 
 
 @router.action(RESUME)
 async def resume_button(ctx: Context, action: Action) -> Reply:
-    job_id, resource = _payload_job(action)
-    card = await change_job(ctx, "resume", job_id, resource, action.user, action.platform)
-    return Reply(card, replace_source=True)
+    return await _change_button(ctx, action, "resume")
 
 
 @router.action(CANCEL)
 async def cancel_button(ctx: Context, action: Action) -> Reply:
-    job_id, resource = _payload_job(action)
-    card = await change_job(ctx, "cancel", job_id, resource, action.user, action.platform)
-    return Reply(card, replace_source=True)
+    return await _change_button(ctx, action, "cancel")

@@ -15,8 +15,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -25,7 +24,7 @@ from bot.azure.auth import ARM_SCOPE, AUXILIARY_HEADER, TokenProvider
 from bot.azure.errors import AzureError, Conflict, NotFound, ServiceUnavailable
 from bot.azure.models import AsyncOperation, Deployment
 from bot.azure.retry import RetryPolicy
-from bot.azure.transport import AzureTransport, BearerAuth, json_body
+from bot.azure.transport import AzureTransport, BearerAuth, TransportClient, json_body
 
 ARM_ENDPOINT = "https://management.azure.com"
 ARM_API_VERSION = "2024-10-01"
@@ -41,7 +40,7 @@ class DeploymentOperation:
     status_code: int
 
 
-class ArmClient:
+class ArmClient(TransportClient):
     """Deployments of one `Microsoft.CognitiveServices/accounts` resource."""
 
     def __init__(
@@ -82,17 +81,6 @@ class ArmClient:
 
     def _deployment_path(self, name: str) -> str:
         return f"{self.account_id}/deployments/{quote(name, safe='')}"
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     # ---- deployments ------------------------------------------------------------------------------
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -35,7 +34,7 @@ from bot.azure.models import (
     Page,
 )
 from bot.azure.retry import RetryPolicy
-from bot.azure.transport import ApiKeyAuth, Auth, AzureTransport, BearerAuth, json_body
+from bot.azure.transport import ApiKeyAuth, Auth, AzureTransport, BearerAuth, TransportClient, json_body
 from bot.azure.upload import FileSource, prepared_upload
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
@@ -60,7 +59,7 @@ def _model_parser(cls: type[M]) -> Callable[[httpx.Response], M]:
     return parse
 
 
-class AzureOpenAIClient:
+class AzureOpenAIClient(TransportClient):
     """Async client for one Azure OpenAI resource's data plane (`{endpoint}/openai/...`)."""
 
     def __init__(
@@ -91,17 +90,6 @@ class AzureOpenAIClient:
     @property
     def retry(self) -> RetryPolicy:
         return self._transport.retry
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     def _recent(self, created_at: int | None, since: float) -> bool:
         return created_at is not None and created_at >= since - self._recent_window

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -19,7 +18,7 @@ from bot.azure.arm import ARM_ENDPOINT
 from bot.azure.auth import ARM_SCOPE, TokenProvider
 from bot.azure.errors import AzureError
 from bot.azure.retry import RetryPolicy
-from bot.azure.transport import AzureTransport, BearerAuth, json_body
+from bot.azure.transport import AzureTransport, BearerAuth, TransportClient, json_body
 
 METRICS_API_VERSION = "2023-10-01"
 DEFAULT_METRIC = "AzureOpenAIRequests"
@@ -93,7 +92,7 @@ def _dimension_value(series: Mapping[str, Any], dimension: str) -> str | None:
     return None
 
 
-class MetricsClient:
+class MetricsClient(TransportClient):
     """Azure Monitor metrics over ARM (same host and token scope as `ArmClient`)."""
 
     def __init__(
@@ -113,17 +112,6 @@ class MetricsClient:
             retry=retry,
             surface="Azure Monitor",
         )
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     async def deployment_daily_totals(
         self,

@@ -11,7 +11,8 @@ import logging
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -246,3 +247,20 @@ def json_body(response: httpx.Response) -> Any:
             code="invalidResponse",
             status=response.status_code,
         ) from error
+
+
+class TransportClient:
+    """Base of the three Azure clients: they own one transport, close it, and work as `async with`."""
+
+    _transport: AzureTransport
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
