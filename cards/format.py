@@ -41,8 +41,8 @@ def clock(moment: datetime | None) -> str:
 
 
 def plural(count: int, word: str, many: str = "") -> str:
-    """`1 checkpoint`, `3 checkpoints`, `0 checkpoints`; `many` for irregular plurals."""
-    return f"{count} {word if count == 1 else many or word + 's'}"
+    """`1 checkpoint`, `3 checkpoints`, `1,024 examples`; `many` for irregular plurals."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def number(value: float | None, digits: int = 3) -> str:

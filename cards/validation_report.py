@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from cards.format import plural
 from cards.model import Card, Fact, Table, Tone
 
 MAX_ERROR_ROWS = 10
@@ -81,11 +82,6 @@ class ReportLike(Protocol):
     def estimated_trained_tokens(self) -> int | None: ...
     @property
     def estimated_cost(self) -> CostLike | None: ...
-
-
-def plural(n: int, word: str, many: str = "") -> str:
-    """`1 error`, `2 errors`, `1,024 examples` (`many` for irregular plurals)."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def _by_kind(counts: Mapping[str, int]) -> str:

@@ -19,9 +19,9 @@ from bot.dataprep import dpo_models, known_models, model_info
 from bot.errors import UsageError
 from bot.model import Command, Reply
 from bot.router import Arg, Opt, Router
-from cards.format import clock
+from cards.format import plural, when
 from cards.jobs import job_card
-from cards.validation_report import plural, validation_report_card
+from cards.validation_report import validation_report_card
 from handlers.data import (
     Source,
     SourceResolver,
@@ -229,7 +229,9 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
     )
     by = cmd.user.name or cmd.user.id
     note = data_summary(training, validation)
-    return [Reply(job_card(job_view(job), f"Started by {by} at {clock(ctx.clock())} UTC", note=note))]
+    return [
+        Reply(job_card(job_view(job), f"Started by {by} at {when(ctx.clock(), seconds=True)}", note=note))
+    ]
 
 
 async def _upload_and_create(
