@@ -44,7 +44,7 @@ def not_found_card(kind: str, ident: str, hint: str = "", request_id: str | None
     return error_card(
         title=f"{kind.capitalize()} not found",
         message=f"There is no {kind} `{ident}` on this Azure OpenAI resource.",
-        hint=hint or "Check the id, or see recent ones with `list`.",
+        hint=hint or "Check the id, or see recent ones with `/ft list`.",
         request_id=request_id,
         tone=Tone.WARNING,
     )

@@ -13,7 +13,7 @@ _LEVEL_MARK = {"error": "❌ error", "warning": "⚠️ warning", "warn": "⚠�
 
 def next_page_command(job_id: str, after: str) -> str:
     """The command that shows the next (older) page, as users type it after the trigger."""
-    return f"events {job_id} --after {after}"
+    return f"/ft events {job_id} --after {after}"
 
 
 def _times(events: tuple[EventView, ...]) -> tuple[list[str], str]:

@@ -169,11 +169,11 @@ def job_list_card(jobs: Sequence[JobView], filter_text: str = "", more: str = ""
     shown = f" ({filter_text})" if filter_text else ""
     if not jobs:
         if filter_text:
-            text = f"No recent jobs match {filter_text}. `list` without it shows every recent job."
+            text = f"No recent jobs match {filter_text}. `/ft list` without it shows every recent job."
         else:
             text = (
                 "No fine-tuning jobs yet. Start one: attach a JSONL training file and send "
-                "`start gpt-4o-mini-2024-07-18 --training train.jsonl`. `help start` shows every option."
+                "`/ft start gpt-4o-mini-2024-07-18 --training train.jsonl`. `/ft help start` shows every option."
             )
         return Card(
             title=f"Fine-tuning jobs{shown}",
@@ -194,7 +194,7 @@ def job_list_card(jobs: Sequence[JobView], filter_text: str = "", more: str = ""
     table = Table(columns=("Job", "Status", "Model", "Created"), rows=rows, more=more)
     return Card(
         title=f"Fine-tuning jobs{shown}",
-        text=f"Showing {plural(len(jobs), 'job')}. Details: `status <job>`.",
+        text=f"Showing {plural(len(jobs), 'job')}. Details: `/ft status <job>`.",
         tables=(table,),
         footer=f"Filter: {filter_text}" if filter_text else "",
         summary=f"{plural(len(jobs), 'fine-tuning job')}{shown}.",

@@ -1,5 +1,8 @@
 """The neutral text markup (`**bold**`, `` `code` ``, `[label](url)`) parsed once, written out per platform.
 
+A code span that starts with `/ft ` is a command to the bot: builders write it once, the Adaptive Card
+renderer shows it with Teams' trigger (`@ftbot ...`).
+
 Renderers call `to_mrkdwn` (Slack), `to_ac_markdown` (Adaptive Cards) or `to_plain` (fallback text, headers,
 button labels). Each takes an optional `limit` and cuts at a segment boundary, never inside an entity, a link
 or a code span, so a truncated string is still well-formed. Lengths are counted in UTF-16 code units
@@ -112,10 +115,17 @@ def _ac_escape(text: str) -> str:
     return _AC_SPECIAL_RE.sub(r"\\\1", text)
 
 
+SLACK_TRIGGER = "/ft "
+TEAMS_TRIGGER = "@ftbot "
+
+
 def _ac_piece(seg: Segment, text: str) -> str:
     if seg.kind == "bold":
         return f"**{_ac_escape(text)}**"
     if seg.kind == "code":
+        # A command written for Slack (`/ft status ...`) is typed as `@ftbot status ...` in Teams.
+        if text.startswith(SLACK_TRIGGER):
+            text = TEAMS_TRIGGER + text[len(SLACK_TRIGGER) :]
         # Teams shows no code style; backticks keep the span recognisable and copyable.
         return f"`{text.replace('`', 'ˋ')}`"
     if seg.kind == "link":

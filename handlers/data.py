@@ -302,7 +302,7 @@ async def wait_until_ready(client: AzureOpenAIClient, source: Source) -> FileObj
         raise StillProcessing(
             f"Azure is still processing `{source.label}` after {FILE_READY_WAIT:g} s. "
             f"I kept the uploaded file `{source.azure_file}`.",
-            hint=f"Try `start` again in a few minutes with its file id `{source.azure_file}`.",
+            hint=f"Try again in a few minutes: `/ft start ... --training {source.azure_file}`.",
         ) from None
     if ready.is_error:
         detail = ready.status_details or "no details given"

@@ -34,18 +34,18 @@ AZURE_TITLES: dict[type[az.AzureError], str] = {
     az.BadRequest: "Azure did not accept the request",
 }
 AZURE_HINTS: dict[type[az.AzureError], str] = {
-    az.NotFound: "Check the id, or see recent ones with `list`.",
+    az.NotFound: "Check the id, or see recent ones with `/ft list`.",
     az.QuotaExceeded: "A resource trains 1 job at a time, queues 20 and keeps 100. See waiting jobs with "
-    "`list --status pending` and cancel the ones you no longer need.",
+    "`/ft list --status pending` and cancel the ones you no longer need.",
     az.Unauthorized: "The bot's credentials were refused: check its API key or Entra ID identity.",
     az.Forbidden: "The bot's identity needs the *Cognitive Services OpenAI Contributor* role on the resource.",
     az.Throttled: "Azure is throttling requests; try again shortly.",
     az.ServiceUnavailable: "Azure is having trouble right now; try again in a few minutes.",
     az.TransportFailure: "Azure could not be reached; try again in a few minutes.",
     az.Conflict: "Refresh the card and try again.",
-    az.BadRequest: "Check the command's values against `help`.",
+    az.BadRequest: "Check the command's values against `/ft help`.",
 }
-DATA_HINT = "Check the data with `validate`, fix it and start again."
+DATA_HINT = "Check the data with `/ft validate`, fix it and start again."
 MODEL_HINT = "Check the model name: it must be a base model your resource can fine-tune, or a fine-tuned one."
 
 

@@ -120,7 +120,7 @@ async def list_jobs(ctx: Context, cmd: Command) -> Card:
     # One more than asked tells whether there are more; the client filters (the service cannot).
     found = [job_view(j) async for j in client.jobs(status=wanted, limit=50, max_items=limit + 1)]
     more = len(found) > limit
-    hint = f"More: `list --limit {min(50, limit * 2)}`" if more and limit < 50 else ""
+    hint = f"More: `/ft list --limit {min(50, limit * 2)}`" if more and limit < 50 else ""
     found = found[:limit]
     return job_list_card(found, f"status={wanted}" if wanted else "", hint)
 
@@ -236,7 +236,7 @@ def _state(status: str) -> str:
 def _check_allowed(verb: str, job: FineTuningJob) -> None:
     if job.status_kind is not None and job.status_kind not in _ALLOWED[verb]:
         refusal = _REFUSAL[verb].format(id=job.id, state=_state(job.status))
-        raise InvalidState(refusal, hint=f"See `status {job.id}`.")
+        raise InvalidState(refusal, hint=f"See `/ft status {job.id}`.")
 
 
 async def change_job(

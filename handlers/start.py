@@ -259,7 +259,7 @@ async def _upload_and_create(
         files = " ".join(f"--{role} {s.azure_file}" for role, s in sources if s.azure_file)
         raise StillProcessing(
             exc.message,
-            hint=f"Try again in a few minutes with the files kept in Azure: `start {model} {files}`.",
+            hint=f"Try again in a few minutes with the files kept in Azure: `/ft start {model} {files}`.",
         ) from None
     except Exception:
         await remove_uploads(client, [s for _, s in sources])

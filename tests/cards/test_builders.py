@@ -162,7 +162,7 @@ def test_job_list_card(running_job: JobView) -> None:
 
 def test_empty_filtered_job_list_names_the_filter_and_the_way_out() -> None:
     card = job_list_card([], filter_text="status=failed")
-    assert card.text == "No recent jobs match status=failed. `list` without it shows every recent job."
+    assert card.text == "No recent jobs match status=failed. `/ft list` without it shows every recent job."
     assert card.summary == "No fine-tuning jobs match status=failed."
     rendered_both_ways(card)
 
@@ -170,8 +170,8 @@ def test_empty_filtered_job_list_names_the_filter_and_the_way_out() -> None:
 def test_empty_job_list_points_at_start() -> None:
     card = job_list_card([])
     assert card.text.startswith("No fine-tuning jobs yet. Start one:")
-    assert "`start gpt-4o-mini-2024-07-18 --training train.jsonl`" in card.text
-    assert "`help start`" in card.text
+    assert "`/ft start gpt-4o-mini-2024-07-18 --training train.jsonl`" in card.text
+    assert "`/ft help start`" in card.text
     rendered_both_ways(card)
 
 
@@ -290,5 +290,5 @@ def test_error_card_keeps_long_messages_short() -> None:
 
 def test_not_found_card() -> None:
     card = not_found_card("job", "ftjob-0000")
-    assert card.title == "Job not found" and "`ftjob-0000`" in card.text and "`list`" in card.text
+    assert card.title == "Job not found" and "`ftjob-0000`" in card.text and "`/ft list`" in card.text
     rendered_both_ways(card)

@@ -212,3 +212,16 @@ def test_teams_huge_data_uri_image_becomes_a_note() -> None:
     card = Card(title="t", images=(Image("data:image/png;base64," + "A" * 200_000, "loss chart"),))
     teams, _ = both(card)
     assert teams["body"][-1]["text"] == "🖼 loss chart (not shown here)"
+
+
+def test_commands_in_code_spans_use_each_platforms_trigger() -> None:
+    from cards.model import Card
+    from cards.render_slack import render_blocks
+    from cards.render_teams import render_adaptive
+
+    card = Card(title="t", text="Try `/ft status ftjob-1` or `plain code`.")
+    slack = str(render_blocks(card))
+    teams = str(render_adaptive(card))
+    assert "/ft status ftjob-1" in slack and "@ftbot" not in slack
+    assert "@ftbot status ftjob-1" in teams and "/ft status" not in teams
+    assert "plain code" in teams

@@ -153,7 +153,7 @@ def test_older_events_button_and_pointer(event_page: EventPageView) -> None:
     assert (button.label, button.action) == ("Older events", "job.events")
     assert dict(button.payload) == {"job": JOB_ID, "after": event_page.next_after}
     assert card.tables[0].more == (
-        f"There are older events: press **Older events** or type `events {JOB_ID} --after {event_page.next_after}`"
+        f"There are older events: press **Older events** or type `/ft events {JOB_ID} --after {event_page.next_after}`"
     )
 
 
