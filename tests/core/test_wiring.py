@@ -71,3 +71,24 @@ async def test_large_bodies_are_refused_before_anyone_reads_them(running_bot: An
             headers={"Content-Type": "application/json"},
         )
     assert response.status_code == 413
+
+
+async def test_with_an_endpoint_configured_the_emulator_never_starts(running_bot: Any) -> None:
+    assert running_bot.settings.azure_openai_endpoint is not None
+    assert running_bot.emulator is None
+    assert running_bot.ctx.azure.emulator is False
+
+
+async def test_with_no_endpoint_the_embedded_emulator_runs_and_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="ftbot")
+    bot = await start_bot(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/e.db", port=0))
+    try:
+        assert bot.emulator is not None
+        assert bot.settings.azure_openai_endpoint == bot.emulator.url
+        assert "using the embedded emulator" in caplog.text
+    finally:
+        await bot.close()
