@@ -7,7 +7,7 @@ api-versions; OpenAI's platform has others), and the enums below are helpers, ne
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
@@ -80,7 +80,19 @@ class Page(AzureModel, Generic[T]):
 # ---- status helpers ---------------------------------------------------------------------------------
 
 
-class JobStatus(StrEnum):
+class TolerantEnum(StrEnum):
+    """A status enum whose `parse` answers None for a value Azure added later (which must not crash)."""
+
+    @classmethod
+    def parse(cls, value: str | None) -> Self | None:
+        """The member for a value, compared without case (ARM says `Succeeded`, the data plane `succeeded`)."""
+        if value is None:
+            return None
+        folded = value.lower()
+        return next((member for member in cls if member.value.lower() == folded), None)
+
+
+class JobStatus(TolerantEnum):
     """Known job statuses (Azure 2025-04-01-preview plus OpenAI's `validating_files`/`queued`)."""
 
     CREATED = "created"
@@ -95,16 +107,6 @@ class JobStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
 
-    @classmethod
-    def parse(cls, value: str | None) -> JobStatus | None:
-        """The enum member for a status string, or None for an unknown one (which must not crash)."""
-        if value is None:
-            return None
-        try:
-            return cls(value.lower())
-        except ValueError:
-            return None
-
 
 _TERMINAL_JOB = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 _ACTIVE_JOB = frozenset({JobStatus.RUNNING, JobStatus.PAUSING, JobStatus.RESUMING})
@@ -117,7 +119,7 @@ def is_terminal(status: str | None) -> bool:
     return JobStatus.parse(status) in _TERMINAL_JOB
 
 
-class FileStatus(StrEnum):
+class FileStatus(TolerantEnum):
     UPLOADED = "uploaded"
     PENDING = "pending"
     RUNNING = "running"
@@ -126,17 +128,8 @@ class FileStatus(StrEnum):
     DELETING = "deleting"
     DELETED = "deleted"
 
-    @classmethod
-    def parse(cls, value: str | None) -> FileStatus | None:
-        if value is None:
-            return None
-        try:
-            return cls(value.lower())
-        except ValueError:
-            return None
 
-
-class DeploymentState(StrEnum):
+class DeploymentState(TolerantEnum):
     """ARM `provisioningState` values for deployments."""
 
     ACCEPTED = "Accepted"
@@ -147,15 +140,6 @@ class DeploymentState(StrEnum):
     FAILED = "Failed"
     CANCELED = "Canceled"
     DISABLED = "Disabled"
-
-    @classmethod
-    def parse(cls, value: str | None) -> DeploymentState | None:
-        if value is None:
-            return None
-        for member in cls:
-            if member.value.lower() == value.lower():
-                return member
-        return None
 
 
 _SETTLED_DEPLOYMENT = frozenset(
