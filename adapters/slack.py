@@ -49,6 +49,7 @@ from adapters.slack_translate import (
     make_command,
     slash_origin,
     strip_mention,
+    unescape_text,
 )
 from bot.config import Settings
 from bot.errors import UsageError
@@ -331,6 +332,7 @@ class SlackAdapter:
     async def _dispatch_text(
         self, origin: Origin, text: str, raw: Mapping[str, Any], files: tuple[Attachment, ...]
     ) -> list[Reply]:
+        text = unescape_text(text)
         try:
             parsed = parse_command_text(text)
         except UsageError as exc:

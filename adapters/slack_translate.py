@@ -167,6 +167,13 @@ def attachments(event: Mapping[str, Any]) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
+def unescape_text(text: str) -> str:
+    """Slack sends `&`, `<`, `>` typed by people as `&amp;`, `&lt;`, `&gt;` (its own link markup uses bare
+    `<...>`). `&amp;` is restored, so URLs with several query parameters (SAS URLs) arrive whole; `&lt;`
+    and `&gt;` stay, so they cannot be confused with Slack's link markup."""
+    return text.replace("&amp;", "&")
+
+
 def make_command(
     parsed: ParsedText,
     origin: Origin,

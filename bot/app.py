@@ -72,13 +72,16 @@ class RunningBot:
         finally:
             gc.unfreeze()
 
-    async def force_close(self) -> None:
-        """After a shutdown that ran out of time: stop and close what the interrupted cleanup did not."""
+    async def force_close(self, within: float = 0.8) -> None:
+        """After a shutdown that ran out of time: stop and close what the interrupted cleanup did not,
+        giving up after `within` seconds (a hung database must not keep the process alive)."""
         await self.scheduler.stop()
-        for part in (self.ctx.azure, self.store, self.emulator):
-            if part is not None:
-                with suppress(Exception):
-                    await part.close()
+        with suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                for part in (self.ctx.azure, self.store, self.emulator):
+                    if part is not None:
+                        with suppress(Exception):
+                            await part.close()
 
 
 async def _start_emulator(settings: Settings) -> tuple[Settings, Any]:
@@ -132,6 +135,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def start_bot(settings: Settings, *, host: str | None = None, port: int | None = None) -> RunningBot:
     """Start everything and listen; with no Azure endpoint configured, the emulator runs in-process."""
+    # The address actually bound is what decides, e.g., whether unauthenticated Teams may be served.
+    settings = settings.model_copy(
+        update={
+            "host": settings.host if host is None else host,
+            "port": settings.port if port is None else port,
+        }
+    )
     store = await open_store(settings)
     emulator = None
     embedded = settings.uses_emulator
@@ -179,8 +189,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     app.on_cleanup.append(on_cleanup)
     runner = web.AppRunner(app, shutdown_timeout=SERVER_GRACE, handle_signals=False, access_log=None)
     await runner.setup()
-    bind_host = host if host is not None else settings.host
-    bind_port = port if port is not None else settings.port
+    bind_host, bind_port = settings.host, settings.port
     site = web.TCPSite(runner, bind_host, bind_port)
     try:
         await site.start()

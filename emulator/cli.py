@@ -91,7 +91,11 @@ async def serve(config: EmulatorConfig, host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    asyncio.run(serve(config_from_args(args), args.host, args.port))
+    try:
+        asyncio.run(serve(config_from_args(args), args.host, args.port))
+    except OSError as exc:  # e.g. the port is taken: one line, no traceback
+        print(f"emulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 

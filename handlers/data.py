@@ -22,6 +22,7 @@ import re
 import secrets
 import socket
 import tempfile
+import threading
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -72,6 +73,16 @@ class Source:
 
 async def _spool(chunks: AsyncIterator[bytes], name: str, into: Path) -> Spooled:
     path = into / f"{secrets.token_hex(4)}-{_safe_name(name)}"
+    try:
+        return await _write_chunks(chunks, name, path)
+    finally:
+        # An abort (size limit, disk full) closes the download and its connection now, not at GC.
+        closer = getattr(chunks, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+async def _write_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> Spooled:
     size = 0
     with open(path, "wb") as out:  # noqa: ASYNC230 - writes go through to_thread below
         async for chunk in chunks:
@@ -121,7 +132,8 @@ async def _check_target(url: httpx.URL, name: str, *, local: bool) -> None:
         return
     if url.scheme != "https":
         raise DataError(f"Could not download `{name}`: only https URLs are accepted.")
-    host = url.host
+    # The host exactly as httpx will connect to it (IDNA 2008 ASCII form), not a re-encoding of our own.
+    host = url.raw_host.decode("ascii")
     if not host:
         raise DataError(f"Could not download `{name}`: the URL has no host.")
     try:
@@ -130,11 +142,28 @@ async def _check_target(url: httpx.URL, name: str, *, local: bool) -> None:
         raise DataError(f"Could not download `{name}`: its host name does not resolve.") from None
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not address.is_global:
+        if not _public(address):
             raise DataError(
                 f"Could not download `{name}`: its host is not a public internet address.",
                 hint="Share the file in chat, or use a public https URL (e.g. a blob SAS URL).",
             )
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Global, and so is any IPv4 address carried inside an IPv6 one (mapped, 6to4, NAT64), which
+    would otherwise reach a private IPv4 network."""
+    if not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour
+        if inner is None and address in NAT64:
+            inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if inner is not None and not inner.is_global:
+            return False
+    return True
 
 
 async def _open(http: httpx.AsyncClient, url: str, name: str, *, local: bool) -> httpx.Response:
@@ -266,9 +295,16 @@ async def validate_source(
     """Run the pre-flight check of a spooled source in a worker thread (it is CPU-bound)."""
     if source.spooled is None:
         return
-    source.report = await asyncio.to_thread(
-        validate_path, source.spooled.path, model=model, method=method, epochs=epochs
-    )
+    # A worker thread cannot be cancelled: on cancellation (shutdown) tell it to stop at its next block,
+    # or the process would wait for a 512 MB check to finish before it can exit.
+    cancel = threading.Event()
+    try:
+        source.report = await asyncio.to_thread(
+            validate_path, source.spooled.path, model=model, method=method, epochs=epochs, cancel=cancel
+        )
+    except BaseException:
+        cancel.set()
+        raise
 
 
 class StillProcessing(DataError):
@@ -299,6 +335,13 @@ async def wait_until_ready(client: AzureOpenAIClient, source: Source) -> FileObj
     except ServiceUnavailable as exc:
         if exc.code != "pollTimeout":
             raise
+        if source.spooled is not None and source.spooled.import_url:
+            # An import still processing cannot be compared with the copy that was checked: not kept.
+            raise DataError(
+                f"Azure is still importing `{source.label}` after {FILE_READY_WAIT:g} s; I removed the "
+                "import because its content could not be compared with the checked copy.",
+                hint="Try again later, or share the file in chat instead of a URL.",
+            ) from None
         raise StillProcessing(
             f"Azure is still processing `{source.label}` after {FILE_READY_WAIT:g} s. "
             f"I kept the uploaded file `{source.azure_file}`.",

@@ -7,7 +7,8 @@ line numbers instead). The conversation becomes the job's home for later alerts.
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+import asyncio
+from contextlib import AsyncExitStack, suppress
 from typing import Any, Literal
 
 from bot import params as p
@@ -36,6 +37,7 @@ from handlers.jobs import RESOURCE, job_view
 router = Router("start")
 
 SEED_MAX = 2**31 - 1
+CLEANUP_WITHIN = 2.0  # seconds for deleting a failed start's uploads
 
 
 def suffix(text: str) -> str:
@@ -256,14 +258,34 @@ async def _upload_and_create(
             **job_request(prm),
         )
     except StillProcessing as exc:
-        files = " ".join(f"--{role} {s.azure_file}" for role, s in sources if s.azure_file)
+        files = " ".join(f"--{role.lower()} {s.azure_file}" for role, s in sources if s.azure_file)
         raise StillProcessing(
             exc.message,
-            hint=f"Try again in a few minutes with the files kept in Azure: `/ft start {model} {files}`.",
+            hint=f"Try again in a few minutes with the files kept in Azure: `/ft start {model} {files}"
+            f"{_options_again(prm)}`.",
         ) from None
-    except Exception:
-        await remove_uploads(client, [s for _, s in sources])
+    except BaseException:
+        # Also on cancellation (the bot restarting): shielded, and bounded so shutdown is not held up.
+        with suppress(Exception, asyncio.CancelledError):
+            async with asyncio.timeout(CLEANUP_WITHIN):
+                await asyncio.shield(remove_uploads(client, [s for _, s in sources]))
         raise
+
+
+def _options_again(prm: dict[str, Any]) -> str:
+    """The options the user gave, to repeat in a retry hint (a DPO start must not come back as SFT)."""
+    names = {
+        "suffix": "suffix",
+        "seed": "seed",
+        "epochs": "epochs",
+        "batch_size": "batch-size",
+        "lr_multiplier": "lr-multiplier",
+        "beta": "beta",
+    }
+    given = [f" --{flag} {prm[key]}" for key, flag in names.items() if prm.get(key) is not None]
+    if prm.get("method") == "dpo":
+        given.insert(0, " --method dpo")
+    return "".join(given)
 
 
 def client_name(ctx: Context, resource: str | None) -> str:

@@ -9,6 +9,7 @@ Blank (whitespace-only) lines are ignored and reported as one `blank_lines` warn
 from __future__ import annotations
 
 import json
+import threading
 from array import array
 from collections import Counter
 from collections.abc import AsyncIterable, Callable
@@ -523,14 +524,27 @@ def _json_reason(text: str, exc: msgspec.MsgspecError) -> str:
     return str(exc)
 
 
-def validate_stream(stream: BinaryIO, *, block_size: int = BLOCK_SIZE, **options: Any) -> ValidationReport:
-    """Validates a binary stream read in blocks. Options as for `StreamValidator` (model, method, ...)."""
+class ValidationCancelled(Exception):
+    """The `cancel` event was set: the caller no longer wants the report (e.g. the bot is shutting down)."""
+
+
+def validate_stream(
+    stream: BinaryIO,
+    *,
+    block_size: int = BLOCK_SIZE,
+    cancel: threading.Event | None = None,
+    **options: Any,
+) -> ValidationReport:
+    """Validates a binary stream read in blocks. Options as for `StreamValidator` (model, method, ...).
+    `cancel` is checked between blocks, so a worker thread stops within one block of it being set."""
     if hasattr(stream, "__aiter__"):
         raise TypeError("an async source: use `await validate_chunks(chunks, ...)`")
     validator = StreamValidator(**options)
     buffer = bytearray(block_size)
     readinto = getattr(stream, "readinto", None)
     while True:
+        if cancel is not None and cancel.is_set():
+            raise ValidationCancelled()
         if readinto is not None:
             size = readinto(buffer)
             if not size:
@@ -565,8 +579,10 @@ def validate_path(
     epochs: int | None = None,
     prices: PriceTable | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    cancel: threading.Event | None = None,
 ) -> ValidationReport:
-    """Validates a JSONL file on disk. Raises OSError when it cannot be read.
+    """Validates a JSONL file on disk. Raises OSError when it cannot be read, ValidationCancelled when
+    `cancel` is set while it runs.
 
     >>> report = validate_path("train.jsonl", model="gpt-4o-mini-2024-07-18", count_tokens=False)
     >>> report.ok, report.examples, [(e.line, e.code) for e in report.errors]
@@ -581,4 +597,5 @@ def validate_path(
             epochs=epochs,
             prices=prices,
             max_line_bytes=max_line_bytes,
+            cancel=cancel,
         )

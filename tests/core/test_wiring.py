@@ -92,3 +92,13 @@ async def test_with_no_endpoint_the_embedded_emulator_runs_and_is_logged(
         assert "using the embedded emulator" in caplog.text
     finally:
         await bot.close()
+
+
+async def test_the_bound_address_decides_not_the_setting(tmp_path: Path, emulator: Any) -> None:
+    # Settings say a public interface, the bot is told to bind loopback: Teams stays available locally.
+    settings = bot_settings(emulator, tmp_path, host="0.0.0.0")
+    bot = await start_bot(settings, host="127.0.0.1", port=0)
+    try:
+        assert "teams" in bot.adapters and bot.settings.host == "127.0.0.1"
+    finally:
+        await bot.close()

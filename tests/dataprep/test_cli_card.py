@@ -153,3 +153,17 @@ def test_text_report_pluralises_and_hides_estimates_of_refused_data(bad_file: Pa
     code, out, _ = call([str(bad_file), "--model", "gpt-4o-mini-2024-07-18"])
     assert code == 1 and "INVALID (1 error)" in out and "checked as chat data" in out
     assert "estimated" not in out
+
+
+def test_a_running_check_stops_when_cancelled(tmp_path: Path) -> None:
+    import threading
+
+    from bot.dataprep import validate_path
+    from bot.dataprep.validator import ValidationCancelled
+
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"messages": []}\n' * 10, encoding="utf-8")
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(ValidationCancelled):
+        validate_path(path, count_tokens=False, cancel=cancel)

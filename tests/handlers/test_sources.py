@@ -243,3 +243,36 @@ async def test_downloads_at_once_are_limited(tmp_path: Path) -> None:
         release.set()
         done = await asyncio.gather(*tasks)
     assert most == data.MAX_CONCURRENT_DOWNLOADS and all(s.size == len(GOOD) for s in done)
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("127.0.0.1", False),
+        ("169.254.169.254", False),
+        ("2606:4700::1111", True),
+        ("::ffff:127.0.0.1", False),
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 to 169.254.169.254
+        ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+        ("64:ff9b::5db8:d822", True),  # NAT64 to a public address
+    ],
+)
+def test_addresses_carried_inside_ipv6_are_checked_too(address: str, public: bool) -> None:
+    import ipaddress
+
+    from handlers.data import _public
+
+    assert _public(ipaddress.ip_address(address)) is public
+
+
+async def test_the_checked_host_is_the_one_httpx_connects_to() -> None:
+    import httpx
+
+    from handlers.data import DataError, _check_target
+
+    # `straße` is `strasse` in IDNA 2003 but `xn--strae-oqa` in IDNA 2008 (what httpx uses).
+    url = httpx.URL("https://straße.invalid/x.jsonl")
+    assert url.raw_host == b"xn--strae-oqa.invalid"
+    with pytest.raises(DataError, match="does not resolve"):
+        await _check_target(url, "x.jsonl", local=False)

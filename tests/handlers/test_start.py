@@ -272,3 +272,29 @@ async def test_a_url_imported_unchanged_starts_a_job(local: RunningBot, emulator
         [reply] = await run(local, f"start {MODEL} --training {url}/good_training.jsonl")
     assert (reply.card.key or "").startswith("job:ftjob-"), card_text(reply)
     assert emulator.state.counters["files.import"] == 1
+
+
+async def test_a_start_cancelled_mid_upload_leaves_nothing_in_azure(
+    local: RunningBot, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    import handlers.start as start_module
+
+    reached = asyncio.Event()
+
+    async def never_ready(client: Any, source: Any) -> None:
+        reached.set()
+        await asyncio.Event().wait()  # a file Azure never finishes: the bot restarts meanwhile
+
+    monkeypatch.setattr(start_module, "wait_until_ready", never_ready)
+    task = asyncio.create_task(
+        local.dispatcher.on_command(command(f"start {MODEL} --training good_training"))
+    )
+    async with asyncio.timeout(30):
+        await reached.wait()
+    assert files_in_azure(emulator) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert files_in_azure(emulator) == 0, "the cancelled start's upload was deleted"

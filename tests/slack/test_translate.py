@@ -104,3 +104,11 @@ def test_attachments_skip_malformed_files() -> None:
 )
 def test_is_user_message(event: dict[str, str], expected: bool) -> None:
     assert is_user_message(event) is expected
+
+
+def test_ampersands_in_urls_arrive_whole() -> None:
+    from adapters.slack_translate import unescape_text
+
+    typed = "start m --training <https://a.blob.core.windows.net/c/t.jsonl?sv=1&amp;sig=x>"
+    assert unescape_text(typed).endswith("?sv=1&sig=x>")
+    assert unescape_text("a &lt;b&gt;") == "a &lt;b&gt;"
