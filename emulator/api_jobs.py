@@ -191,22 +191,21 @@ async def cancel_job(request: web.Request) -> web.Response:
 
 
 async def pause_job(request: web.Request) -> web.Response:
-    job = _job(request)
-    if job.status != "running":
-        raise wrong_state(f"Only a running job can be paused; job '{job.id}' is {job.status}.")
-    state = state_of(request)
-    state.count("jobs.pause")
-    job.pause(state.now(), state.config.timings)
-    return web.json_response(job.as_json())
+    return _pause_or_resume(request, "pause", required="running")
 
 
 async def resume_job(request: web.Request) -> web.Response:
+    return _pause_or_resume(request, "resume", required="paused")
+
+
+def _pause_or_resume(request: web.Request, verb: str, *, required: str) -> web.Response:
     job = _job(request)
-    if job.status != "paused":
-        raise wrong_state(f"Only a paused job can be resumed; job '{job.id}' is {job.status}.")
+    if job.status != required:
+        raise wrong_state(f"Only a {required} job can be {verb}d; job '{job.id}' is {job.status}.")
     state = state_of(request)
-    state.count("jobs.resume")
-    job.resume(state.now(), state.config.timings)
+    state.count(f"jobs.{verb}")
+    step = job.pause if verb == "pause" else job.resume
+    step(state.now(), state.config.timings)
     return web.json_response(job.as_json())
 
 
