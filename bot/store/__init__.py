@@ -1,0 +1,21 @@
+"""Persistent state: SQLite (aiosqlite) by default, PostgreSQL (asyncpg) when several replicas share work.
+
+One module per family of tables, each a mixin over `StoreBase` (engine, migrations, write transactions,
+leases); `Store` composes them, so callers see one object. A new family (intents, subscriptions, approvals,
+idle warnings) arrives as its own module and one more base here.
+"""
+
+from __future__ import annotations
+
+from bot.store.audit import AuditEntry, AuditStore
+from bot.store.base import StoreBase
+from bot.store.conversations import ConversationStore, StoredConversation
+from bot.store.inbound import InboundStore
+from bot.store.jobs import JobStore, StoredJob
+from bot.store.outbox import OutboxItem, OutboxStore
+
+__all__ = ["AuditEntry", "OutboxItem", "Store", "StoreBase", "StoredConversation", "StoredJob"]
+
+
+class Store(ConversationStore, InboundStore, JobStore, OutboxStore, AuditStore):
+    """All reads and writes of the bot's state. Create with `Store.open(url)`, then `await upgrade()`."""

@@ -1,0 +1,177 @@
+"""The store's foundation. Persistent state: SQLite (aiosqlite) by default, PostgreSQL (asyncpg) when several replicas share work.
+
+Schema changes go through Alembic migrations (bot/migrations), applied at start-up and by `ftbot db upgrade`.
+Work shared between replicas (outbox rows, job watches) is claimed with leases; on PostgreSQL the claim uses
+`FOR UPDATE SKIP LOCKED`, so two replicas never take the same row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Self
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Table, and_, event, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything in the store is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run during a write; busy_timeout waits for the writer instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class StoreBase:
+    """The engine, migrations and the shared helpers (write transactions, leases) every family of tables
+    uses. `bot.store.Store` composes the families; create it with `Store.open(url)`, then `await upgrade()`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    @classmethod
+    def open(cls, url: str) -> Self:
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            _ensure_sqlite_dir(url)
+            kwargs = {"connect_args": {"timeout": 30}}
+        engine = create_async_engine(url, **kwargs)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return cls(engine)
+
+    async def upgrade(self, revision: str = "head") -> None:
+        """Apply Alembic migrations. Replicas starting together on PostgreSQL serialise on an advisory lock."""
+        async with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(7461626)"))
+            await conn.run_sync(_upgrade, self.engine.url.render_as_string(hide_password=False), revision)
+
+    async def downgrade(self, revision: str = "base") -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_downgrade, self.engine.url.render_as_string(hide_password=False), revision)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self, within: float = 2.0) -> bool:
+        """True when the database answers a trivial query in time (used by /healthz)."""
+        try:
+            async with asyncio.timeout(within), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception as exc:
+            log.warning("store ping failed: %s", type(exc).__name__)
+            return False
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def insert(self, table: Table) -> Any:
+        module = postgresql if self.dialect == "postgresql" else sqlite
+        return module.insert(table)
+
+    async def write(self) -> _WriteTx:
+        return _WriteTx(self)
+
+    # -- leases ---------------------------------------------------------------------------------------------
+
+    async def claim(
+        self, table: Table, pk: Any, eligible: Any, owner: str, limit: int, lease: timedelta
+    ) -> Sequence[Any]:
+        now = utcnow()
+        # Free = never leased or the lease ran out. Not "leased by me": two overlapping sweeps of one replica
+        # must not both take the same row either.
+        free = or_(table.c.lease_until.is_(None), table.c.lease_until < now)
+        pick = select(pk).where(and_(eligible, free)).order_by(pk).limit(limit)
+        if self.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        async with await self.write() as conn:
+            ids = [r[0] for r in (await conn.execute(pick)).all()]
+            if not ids:
+                return []
+            await conn.execute(
+                update(table).where(pk.in_(ids)).values(lease_owner=owner, lease_until=now + lease)
+            )
+            return (await conn.execute(select(table).where(pk.in_(ids)).order_by(pk))).all()
+
+    async def count(self, table: Table) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+class _WriteTx:
+    """A write transaction. SQLite allows one writer: writes in this process queue on a lock instead of
+    failing with `database is locked`; PostgreSQL needs no such lock."""
+
+    def __init__(self, store: StoreBase) -> None:
+        self._store = store
+        self._conn_cm: Any = None
+
+    async def __aenter__(self) -> AsyncConnection:
+        if self._store._write_lock is not None:
+            await self._store._write_lock.acquire()
+        try:
+            self._conn_cm = self._store.engine.begin()
+            conn: AsyncConnection = await self._conn_cm.__aenter__()
+            return conn
+        except BaseException:
+            if self._store._write_lock is not None:
+                self._store._write_lock.release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self._conn_cm.__aexit__(*exc)
+        finally:
+            if self._store._write_lock is not None:
+                self._store._write_lock.release()
+
+
+def _upgrade(connection: Connection, url: str, revision: str) -> None:
+    cfg = _alembic_config(url)
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, revision)
+
+
+def _downgrade(connection: Connection, url: str, revision: str) -> None:
+    cfg = _alembic_config(url)
+    cfg.attributes["connection"] = connection
+    command.downgrade(cfg, revision)
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    path = url.split(":///", 1)[-1]
+    if path and path != ":memory:" and not path.startswith("file:"):
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)

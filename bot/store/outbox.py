@@ -1,0 +1,71 @@
+"""Notifications to send exactly once, leased to one replica at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from bot.schema import outbox
+from bot.store.base import StoreBase, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    dedupe_key: str
+    conversation_key: str
+    payload: Mapping[str, Any]
+    attempts: int
+
+
+class OutboxStore(StoreBase):
+    # -- outbox -------------------------------------------------------------------------------------------------
+
+    async def enqueue(self, dedupe_key: str, conversation_key: str, payload: Mapping[str, Any]) -> bool:
+        """Queue a notification once per dedupe key; False if that key was queued before."""
+        stmt = self.insert(outbox).values(
+            dedupe_key=dedupe_key,
+            conversation_key=conversation_key,
+            payload=dict(payload),
+            status="pending",
+            attempts=0,
+            created_at=utcnow(),
+        )
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+        async with await self.write() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def claim_outbox(self, owner: str, *, limit: int = 20, lease: timedelta) -> list[OutboxItem]:
+        rows = await self.claim(outbox, outbox.c.id, outbox.c.status == "pending", owner, limit, lease)
+        return [OutboxItem(r.id, r.dedupe_key, r.conversation_key, r.payload, r.attempts) for r in rows]
+
+    async def mark_sent(self, item_id: int, owner: str) -> bool:
+        """Complete a claimed item; False if the lease was lost to another replica meanwhile."""
+        stmt = (
+            update(outbox)
+            .where(outbox.c.id == item_id, outbox.c.lease_owner == owner, outbox.c.status == "pending")
+            .values(status="sent", sent_at=utcnow(), lease_owner=None, lease_until=None)
+        )
+        async with await self.write() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def mark_failed(self, item_id: int, owner: str, error: str, *, give_up: bool) -> None:
+        stmt = (
+            update(outbox)
+            .where(outbox.c.id == item_id, outbox.c.lease_owner == owner)
+            .values(
+                status="failed" if give_up else "pending",
+                attempts=outbox.c.attempts + 1,
+                last_error=error[:2000],
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+        async with await self.write() as conn:
+            await conn.execute(stmt)
