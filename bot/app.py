@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.context import Context
 from bot.errors import StartupError
 from bot.notifier import Notifier
+from bot.policy import Policy
 from bot.router import Dispatcher, Router
 from bot.scheduler import Scheduler
 from bot.store import Store
@@ -163,6 +164,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
         local_files=settings.allow_local_files or (embedded and not _platform_configured(settings)),
         samples_dir=_samples_dir(),
     )
+    ctx.policy = Policy(settings, local=ctx.local_files and embedded and not _platform_configured(settings))
     router = build_router()
     ctx.extras["router"] = router
     dispatcher = Dispatcher(router, ctx, presenter())

@@ -21,6 +21,28 @@ DEFAULT_ARM_API_VERSION = "2024-10-01"
 SECRET_KEYS = frozenset({"api_key", "password", "secret", "token", "client_secret", "signing_secret"})
 
 
+class Roles(BaseModel):
+    """Who may do what (see bot/policy.py): Slack user ids (`U...`), Slack user group ids (`S...`) and Teams
+    AAD object ids. Fail closed: an empty list grants the role to nobody."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operators: list[str] = Field(
+        default_factory=list, description="Users who may manage any job and deployment."
+    )
+    approvers: list[str] = Field(default_factory=list, description="Users allowed to approve deployments.")
+    starters: list[str] | None = Field(
+        default=None,
+        description="If set, only these users (and operators) may start jobs or ask for deployments.",
+    )
+    required_approvals: int = Field(
+        default=1, ge=1, le=5, description="Distinct approvals a deployment needs."
+    )
+    admins: list[str] = Field(
+        default_factory=list, description="Deprecated alias kept for old files: operators."
+    )
+
+
 class AzureResource(BaseModel):
     """One Azure OpenAI resource the bot can use, addressed in chat as `--resource NAME`."""
 
@@ -37,6 +59,9 @@ class AzureResource(BaseModel):
     region: str = ""
     tenant_id: str = Field(default="", description="Entra tenant of the resource (cross-tenant deploys).")
     api_version: str = DEFAULT_DATA_API_VERSION
+    roles: Roles | None = Field(
+        default=None, description="Roles for this resource only (else the global [roles])."
+    )
 
     @property
     def arm_id(self) -> str:
@@ -48,15 +73,6 @@ class AzureResource(BaseModel):
     def api_key(self) -> SecretStr | None:
         value = os.environ.get(self.api_key_env) if self.api_key_env else None
         return SecretStr(value) if value else None
-
-
-class Roles(BaseModel):
-    """Who may do what (deploy approvals come later): platform user ids / AAD object ids."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    approvers: list[str] = Field(default_factory=list, description="Users allowed to approve deployments.")
-    admins: list[str] = Field(default_factory=list, description="Users allowed to run clean-up commands.")
 
 
 class Settings(BaseSettings):

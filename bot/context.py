@@ -12,6 +12,7 @@ from bot.config import Settings
 
 if TYPE_CHECKING:
     from bot.notifier import Notifier
+    from bot.policy import Policy
     from bot.store import Store
 
 
@@ -30,6 +31,8 @@ class Context:
     # Azure clients by resource name (bot.azure.registry.AzureClients); typed loosely to keep start-up light.
     azure: Any
     notifier: Notifier | None = None
+    # Who may do what (bot/policy.py); None only in unit tests that build a bare context.
+    policy: Policy | None = None
     clock: Callable[[], datetime] = utcnow
     # Files shared in chat, by platform ("slack": file id or link; "teams": download URL).
     file_fetchers: dict[str, FileFetcher] = field(default_factory=dict)

@@ -33,9 +33,13 @@ class NotFound(FtbotError):
 
 
 class NotAllowed(FtbotError):
-    """The user may not do this (not an approver, wrong conversation, ...)."""
+    """The user may not do this (not an approver, wrong conversation, ...). Shown privately and audited."""
 
     title = "Not allowed"
+
+    def __init__(self, message: str, *, act: str = "", hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.act = act
 
 
 class InvalidState(FtbotError):
