@@ -68,6 +68,32 @@ def _origin(
     return origin
 
 
+# Real ARM asks the client to come back after this many seconds; sent on 201/202 and on operations still in
+# progress, so a default SDK poller (30 s without it) polls at once.
+RETRY_AFTER = "1"
+
+
+def _check_sku(
+    sku: dict[str, Any],
+    model: str,
+    base: catalog.BaseModel | None,
+    fine_tuned: bool,
+    location: str,
+    version: str,
+) -> None:
+    """The SKU must be one the model can be deployed with; anything else is Azure's InvalidResourceProperties."""
+    canonical = catalog.deployment_sku(sku["name"])
+    # DeveloperTier is for fine-tuned models whose base offers Developer (not o4-mini).
+    developer_ok = fine_tuned and (base is None or catalog.DEVELOPER in base.training_types)
+    if canonical == "DeveloperTier" and not catalog.arm_at_least(version, catalog.DEVELOPER_TIER_ARM_SINCE):
+        canonical = None  # fine-tuning-deploy.md: DeveloperTier needs ARM api-version 2025-07-01-preview+
+    if canonical is None or (canonical == "DeveloperTier" and not developer_ok):
+        shown = f"{base.family} {base.version}" if base is not None else model
+        raise _bad(
+            f"The specified SKU '{sku['name']}' for model '{shown}' is not supported in this region '{location}'."
+        )
+
+
 def _parse(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     sku = body.get("sku")
     if not isinstance(sku, dict) or not isinstance(sku.get("name"), str):
@@ -108,6 +134,11 @@ async def put_deployment(request: web.Request) -> web.Response:
             f"Creating a deployment with the model '{model['name']}' is not supported.{detail}",
             code="DeploymentModelNotSupported",
         )
+    root = catalog.lookup(catalog.root_of(found[0] if found is not None else model["name"]))
+    _check_sku(
+        sku, model["name"], root, custom is not None, account.config.location, request.query["api-version"]
+    )
+    developer = catalog.deployment_sku(sku["name"]) == "DeveloperTier"
     if custom is not None:
         others = [d for d in account.deployments.values() if d.name != name and d.deleting_since is None]
         twin = next((d for d in others if d.custom_model == custom), None)
@@ -123,16 +154,19 @@ async def put_deployment(request: web.Request) -> web.Response:
             raise ApiError(
                 400,
                 "InsufficientQuota",
-                f"This resource already has the maximum of {quota} fine-tuned model deployments.",
+                f"This resource already has the maximum of {quota} fine-tuned model deployments "
+                "(quotas-limits.md: 10 per resource).",
             )
     if existing is not None:
         existing.sku, existing.model, existing.custom_model = sku, model, custom
+        existing.developer = developer
         return web.json_response(existing.as_json(account.config, now), status=200)
     deployment = new_deployment(name, sku, model, custom, now, state.config.timings)
+    deployment.developer = developer
     account.deployments[name] = deployment
     op = Operation(new_hex(), "create", name, now, deployment.ready_at)
     account.operations[op.id] = op
-    headers = {"Azure-AsyncOperation": _operation_url(request, account, op)}
+    headers = {"Azure-AsyncOperation": _operation_url(request, account, op), "Retry-After": RETRY_AFTER}
     return web.json_response(deployment.as_json(account.config, now), status=201, headers=headers)
 
 
@@ -164,7 +198,9 @@ async def delete_deployment(request: web.Request) -> web.Response:
     op = Operation(new_hex(), "delete", deployment.name, now, deployment.gone_at)
     account.operations[op.id] = op
     url = _operation_url(request, account, op)
-    return web.Response(status=202, headers={"Azure-AsyncOperation": url, "Location": url})
+    return web.Response(
+        status=202, headers={"Azure-AsyncOperation": url, "Location": url, "Retry-After": RETRY_AFTER}
+    )
 
 
 async def list_deployments(request: web.Request) -> web.Response:
@@ -191,5 +227,32 @@ async def get_operation(request: web.Request) -> web.Response:
     for account in state.accounts.values():
         op = account.operations.get(op_id)
         if op is not None and account.config.subscription_id.lower() == subscription:
-            return web.json_response(op.as_json(request.path, state.now()))
+            body = op.as_json(request.path, state.now())
+            headers = {"Retry-After": RETRY_AFTER} if body["status"] == "InProgress" else {}
+            return web.json_response(body, headers=headers)
     raise ApiError(404, "OperationNotFound", f"The operation '{op_id}' was not found.")
+
+
+async def get_account(request: web.Request) -> web.Response:
+    """`GET .../accounts/{name}`: the resource with `properties.endpoint` (the data-plane base URL)."""
+    account = _account(request)
+    c = account.config
+    origin = f"{request.url.scheme}://{request.url.host}:{request.url.port}"
+    state = state_of(request)
+    endpoint = f"{origin}/" if c.name == state.config.default_account.name else f"{origin}/accounts/{c.name}/"
+    body = {
+        "id": c.arm_id,
+        "name": c.name,
+        "type": "Microsoft.CognitiveServices/accounts",
+        "location": c.location,
+        "kind": "OpenAI",
+        "sku": {"name": "S0"},
+        "properties": {
+            "endpoint": endpoint,
+            "endpoints": {"OpenAI Language Model Instance API": endpoint},
+            "provisioningState": "Succeeded",
+            "customSubDomainName": c.name,
+            "publicNetworkAccess": "Enabled",
+        },
+    }
+    return web.json_response(body)

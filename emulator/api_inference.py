@@ -15,11 +15,14 @@ from emulator.httputil import account_of, json_body, state_of
 from emulator.ids import new_hex
 
 
-def _deployment_model(request: web.Request) -> tuple[str, str, float]:
-    """-> (deployment name, model name, now) after recording the call."""
+def _deployment_model(request: web.Request, body: dict[str, Any]) -> tuple[str, str, float]:
+    """-> (deployment name, model name, now) after recording the call. On the v1 API the deployment is
+    named by `model` in the body."""
     state = state_of(request)
     account = account_of(request)
-    name = request.match_info["deployment"]
+    name = request.match_info.get("deployment") or body.get("model")
+    if not isinstance(name, str) or not name:
+        raise ApiError(400, "invalidPayload", "'model' (the deployment name) is required.", param="model")
     now = state.now()
     deployment = account.deployments.get(name)
     if deployment is None or deployment.state(now) != "Succeeded":
@@ -50,7 +53,7 @@ async def chat_completions(request: web.Request) -> web.Response:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ApiError(400, "invalidPayload", "'messages' must be a non-empty list.", param="messages")
-    name, model, now = _deployment_model(request)
+    name, model, now = _deployment_model(request, body)
     texts = [m.get("content") for m in messages if isinstance(m, dict)]
     prompt_text = " ".join(t for t in texts if isinstance(t, str))
     users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
@@ -82,7 +85,7 @@ async def completions(request: web.Request) -> web.Response:
         prompt = " ".join(p for p in prompt if isinstance(p, str))
     if not isinstance(prompt, str):
         raise ApiError(400, "invalidPayload", "'prompt' must be a string.", param="prompt")
-    name, model, now = _deployment_model(request)
+    name, model, now = _deployment_model(request, body)
     reply = _canned_reply(name, model, prompt)
     result = {
         "id": f"cmpl-{new_hex()}",

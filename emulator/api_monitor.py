@@ -22,7 +22,9 @@ METRICS = {
 AGGREGATIONS = ("total", "count", "average", "maximum", "minimum")
 DIMENSION = "modeldeploymentname"
 MAX_POINTS = 50_000
-_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$", re.IGNORECASE)
+# Real clients send fractional parts: azure-mgmt-monitor / isodate give `PT86400.0S`, `PT2H`.
+_NUM = r"(\d+(?:\.\d+)?)"
+_DURATION = re.compile(rf"^P(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?$", re.IGNORECASE)
 _FILTER_TERM = re.compile(r"ModelDeploymentName\s+eq\s+'([^']*)'", re.IGNORECASE)
 
 
@@ -34,8 +36,8 @@ def parse_duration(text: str) -> float:
     m = _DURATION.match(text.strip())
     if not m or not any(m.groups()):
         raise _bad(f"'{text}' is not an ISO 8601 duration such as PT1H or P1D.")
-    days, hours, minutes, seconds = (int(g or 0) for g in m.groups())
-    return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
+    days, hours, minutes, seconds = (float(g or 0) for g in m.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -62,11 +64,19 @@ def _instant(text: str) -> float:
 
 
 def parse_timespan(text: str | None, now: float) -> tuple[float, float]:
-    """`start/end`, or a duration ending now; default: the last day."""
+    """`start/end`, `start/duration`, `duration/end`, or a duration ending now; default: the last day."""
     if not text:
         return now - 86400, now
     if "/" in text:
-        start, end = (_instant(part) for part in text.split("/", 1))
+        first, second = (part.strip() for part in text.split("/", 1))
+        if first.upper().startswith("P"):
+            end = _instant(second)
+            start = end - parse_duration(first)
+        elif second.upper().startswith("P"):
+            start = _instant(first)
+            end = start + parse_duration(second)
+        else:
+            start, end = _instant(first), _instant(second)
     else:
         start, end = now - parse_duration(text), now
     if end <= start:

@@ -35,8 +35,11 @@ class Timings:
     file_processing: float = 5.0
     queue: float = 30.0  # created -> eligible to start (validating files)
     setup: float = 120.0  # "Job started." -> first training step
-    step: float = 10.0
+    # 7.5 s per step: the good demo set (24 examples -> 4 default epochs -> 96 steps) trains in 720 s, so the
+    # whole job (~16.5 simulated minutes) still takes about a minute at speed 16.
+    step: float = 7.5
     evaluation: float = 120.0  # post-training safety evaluation and results upload
+    pause_evaluation: float = 60.0  # paused job -> safety-evaluated, deployable checkpoint
     pausing: float = 20.0
     resuming: float = 20.0
     deploy_accepted: float = 10.0  # Accepted -> Creating
@@ -58,10 +61,18 @@ class EmulatorConfig:
     api_key: str | None = None
     """When set, the data-plane `api-key` header must equal it; otherwise any non-empty key is accepted."""
     timings: Timings = field(default_factory=Timings)
-    max_running_jobs: int = 1
+    # Quotas per resource (quotas-limits.md, 2026-02-17).
+    max_running_jobs: int = 3
+    """Training jobs running at once (Standard, Data Zone, Global training)."""
+    max_running_developer_jobs: int = 5
+    """Developer-training jobs running at once."""
     max_queued_jobs: int = 20
     max_total_jobs: int = 100
-    fine_tuned_deployment_quota: int = 5
+    fine_tuned_deployment_quota: int = 10
+    developer_deployment_hours: float = 24.0
+    """Developer (`DeveloperTier`) deployments are deleted this long after creation, whatever their use."""
+    gated_models: bool = False
+    """Allow models whose fine-tuning is by invitation only (gpt-5 RFT); refused otherwise, as for most users."""
     min_examples: int = 10
     idle_days: float = 15.0
     arm_page_size: int = 20

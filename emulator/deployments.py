@@ -25,6 +25,7 @@ class Deployment:
     creating_at: float  # Accepted -> Creating
     ready_at: float  # Creating -> Succeeded
     last_call_at: float | None = None
+    developer: bool = False  # DeveloperTier: deleted 24 h after creation whatever its use
     deleting_since: float | None = None
     gone_at: float | None = None
 

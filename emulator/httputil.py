@@ -25,6 +25,16 @@ def account_of(request: web.Request) -> AccountState:
     return state_of(request).account(request.match_info.get("account"))
 
 
+def is_v1(request: web.Request) -> bool:
+    """`/openai/v1/...`: the next-generation API, which takes no api-version."""
+    return "/openai/v1/" in request.path or request.path.endswith("/openai/v1")
+
+
+def api_version(request: web.Request) -> str | None:
+    """The data-plane api-version of a request; None on the v1 API (every feature, no version)."""
+    return None if is_v1(request) else request.query.get("api-version")
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()

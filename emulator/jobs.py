@@ -9,6 +9,7 @@ state is looked at. Pausing stops running time; cancelling drops the rest of the
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,16 @@ from emulator.config import Timings
 from emulator.datacheck import DatasetReport
 from emulator.files import StoredFile
 from emulator.ids import new_id
-from emulator.training import Hyperparameters, TrainingRun, results_csv, simulate, step_message
+from emulator.training import (
+    Hyperparameters,
+    TrainingRun,
+    billed_tokens,
+    metrics_steps,
+    resolve_hyperparameters,
+    results_csv,
+    simulate,
+    step_message,
+)
 
 ACTIVE = frozenset({"running", "pausing", "paused", "resuming"})  # these hold the account's training slot
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -60,8 +70,9 @@ class Checkpoint:
     created_at: float
     step: int
     metrics: dict[str, float | int]
-    model: str  # `<fine-tuned model>:ckpt-step-N`
+    model: str  # `<fine-tuned model>:ckpt-step-N`; the final one is the fine-tuned model's own name
     job_id: str
+    paused_evaluated: bool = False  # made when a paused job passed its safety evaluation: deployable now
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -98,9 +109,15 @@ class Job:
     validation: StoredFile | None
     seed: int
     suffix: str | None
-    hyperparameters: Hyperparameters
+    requested: dict[str, Any]  # hyperparameters as asked for (defaults are chosen when training starts)
+    echo: dict[str, Any]  # what a pending job shows: -1 for what is still to be chosen
     method: dict[str, Any]
     integrations: list[dict[str, Any]] | None
+    default_lr: float = 1.0
+    training_type: str | None = None  # `trainingType` as the client sent it (echoed)
+    developer: bool = False  # Developer training: its own running-job limit
+    estimate: float | None = None  # estimated_finish (kept after the job ends, as Azure does)
+    hyperparameters: Hyperparameters | None = None  # resolved when training starts
     status: str = "pending"
     events: list[Event] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
@@ -117,6 +134,8 @@ class Job:
     segment_start: float = 0.0  # simulated time the current running stretch began
     segment_progress: float = 0.0  # running seconds already done when it began
     transition_at: float | None = None  # end of pausing / resuming
+    pause_checkpoint_at: float | None = None  # when a paused job's safety evaluation finishes
+    metric_steps: frozenset[int] = frozenset()
 
     @property
     def planned_model_name(self) -> str:
@@ -132,21 +151,43 @@ class Job:
         self.events.append(Event(new_id("ftevent"), at, level, message, "message", None))
 
     # -- lifecycle ----------------------------------------------------------------------------------------
+    def examples(self) -> int:
+        report = self.training.report
+        return max(1, report.examples) if report is not None else 1
+
+    def resolve(self) -> Hyperparameters:
+        return resolve_hyperparameters(
+            self.requested, self.examples(), dpo=self.is_dpo, default_lr=self.default_lr
+        )
+
+    def planned_seconds(self, t: Timings) -> float:
+        """Running seconds from "Job started." to the end, as planned for the current data."""
+        hp = self.hyperparameters or self.resolve()
+        steps = math.ceil(self.examples() / hp.batch_size) * hp.n_epochs
+        return t.setup + steps * t.step + t.evaluation
+
     def start(self, at: float, timings: Timings) -> None:
         self.started_at = at
         self.status = "running"
         self.segment_start = at
         self.segment_progress = 0.0
+        self.hyperparameters = self.resolve()  # pending showed -1; now the service has chosen
+        if self.is_dpo:
+            self.method = {"type": "dpo", "dpo": {"hyperparameters": self.hyperparameters.as_json()}}
         self.timeline = self._build_timeline(timings)
         self.next_milestone = 0
+        if self.timeline:
+            self.estimate = at + self.timeline[-1].offset
 
     def running_progress(self, now: float) -> float:
         return self.segment_progress + max(0.0, now - self.segment_start)
 
-    def estimated_finish(self) -> float | None:
-        if self.status != "running" or not self.timeline:
-            return None
-        return self.segment_start + (self.timeline[-1].offset - self.segment_progress)
+    def steps_done(self, now: float, t: Timings) -> int:
+        """Training steps completed by `now` (0 before training starts)."""
+        if self.run is None or self.started_at is None:
+            return 0
+        progress = self.running_progress(now) if self.status == "running" else self.segment_progress
+        return max(0, min(self.run.total_steps, int((progress - t.setup) // t.step)))
 
     def advance(self, now: float, timings: Timings, store_result: ResultSink) -> None:
         while True:
@@ -165,13 +206,24 @@ class Job:
             if self.status == "pausing" and self.transition_at is not None and now >= self.transition_at:
                 self.status = "paused"
                 self.log(self.transition_at, "Job paused.")
+                self.pause_checkpoint_at = self.transition_at + timings.pause_evaluation
                 self.transition_at = None
+                continue
+            if (
+                self.status == "paused"
+                and self.pause_checkpoint_at is not None
+                and now >= self.pause_checkpoint_at
+            ):
+                self._pause_checkpoint(self.pause_checkpoint_at, timings)
+                self.pause_checkpoint_at = None
                 continue
             if self.status == "resuming" and self.transition_at is not None and now >= self.transition_at:
                 self.status = "running"
                 self.segment_start = self.transition_at
                 self.transition_at = None
                 self.log(self.segment_start, "Job resumed.")
+                if self.timeline:
+                    self.estimate = self.segment_start + self.timeline[-1].offset - self.segment_progress
                 continue
             return
 
@@ -181,7 +233,30 @@ class Job:
         self.transition_at = now + timings.pausing
         self.log(now, "Pausing job.")
 
+    def _pause_checkpoint(self, at: float, t: Timings) -> None:
+        """A paused job that passed its safety evaluation gets a deployable checkpoint at its last step."""
+        step = self.steps_done(at, t)
+        if self.run is None or step < 1 or any(c.step == step for c in self.checkpoints):
+            for c in self.checkpoints:
+                if c.step == step:
+                    c.paused_evaluated = True
+            return
+        measured = {k: v for k, v in self.run.steps[step - 1].as_json().items() if v is not None}
+        self.checkpoints.append(
+            Checkpoint(
+                id=new_id("ftchkpt"),
+                created_at=at,
+                step=step,
+                metrics={k: float(v) for k, v in measured.items()},
+                model=f"{self.planned_model_name}:ckpt-step-{step}",
+                job_id=self.id,
+                paused_evaluated=True,
+            )
+        )
+        del self.checkpoints[:-KEPT_CHECKPOINTS]
+
     def resume(self, now: float, timings: Timings) -> None:
+        self.pause_checkpoint_at = None
         self.status = "resuming"
         self.transition_at = now + timings.resuming
         self.log(now, "Resuming job.")
@@ -239,20 +314,24 @@ class Job:
             if self.validation is not None and self.validation.report is not None
             else None,
             n_examples=train.examples,
-            hyperparameters=self.hyperparameters,
+            hyperparameters=self.hyperparameters or self.resolve(),
             dpo=self.is_dpo,
         )
+        self.metric_steps = frozenset(metrics_steps(self.run.total_steps))
         line.append(Milestone(t.setup, "message", "Training started."))
         for m in self.run.steps:
+            # Every step is played (checkpoints come at epoch ends); metrics events only every 10 steps.
             line.append(Milestone(t.setup + m.step * t.step, "step", step=m.step))
         trained_at = t.setup + self.run.total_steps * t.step
-        line.append(Milestone(trained_at, "message", "Training completed."))
         done_at = trained_at + t.evaluation
+        # The safety evaluation runs after training; Azure writes nothing between the last step and
+        # `Job succeeded.`, then `Model Evaluation Passed.`, the results file and the billed tokens.
+        if self.rai_checked and train.eval_harms:
+            error = {"code": "contentFilter", "message": rai.evaluation_failure_message(train.eval_harms)}
+            return [*line, Milestone(done_at, "fail", error=error)]
+        line.append(Milestone(trained_at + t.evaluation / 2, "message", "Job succeeded."))
         if self.rai_checked:
-            line.append(Milestone(trained_at, "message", "Evaluating the fine-tuned model for safety."))
-            if train.eval_harms:
-                error = {"code": "contentFilter", "message": rai.evaluation_failure_message(train.eval_harms)}
-                return [*line, Milestone(done_at, "fail", error=error)]
+            line.append(Milestone(done_at - 1, "message", "Model Evaluation Passed."))
         return [*line, Milestone(done_at, "succeed")]
 
     def _apply(self, milestone: Milestone, at: float, store_result: ResultSink) -> None:
@@ -268,60 +347,66 @@ class Job:
         elif milestone.kind == "succeed":
             assert self.run is not None
             self.trained_tokens = self._trained_tokens(self.training.report)
-            results = store_result(f"{self.id}-results.csv", results_csv(self.run), at)
+            results = store_result("results.csv", results_csv(self.run), at)
             self.result_files = [results]
             self.log(at, f"Completed results file: {results}")
+            self.log(at, f"Training tokens billed: {billed_tokens(self.trained_tokens)}")
             self.fine_tuned_model = self.planned_model_name
             self.status = "succeeded"
             self.finished_at = at
-            self.log(at, "Job succeeded.")
 
     def _trained_tokens(self, report: DatasetReport | None) -> int:
         tokens = report.tokens if report is not None else 0
-        return tokens * self.hyperparameters.n_epochs
+        return tokens * (self.hyperparameters.n_epochs if self.hyperparameters else 1)
 
     def _record_step(self, step: int, at: float) -> None:
         assert self.run is not None
         metrics = self.run.steps[step - 1]
         measured = {k: v for k, v in metrics.as_json().items() if v is not None}
-        data: dict[str, Any] = {**measured, "total_steps": self.run.total_steps}
-        message = step_message(metrics, self.run.total_steps)
-        self.events.append(Event(new_id("ftevent"), at, "info", message, "metrics", data))
+        if step in self.metric_steps:
+            self.events.append(
+                Event(new_id("ftevent"), at, "info", step_message(metrics), "metrics", measured)
+            )
         if step % self.run.steps_per_epoch == 0:
+            final = step == self.run.total_steps
             checkpoint = Checkpoint(
                 id=new_id("ftchkpt"),
                 created_at=at,
                 step=step,
-                metrics={k: v if k == "step" else float(v) for k, v in measured.items()},
-                model=f"{self.planned_model_name}:ckpt-step-{step}",
+                # Azure sends every checkpoint metric as a float (`"step": 100.0`).
+                metrics={k: float(v) for k, v in measured.items()},
+                # The last checkpoint is the fine-tuned model itself (real runs 2025-05, 2025-09).
+                model=self.planned_model_name if final else f"{self.planned_model_name}:ckpt-step-{step}",
                 job_id=self.id,
             )
             self.checkpoints.append(checkpoint)
             del self.checkpoints[:-KEPT_CHECKPOINTS]
-            self.log(at, f"Checkpoint created at step {step}: {checkpoint.id}")
 
     # -- view ---------------------------------------------------------------------------------------------
     def as_json(self) -> dict[str, Any]:
-        """Keys without a value are left out, as in Azure's examples (a paused job has no `fine_tuned_model`)."""
-        estimated = self.estimated_finish()
-        body = {
+        """Explicit nulls where Azure sends them (`result_files` while pending, `fine_tuned_model`, `error`);
+        `estimated_finish` stays after the job ends; `suffix` and `trainingType` only when given."""
+        body: dict[str, Any] = {
             "object": "fine_tuning.job",
             "id": self.id,
             "created_at": int(self.created_at),
             "finished_at": None if self.finished_at is None else int(self.finished_at),
-            "estimated_finish": None if estimated is None else int(estimated),
+            "estimated_finish": None if self.estimate is None else int(self.estimate),
             "model": self.model,
             "fine_tuned_model": self.fine_tuned_model,
             "status": self.status,
             "training_file": self.training.id,
             "validation_file": self.validation.id if self.validation is not None else None,
-            "result_files": list(self.result_files),
+            "result_files": list(self.result_files) if self.result_files else None,
             "trained_tokens": self.trained_tokens,
             "seed": self.seed,
-            "suffix": self.suffix,
-            "hyperparameters": self.hyperparameters.as_json(),
+            "hyperparameters": self.hyperparameters.as_json() if self.hyperparameters else dict(self.echo),
             "method": self.method,
             "integrations": self.integrations,
             "error": self.error,
         }
-        return {k: v for k, v in body.items() if v is not None}
+        if self.suffix is not None:
+            body["suffix"] = self.suffix
+        if self.training_type is not None:
+            body["trainingType"] = self.training_type
+        return body

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from emulator import api_admin, api_arm, api_files, api_inference, api_jobs, api_monitor
+from emulator import api_admin, api_arm, api_files, api_inference, api_jobs, api_models, api_monitor, catalog
 from emulator.config import EmulatorConfig
 from emulator.errors import ApiError
 from emulator.faults import FaultSpec, Surface
-from emulator.httputil import STATE
+from emulator.httputil import STATE, is_v1
 from emulator.state import EmulatorState
 
 log = logging.getLogger(__name__)
@@ -59,18 +59,35 @@ def _check_auth(request: web.Request, surface: Surface, api_key: str | None) -> 
                 "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
                 "valid key for an active subscription and use a correct regional API endpoint for your resource.",
             )
-        if "api-version" not in request.query:
+        if is_v1(request):
+            return  # the v1 API takes no api-version
+        version = request.query.get("api-version")
+        if version is None:
             raise ApiError(404, "404", "Resource not found")
+        if version not in catalog.DATA_PLANE_VERSIONS:
+            # Unknown and retired versions (2023-12-01-preview and the other 2023 previews, retired
+            # 2024-07-01 per the api-version lifecycle page) get the same answer from the service.
+            raise ApiError(400, "BadRequest", "API version not supported")
         return
     if not has_bearer:
         raise ApiError(
             401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."
         )
-    if "api-version" not in request.query:
+    version = request.query.get("api-version")
+    if version is None:
         raise ApiError(
             400,
             "MissingApiVersionParameter",
             "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    known = catalog.MONITOR_VERSIONS if surface == "metrics" else catalog.ARM_VERSIONS
+    if version not in known:
+        kind = "metrics" if surface == "metrics" else "accounts"
+        raise ApiError(
+            400,
+            "NoRegisteredProviderFound",
+            f"No registered resource provider found for location 'global' and API version '{version}' for "
+            f"type '{kind}'. The supported api-versions are '{', '.join(known)}'.",
         )
 
 
@@ -147,28 +164,36 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 def _add_dataplane(router: web.UrlDispatcher, prefix: str) -> None:
+    # `/openai/...?api-version=` and the v1 API `/openai/v1/...` (no api-version) serve the same routes.
+    for base in (f"{prefix}/openai", f"{prefix}/openai/v1"):
+        router.add_post(f"{base}/files", api_files.upload)
+        router.add_get(f"{base}/files", api_files.list_files)
+        router.add_post(f"{base}/files/import", api_files.import_file)
+        router.add_get(f"{base}/files/{{file_id}}", api_files.get_file)
+        router.add_delete(f"{base}/files/{{file_id}}", api_files.delete_file)
+        router.add_get(f"{base}/files/{{file_id}}/content", api_files.file_content)
+        jobs = f"{base}/fine_tuning/jobs"
+        router.add_post(jobs, api_jobs.create_job)
+        router.add_get(jobs, api_jobs.list_jobs)
+        router.add_get(f"{jobs}/{{job_id}}", api_jobs.get_job)
+        router.add_delete(f"{jobs}/{{job_id}}", api_jobs.delete_job)
+        router.add_post(f"{jobs}/{{job_id}}/cancel", api_jobs.cancel_job)
+        router.add_post(f"{jobs}/{{job_id}}/pause", api_jobs.pause_job)
+        router.add_post(f"{jobs}/{{job_id}}/resume", api_jobs.resume_job)
+        router.add_get(f"{jobs}/{{job_id}}/events", api_jobs.list_events)
+        router.add_get(f"{jobs}/{{job_id}}/checkpoints", api_jobs.list_checkpoints)
+        router.add_get(f"{base}/models", api_models.list_models)
+        router.add_get(f"{base}/models/{{model_id}}", api_models.get_model)
     base = f"{prefix}/openai"
-    router.add_post(f"{base}/files", api_files.upload)
-    router.add_get(f"{base}/files", api_files.list_files)
-    router.add_post(f"{base}/files/import", api_files.import_file)
-    router.add_get(f"{base}/files/{{file_id}}", api_files.get_file)
-    router.add_delete(f"{base}/files/{{file_id}}", api_files.delete_file)
-    router.add_get(f"{base}/files/{{file_id}}/content", api_files.file_content)
-    jobs = f"{base}/fine_tuning/jobs"
-    router.add_post(jobs, api_jobs.create_job)
-    router.add_get(jobs, api_jobs.list_jobs)
-    router.add_get(f"{jobs}/{{job_id}}", api_jobs.get_job)
-    router.add_delete(f"{jobs}/{{job_id}}", api_jobs.delete_job)
-    router.add_post(f"{jobs}/{{job_id}}/cancel", api_jobs.cancel_job)
-    router.add_post(f"{jobs}/{{job_id}}/pause", api_jobs.pause_job)
-    router.add_post(f"{jobs}/{{job_id}}/resume", api_jobs.resume_job)
-    router.add_get(f"{jobs}/{{job_id}}/events", api_jobs.list_events)
-    router.add_get(f"{jobs}/{{job_id}}/checkpoints", api_jobs.list_checkpoints)
     router.add_post(f"{base}/deployments/{{deployment}}/chat/completions", api_inference.chat_completions)
     router.add_post(f"{base}/deployments/{{deployment}}/completions", api_inference.completions)
+    # v1: the deployment is named by `model` in the body.
+    router.add_post(f"{base}/v1/chat/completions", api_inference.chat_completions)
+    router.add_post(f"{base}/v1/completions", api_inference.completions)
 
 
 def _add_arm(router: web.UrlDispatcher) -> None:
+    router.add_get(ACCOUNT_ARM, api_arm.get_account)
     deployments = f"{ACCOUNT_ARM}/deployments"
     router.add_get(deployments, api_arm.list_deployments)
     router.add_put(f"{deployments}/{{deployment}}", api_arm.put_deployment)

@@ -12,7 +12,7 @@ from emulator.errors import ApiError
 from emulator.faults import FaultBoard
 from emulator.files import StoredFile, new_file
 from emulator.ids import new_id
-from emulator.jobs import ACTIVE, TERMINAL, Job
+from emulator.jobs import ACTIVE, Job
 
 DAY = 86400.0
 
@@ -26,7 +26,6 @@ class AccountState:
     operations: dict[str, Operation] = field(default_factory=dict)
     calls: list[tuple[float, str]] = field(default_factory=list)  # (time, deployment) per inference call
     idle_deleted: list[tuple[str, float]] = field(default_factory=list)
-    slot_free_at: float = 0.0  # when the training slot last became free
 
     def store_result(self, filename: str, content: bytes, at: float) -> str:
         stored = new_file(
@@ -51,23 +50,37 @@ class AccountState:
             for job in self.jobs.values():
                 if job.status in ACTIVE:
                     job.advance(now, timings, self.store_result)
-                    if job.status in TERMINAL and job.finished_at is not None:
-                        self.slot_free_at = max(self.slot_free_at, job.finished_at)
-            running = sum(1 for j in self.jobs.values() if j.status in ACTIVE)
-            if running >= config.max_running_jobs:
+            started = False
+            for waiting in [j for j in self.jobs.values() if j.status == "pending"]:
+                limit = config.max_running_developer_jobs if waiting.developer else config.max_running_jobs
+                start = self._free_slot_at(waiting, limit)
+                if start is not None and start <= now:
+                    waiting.start(start, timings)
+                    started = True
+                    break  # play the new job up to now before deciding about the next one
+            if not started:
                 return
-            waiting = next((j for j in self.jobs.values() if j.status == "pending"), None)
-            if waiting is None:
-                return
-            start = max(waiting.ready_at, self.slot_free_at)
-            if start > now:
-                return
-            waiting.start(start, timings)
+
+    def _free_slot_at(self, waiting: Job, limit: int) -> float | None:
+        """The first instant from `waiting.ready_at` at which fewer than `limit` jobs of its kind (Developer
+        or not) held a training slot; None while they are all still busy. Exact, so a queued job starts at
+        the simulated instant a slot frees, however late anyone looks."""
+        held = [
+            (j.started_at, j.finished_at)
+            for j in self.jobs.values()
+            if j is not waiting and j.started_at is not None and j.developer == waiting.developer
+        ]
+        candidates = sorted(
+            {waiting.ready_at} | {end for _, end in held if end is not None and end > waiting.ready_at}
+        )
+        for t in candidates:
+            busy = sum(1 for start, end in held if start <= t and (end is None or end > t))
+            if busy < limit:
+                return t
+        return None
 
     def release_slot(self, job: Job, at: float) -> None:
-        """A job left the slot by a user action (cancel) rather than by its timeline."""
-        if job.started_at is not None:
-            self.slot_free_at = max(self.slot_free_at, at)
+        """A job left its slot by a user action (cancel); its `finished_at` already says when."""
 
     def _advance_deployments(self, now: float, config: EmulatorConfig) -> None:
         idle_seconds = config.idle_days * DAY
@@ -75,6 +88,12 @@ class AccountState:
             if deployment.gone_at is not None:
                 if now >= deployment.gone_at:
                     del self.deployments[name]
+            elif deployment.developer:
+                # Developer deployments are deleted 24 h after creation whatever their use.
+                deadline = deployment.created_at + config.developer_deployment_hours * 3600
+                if now >= deadline:
+                    del self.deployments[name]
+                    self.idle_deleted.append((name, deadline))
             elif deployment.custom_model is not None:
                 deadline = deployment.idle_deadline(idle_seconds)
                 if now >= deadline:
@@ -84,14 +103,19 @@ class AccountState:
     def find_custom_model(self, name: str) -> tuple[str, Job] | None:
         """(canonical model name, job) of a deployable fine-tuned model or kept checkpoint called `name`."""
         for job in self.jobs.values():
+            if job.status == "paused":
+                # A paused job's checkpoint is deployable once its safety evaluation is done.
+                for checkpoint in job.checkpoints:
+                    if checkpoint.paused_evaluated and name in (checkpoint.id, checkpoint.model):
+                        return checkpoint.model, job
+                continue
             if job.status != "succeeded" or job.fine_tuned_model is None:
                 continue
             if name == job.fine_tuned_model:
                 return name, job
             for checkpoint in job.checkpoints:
                 if name in (checkpoint.id, checkpoint.model):
-                    final = checkpoint is job.checkpoints[-1]
-                    return (job.fine_tuned_model if final else checkpoint.model), job
+                    return checkpoint.model, job  # the final checkpoint's model is the fine-tuned model
         return None
 
     def undeployable_reason(self, name: str) -> str | None:

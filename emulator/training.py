@@ -13,10 +13,15 @@ import csv
 import io
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 DEFAULT_EPOCHS = 3
+MAX_DEFAULT_EPOCHS = 25
+MIN_TARGET_EXAMPLES = 100
+MAX_TARGET_EXAMPLES = 25_000
 MAX_EPOCHS = 50
+METRICS_EVERY = 10  # Azure writes a metrics event every 10 steps (real-run transcripts 2025-05, 2025-09)
 MAX_BATCH = 256
 
 CSV_COLUMNS = (
@@ -80,7 +85,7 @@ def _is_default(value: object) -> bool:
     return value is None or value == -1 or value == "auto"
 
 
-def _number(requested: dict[str, object], key: str, low: float, high: float) -> float | None:
+def _number(requested: Mapping[str, object], key: str, low: float, high: float) -> float | None:
     """The requested value, checked; None when the caller wants the default."""
     value = requested.get(key)
     if _is_default(value):
@@ -92,8 +97,43 @@ def _number(requested: dict[str, object], key: str, low: float, high: float) -> 
     return float(value)
 
 
-def resolve_hyperparameters(requested: dict[str, object], n_examples: int, dpo: bool) -> Hyperparameters:
-    """Fill defaults the way the service picks them from the data (echoed back resolved, never -1).
+def default_epochs(n_examples: int) -> int:
+    """Small sets get more epochs, big ones fewer (the OpenAI cookbook's rule: aim for 100-25,000 trained
+    examples). Real runs agree: 10 examples -> 10 epochs (gpt-4o-mini, 2025-05), 40 -> 3 (gpt-4.1, 2025-09)."""
+    n = max(1, n_examples)
+    if n * DEFAULT_EPOCHS < MIN_TARGET_EXAMPLES:
+        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n)
+    if n * DEFAULT_EPOCHS > MAX_TARGET_EXAMPLES:
+        return max(1, MAX_TARGET_EXAMPLES // n)
+    return DEFAULT_EPOCHS
+
+
+def check_hyperparameters(requested: Mapping[str, object]) -> None:
+    """Raises ValueError with a user-readable message for out-of-range values (at job creation)."""
+    resolve_hyperparameters(requested, 1, dpo=True)
+
+
+def echo_hyperparameters(
+    requested: Mapping[str, object], dpo: bool, default_lr: float
+) -> dict[str, float | int]:
+    """What a pending job shows: `-1` for what the service will choose when training starts. The
+    learning-rate multiplier is shown chosen at once (gpt-4.1 pending job, 2025-09 transcript: `2.0`)."""
+    out: dict[str, float | int] = {}
+    for key in ("n_epochs", "batch_size"):
+        value = _number(requested, key, 1, MAX_EPOCHS if key == "n_epochs" else MAX_BATCH)
+        out[key] = -1 if value is None else int(value)
+    lr = _number(requested, "learning_rate_multiplier", 1e-6, 10)
+    out["learning_rate_multiplier"] = default_lr if lr is None else lr
+    if dpo:
+        beta = _number(requested, "beta", 1e-6, 2)
+        out["beta"] = -1 if beta is None else beta
+    return out
+
+
+def resolve_hyperparameters(
+    requested: Mapping[str, object], n_examples: int, dpo: bool, default_lr: float = 1.0
+) -> Hyperparameters:
+    """Fill defaults the way the service picks them from the data when training starts.
 
     Raises ValueError with a user-readable message for out-of-range values.
     """
@@ -105,16 +145,16 @@ def resolve_hyperparameters(requested: dict[str, object], n_examples: int, dpo: 
         if value is not None and value != int(value):
             raise ValueError(f"hyperparameters.{key} must be an integer")
     return Hyperparameters(
-        n_epochs=DEFAULT_EPOCHS if n_epochs is None else int(n_epochs),
+        n_epochs=default_epochs(n_examples) if n_epochs is None else int(n_epochs),
         # About 0.2% of the examples per batch, as the service does; at least 1.
         batch_size=max(1, min(MAX_BATCH, n_examples // 500)) if batch is None else int(batch),
-        learning_rate_multiplier=1.0 if lr is None else lr,
+        learning_rate_multiplier=default_lr if lr is None else lr,
         beta=(0.1 if beta is None else beta) if dpo else None,
     )
 
 
 def _accuracy(loss: float, rng: random.Random) -> float:
-    return round(min(1.0, max(0.0, math.exp(-0.35 * loss) * rng.gauss(1.0, 0.01))), 3)
+    return min(1.0, max(0.0, math.exp(-0.35 * loss) * rng.gauss(1.0, 0.01)))
 
 
 def simulate(
@@ -137,7 +177,7 @@ def simulate(
     rate = 1.2 * math.sqrt(hp.learning_rate_multiplier)  # per epoch
     train_floor = 0.02 + rng.uniform(0.0, 0.04)
     general_floor = 0.3 + 1.5 / math.sqrt(n_examples) + rng.uniform(0.0, 0.05)
-    onset = max(1.0, n_examples / 8)  # epochs before memorising starts to hurt
+    onset = max(2.0, n_examples / 6)  # epochs before memorising starts to hurt
     overfit_slope = 0.25 * hp.learning_rate_multiplier * 10 / n_examples  # loss per epoch past the onset
 
     def valid_curve(epochs: float) -> float:
@@ -158,25 +198,31 @@ def simulate(
         steps.append(
             StepMetrics(
                 step=step,
-                train_loss=round(train, 4),
+                train_loss=train,
                 train_mean_token_accuracy=_accuracy(train, rng),
-                valid_loss=None if valid is None else round(valid, 4),
+                valid_loss=valid,
                 valid_mean_token_accuracy=None if valid is None else _accuracy(valid, rng),
-                full_valid_loss=None if full is None else round(full, 4),
+                full_valid_loss=full,
                 full_valid_mean_token_accuracy=None if full is None else _accuracy(full, rng),
             )
         )
     return TrainingRun(hp, steps_per_epoch, tuple(steps))
 
 
-def step_message(metrics: StepMetrics, total_steps: int) -> str:
-    """`Step 300/300: training loss=0.15, validation loss=0.27, full validation loss=0.40`."""
-    parts = [f"training loss={metrics.train_loss:.2f}"]
-    if metrics.valid_loss is not None:
-        parts.append(f"validation loss={metrics.valid_loss:.2f}")
-    if metrics.full_valid_loss is not None:
-        parts.append(f"full validation loss={metrics.full_valid_loss:.2f}")
-    return f"Step {metrics.step}/{total_steps}: " + ", ".join(parts)
+def metrics_steps(total_steps: int) -> list[int]:
+    """The steps Azure writes a metrics event for: every 10th, and the last one (so the final loss is seen)."""
+    return [s for s in range(1, total_steps + 1) if s % METRICS_EVERY == 0 or s == total_steps]
+
+
+def step_message(metrics: StepMetrics) -> str:
+    """`Step 100: training loss=0.0007721185684204102`: no total, no validation values, the full float."""
+    return f"Step {metrics.step}: training loss={metrics.train_loss!r}"
+
+
+def billed_tokens(trained_tokens: int) -> int:
+    """`Training tokens billed: N` differs from `trained_tokens` and comes in thousands: 6,720 trained ->
+    5,000 billed (gpt-4o-mini, 2025-05), 10,440 -> 8,000 (gpt-4.1, 2025-09). Modelled as ~77%, rounded down."""
+    return int(trained_tokens * 0.77) // 1000 * 1000
 
 
 def results_csv(run: TrainingRun) -> bytes:

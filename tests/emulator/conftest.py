@@ -89,7 +89,7 @@ async def run_job(
     **params: Any,
 ) -> dict[str, Any]:
     """Upload, create, play the clock until the job ends; returns the final job."""
-    body: dict[str, Any] = {"model": "gpt-35-turbo-0125", **params}
+    body: dict[str, Any] = {"model": "gpt-4o-mini-2024-07-18", **params}
     body["training_file"] = (await upload(client, training, prefix))["id"]
     if validation is not None:
         body["validation_file"] = (await upload(client, validation, prefix))["id"]

@@ -52,12 +52,13 @@ async def test_one_deployment_per_model_and_checkpoints_deploy(
     assert (await deploy(arm, emulator, "final", job["fine_tuned_model"])).status_code == 201
     twin = await deploy(arm, emulator, "final-again", job["fine_tuned_model"])
     assert twin.status_code == 409 and twin.json()["error"]["code"] == "Conflict"
-    final_checkpoint = await deploy(arm, emulator, "final-ckpt", checkpoints[-1]["id"])
-    assert final_checkpoint.status_code == 409  # the last checkpoint is the fine-tuned model itself
-    assert (await deploy(arm, emulator, "by-id", checkpoints[0]["id"])).status_code == 201
+    # Checkpoints come newest first; the newest is the fine-tuned model itself.
+    final_checkpoint = await deploy(arm, emulator, "final-ckpt", checkpoints[0]["id"])
+    assert final_checkpoint.status_code == 409
+    assert (await deploy(arm, emulator, "by-id", checkpoints[-1]["id"])).status_code == 201
     by_name = await deploy(arm, emulator, "by-name", checkpoints[1]["fine_tuned_model_checkpoint"])
     assert by_name.status_code == 201
-    same_ckpt = await deploy(arm, emulator, "by-name-2", checkpoints[0]["fine_tuned_model_checkpoint"])
+    same_ckpt = await deploy(arm, emulator, "by-name-2", checkpoints[-1]["fine_tuned_model_checkpoint"])
     assert same_ckpt.status_code == 409
     unknown = await deploy(arm, emulator, "nope", "gpt-35-turbo-0125.ft-00000000000000000000000000000000")
     assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "DeploymentModelNotSupported"
@@ -68,11 +69,13 @@ async def test_one_deployment_per_model_and_checkpoints_deploy(
 async def test_fine_tuned_deployment_quota(
     emulator: RunningEmulator, client: httpx.AsyncClient, arm: httpx.AsyncClient
 ) -> None:
+    assert emulator.state.config.fine_tuned_deployment_quota == 10  # quotas-limits.md, 2026-02-17
+    emulator.state.config.fine_tuned_deployment_quota = 5
     models: list[str] = []
     for _ in range(2):
         job = await run_job(emulator, client)
         checkpoints = (await client.get(f"/openai/fine_tuning/jobs/{job['id']}/checkpoints")).json()["data"]
-        models += [job["fine_tuned_model"], checkpoints[0]["id"], checkpoints[1]["id"]]
+        models += [job["fine_tuned_model"], checkpoints[1]["id"], checkpoints[2]["id"]]
     codes = [(await deploy(arm, emulator, f"d{i}", m)).status_code for i, m in enumerate(models)]
     assert codes == [201, 201, 201, 201, 201, 400]
     over = await deploy(arm, emulator, "d5", models[5])
@@ -149,7 +152,7 @@ async def test_idle_fine_tuned_deployment_is_deleted_after_15_days(
 ) -> None:
     job = await run_job(emulator, client)
     assert (await deploy(arm, emulator, "used", job["fine_tuned_model"])).status_code == 201
-    checkpoint = (await client.get(f"/openai/fine_tuning/jobs/{job['id']}/checkpoints")).json()["data"][0]
+    checkpoint = (await client.get(f"/openai/fine_tuning/jobs/{job['id']}/checkpoints")).json()["data"][1]
     assert (await deploy(arm, emulator, "idle", checkpoint["id"])).status_code == 201
     assert (await deploy(arm, emulator, "base", "gpt-4o")).status_code == 201
     emulator.advance(10 * DAY)

@@ -80,9 +80,7 @@ async def test_data_plane_auth_and_api_version(emulator: RunningEmulator) -> Non
         assert bearer.status_code == 200
     async with httpx.AsyncClient(base_url=emulator.url, headers={"api-key": "k"}) as keyed:
         assert (await keyed.get("/openai/files")).status_code == 404  # no api-version
-        assert (
-            await keyed.get("/openai/files", params={"api-version": "2023-12-01-preview"})
-        ).status_code == 200
+        assert (await keyed.get("/openai/files", params={"api-version": "2024-10-21"})).status_code == 200
         emulator.state.config.api_key = "the-key"
         assert (await keyed.get("/openai/files", params=API)).status_code == 401
         assert (

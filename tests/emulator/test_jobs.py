@@ -23,9 +23,8 @@ from tests.emulator.conftest import (
     upload,
 )
 
-STEP_MESSAGE = re.compile(
-    r"^Step (\d+)/(\d+): training loss=\d+\.\d\d(, validation loss=\d+\.\d\d)?(, full validation loss=\d+\.\d\d)?$"
-)
+# Real runs (gpt-4o-mini 2025-05, gpt-4.1 2025-09): `Step 100: training loss=0.0007721185684204102`.
+STEP_MESSAGE = re.compile(r"^Step (\d+): training loss=\d+\.\d+(e-\d+)?$")
 
 
 async def results(client: httpx.AsyncClient, job: dict[str, object]) -> list[dict[str, str]]:
@@ -43,8 +42,16 @@ async def test_status_runs_pending_running_succeeded(
     assert training["status"] == "pending"
     emulator.advance(5)
     assert (await client.get(f"/openai/files/{training['id']}")).json()["status"] == "processed"
-    created = await create_job(client, model="gpt-35-turbo-0125", training_file=training["id"], suffix="v1")
+    created = await create_job(
+        client, model="gpt-4o-mini-2024-07-18", training_file=training["id"], suffix="v1"
+    )
     assert created.status_code == 201
+    pending = created.json()
+    # gpt-4.1 transcript 2025-09: pending jobs echo -1 for what is still to be chosen, `result_files: null`,
+    # and already carry an estimate.
+    assert pending["hyperparameters"] == {"n_epochs": -1, "batch_size": -1, "learning_rate_multiplier": 1.0}
+    assert pending["result_files"] is None and pending["fine_tuned_model"] is None
+    assert pending["estimated_finish"] > pending["created_at"]
     assert (
         created.headers["Location"].split("?")[0].endswith(f"/openai/fine_tuning/jobs/{created.json()['id']}")
     )
@@ -61,9 +68,11 @@ async def test_status_runs_pending_running_succeeded(
             break
         emulator.advance(30)
     assert seen == ["pending", "running", "succeeded"]
-    assert job["fine_tuned_model"] == f"gpt-35-turbo-0125.ft-{job_id.removeprefix('ftjob-')}-v1"
+    assert job["fine_tuned_model"] == f"gpt-4o-mini-2024-07-18.ft-{job_id.removeprefix('ftjob-')}-v1"
     assert job["finished_at"] >= job["created_at"] and job["trained_tokens"] > 0
-    assert job["hyperparameters"] == {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 1.0}
+    # 24 examples: the default rule gives 4 epochs (small sets get more; 10 examples got 10 in 2025-05).
+    assert job["hyperparameters"] == {"n_epochs": 4, "batch_size": 1, "learning_rate_multiplier": 1.0}
+    assert job["estimated_finish"] is not None  # kept after success
 
 
 async def test_events_are_newest_first_and_page_by_after(
@@ -74,18 +83,26 @@ async def test_events_are_newest_first_and_page_by_after(
     ids = [e["id"] for e in events]
     assert len(ids) == len(set(ids)) and all(re.fullmatch(r"ftevent-[0-9a-f]{32}", i) for i in ids)
     assert [e["created_at"] for e in events] == sorted((e["created_at"] for e in events), reverse=True)
-    assert events[0]["message"] == "Job succeeded." and events[-1]["message"].startswith("Job enqueued")
+    assert events[-1]["message"].startswith("Job enqueued")
+    # The ending as real runs write it, newest first.
+    assert [e["message"].split(":")[0] for e in events[:4]] == [
+        "Training tokens billed",
+        "Completed results file",
+        "Model Evaluation Passed.",
+        "Job succeeded.",
+    ]
+    billed = int(events[0]["message"].rsplit(" ", 1)[1])
+    assert 0 < billed < job["trained_tokens"] and billed % 1000 == 0
     metrics = [e for e in events if e["type"] == "metrics"]
-    assert len(metrics) == 72
+    assert [m["data"]["step"] for m in reversed(metrics)] == [10, 20, 30, 40, 50, 60, 70, 80, 90, 96]
     last = metrics[0]
-    assert STEP_MESSAGE.match(last["message"]) and "full validation loss" in last["message"]
-    assert last["message"].startswith("Step 72/72: training loss=")
-    assert {"step", "train_loss", "train_mean_token_accuracy", "valid_loss", "total_steps"} <= last[
-        "data"
-    ].keys()
-    assert last["data"]["full_valid_loss"] is not None
-    mid_epoch = next(e for e in metrics if e["data"]["step"] == 5)
-    assert "full validation loss" not in mid_epoch["message"] and "full_valid_loss" not in mid_epoch["data"]
+    assert all(STEP_MESSAGE.match(m["message"]) for m in metrics)
+    assert last["message"] == f"Step 96: training loss={last['data']['train_loss']!r}"
+    assert "total_steps" not in last["data"] and "validation" not in last["message"]
+    assert last["data"]["full_valid_loss"] is not None  # step 96 ends an epoch
+    mid_epoch = next(e for e in metrics if e["data"]["step"] == 10)
+    assert "full_valid_loss" not in mid_epoch["data"]
+    assert not [e for e in events if e["message"].startswith(("Checkpoint created", "Training completed"))]
     assert (await all_events(client, job["id"], page=100)) == events
 
 
@@ -95,14 +112,18 @@ async def test_checkpoints_one_per_epoch_last_three_kept(
     job = await run_job(emulator, client, hyperparameters={"n_epochs": 5})
     body = (await client.get(f"/openai/fine_tuning/jobs/{job['id']}/checkpoints")).json()
     steps = [c["step_number"] for c in body["data"]]
-    assert steps == [72, 96, 120] and body["has_more"] is False
-    for checkpoint in body["data"]:
-        assert re.fullmatch(r"ftchkpt-[0-9a-f]{32}", checkpoint["id"])
+    assert steps == [120, 96, 72] and body["has_more"] is False  # newest first (real runs)
+    # The newest checkpoint is the fine-tuned model itself; the others are `:ckpt-step-N`.
+    assert body["data"][0]["fine_tuned_model_checkpoint"] == job["fine_tuned_model"]
+    for checkpoint in body["data"][1:]:
         assert (
             checkpoint["fine_tuned_model_checkpoint"]
             == f"{job['fine_tuned_model']}:ckpt-step-{checkpoint['step_number']}"
         )
+    for checkpoint in body["data"]:
+        assert re.fullmatch(r"ftchkpt-[0-9a-f]{32}", checkpoint["id"])
         assert checkpoint["metrics"]["full_valid_loss"] > 0
+        assert checkpoint["metrics"]["step"] == float(checkpoint["step_number"])
     first = (
         await client.get(f"/openai/fine_tuning/jobs/{job['id']}/checkpoints", params={**API, "limit": 2})
     ).json()
@@ -122,7 +143,7 @@ async def test_results_csv_has_documented_columns_and_falling_loss(
         "full_valid_loss",
         "full_valid_mean_token_accuracy",
     ]
-    assert len(rows) == 72 and rows[0]["full_valid_loss"] == "" and rows[23]["full_valid_loss"] != ""
+    assert len(rows) == 96 and rows[0]["full_valid_loss"] == "" and rows[23]["full_valid_loss"] != ""
     first = sum(float(r["train_loss"]) for r in rows[:5])
     last = sum(float(r["train_loss"]) for r in rows[-5:])
     assert last < first / 3
@@ -170,21 +191,42 @@ async def test_list_jobs_pages_newest_first(emulator: RunningEmulator, client: h
     assert seen == list(reversed(made))
 
 
-async def test_one_job_runs_at_a_time_the_next_waits(
+async def test_three_jobs_train_at_once_the_fourth_waits(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    """quotas-limits.md (2026-02-17): 3 training jobs run at once per resource; the next waits for a slot."""
+    training = await upload(client, "good_training")
+    made = [
+        (await create_job(client, model="gpt-4o", training_file=training["id"])).json()["id"]
+        for _ in range(4)
+    ]
+    emulator.advance(300)
+    assert [(await get_job(client, j))["status"] for j in made] == ["running"] * 3 + ["pending"]
+    emulator.advance(3000)
+    done = await get_job(client, made[0])
+    assert done["status"] == "succeeded"
+    started = next(e for e in await all_events(client, made[3]) if e["message"] == "Job started.")
+    assert started["created_at"] == done["finished_at"]
+
+
+async def test_developer_training_has_its_own_limit_of_five(
     emulator: RunningEmulator, client: httpx.AsyncClient
 ) -> None:
     training = await upload(client, "good_training")
-    first = (await create_job(client, model="gpt-4o", training_file=training["id"])).json()["id"]
-    second = (await create_job(client, model="gpt-4o", training_file=training["id"])).json()["id"]
+    dev = [
+        (
+            await create_job(
+                client, model="gpt-4.1-mini", training_file=training["id"], trainingType="developerTier"
+            )
+        )
+        for _ in range(6)
+    ]
+    assert dev[0].json()["trainingType"] == "developerTier"  # echoed as sent
+    standard = (await create_job(client, model="gpt-4.1-mini", training_file=training["id"])).json()["id"]
     emulator.advance(300)
-    assert (await get_job(client, first))["status"] == "running"
-    assert (await get_job(client, second))["status"] == "pending"
-    emulator.advance(3000)
-    done = await get_job(client, first)
-    assert done["status"] == "succeeded"
-    events = await all_events(client, second)
-    started = next(e for e in events if e["message"] == "Job started.")
-    assert started["created_at"] == done["finished_at"]
+    statuses = [(await get_job(client, r.json()["id"]))["status"] for r in dev]
+    assert statuses == ["running"] * 5 + ["pending"]
+    assert (await get_job(client, standard))["status"] == "running"
 
 
 async def test_cancel_pause_resume_delete(emulator: RunningEmulator, client: httpx.AsyncClient) -> None:
@@ -215,10 +257,10 @@ async def test_unknown_or_unfit_model_is_refused(client: httpx.AsyncClient) -> N
     chat = await upload(client, "good_training")
     unknown = await create_job(client, model="gpt-5-turbo-9999", training_file=chat["id"])
     assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "model"
-    dpo_on_35 = await create_job(
-        client, model="gpt-35-turbo-0125", training_file=chat["id"], method={"type": "dpo"}
+    dpo_on_mini = await create_job(
+        client, model="gpt-4o-mini-2024-07-18", training_file=chat["id"], method={"type": "dpo"}
     )
-    assert dpo_on_35.status_code == 400
+    assert dpo_on_mini.status_code == 400
     missing = await create_job(client, model="gpt-4o", training_file="file-nope")
     assert missing.status_code == 400 and missing.json()["error"]["param"] == "training_file"
     bad_suffix = await create_job(
@@ -246,7 +288,7 @@ async def test_continuous_fine_tuning_from_an_earlier_model(
     first = await run_job(emulator, client)
     second = await run_job(emulator, client, model=first["fine_tuned_model"])
     assert second["status"] == "succeeded" and second["model"] == first["fine_tuned_model"]
-    assert second["fine_tuned_model"].startswith("gpt-35-turbo-0125.ft-")
+    assert second["fine_tuned_model"].startswith("gpt-4o-mini-2024-07-18.ft-")
     assert second["fine_tuned_model"] != first["fine_tuned_model"]
 
 
@@ -267,7 +309,7 @@ async def test_bad_file_ends_in_error_and_fails_the_job(
     job = await run_job(emulator, client, dataset, None)
     assert job["status"] == "failed"
     assert job["error"]["code"] == "jsonlValidationFailed" and job["error"]["param"] == "training_file"
-    assert detail in job["error"]["message"] and "fine_tuned_model" not in job
+    assert detail in job["error"]["message"] and job["fine_tuned_model"] is None
 
 
 async def test_queue_and_total_quotas(emulator: RunningEmulator, client: httpx.AsyncClient) -> None:
