@@ -40,8 +40,22 @@ def job_key(job_id: str) -> str:
 
 
 def _badge(job: JobView) -> str:
+    if job.terminal:
+        return job.status
     pct = progress_percent(job.step, job.total_steps)
-    return f"{job.status} {pct}%" if pct is not None and not job.terminal else job.status
+    if pct is not None:
+        return f"{job.status} {pct}%"
+    return f"{job.status} · step {job.step}" if job.step is not None else job.status
+
+
+def progress_line(job: JobView) -> str:
+    """`▓▓▓▓░░░░░░ 40% (step 40/100)` when the total is known; `Step 40 (total not known yet)` when only the
+    step is (Azure sends no total: the bot works it out from the resolved epochs, batch size and example
+    count); "" before the first metrics event."""
+    bar = progress_bar(job.step, job.total_steps)
+    if bar:
+        return bar
+    return f"Step {job.step} (total not known yet)" if job.step is not None else ""
 
 
 def _facts(job: JobView) -> tuple[Fact, ...]:
@@ -91,7 +105,7 @@ def _text(job: JobView, note: str = "") -> str:
     lines = []
     if note:
         lines.append(note)
-    bar = progress_bar(job.step, job.total_steps)
+    bar = progress_line(job)
     if bar and job.status not in ("failed", "cancelled"):
         lines.append(bar)
     rai = rai_explanation(job)
@@ -120,7 +134,12 @@ def status_sentence(job: JobView) -> str:
     if job.status in _SAID:
         return f"Job {job.id} {_SAID[job.status]}."
     pct = progress_percent(job.step, job.total_steps)
-    progress = f" ({pct}%)" if pct is not None else ""
+    if pct is not None:
+        progress = f" ({pct}%)"
+    elif job.step is not None:
+        progress = f" (step {job.step})"
+    else:
+        progress = ""
     return f"Job {job.id} is {job.status.replace('_', ' ')}{progress}."
 
 

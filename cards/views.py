@@ -37,7 +37,8 @@ class JobView:
     finished_at: datetime | None = None
     estimated_finish: datetime | None = None
     trained_tokens: int | None = None
-    # Progress, from the latest metrics event (`step`, `total_steps`).
+    # Progress: `step` from the latest metrics event; `total_steps` worked out by the bot (Azure sends no
+    # total) from the resolved epochs, batch size and example count, None when any of them is unknown.
     step: int | None = None
     total_steps: int | None = None
     error_code: str | None = None

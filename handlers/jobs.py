@@ -6,12 +6,14 @@ hears "this job already finished" rather than a raw 409.
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from bot import params as p
 from bot.azure.dataplane import AzureOpenAIClient
-from bot.azure.errors import rai_failure
+from bot.azure.errors import AzureError, rai_failure
 from bot.azure.models import Checkpoint, FineTuningJob, JobEvent, JobStatus
 from bot.context import Context
 from bot.errors import InvalidState, UsageError
@@ -38,7 +40,42 @@ RESOURCE = Opt("resource", p.resource_name, metavar="NAME", help="which Azure re
 PROGRESS_EVENTS = 25  # newest events read to find the latest step for the progress bar
 
 
-def job_view(job: FineTuningJob, progress: JobEvent | None = None) -> JobView:
+# Example counts of training files by file id, known from pre-flight (`start`) or counted from the file once
+# (files never change). Bounded: the oldest entries go first.
+_EXAMPLES: dict[str, int] = {}
+_EXAMPLES_KEPT = 512
+COUNT_FILES_UP_TO = 64 * 1024 * 1024  # bytes; bigger training files are not downloaded just for a percentage
+
+
+def remember_examples(file_id: str, examples: int) -> None:
+    """Record how many examples a training file holds (pre-flight knows it before Azure does)."""
+    _EXAMPLES[file_id] = examples
+    while len(_EXAMPLES) > _EXAMPLES_KEPT:
+        del _EXAMPLES[next(iter(_EXAMPLES))]
+
+
+def _positive_int(value: object) -> int | None:
+    """A resolved hyperparameter; `-1` (Azure: not chosen yet), `"auto"` and None are unknown."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1 or value != int(value):
+        return None
+    return int(value)
+
+
+def planned_steps(job: FineTuningJob, examples: int | None) -> int | None:
+    """Azure sends no step total: it is `n_epochs × ceil(examples / batch_size)` once the defaults are resolved
+    (a 40-example gpt-4.1 run, batch 1, 3 epochs, ended at step 120). None while anything is unknown."""
+    hyper = job.hyperparameters
+    if not examples or hyper is None:
+        return None
+    epochs, batch = _positive_int(hyper.n_epochs), _positive_int(hyper.batch_size)
+    if epochs is None or batch is None:
+        return None
+    return math.ceil(examples / batch) * epochs
+
+
+def job_view(job: FineTuningJob, progress: JobEvent | None = None, examples: int | None = None) -> JobView:
+    """The card view of a job. `progress` is its newest metrics event (the step); `examples` the training
+    file's example count, which with the resolved hyperparameters gives the step total."""
     hyper: dict[str, Any] = {}
     if job.hyperparameters is not None:
         hyper = {k: v for k, v in job.hyperparameters.model_dump().items() if v is not None}
@@ -47,11 +84,13 @@ def job_view(job: FineTuningJob, progress: JobEvent | None = None) -> JobView:
         hyper["beta"] = beta
     if job.seed is not None:
         hyper["seed"] = job.seed
-    step = total = None
+    step = None
     if progress is not None:
-        step_value, total_value = progress.metric("step"), progress.metric("total_steps")
+        step_value = progress.metric("step")
         step = int(step_value) if step_value is not None else None
-        total = int(total_value) if total_value is not None else None
+    total = planned_steps(job, examples if examples is not None else _EXAMPLES.get(job.training_file or ""))
+    if total is not None and step is not None and step > total:
+        total = None  # our count disagrees with Azure's steps: say "step N" rather than a wrong percentage
     rai = rai_failure(job)
     return JobView(
         id=job.id,
@@ -75,9 +114,13 @@ def job_view(job: FineTuningJob, progress: JobEvent | None = None) -> JobView:
     )
 
 
+_PROGRESS_STATUSES = (JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.PAUSING, JobStatus.RESUMING)
+
+
 async def latest_progress(client: AzureOpenAIClient, job: FineTuningJob) -> JobEvent | None:
-    """The newest metrics event (step / total_steps), looked for only among the newest few events."""
-    if job.status_kind not in (JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.PAUSING, JobStatus.RESUMING):
+    """The newest metrics event (its `data.step`), looked for only among the newest few events. Azure writes
+    one every 10 steps, so between them the step shown is the last one written."""
+    if job.status_kind not in _PROGRESS_STATUSES:
         return None
     seen = 0
     async for event in client.events(job.id, limit=PROGRESS_EVENTS):
@@ -89,12 +132,37 @@ async def latest_progress(client: AzureOpenAIClient, job: FineTuningJob) -> JobE
     return None
 
 
+async def training_examples(client: AzureOpenAIClient, job: FineTuningJob) -> int | None:
+    """How many examples the job trains on: known from pre-flight, else counted once from the training file
+    (non-blank JSONL lines). None for jobs without progress, files too big to fetch, or when Azure refuses."""
+    file_id = job.training_file
+    if not file_id or job.status_kind not in _PROGRESS_STATUSES:
+        return None
+    if file_id in _EXAMPLES:
+        return _EXAMPLES[file_id]
+    try:
+        meta = await client.get_file(file_id)
+        if meta.bytes is None or meta.bytes > COUNT_FILES_UP_TO:
+            return None
+        count, tail = 0, b""
+        async with contextlib.aclosing(client.file_content_stream(file_id)) as chunks:
+            async for chunk in chunks:
+                lines = (tail + chunk).split(b"\n")
+                tail = lines.pop()
+                count += sum(1 for line in lines if line.strip())
+        count += 1 if tail.strip() else 0
+    except AzureError:
+        return None  # progress then says "step N"; the card still shows everything else
+    remember_examples(file_id, count)
+    return count
+
+
 async def job_status_card(ctx: Context, job_id: str, resource: str | None) -> Card:
     client = ctx.azure.data(resource)
     job = await client.get_job(job_id)
-    card = job_card(
-        job_view(job, await latest_progress(client, job)), f"Updated {when(ctx.clock(), seconds=True)}"
-    )
+    progress = await latest_progress(client, job)
+    examples = await training_examples(client, job) if progress is not None else None
+    card = job_card(job_view(job, progress, examples), f"Updated {when(ctx.clock(), seconds=True)}")
     return card
 
 

@@ -32,7 +32,7 @@ from handlers.data import (
     validate_source,
     wait_until_ready,
 )
-from handlers.jobs import RESOURCE, job_view
+from handlers.jobs import RESOURCE, job_view, remember_examples
 
 router = Router("start")
 
@@ -88,7 +88,11 @@ def _unknown_model_check(model: str, refs: list[str | None]) -> None:
     list ages as Azure adds models, so with data already in Azure (`file-...` ids) nothing is at stake and
     Azure decides: that is the way around for a newer model. Fine-tuned names (continuous fine-tuning)
     are resolved to their base by `model_info`, and a fine-tuned model of an unknown base is left to Azure."""
-    if model_info(model) is not None or ids.is_fine_tuned_model(model):
+    info = model_info(model)
+    if info is not None and info.retired and not ids.is_fine_tuned_model(model):
+        known = ", ".join(f"`{m}`" for m in known_models())
+        raise UsageError(f"`{model}` is retired for fine-tuning; models that can be: {known}.", verb="start")
+    if info is not None or ids.is_fine_tuned_model(model):
         return
     if all(ref is not None and ids.is_file_id(ref.strip()) for ref in refs):
         return
@@ -213,6 +217,8 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
             # Invalid data is never uploaded: show what is wrong, start nothing.
             return _refusal(sources)
         job = await _upload_and_create(client, sources, model, prm)
+    if training.report is not None and job.training_file:
+        remember_examples(job.training_file, training.report.examples)  # the progress bar's total later
     await ctx.store.save_conversation(cmd.conversation)
     await ctx.store.record_job(
         job.id,

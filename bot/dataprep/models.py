@@ -1,8 +1,13 @@
-"""What the validator needs to know about each base model: tokenizer, token limit, DPO and vision support.
+"""What the validator needs to know about each base model: tokenizer, token limit, methods, vision support,
+and where it stands in its lifecycle.
 
-Sources: `shared/reference/azure-openai-fine-tuning.md` (DPO: gpt-4o-2024-08-06, gpt-4.1, gpt-4.1-mini;
-vision: gpt-4o-2024-08-06, gpt-4.1) and the Azure fine-tuning docs' per-model "max training example
-context" (2025). Names are matched by the longest known prefix that ends at a `-` or at the end, after
+Sources: `shared/reference/azure-openai-fine-tuning.md` and its 2026 section (Microsoft's
+`fine-tune-supported-models.md` of 2026-03-05: SFT gpt-4o-mini; SFT+DPO gpt-4o, gpt-4.1, gpt-4.1-mini,
+gpt-4.1-nano; RFT o4-mini and gpt-5 (gated); vision gpt-4o, gpt-4.1), the model retirement schedule (base
+retirements gpt-4o/gpt-4o-mini 2026-10-01, gpt-4.1 family 2026-10-14, o4-mini 2026-10-16; gpt-35-turbo,
+gpt-4-0613, babbage-002, davinci-002 retired for fine-tuning) and the docs' per-model "max training example
+context". The emulator keeps its own copy (`emulator/catalog.py`, it imports nothing of ours); a test keeps
+the two in agreement. Names are matched by the longest known prefix that ends at a `-` or at the end, after
 removing a continuous fine-tuning suffix (`base.ft-<job>`) or an OpenAI-style `ft:<base>:...` wrapper.
 """
 
@@ -12,6 +17,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 DataFormat = Literal["chat", "completion"]
+SFT = frozenset({"supervised"})
+SFT_DPO = frozenset({"supervised", "dpo"})
+RFT = frozenset({"reinforcement"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,22 +31,45 @@ class ModelInfo:
     supports_vision: bool = False
     # babbage-002 / davinci-002 train on {"prompt", "completion"} lines, not chat messages.
     data_format: DataFormat = "chat"
+    methods: frozenset[str] = SFT
+    retires: str | None = None  # ISO date after which the base model takes no new fine-tuning
+    retired: bool = False  # no longer offered for fine-tuning
+    gated: bool = False  # fine-tuning by invitation only
 
 
 _MODELS: tuple[ModelInfo, ...] = (
-    ModelInfo("gpt-4.1-nano", "o200k_base", 32_768),
-    ModelInfo("gpt-4.1-mini", "o200k_base", 65_536, supports_dpo=True),
-    ModelInfo("gpt-4.1", "o200k_base", 65_536, supports_dpo=True, supports_vision=True),
-    ModelInfo("gpt-4o-mini", "o200k_base", 65_536),
+    ModelInfo("gpt-4.1-nano", "o200k_base", 32_768, supports_dpo=True, methods=SFT_DPO, retires="2026-10-14"),
+    ModelInfo("gpt-4.1-mini", "o200k_base", 65_536, supports_dpo=True, methods=SFT_DPO, retires="2026-10-14"),
+    ModelInfo(
+        "gpt-4.1",
+        "o200k_base",
+        65_536,
+        supports_dpo=True,
+        supports_vision=True,
+        methods=SFT_DPO,
+        retires="2026-10-14",
+    ),
+    ModelInfo("gpt-4o-mini", "o200k_base", 65_536, retires="2026-10-01"),
     # gpt-4o-2024-08-06 is the only fine-tunable gpt-4o version.
-    ModelInfo("gpt-4o", "o200k_base", 65_536, supports_dpo=True, supports_vision=True),
-    ModelInfo("gpt-4", "cl100k_base", 8_192),
-    ModelInfo("gpt-35-turbo-0613", "cl100k_base", 4_096),
-    ModelInfo("gpt-35-turbo", "cl100k_base", 16_385),
-    ModelInfo("gpt-3.5-turbo-0613", "cl100k_base", 4_096),
-    ModelInfo("gpt-3.5-turbo", "cl100k_base", 16_385),
-    ModelInfo("babbage-002", "cl100k_base", 16_384, data_format="completion"),
-    ModelInfo("davinci-002", "cl100k_base", 16_384, data_format="completion"),
+    ModelInfo(
+        "gpt-4o",
+        "o200k_base",
+        65_536,
+        supports_dpo=True,
+        supports_vision=True,
+        methods=SFT_DPO,
+        retires="2026-10-01",
+    ),
+    ModelInfo("o4-mini", "o200k_base", 65_536, methods=RFT, retires="2026-10-16"),
+    # The full name: a bare `gpt-5` prefix would also claim names like `gpt-5-turbo`.
+    ModelInfo("gpt-5-2025-08-07", "o200k_base", 65_536, methods=RFT, gated=True),
+    ModelInfo("gpt-4", "cl100k_base", 8_192, retired=True),
+    ModelInfo("gpt-35-turbo-0613", "cl100k_base", 4_096, retired=True),
+    ModelInfo("gpt-35-turbo", "cl100k_base", 16_385, retired=True),
+    ModelInfo("gpt-3.5-turbo-0613", "cl100k_base", 4_096, retired=True),
+    ModelInfo("gpt-3.5-turbo", "cl100k_base", 16_385, retired=True),
+    ModelInfo("babbage-002", "cl100k_base", 16_384, data_format="completion", retired=True),
+    ModelInfo("davinci-002", "cl100k_base", 16_384, data_format="completion", retired=True),
 )
 
 # Used when no model is given or the model is unknown: the encoding of every current fine-tunable model.
@@ -72,8 +103,13 @@ def model_info(model: str | None) -> ModelInfo | None:
 
 
 def known_models() -> list[str]:
-    """Base models we know can be fine-tuned, in Azure's spelling (for messages that refuse a model)."""
-    return [m.key for m in _MODELS if not m.key.startswith("gpt-3.5")]
+    """Base models we know can be fine-tuned today, in Azure's spelling (for messages that refuse a model)."""
+    return [m.key for m in _MODELS if not m.key.startswith("gpt-3.5") and not m.retired]
+
+
+def all_models() -> tuple[ModelInfo, ...]:
+    """Every model we know, retired ones included (they still name fine-tuned models and count tokens)."""
+    return _MODELS
 
 
 def dpo_models() -> list[str]:

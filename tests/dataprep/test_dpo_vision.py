@@ -84,7 +84,8 @@ def test_dpo_refused_for_models_without_it() -> None:
     assert report.errors[0].line is None and report.errors[0].code == f.DPO_NOT_SUPPORTED
     for name in ("gpt-4o", "gpt-4.1", "gpt-4.1-mini"):
         assert name in report.errors[0].message
-    assert set(dpo_models()) == {"gpt-4o", "gpt-4.1", "gpt-4.1-mini"}
+    # fine-tune-supported-models.md (2026-03-05): gpt-4.1-nano takes DPO too.
+    assert set(dpo_models()) == {"gpt-4o", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano"}
 
 
 @pytest.mark.parametrize(
