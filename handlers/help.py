@@ -6,6 +6,7 @@ import difflib
 import logging
 
 from bot.azure import errors as az
+from bot.config import DEFAULT_DATA_API_VERSION
 from bot.context import Context
 from bot.errors import FtbotError, InvalidState, NotFound, UsageError
 from bot.model import Command, Platform, Reply
@@ -35,7 +36,8 @@ AZURE_TITLES: dict[type[az.AzureError], str] = {
 }
 AZURE_HINTS: dict[type[az.AzureError], str] = {
     az.NotFound: "Check the id, or see recent ones with `/ft list`.",
-    az.QuotaExceeded: "A resource trains 1 job at a time, queues 20 and keeps 100. See waiting jobs with "
+    az.QuotaExceeded: "A resource trains 3 jobs at a time (5 on Developer training), queues 20 and keeps 100. "
+    "See waiting jobs with "
     "`/ft list --status pending` and cancel the ones you no longer need.",
     az.Unauthorized: "The bot's credentials were refused: check its API key or Entra ID identity.",
     az.Forbidden: "The bot's identity needs the *Cognitive Services OpenAI Contributor* role on the resource.",
@@ -47,6 +49,12 @@ AZURE_HINTS: dict[type[az.AzureError], str] = {
 }
 DATA_HINT = "Check the data with `/ft validate`, fix it and start again."
 MODEL_HINT = "Check the model name: it must be a base model your resource can fine-tune, or a fine-tuned one."
+# Azure answers an api-version it does not serve (unknown, or retired like 2023-12-01-preview) with
+# 400 BadRequest "API version not supported".
+API_VERSION_HINT = (
+    f"Your resource does not serve the api-version the bot is set to. Set `FTBOT_AZURE_API_VERSION` (or the "
+    f"resource's `api_version`) to `{DEFAULT_DATA_API_VERSION}`, a version Azure serves for fine-tuning."
+)
 
 
 def trigger_for(platform: str) -> str:
@@ -97,6 +105,8 @@ class Presenter:
 
 
 def _azure_hint(exc: az.AzureError) -> str:
+    if "api version not supported" in exc.message.lower() or "api-version" in exc.message.lower():
+        return API_VERSION_HINT
     if exc.code == "jsonlValidationFailed" or (exc.param or "").endswith("_file"):
         return DATA_HINT
     if exc.param == "model" or (isinstance(exc, az.BadRequest) and "model" in exc.message.lower()):

@@ -216,6 +216,7 @@ async def test_pause_resume_cancel_under_faults(world: World) -> None:
     job = await client.create_job(BASE_MODEL, training.id, seed=1)
     while (await client.get_job(job.id)).status != "running":
         await world.advance(30)
+    await world.advance(150)  # Azure pauses only a running job that has trained at least one step
     await world.set_faults("dataplane", drop_after=0.3, error=0.2)
     paused = await client.pause_job(job.id)
     assert paused.status in {"pausing", "paused"}
