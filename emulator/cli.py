@@ -48,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="another account, data plane at /accounts/NAME/openai (repeatable)",
     )
     p.add_argument("--api-key", default=None, help="require this data-plane api-key (default: any)")
-    p.add_argument("--deployment-quota", type=int, default=5, help="fine-tuned deployments per account")
+    p.add_argument("--deployment-quota", type=int, default=10, help="fine-tuned deployments per account")
+    p.add_argument("--running-jobs", type=int, default=3, help="training jobs running at once per account")
+    p.add_argument(
+        "--gated-models",
+        action="store_true",
+        help="allow invitation-only fine-tuning (gpt-5 RFT); refused by default, as for most resources",
+    )
     return p
 
 
@@ -66,6 +72,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         speed=args.speed,
         api_key=args.api_key,
         fine_tuned_deployment_quota=args.deployment_quota,
+        max_running_jobs=args.running_jobs,
+        gated_models=args.gated_models,
     )
 
 
