@@ -242,7 +242,7 @@ async def cancel_job(request: web.Request) -> web.Response:
     now = state_of(request).now()
     state_of(request).count("jobs.cancel")
     job.cancel(now)
-    account_of(request).release_slot(job, now)
+    # A cancelled job's `finished_at` frees its training slot at that instant (see AccountState).
     state_of(request).tick()
     return web.json_response(job.as_json())
 

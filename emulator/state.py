@@ -79,9 +79,6 @@ class AccountState:
                 return t
         return None
 
-    def release_slot(self, job: Job, at: float) -> None:
-        """A job left its slot by a user action (cancel); its `finished_at` already says when."""
-
     def _advance_deployments(self, now: float, config: EmulatorConfig) -> None:
         idle_seconds = config.idle_days * DAY
         for name, deployment in list(self.deployments.items()):

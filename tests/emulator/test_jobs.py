@@ -367,3 +367,19 @@ async def test_a_fast_clock_finishes_a_job_by_itself() -> None:
             assert (await get_job(http, job_id))["status"] == "succeeded"
     finally:
         await fast.close()
+
+
+async def test_a_cancelled_job_frees_its_slot_at_that_instant(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    training = await upload(client, "good_training")
+    made = [
+        (await create_job(client, model="gpt-4o", training_file=training["id"])).json()["id"]
+        for _ in range(4)
+    ]
+    emulator.advance(300)
+    cancelled = (await client.post(f"/openai/fine_tuning/jobs/{made[1]}/cancel")).json()
+    emulator.advance(5)
+    started = next(e for e in await all_events(client, made[3]) if e["message"] == "Job started.")
+    assert started["created_at"] == cancelled["finished_at"]
+    assert (await get_job(client, made[3]))["status"] == "running"
