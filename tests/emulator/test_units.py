@@ -6,12 +6,14 @@ import asyncio
 import json
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from emulator import datasets
+from emulator.api_monitor import parse_duration, parse_timespan
 from emulator.cli import build_parser, config_from_args
 from emulator.clock import SimClock
 from emulator.datacheck import inspect
@@ -142,3 +144,14 @@ async def test_cli_serves_until_sigterm() -> None:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def test_monitor_accepts_the_timespans_real_clients_send() -> None:
+    """azure-mgmt-monitor / isodate write fractional seconds; a timespan may be start/duration or duration/end."""
+    now = 1_800_000_000.0
+    assert parse_duration("PT86400.0S") == 86400.0 and parse_duration("PT1H30M") == 5400.0
+    assert parse_timespan("PT86400.0S", now) == (now - 86400.0, now)
+    start, end = parse_timespan("2026-05-01T00:00:00Z/PT7200.0S", now)
+    assert end - start == 7200.0
+    start, end = parse_timespan("PT2H/2026-05-01T02:00:00Z", now)
+    assert (end - start, start) == (7200.0, datetime(2026, 5, 1, tzinfo=UTC).timestamp())
