@@ -72,7 +72,7 @@ def help_card(verbs: Sequence[VerbHelp], trigger: str = "/ft") -> Card:
         title="ftbot commands",
         tone=Tone.INFO,
         text=text,
-        footer=f"Details of one command: `{trigger} help <command>`",
+        footer=f"Details of one command: `{trigger} help COMMAND`",
         summary=f"ftbot commands: {', '.join(v.name for v in verbs)}",
         key="help",
     )

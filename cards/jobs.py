@@ -194,7 +194,7 @@ def job_list_card(jobs: Sequence[JobView], filter_text: str = "", more: str = ""
     table = Table(columns=("Job", "Status", "Model", "Created"), rows=rows, more=more)
     return Card(
         title=f"Fine-tuning jobs{shown}",
-        text=f"Showing {plural(len(jobs), 'job')}. Details: `/ft status <job>`.",
+        text=f"Showing {plural(len(jobs), 'job')}. Details: `/ft status JOB`.",
         tables=(table,),
         footer=f"Filter: {filter_text}" if filter_text else "",
         summary=f"{plural(len(jobs), 'fine-tuning job')}{shown}.",

@@ -126,16 +126,16 @@ def _ac_piece(seg: Segment, text: str) -> str:
         # A command written for Slack (`/ft status ...`) is typed as `@ftbot status ...` in Teams.
         if text.startswith(SLACK_TRIGGER):
             text = TEAMS_TRIGGER + text[len(SLACK_TRIGGER) :]
-        # Teams shows no code style; backticks keep the span recognisable and copyable.
-        return f"`{text.replace('`', 'ˋ')}`"
+        # Teams has no inline code style: backticks would show literally (or vanish), so the text goes plain,
+        # with only what could turn into markdown defused (`[--limit N]` is left alone: no `(` follows).
+        return text.replace("`", "ˋ").replace("*", "∗").replace("](", "] (")
     if seg.kind == "link":
         return f"[{_ac_escape(text)}]({seg.url.replace(')', '%29').replace(' ', '%20')})"
     return _ac_escape(text)
 
 
 def _plain_piece(seg: Segment, text: str) -> str:
-    if seg.kind == "code":
-        return f"`{text}`"
+    # Plain text (notification previews, fallback text, labels) carries no marks: code is just its text.
     if seg.kind == "link":
         return f"{text} ({seg.url})"
     return text

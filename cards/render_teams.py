@@ -65,6 +65,22 @@ def _text_block(text: str, **extra: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **extra}
 
 
+def _paragraphs(markdown: str, **extra: Any) -> list[dict[str, Any]]:
+    """Rendered markdown as one TextBlock per line: Teams joins single line breaks inside a TextBlock, which
+    ran a help card's verb list and a usage card's "Problem / Usage / Example" into one paragraph. A blank
+    line becomes a wider gap before the next block."""
+    blocks: list[dict[str, Any]] = []
+    gap = False
+    for line in markdown.split("\n"):
+        if not line.strip():
+            gap = bool(blocks)
+            continue
+        spacing = {"spacing": "Medium" if gap else "Small"} if blocks else {}
+        blocks.append(_text_block(line, **spacing, **extra))
+        gap = False
+    return blocks or [_text_block(" ", **extra)]
+
+
 def _header(card: Card) -> dict[str, Any]:
     title = _text_block(
         to_ac_markdown(card.title, 400) or " ", size="Large", weight="Bolder", color=_COLOR[card.tone]
@@ -116,7 +132,7 @@ def _table(table: Table, budget: _Budget) -> list[dict[str, Any]]:
     out.append(
         {
             "type": "Table",
-            "columns": [{"width": 1} for _ in range(width)],
+            "columns": [{"width": w} for w in _column_weights(table, width)],
             "rows": rows,
             "firstRowAsHeader": bool(table.columns),
             "gridStyle": "accent",
@@ -132,6 +148,17 @@ def _table(table: Table, budget: _Budget) -> list[dict[str, Any]]:
     if notes:
         out.append(_text_block(" ".join(notes), isSubtle=True, size="Small"))
     return out
+
+
+def _column_weights(table: Table, width: int) -> list[int]:
+    """Relative column widths from the content (longest cell, header included, capped), so a short status
+    column does not take as much room as a model name and ids do not wrap over several lines."""
+    weights = []
+    for index in range(width):
+        cells = [r[index] for r in (table.columns, *table.rows) if index < len(r)]
+        longest = max((len(to_plain(c)) for c in cells), default=1)
+        weights.append(max(2, min(longest, 40)))
+    return weights
 
 
 def _image(image: Image, budget: _Budget) -> dict[str, Any]:
@@ -187,7 +214,7 @@ def _action(button: Button) -> dict[str, Any]:
 def _render(card: Card, budget: _Budget) -> dict[str, Any]:
     body: list[dict[str, Any]] = [_header(card)]
     if card.text:
-        body.append(_text_block(to_ac_markdown(card.text, budget.text)))
+        body.extend(_paragraphs(to_ac_markdown(card.text, budget.text)))
     if card.facts:
         body.append(_facts(card.facts, budget))
     for table in card.tables:
@@ -201,7 +228,7 @@ def _render(card: Card, budget: _Budget) -> dict[str, Any]:
     for start in range(0, len(rest), MAX_ACTIONS_PER_BAR):
         body.append({"type": "ActionSet", "actions": rest[start : start + MAX_ACTIONS_PER_BAR]})
     if card.footer:
-        body.append(_text_block(to_ac_markdown(card.footer, 1000), isSubtle=True, size="Small"))
+        body.extend(_paragraphs(to_ac_markdown(card.footer, 1000), isSubtle=True, size="Small"))
     out: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": SCHEMA_URL,

@@ -191,7 +191,7 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
     method: str = prm["method"]
     _dpo_check(model, method, prm["beta"])
     if prm["training"] is None and not cmd.attachments:
-        raise UsageError("`start` needs training data: `--training <src>` or an attached file.", verb="start")
+        raise UsageError("`start` needs training data: `--training SRC` or an attached file.", verb="start")
     refs = [prm["training"]] + ([prm["validation"]] if prm["validation"] is not None else [])
     _unknown_model_check(model, refs)
     client = ctx.azure.data(prm["resource"])

@@ -28,7 +28,7 @@ async def test_install_stores_the_reference_and_an_alert_reaches_the_channel(tea
 
     [call] = await teams_bot.connector.wait_for(1)
     assert (call.method, call.kind, call.conversation_id) == ("POST", "send", "19:chan-general@thread.tacv2")
-    assert card_text(call.cards[0]).startswith("Job `ftjob-abc123` succeeded")
+    assert card_text(call.cards[0]).startswith("Job ftjob-abc123 succeeded")
     assert call.body["channelData"] == {"tenant": {"id": "tenant-1111"}}
     assert call.body["summary"] == "ftjob-abc123 succeeded"
     assert ref == MessageRef("teams", "19:chan-general@thread.tacv2", "act-1")
