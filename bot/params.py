@@ -10,7 +10,11 @@ from bot.azure import ids
 
 def _shaped(check: Callable[[object], bool], what: str, example: str) -> Callable[[str], str]:
     def convert(text: str) -> str:
-        value = text.strip().strip("<>`")
+        # A pasted id often brings the sentence's punctuation or quotes along (`ftjob-...abc.`, "(ftjob-...)"):
+        # trim them, they are never part of an id.
+        value, before = text.strip(), ""
+        while value != before:
+            before, value = value, value.strip("<>`()[]\"'").rstrip(".,;:!?")
         if not check(value):
             article = "an" if what[0] in "aeiou" else "a"
             raise ValueError(f"`{text[:60]}` is not {article} {what} (expected something like `{example}`)")

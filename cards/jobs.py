@@ -13,6 +13,7 @@ EVENTS = "job.events"
 CANCEL = "job.cancel"
 PAUSE = "job.pause"
 RESUME = "job.resume"
+CHECKPOINTS = "job.checkpoints"
 
 _TONES = {
     "succeeded": Tone.SUCCESS,
@@ -136,6 +137,8 @@ def job_buttons(job: JobView) -> tuple[Button, ...]:
         buttons.append(Button("Pause", PAUSE, payload))
     elif job.status == "paused":
         buttons.append(Button("Resume", RESUME, payload))
+    if job.status in ("succeeded", "paused"):
+        buttons.append(Button("Checkpoints", CHECKPOINTS, payload))
     if not job.terminal:
         confirm = Confirm(
             title="Cancel this job?",

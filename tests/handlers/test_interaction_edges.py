@@ -1,0 +1,52 @@
+"""The interaction edges real users hit (issue: cards that read right in real clients): stale buttons, pasted
+ids with punctuation, finished jobs' wording, colours that agree between a job's cards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot import params
+from bot.app import RunningBot
+from bot.model import Action
+from cards.checkpoints import checkpoints_card
+from cards.events import events_card
+from cards.jobs import RESUME
+from cards.model import Tone
+from cards.views import EventPageView, EventView, epoch
+from tests.handlers.test_jobs_flow import ALICE, CHANNEL, card_text, run, started_job
+
+
+@pytest.mark.parametrize("pasted", ["ftjob-{id}.", "ftjob-{id},", "(ftjob-{id})", "`ftjob-{id}`."])
+def test_a_pasted_job_id_loses_the_sentence_punctuation(pasted: str) -> None:
+    job = "0123456789abcdef0123456789abcdef"
+    assert params.job_id(pasted.format(id=job)) == f"ftjob-{job}"
+
+
+async def test_a_stale_resume_button_refreshes_the_card_and_tells_only_the_presser(
+    running_bot: RunningBot, emulator: Any
+) -> None:
+    job_id = await started_job(running_bot, emulator)
+    await run(running_bot, f"cancel {job_id} --yes")
+    emulator.advance(60)
+    # An old "paused" card of this job still offers Resume; the job is cancelled meanwhile.
+    replies = await running_bot.dispatcher.on_action(Action(RESUME, {"job": job_id}, ALICE, CHANNEL, "slack"))
+    card, note = replies
+    assert card.replace_source and not card.ephemeral
+    assert "cancel" in card_text(card).lower() and RESUME not in {b.action for b in card.card.buttons}
+    assert note.ephemeral and note.card.tone is Tone.INFO and "Nothing changed" in note.card.title
+
+
+def test_a_failed_jobs_events_are_red_like_its_status_card() -> None:
+    page = EventPageView(
+        "ftjob-1", (EventView("ftevent-1", epoch(1743500000), "info", "Job failed."),), False, None
+    )
+    assert events_card(page, job_status="failed").tone is Tone.ERROR
+    assert events_card(page, job_status="running").tone is Tone.INFO
+
+
+def test_a_finished_job_without_checkpoints_does_not_say_yet() -> None:
+    done = checkpoints_card("ftjob-1", [], job_status="cancelled")
+    assert "yet" not in done.text and "cancelled" in done.text
+    assert "yet" in checkpoints_card("ftjob-1", [], job_status="running").text
