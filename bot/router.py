@@ -225,6 +225,10 @@ class Presenter(Protocol):
 
     def error(self, exc: BaseException, reference: str | None) -> Reply: ...
 
+    def welcome(self, platform: Platform = "slack", personal: bool = False) -> Reply:
+        """Said once when the bot is added to a conversation."""
+        ...
+
 
 class Dispatcher:
     """Runs a command or an action through the router; the single error route. Never raises."""

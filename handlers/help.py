@@ -11,7 +11,7 @@ from bot.errors import FtbotError, InvalidState, NotFound, UsageError
 from bot.model import Command, Platform, Reply
 from bot.router import Arg, Router, VerbSpec
 from cards.errors import error_card
-from cards.help import help_card, unknown_verb_card, usage_card
+from cards.help import help_card, unknown_verb_card, usage_card, welcome_card
 from cards.model import Card, Tone
 from cards.views import VerbHelp
 
@@ -83,6 +83,9 @@ class Presenter:
             )
             return Reply(card, ephemeral=True)
         return Reply(help_card(verbs, trigger))
+
+    def welcome(self, platform: Platform = "slack", personal: bool = False) -> Reply:
+        return Reply(welcome_card(trigger_for(platform), personal=personal))
 
     def unknown_verb(self, router: Router, word: str, platform: Platform = "slack") -> Reply:
         verbs = [verb_help(s) for s in router.verbs()]

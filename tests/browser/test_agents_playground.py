@@ -78,6 +78,9 @@ async def test_help_start_and_a_button_in_the_agents_playground(
     page = await browser.new_page(viewport={"width": 1280, "height": 1400})
     await page.goto(url, wait_until="networkidle")
     await _compose_box(page).wait_for(timeout=20_000)
+    # Installing the app says hello once (the Playground sends both installationUpdate and conversationUpdate).
+    await page.get_by_text("Hello, I am ftbot").wait_for(timeout=15_000)
+    assert await page.get_by_text("Hello, I am ftbot").count() == 1
 
     await _say(page, "help")
     await page.get_by_text("ftbot commands").wait_for(timeout=15_000)
