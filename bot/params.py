@@ -17,7 +17,8 @@ def _shaped(check: Callable[[object], bool], what: str, example: str) -> Callabl
             before, value = value, value.strip("<>`()[]\"'").rstrip(".,;:!?")
         if not check(value):
             article = "an" if what[0] in "aeiou" else "a"
-            raise ValueError(f"`{text[:60]}` is not {article} {what} (expected something like `{example}`)")
+            shown = text[:60].replace("`", "ˋ")  # typed text inside a code span cannot end it early
+            raise ValueError(f"`{shown}` is not {article} {what} (expected something like `{example}`)")
         return value
 
     convert.__name__ = what.replace(" ", "_")

@@ -91,7 +91,8 @@ class VerbSpec:
             raise UsageError(f"`{self.verb}` has no option `--{unknown[0]}`.", verb=self.verb)
         if len(cmd.args) > len(self.args):
             extra = cmd.args[len(self.args)]
-            raise UsageError(f"Unexpected `{extra[:60]}` after `{self.verb}`.", verb=self.verb)
+            shown = extra[:60].replace("`", "ˋ")  # typed text inside a code span cannot end it early
+            raise UsageError(f"Unexpected `{shown}` after `{self.verb}`.", verb=self.verb)
         params: dict[str, Any] = {}
         for i, arg in enumerate(self.args):
             if i >= len(cmd.args):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cards.format import NOT_SET, hyperparameters, plural, progress_bar, progress_percent, when
+from cards.markup import literal
 from cards.model import Button, Card, Confirm, Fact, Table, Tone
 from cards.views import JobView
 
@@ -100,7 +101,9 @@ def _text(job: JobView, note: str = "") -> str:
         lines.append(f"**Failed safety check**: {rai}")
     elif job.error_message or job.error_code:
         code = f" (`{job.error_code}`)" if job.error_code else ""
-        lines.append(f"**Failed**{code}: {job.error_message or 'no message from the service'}")
+        lines.append(
+            f"**Failed**{code}: {literal(job.error_message) if job.error_message else 'no message from the service'}"
+        )
     if job.status == "succeeded" and job.fine_tuned_model and not rai:
         lines.append(f"Ready to deploy as `{job.fine_tuned_model}`.")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from bot.model import Command, Platform, Reply
 from bot.router import Arg, Router, VerbSpec
 from cards.errors import error_card
 from cards.help import help_card, unknown_verb_card, usage_card, welcome_card
+from cards.markup import literal
 from cards.model import Card, Tone
 from cards.views import VerbHelp
 
@@ -119,7 +120,8 @@ def error_reply_card(exc: BaseException, reference: str | None) -> Card:
             "Azure error %s (HTTP %s, request %s): %s", exc.code, exc.status, exc.request_id, exc.message
         )
         tone = Tone.WARNING if isinstance(exc, az.NotFound | az.Conflict | az.Throttled) else Tone.ERROR
-        return error_card(title, exc.message, _azure_hint(exc), exc.request_id, tone=tone)
+        # Azure's text can echo what people sent (file names, suffixes): never let it become our markup.
+        return error_card(title, literal(exc.message), _azure_hint(exc), exc.request_id, tone=tone)
     if isinstance(exc, UsageError):
         return error_card(exc.title, exc.message, exc.hint, tone=Tone.WARNING)
     if isinstance(exc, FtbotError):

@@ -21,6 +21,7 @@ from cards.checkpoints import checkpoints_card
 from cards.events import events_card
 from cards.format import when
 from cards.jobs import CANCEL, CHECKPOINTS, EVENTS, PAUSE, REFRESH, RESUME, job_card, job_list_card
+from cards.markup import literal
 from cards.model import Button, Card, Tone
 from cards.views import CheckpointView, EventPageView, EventView, JobView, epoch
 
@@ -261,7 +262,7 @@ async def change_job(
     await ctx.store.set_job_status(job.id, changed.status)
     return job_card(
         job_view(changed),
-        f"{verb.capitalize()} requested by {who.name or who.id} at {when(ctx.clock(), seconds=True)}",
+        f"{verb.capitalize()} requested by {literal(who.name or who.id)} at {when(ctx.clock(), seconds=True)}",
     )
 
 
