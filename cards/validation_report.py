@@ -198,7 +198,9 @@ def validation_report_card(
                 rows=_rows(report.errors, MAX_ERROR_ROWS),
                 title="First errors",
                 more=_more(
-                    errors, min(len(report.errors), MAX_ERROR_ROWS), "run `ftbot validate FILE` for more"
+                    errors,
+                    min(len(report.errors), MAX_ERROR_ROWS),
+                    "fix these and check again (`/ft validate`): the next ones show then",
                 ),
             )
         )

@@ -83,7 +83,7 @@ class Presenter:
                 summary=problem,
             )
             return Reply(card, ephemeral=True)
-        return Reply(help_card(verbs, trigger))
+        return Reply(help_card(verbs, trigger), ephemeral=True)
 
     def welcome(self, platform: Platform = "slack", personal: bool = False) -> Reply:
         return Reply(welcome_card(trigger_for(platform), personal=personal))
@@ -149,5 +149,6 @@ async def help_command(ctx: Context, cmd: Command) -> Reply:
         spec = full.find(str(wanted).lower())
         if spec is None:
             raise UsageError(f"There is no command `{str(wanted)[:40]}`.", verb="help")
-        return Reply(usage_card(verb_help(spec), "", trigger))
-    return Reply(help_card([verb_help(s) for s in full.verbs()], trigger))
+        return Reply(usage_card(verb_help(spec), "", trigger), ephemeral=True)
+    # Help is for the one who asked: the channel does not need every verb each time someone looks.
+    return Reply(help_card([verb_help(s) for s in full.verbs()], trigger), ephemeral=True)

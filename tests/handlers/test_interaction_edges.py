@@ -3,17 +3,20 @@ ids with punctuation, finished jobs' wording, colours that agree between a job's
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot import params
 from bot.app import RunningBot
+from bot.dataprep import validate_path
 from bot.model import Action
 from cards.checkpoints import checkpoints_card
 from cards.events import events_card
 from cards.jobs import RESUME
 from cards.model import Tone
+from cards.validation_report import validation_report_card
 from cards.views import EventPageView, EventView, epoch
 from tests.handlers.test_jobs_flow import ALICE, CHANNEL, card_text, run, started_job
 
@@ -50,3 +53,17 @@ def test_a_finished_job_without_checkpoints_does_not_say_yet() -> None:
     done = checkpoints_card("ftjob-1", [], job_status="cancelled")
     assert "yet" not in done.text and "cancelled" in done.text
     assert "yet" in checkpoints_card("ftjob-1", [], job_status="running").text
+
+
+async def test_help_goes_to_the_asker_only(running_bot: RunningBot) -> None:
+    for text in ("help", "help status"):
+        [reply] = await run(running_bot, text)
+        assert reply.ephemeral, text
+
+
+def test_a_long_error_list_points_at_chat_not_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "bad.jsonl"
+    data.write_bytes(b"{}\n" * 40)
+    card = validation_report_card(validate_path(data))
+    table = card.tables[0]
+    assert "/ft validate" in table.more and "ftbot validate FILE" not in table.more
