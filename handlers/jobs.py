@@ -94,7 +94,8 @@ async def job_status_card(ctx: Context, job_id: str, resource: str | None) -> Ca
     client = ctx.azure.data(resource)
     job = await client.get_job(job_id)
     card = job_card(
-        job_view(job, await latest_progress(client, job)), f"Updated {when(ctx.clock(), seconds=True)}"
+        job_view(job, await latest_progress(client, job)),
+        f"Updated {when(ctx.azure_now(resource), seconds=True)}",
     )
     return card
 
@@ -262,7 +263,7 @@ async def change_job(
     await ctx.store.set_job_status(job.id, changed.status)
     return job_card(
         job_view(changed),
-        f"{verb.capitalize()} requested by {literal(who.name or who.id)} at {when(ctx.clock(), seconds=True)}",
+        f"{verb.capitalize()} requested by {literal(who.name or who.id)} at {when(ctx.azure_now(resource), seconds=True)}",
     )
 
 

@@ -235,7 +235,9 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
     return [
         Reply(
             job_card(
-                job_view(job), f"Started by {literal(by)} at {when(ctx.clock(), seconds=True)}", note=note
+                job_view(job),
+                f"Started by {literal(by)} at {when(ctx.azure_now(prm['resource']), seconds=True)}",
+                note=note,
             )
         )
     ]
