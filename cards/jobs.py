@@ -15,6 +15,7 @@ CANCEL = "job.cancel"
 PAUSE = "job.pause"
 RESUME = "job.resume"
 CHECKPOINTS = "job.checkpoints"
+SHOW = "job.show"
 
 _TONES = {
     "succeeded": Tone.SUCCESS,
@@ -197,7 +198,9 @@ def job_list_card(jobs: Sequence[JobView], filter_text: str = "", more: str = ""
         )
         for job in jobs
     )
-    table = Table(columns=("Job", "Status", "Model", "Created"), rows=rows, more=more)
+    # Each row opens its job's card (Teams: click the id); the full id rides in the payload.
+    opens = tuple(Button("Open job", SHOW, {"job": job.id}) for job in jobs)
+    table = Table(columns=("Job", "Status", "Model", "Created"), rows=rows, more=more, row_actions=opens)
     return Card(
         title=f"Fine-tuning jobs{shown}",
         text=f"Showing {plural(len(jobs), 'job')}. Details: `/ft status JOB`.",

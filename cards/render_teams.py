@@ -14,6 +14,8 @@ images, each with a pointer to what was left out; `render_adaptive` never fails 
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -119,16 +121,26 @@ def _table(table: Table, budget: _Budget) -> list[dict[str, Any]]:
     if width == 0:
         return out
 
-    def row(cells: tuple[str, ...], header: bool = False) -> dict[str, Any]:
+    def row(cells: tuple[str, ...], header: bool = False, action: Button | None = None) -> dict[str, Any]:
         padded = (*cells[:width], *([""] * (width - len(cells))))
+        if action is not None and padded:
+            # The full id rides in the action: the clickable cell can show a short one and stay on one line.
+            padded = (_SHORT_ID_RE.sub(_short_id, padded[0]), *padded[1:])
         items = [
             _text_block(to_ac_markdown(c, budget.cell) or " ", **({"weight": "Bolder"} if header else {}))
             for c in padded
         ]
-        return {"type": "TableRow", "cells": [{"type": "TableCell", "items": [i]} for i in items]}
+        cells_out: list[dict[str, Any]] = [{"type": "TableCell", "items": [i]} for i in items]
+        if action is not None and cells_out:
+            cells_out[0]["selectAction"] = _execute(action, to_plain(action.label, 80) or "Open")
+            cells_out[0]["items"][0]["color"] = "Accent"
+        return {"type": "TableRow", "cells": cells_out}
 
     shown = table.rows[: budget.rows]
-    rows = ([row(table.columns, header=True)] if table.columns else []) + [row(r) for r in shown]
+    actions = (*table.row_actions, *([None] * len(shown)))
+    rows = ([row(table.columns, header=True)] if table.columns else []) + [
+        row(r, action=actions[i]) for i, r in enumerate(shown)
+    ]
     out.append(
         {
             "type": "Table",
@@ -156,9 +168,22 @@ def _column_weights(table: Table, width: int) -> list[int]:
     weights = []
     for index in range(width):
         cells = [r[index] for r in (table.columns, *table.rows) if index < len(r)]
+        if index == 0 and any(table.row_actions):
+            cells = [_SHORT_ID_RE.sub(_short_id, c) for c in cells]
         longest = max((len(to_plain(c)) for c in cells), default=1)
-        weights.append(max(2, min(longest, 40)))
+        # Square root: a column twice as long gets ~1.4x the room, so short ones ("running") keep a line.
+        weights.append(round(10 * math.sqrt(max(MIN_COLUMN_CHARS, min(longest, MAX_COLUMN_CHARS)))))
     return weights
+
+
+# Azure ids are 30-40 characters of hex: in a clickable table cell, a recognisable tail is enough.
+_SHORT_ID_RE = re.compile(r"\b(ftjob|file|ftchkpt|ftevent)-([0-9A-Za-z]{12,})\b")
+MIN_COLUMN_CHARS = 4
+MAX_COLUMN_CHARS = 40
+
+
+def _short_id(match: re.Match[str]) -> str:
+    return f"{match.group(1)}\u2011…{match.group(2)[-6:]}"  # a non-breaking hyphen: one line
 
 
 def _image(image: Image, budget: _Budget) -> dict[str, Any]:

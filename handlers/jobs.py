@@ -20,7 +20,7 @@ from bot.router import Arg, Opt, Router
 from cards.checkpoints import checkpoints_card
 from cards.events import events_card
 from cards.format import when
-from cards.jobs import CANCEL, CHECKPOINTS, EVENTS, PAUSE, REFRESH, RESUME, job_card, job_list_card
+from cards.jobs import CANCEL, CHECKPOINTS, EVENTS, PAUSE, REFRESH, RESUME, SHOW, job_card, job_list_card
 from cards.markup import literal
 from cards.model import Button, Card, Tone
 from cards.views import CheckpointView, EventPageView, EventView, JobView, epoch
@@ -343,6 +343,13 @@ async def events_button(ctx: Context, action: Action) -> Reply:
     except ValueError as exc:
         raise UsageError("This button carries no valid event id.") from exc
     return Reply(await event_page(ctx, job_id, resource, 20, after), in_thread=True)
+
+
+@router.action(SHOW)
+async def show_button(ctx: Context, action: Action) -> Reply:
+    """A row of the job list: that job's card as a new message (the list stays)."""
+    job_id, resource = _payload_job(action)
+    return Reply(await job_status_card(ctx, job_id, resource))
 
 
 @router.action(CHECKPOINTS)

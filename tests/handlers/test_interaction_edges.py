@@ -67,3 +67,29 @@ def test_a_long_error_list_points_at_chat_not_the_command_line(tmp_path: Path) -
     card = validation_report_card(validate_path(data))
     table = card.tables[0]
     assert "/ft validate" in table.more and "ftbot validate FILE" not in table.more
+
+
+def test_the_job_list_opens_a_job_from_its_row_and_teams_shows_short_ids() -> None:
+    from cards.jobs import SHOW, job_list_card
+    from cards.render_slack import render_blocks
+    from cards.render_teams import render_adaptive
+    from cards.views import JobView
+
+    full = "ftjob-39ef0b3601df4e348c8f217fcb90d4ea"
+    card = job_list_card([JobView(id=full, model="gpt-4o-mini-2024-07-18", status="running")])
+    teams = render_adaptive(card)
+    table = next(b for b in teams["body"] if b["type"] == "Table")
+    first = table["rows"][1]["cells"][0]
+    assert first["items"][0]["text"] == "ftjob\u2011…90d4ea"
+    assert first["selectAction"]["verb"].endswith(SHOW) and full in str(first["selectAction"]["data"])
+    widths = [c["width"] for c in table["columns"]]
+    assert widths[1] / sum(widths) > 0.15  # "Status" / "running" keep a line of their own
+    assert full in str(render_blocks(card))  # Slack (no clickable rows) keeps the whole id
+
+
+async def test_opening_a_job_from_the_list_posts_its_card(running_bot: RunningBot, emulator: Any) -> None:
+    from cards.jobs import SHOW
+
+    job_id = await started_job(running_bot, emulator)
+    [reply] = await running_bot.dispatcher.on_action(Action(SHOW, {"job": job_id}, ALICE, CHANNEL, "slack"))
+    assert not reply.replace_source and reply.card.key == f"job:{job_id}"
