@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml tests/js/package.json 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint bench install
+.PHONY: demo test lint bench install browser
 
 install: $(STAMP)
 
@@ -24,7 +24,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# The browser tests drive Debian's Chromium (never a browser Playwright would download); install it if missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "installing Chromium for the browser tests (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+		|| echo "could not install Chromium: the browser tests will skip (set FTBOT_REQUIRE_BROWSER=1 to fail)"; }
+
+test: lint browser
 	$(BIN)/pytest -q -ra $(PYTEST_ARGS)
 
 bench: $(STAMP)

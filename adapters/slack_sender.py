@@ -173,7 +173,15 @@ class SlackSender:
                 # Ephemeral messages have no ts Slack lets us update; their response_url can replace them.
                 await self._respond(origin.response_url, reply.card, replace_original=True)
             else:
-                await self._update(origin.source, reply.card)
+                try:
+                    await self._update(origin.source, reply.card)
+                except SlackApiError as exc:
+                    if _error_code(exc) not in _CHANNEL_UNREACHABLE or not origin.response_url:
+                        raise
+                    # A card sent through a response_url (a private channel the bot is not in, a DM between
+                    # two people): chat.update cannot reach it, the click's own response_url can.
+                    await self._respond(origin.response_url, reply.card, replace_original=True)
+                    return
                 await self._remember(reply.card, origin.source)
         elif reply.ephemeral:
             await self._ephemeral(origin, reply.card)

@@ -33,6 +33,7 @@ from adapters.inflight import InFlight
 from adapters.teams_delivery import Sleep, TeamsDeliveryError, connector_call
 from adapters.teams_translate import (
     INVOKE_EXECUTE,
+    bot_was_added,
     card_activity,
     card_response,
     command_from,
@@ -227,7 +228,12 @@ class TeamsAdapter:
                 await self._on_message(turn, raw)
         elif activity.type in (ActivityTypes.conversation_update, ActivityTypes.installation_update):
             # The bot was added somewhere: keep the reference so alerts can be sent there later.
-            await self.store.save_conversation(conversation_of(activity, raw))
+            conversation = conversation_of(activity, raw)
+            await self.store.save_conversation(conversation)
+            # Say hello once per conversation (an install in a personal chat sends both activities).
+            if bot_was_added(activity) and not await self.store.seen_event("teams-welcome", conversation.id):
+                welcome = self.dispatcher.presenter.welcome("teams", personal=conversation.kind == "personal")
+                await self._deliver(turn, [welcome], conversation.id, source=None)
 
     async def _on_message(self, turn: TurnContext, raw: Mapping[str, Any]) -> None:
         text = strip_bot_mention(turn.activity)

@@ -110,6 +110,15 @@ def mentions_bot(activity: Activity) -> bool:
     return False
 
 
+def bot_was_added(activity: Activity) -> bool:
+    """The app was installed (installationUpdate "add") or the bot joined a team or chat (it is among a
+    conversationUpdate's membersAdded); other members joining or leaving are not the bot's business."""
+    if activity.type == ActivityTypes.installation_update:
+        return (activity.action or "").lower().startswith("add")
+    bot = activity.recipient.id if activity.recipient else None
+    return bool(bot) and any(m.id == bot for m in activity.members_added or ())
+
+
 def strip_bot_mention(activity: Activity) -> str:
     """The message text without the bot's `<at>name</at>` mention(s), HTML entities decoded.
 

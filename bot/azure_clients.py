@@ -6,6 +6,7 @@ TOML file's `[[resources]]`. Chat commands pick one with `--resource NAME`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.config import AzureResource, Settings
@@ -117,6 +118,11 @@ class AzureClients:
             )
             self._data[resource.name] = client
         return client
+
+    def now(self, name: str | None = None) -> datetime:
+        """Now on Azure's clock for a resource (its data plane's last `Date`); ours until it has answered."""
+        client = self._data.get(self.resource(name).name) if self.resources else None
+        return client.now() if client is not None else datetime.now(UTC)
 
     async def close(self) -> None:
         for data in self._data.values():

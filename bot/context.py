@@ -40,3 +40,9 @@ class Context:
     local_files: bool = False
     samples_dir: Path | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def azure_now(self, resource: str | None = None) -> datetime:
+        """Now on Azure's clock (the `Date` of its last answer): what cards compare Azure's times with, so a
+        skewed host or the emulator's simulated clock never shows a job created in the future."""
+        now = getattr(self.azure, "now", None)
+        return now(resource) if callable(now) else self.clock()

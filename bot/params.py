@@ -10,10 +10,15 @@ from bot.azure import ids
 
 def _shaped(check: Callable[[object], bool], what: str, example: str) -> Callable[[str], str]:
     def convert(text: str) -> str:
-        value = text.strip().strip("<>`")
+        # A pasted id often brings the sentence's punctuation or quotes along (`ftjob-...abc.`, "(ftjob-...)"):
+        # trim them, they are never part of an id.
+        value, before = text.strip(), ""
+        while value != before:
+            before, value = value, value.strip("<>`()[]\"'").rstrip(".,;:!?")
         if not check(value):
             article = "an" if what[0] in "aeiou" else "a"
-            raise ValueError(f"`{text[:60]}` is not {article} {what} (expected something like `{example}`)")
+            shown = text[:60].replace("`", "ˋ")  # typed text inside a code span cannot end it early
+            raise ValueError(f"`{shown}` is not {article} {what} (expected something like `{example}`)")
         return value
 
     convert.__name__ = what.replace(" ", "_")

@@ -47,6 +47,10 @@ class Arg:
     required: bool = True
     help: str = ""
 
+    @property
+    def placeholder(self) -> str:
+        return self.name.upper().replace("-", "_")
+
 
 @dataclass(frozen=True, slots=True)
 class Opt:
@@ -72,7 +76,9 @@ class VerbSpec:
     @property
     def usage(self) -> str:
         parts = [self.verb]
-        parts += [f"<{a.name}>" if a.required else f"[<{a.name}>]" for a in self.args]
+        # Placeholders in capitals (`status JOB`), like option values: `<job>` reads as an HTML tag in Teams
+        # and vanished there.
+        parts += [a.placeholder if a.required else f"[{a.placeholder}]" for a in self.args]
         for o in self.options:
             parts.append(f"[--{o.name}]" if o.flag else f"[--{o.name} {o.metavar or o.name.upper()}]")
         return " ".join(parts)
@@ -85,15 +91,16 @@ class VerbSpec:
             raise UsageError(f"`{self.verb}` has no option `--{unknown[0]}`.", verb=self.verb)
         if len(cmd.args) > len(self.args):
             extra = cmd.args[len(self.args)]
-            raise UsageError(f"Unexpected `{extra[:60]}` after `{self.verb}`.", verb=self.verb)
+            shown = extra[:60].replace("`", "ˋ")  # typed text inside a code span cannot end it early
+            raise UsageError(f"Unexpected `{shown}` after `{self.verb}`.", verb=self.verb)
         params: dict[str, Any] = {}
         for i, arg in enumerate(self.args):
             if i >= len(cmd.args):
                 if arg.required:
-                    raise UsageError(f"`{self.verb}` needs <{arg.name}>.", verb=self.verb)
+                    raise UsageError(f"`{self.verb}` needs {arg.placeholder}.", verb=self.verb)
                 params[arg.name] = None
                 continue
-            params[arg.name] = _convert(arg.convert, cmd.args[i], f"<{arg.name}>", self.verb)
+            params[arg.name] = _convert(arg.convert, cmd.args[i], arg.placeholder, self.verb)
         for opt in self.options:
             key = opt.name.replace("-", "_")
             raw = cmd.options.get(opt.name)
@@ -218,6 +225,10 @@ class Presenter(Protocol):
     def unknown_verb(self, router: Router, word: str, platform: Platform = "slack") -> Reply: ...
 
     def error(self, exc: BaseException, reference: str | None) -> Reply: ...
+
+    def welcome(self, platform: Platform = "slack", personal: bool = False) -> Reply:
+        """Said once when the bot is added to a conversation."""
+        ...
 
 
 class Dispatcher:

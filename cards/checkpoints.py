@@ -67,10 +67,15 @@ def checkpoints_card(
     cancelled) from one still running. Overfitting (see `overfitting_warning`) is said first, in WARNING tone.
     """
     if not checkpoints:
+        finished = job_status in ("succeeded", "failed", "cancelled", "canceled")
         return Card(
             title=f"Checkpoints of {job_id}",
-            text="No checkpoints yet. One is saved at the end of each epoch.",
-            summary=f"No checkpoints for job {job_id} yet.",
+            text=(
+                f"This job {job_status} without keeping any checkpoints."
+                if finished
+                else "No checkpoints yet. One is saved at the end of each epoch."
+            ),
+            summary=f"No checkpoints for job {job_id}" + ("." if finished else " yet."),
             key=f"{job_key(job_id)}:checkpoints",
         )
     ordered = sorted(checkpoints, key=lambda c: c.step)

@@ -26,9 +26,10 @@ def _times(events: tuple[EventView, ...]) -> tuple[list[str], str]:
     return [when(e.created_at, seconds=True) for e in events], "Newest first."
 
 
-def events_card(page: EventPageView) -> Card:
+def events_card(page: EventPageView, job_status: str | None = None) -> Card:
     """One page of events, newest first; when there are older ones, an "Older events" button (action
-    `job.events`, payload `{"job": id, "after": last event id}`) and the command that does the same."""
+    `job.events`, payload `{"job": id, "after": last event id}`) and the command that does the same.
+    A failed job's events are red, as its status card is."""
     if not page.events:
         return Card(
             title=f"Events of {page.job_id}",
@@ -50,7 +51,7 @@ def events_card(page: EventPageView) -> Card:
     errors = sum(1 for e in page.events if e.level == "error")
     return Card(
         title=f"Events of {page.job_id}",
-        tone=Tone.WARNING if errors else Tone.INFO,
+        tone=Tone.ERROR if job_status == "failed" else Tone.WARNING if errors else Tone.INFO,
         badge=plural(errors, "error") if errors else "",
         text=heading,
         tables=(Table(columns=("Time (UTC)", "Level", "Message"), rows=rows, more=more),),

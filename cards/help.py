@@ -72,7 +72,30 @@ def help_card(verbs: Sequence[VerbHelp], trigger: str = "/ft") -> Card:
         title="ftbot commands",
         tone=Tone.INFO,
         text=text,
-        footer=f"Details of one command: `{trigger} help <command>`",
+        footer=f"Details of one command: `{trigger} help COMMAND`",
         summary=f"ftbot commands: {', '.join(v.name for v in verbs)}",
         key="help",
+    )
+
+
+def welcome_card(trigger: str = "/ft", personal: bool = False) -> Card:
+    """Said once when the app is installed or the bot is added to a team or chat: what it is, how to start.
+
+    In a personal chat nobody needs to mention the bot, so the examples there are the bare verbs."""
+    lead = "" if personal else f"{trigger} "
+    tries = (
+        f"**{lead}help**: every command",
+        f"**{lead}validate** with a JSONL file attached: check training data before anything is uploaded",
+        f"**{lead}list**: recent fine-tuning jobs; **{lead}status JOB** for one of them",
+    )
+    return Card(
+        title="Hello, I am ftbot",
+        tone=Tone.INFO,
+        text=(
+            "I run Azure OpenAI fine-tuning from this chat: I check training data, start, watch, pause and "
+            "cancel jobs, and show their events and checkpoints.\n\nTry:\n"
+            + "\n".join(f"{BULLET} {line}" for line in tries)
+        ),
+        summary="ftbot runs Azure OpenAI fine-tuning from chat. Say help to start.",
+        key="welcome",
     )

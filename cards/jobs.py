@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cards.format import NOT_SET, hyperparameters, plural, progress_bar, progress_percent, when
+from cards.markup import literal
 from cards.model import Button, Card, Confirm, Fact, Table, Tone
 from cards.views import JobView
 
@@ -13,6 +14,8 @@ EVENTS = "job.events"
 CANCEL = "job.cancel"
 PAUSE = "job.pause"
 RESUME = "job.resume"
+CHECKPOINTS = "job.checkpoints"
+SHOW = "job.show"
 
 _TONES = {
     "succeeded": Tone.SUCCESS,
@@ -113,7 +116,9 @@ def _text(job: JobView, note: str = "") -> str:
         lines.append(f"**Failed safety check**: {rai}")
     elif job.error_message or job.error_code:
         code = f" (`{job.error_code}`)" if job.error_code else ""
-        lines.append(f"**Failed**{code}: {job.error_message or 'no message from the service'}")
+        lines.append(
+            f"**Failed**{code}: {literal(job.error_message) if job.error_message else 'no message from the service'}"
+        )
     if job.status == "succeeded" and job.fine_tuned_model and not rai:
         lines.append(f"Ready to deploy as `{job.fine_tuned_model}`.")
     return "\n".join(lines)
@@ -155,6 +160,8 @@ def job_buttons(job: JobView) -> tuple[Button, ...]:
         buttons.append(Button("Pause", PAUSE, payload))
     elif job.status == "paused":
         buttons.append(Button("Resume", RESUME, payload))
+    if job.status in ("succeeded", "paused"):
+        buttons.append(Button("Checkpoints", CHECKPOINTS, payload))
     if not job.terminal:
         confirm = Confirm(
             title="Cancel this job?",
@@ -210,10 +217,12 @@ def job_list_card(jobs: Sequence[JobView], filter_text: str = "", more: str = ""
         )
         for job in jobs
     )
-    table = Table(columns=("Job", "Status", "Model", "Created"), rows=rows, more=more)
+    # Each row opens its job's card (Teams: click the id); the full id rides in the payload.
+    opens = tuple(Button("Open job", SHOW, {"job": job.id}) for job in jobs)
+    table = Table(columns=("Job", "Status", "Model", "Created"), rows=rows, more=more, row_actions=opens)
     return Card(
         title=f"Fine-tuning jobs{shown}",
-        text=f"Showing {plural(len(jobs), 'job')}. Details: `/ft status <job>`.",
+        text=f"Showing {plural(len(jobs), 'job')}. Details: `/ft status JOB`.",
         tables=(table,),
         footer=f"Filter: {filter_text}" if filter_text else "",
         summary=f"{plural(len(jobs), 'fine-tuning job')}{shown}.",

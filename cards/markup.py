@@ -19,7 +19,8 @@ from typing import Literal
 ELLIPSIS = "…"
 
 _TOKEN_RE = re.compile(
-    r"\*\*(?P<bold>[^*\n](?:[^*\n]|\*(?!\*))*?)\*\*"
+    r"\\(?P<escaped>[\\*`\[\]()])"
+    r"|\*\*(?P<bold>[^*\n](?:[^*\n]|\*(?!\*))*?)\*\*"
     r"|`(?P<code>[^`\n]+)`"
     r"|\[(?P<label>[^\]\n]+)\]\((?P<url>(?:https?://|mailto:)[^\s()<>]+)\)"
 )
@@ -75,7 +76,9 @@ def parse(text: str) -> list[Segment]:
     for match in _TOKEN_RE.finditer(text):
         if match.start() > pos:
             segments.append(Segment("text", text[pos : match.start()]))
-        if match.group("bold") is not None:
+        if match.group("escaped") is not None:
+            segments.append(Segment("text", match.group("escaped")))  # `literal()`: stands for itself
+        elif match.group("bold") is not None:
             segments.append(Segment("bold", match.group("bold")))
         elif match.group("code") is not None:
             segments.append(Segment("code", match.group("code")))
@@ -84,7 +87,33 @@ def parse(text: str) -> list[Segment]:
         pos = match.end()
     if pos < len(text):
         segments.append(Segment("text", text[pos:]))
-    return segments
+    return _joined(segments)
+
+
+def _joined(segments: list[Segment]) -> list[Segment]:
+    """Neighbouring text segments as one (escaped characters split them)."""
+    out: list[Segment] = []
+    for seg in segments:
+        if out and seg.kind == "text" and out[-1].kind == "text":
+            out[-1] = Segment("text", out[-1].text + seg.text)
+        else:
+            out.append(seg)
+    return out
+
+
+_LITERAL_RE = re.compile(r"([\\*`\[\]()])")
+
+
+def literal(text: str) -> str:
+    """Text from people or from Azure (display names, file names, error messages) made safe to put into
+    neutral markup: `[label](https://...)` or `**` inside it stays text and never becomes the bot's own link
+    or emphasis, on any platform and in notification previews."""
+    return _LITERAL_RE.sub(r"\\\1", text)
+
+
+def code(text: str) -> str:
+    """A code span around text from people or Azure: a backtick inside cannot end the span early."""
+    return "`" + (text.replace("`", "ˋ").replace("\n", " ") or " ") + "`"
 
 
 def escape_slack(text: str) -> str:
@@ -126,16 +155,16 @@ def _ac_piece(seg: Segment, text: str) -> str:
         # A command written for Slack (`/ft status ...`) is typed as `@ftbot status ...` in Teams.
         if text.startswith(SLACK_TRIGGER):
             text = TEAMS_TRIGGER + text[len(SLACK_TRIGGER) :]
-        # Teams shows no code style; backticks keep the span recognisable and copyable.
-        return f"`{text.replace('`', 'ˋ')}`"
+        # Teams has no inline code style: backticks would show literally (or vanish), so the text goes plain,
+        # with only what could turn into markdown defused (`[--limit N]` is left alone: no `(` follows).
+        return text.replace("`", "ˋ").replace("*", "∗").replace("](", "] (")
     if seg.kind == "link":
         return f"[{_ac_escape(text)}]({seg.url.replace(')', '%29').replace(' ', '%20')})"
     return _ac_escape(text)
 
 
 def _plain_piece(seg: Segment, text: str) -> str:
-    if seg.kind == "code":
-        return f"`{text}`"
+    # Plain text (notification previews, fallback text, labels) carries no marks: code is just its text.
     if seg.kind == "link":
         return f"{text} ({seg.url})"
     return text

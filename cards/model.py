@@ -36,6 +36,9 @@ class Table:
     title: str = ""
     # Said under the table when rows were left out (e.g. "12 more: `events ftjob-... --after ...`").
     more: str = ""
+    # One optional action per row (e.g. open that job): a client that can (Teams) makes the row's first cell
+    # clickable and may then shorten long ids in it, since the full id travels in the action's payload.
+    row_actions: tuple[Button | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ images, each with a pointer to what was left out; `render_adaptive` never fails 
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -65,6 +67,22 @@ def _text_block(text: str, **extra: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **extra}
 
 
+def _paragraphs(markdown: str, **extra: Any) -> list[dict[str, Any]]:
+    """Rendered markdown as one TextBlock per line: Teams joins single line breaks inside a TextBlock, which
+    ran a help card's verb list and a usage card's "Problem / Usage / Example" into one paragraph. A blank
+    line becomes a wider gap before the next block."""
+    blocks: list[dict[str, Any]] = []
+    gap = False
+    for line in markdown.split("\n"):
+        if not line.strip():
+            gap = bool(blocks)
+            continue
+        spacing = {"spacing": "Medium" if gap else "Small"} if blocks else {}
+        blocks.append(_text_block(line, **spacing, **extra))
+        gap = False
+    return blocks or [_text_block(" ", **extra)]
+
+
 def _header(card: Card) -> dict[str, Any]:
     title = _text_block(
         to_ac_markdown(card.title, 400) or " ", size="Large", weight="Bolder", color=_COLOR[card.tone]
@@ -103,20 +121,30 @@ def _table(table: Table, budget: _Budget) -> list[dict[str, Any]]:
     if width == 0:
         return out
 
-    def row(cells: tuple[str, ...], header: bool = False) -> dict[str, Any]:
+    def row(cells: tuple[str, ...], header: bool = False, action: Button | None = None) -> dict[str, Any]:
         padded = (*cells[:width], *([""] * (width - len(cells))))
+        if action is not None and padded:
+            # The full id rides in the action: the clickable cell can show a short one and stay on one line.
+            padded = (_SHORT_ID_RE.sub(_short_id, padded[0]), *padded[1:])
         items = [
             _text_block(to_ac_markdown(c, budget.cell) or " ", **({"weight": "Bolder"} if header else {}))
             for c in padded
         ]
-        return {"type": "TableRow", "cells": [{"type": "TableCell", "items": [i]} for i in items]}
+        cells_out: list[dict[str, Any]] = [{"type": "TableCell", "items": [i]} for i in items]
+        if action is not None and cells_out:
+            cells_out[0]["selectAction"] = _execute(action, to_plain(action.label, 80) or "Open")
+            cells_out[0]["items"][0]["color"] = "Accent"
+        return {"type": "TableRow", "cells": cells_out}
 
     shown = table.rows[: budget.rows]
-    rows = ([row(table.columns, header=True)] if table.columns else []) + [row(r) for r in shown]
+    actions = (*table.row_actions, *([None] * len(shown)))
+    rows = ([row(table.columns, header=True)] if table.columns else []) + [
+        row(r, action=actions[i]) for i, r in enumerate(shown)
+    ]
     out.append(
         {
             "type": "Table",
-            "columns": [{"width": 1} for _ in range(width)],
+            "columns": [{"width": w} for w in _column_weights(table, width)],
             "rows": rows,
             "firstRowAsHeader": bool(table.columns),
             "gridStyle": "accent",
@@ -132,6 +160,30 @@ def _table(table: Table, budget: _Budget) -> list[dict[str, Any]]:
     if notes:
         out.append(_text_block(" ".join(notes), isSubtle=True, size="Small"))
     return out
+
+
+def _column_weights(table: Table, width: int) -> list[int]:
+    """Relative column widths from the content (longest cell, header included, capped), so a short status
+    column does not take as much room as a model name and ids do not wrap over several lines."""
+    weights = []
+    for index in range(width):
+        cells = [r[index] for r in (table.columns, *table.rows) if index < len(r)]
+        if index == 0 and any(table.row_actions):
+            cells = [_SHORT_ID_RE.sub(_short_id, c) for c in cells]
+        longest = max((len(to_plain(c)) for c in cells), default=1)
+        # Square root: a column twice as long gets ~1.4x the room, so short ones ("running") keep a line.
+        weights.append(round(10 * math.sqrt(max(MIN_COLUMN_CHARS, min(longest, MAX_COLUMN_CHARS)))))
+    return weights
+
+
+# Azure ids are 30-40 characters of hex: in a clickable table cell, a recognisable tail is enough.
+_SHORT_ID_RE = re.compile(r"\b(ftjob|file|ftchkpt|ftevent)-([0-9A-Za-z]{12,})\b")
+MIN_COLUMN_CHARS = 4
+MAX_COLUMN_CHARS = 40
+
+
+def _short_id(match: re.Match[str]) -> str:
+    return f"{match.group(1)}\u2011…{match.group(2)[-6:]}"  # a non-breaking hyphen: one line
 
 
 def _image(image: Image, budget: _Budget) -> dict[str, Any]:
@@ -187,7 +239,7 @@ def _action(button: Button) -> dict[str, Any]:
 def _render(card: Card, budget: _Budget) -> dict[str, Any]:
     body: list[dict[str, Any]] = [_header(card)]
     if card.text:
-        body.append(_text_block(to_ac_markdown(card.text, budget.text)))
+        body.extend(_paragraphs(to_ac_markdown(card.text, budget.text)))
     if card.facts:
         body.append(_facts(card.facts, budget))
     for table in card.tables:
@@ -201,7 +253,7 @@ def _render(card: Card, budget: _Budget) -> dict[str, Any]:
     for start in range(0, len(rest), MAX_ACTIONS_PER_BAR):
         body.append({"type": "ActionSet", "actions": rest[start : start + MAX_ACTIONS_PER_BAR]})
     if card.footer:
-        body.append(_text_block(to_ac_markdown(card.footer, 1000), isSubtle=True, size="Small"))
+        body.extend(_paragraphs(to_ac_markdown(card.footer, 1000), isSubtle=True, size="Small"))
     out: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": SCHEMA_URL,

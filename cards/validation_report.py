@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from cards.format import plural
+from cards.markup import code, literal, to_plain
 from cards.model import Card, Fact, Table, Tone
 
 MAX_ERROR_ROWS = 10
@@ -175,7 +176,7 @@ def validation_report_card(
     errors = sum(report.error_counts.values())
     warnings = sum(report.warning_counts.values())
     what = f" ({role} data)" if role and filename else f": {role} data" if role else ""
-    name = f": `{filename}`{what}" if filename else what
+    name = f": {code(filename)}{what}" if filename else what
     facts = [
         Fact("Examples", f"{report.examples:,}"),
         Fact("Valid", f"{report.valid:,}"),
@@ -197,7 +198,9 @@ def validation_report_card(
                 rows=_rows(report.errors, MAX_ERROR_ROWS),
                 title="First errors",
                 more=_more(
-                    errors, min(len(report.errors), MAX_ERROR_ROWS), "run `ftbot validate FILE` for more"
+                    errors,
+                    min(len(report.errors), MAX_ERROR_ROWS),
+                    "fix these and check again (`/ft validate`): the next ones show then",
                 ),
             )
         )
@@ -226,7 +229,8 @@ def validation_report_card(
         text = f"{text}\n{note}"
     title = title or default_title
     summary = (
-        f"{title.replace('`', '')}: {report.valid:,} of {plural(report.examples, 'example')} valid, "
+        # The title as plain text, kept literal: a file name in it must not turn into markup here.
+        f"{literal(to_plain(title))}: {report.valid:,} of {plural(report.examples, 'example')} valid, "
         + plural(errors, "error")
     )
     cost = report.estimated_cost if shows_estimates else None

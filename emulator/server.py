@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 
 from aiohttp import web
 
@@ -163,6 +164,15 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
+@web.middleware
+async def date_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """`Date` on the simulated clock, as Azure's answers carry its own: clients that compute with Azure's
+    clock (the bot does, for card times) stay consistent with the job timestamps the emulator hands out."""
+    response = await handler(request)
+    response.headers["Date"] = formatdate(request.app[STATE].now(), usegmt=True)
+    return response
+
+
 def _add_dataplane(router: web.UrlDispatcher, prefix: str) -> None:
     # `/openai/...?api-version=` and the v1 API `/openai/v1/...` (no api-version) serve the same routes.
     for base in (f"{prefix}/openai", f"{prefix}/openai/v1"):
@@ -221,7 +231,7 @@ def _add_admin(router: web.UrlDispatcher) -> None:
 def create_app(config: EmulatorConfig | None = None) -> web.Application:
     config = config or EmulatorConfig()
     app = web.Application(
-        middlewares=[errors_middleware, gateway_middleware], client_max_size=MAX_UPLOAD_BYTES
+        middlewares=[date_middleware, errors_middleware, gateway_middleware], client_max_size=MAX_UPLOAD_BYTES
     )
     app[STATE] = EmulatorState(config)
     _add_dataplane(app.router, "")

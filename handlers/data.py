@@ -40,6 +40,7 @@ from bot.context import Context
 from bot.dataprep import MAX_FILE_BYTES, ValidationReport, validate_path
 from bot.errors import FtbotError, UsageError
 from bot.model import Attachment, Command
+from cards.markup import code
 
 SLACK_FILE = re.compile(r"^<?(F[A-Z0-9]{6,}|https?://[^ ]*slack\.com/files[^ ]*)>?$")
 URL = re.compile(r"^<?(https?://[^ |>]+)(\|[^>]*)?>?$")
@@ -338,25 +339,25 @@ async def wait_until_ready(client: AzureOpenAIClient, source: Source) -> FileObj
         if source.spooled is not None and source.spooled.import_url:
             # An import still processing cannot be compared with the copy that was checked: not kept.
             raise DataError(
-                f"Azure is still importing `{source.label}` after {FILE_READY_WAIT:g} s; I removed the "
+                f"Azure is still importing {code(source.label)} after {FILE_READY_WAIT:g} s; I removed the "
                 "import because its content could not be compared with the checked copy.",
                 hint="Try again later, or share the file in chat instead of a URL.",
             ) from None
         raise StillProcessing(
-            f"Azure is still processing `{source.label}` after {FILE_READY_WAIT:g} s. "
+            f"Azure is still processing {code(source.label)} after {FILE_READY_WAIT:g} s. "
             f"I kept the uploaded file `{source.azure_file}`.",
             hint=f"Try again in a few minutes: `/ft start ... --training {source.azure_file}`.",
         ) from None
     if ready.is_error:
         detail = ready.status_details or "no details given"
         raise DataError(
-            f"Azure could not process `{source.label}`: {detail}", hint="Fix the file and start again."
+            f"Azure could not process {code(source.label)}: {detail}", hint="Fix the file and start again."
         )
     spooled = source.spooled
     if spooled is not None and spooled.import_url and ready.bytes is not None and ready.bytes != spooled.size:
         # Azure fetched the URL itself: what it got is not what was checked here.
         raise DataError(
-            f"`{source.label}` changed between the check and the import: I checked {spooled.size:,} bytes, "
+            f"{code(source.label)} changed between the check and the import: I checked {spooled.size:,} bytes, "
             f"Azure imported {ready.bytes:,}. The imported copy is removed.",
             hint="Make sure the file at that URL no longer changes, then start again.",
         )

@@ -12,7 +12,8 @@ from bot.errors import FtbotError, InvalidState, NotFound, UsageError
 from bot.model import Command, Platform, Reply
 from bot.router import Arg, Router, VerbSpec
 from cards.errors import error_card
-from cards.help import help_card, unknown_verb_card, usage_card
+from cards.help import help_card, unknown_verb_card, usage_card, welcome_card
+from cards.markup import literal
 from cards.model import Card, Tone
 from cards.views import VerbHelp
 
@@ -90,7 +91,10 @@ class Presenter:
                 summary=problem,
             )
             return Reply(card, ephemeral=True)
-        return Reply(help_card(verbs, trigger))
+        return Reply(help_card(verbs, trigger), ephemeral=True)
+
+    def welcome(self, platform: Platform = "slack", personal: bool = False) -> Reply:
+        return Reply(welcome_card(trigger_for(platform), personal=personal))
 
     def unknown_verb(self, router: Router, word: str, platform: Platform = "slack") -> Reply:
         verbs = [verb_help(s) for s in router.verbs()]
@@ -126,7 +130,8 @@ def error_reply_card(exc: BaseException, reference: str | None) -> Card:
             "Azure error %s (HTTP %s, request %s): %s", exc.code, exc.status, exc.request_id, exc.message
         )
         tone = Tone.WARNING if isinstance(exc, az.NotFound | az.Conflict | az.Throttled) else Tone.ERROR
-        return error_card(title, exc.message, _azure_hint(exc), exc.request_id, tone=tone)
+        # Azure's text can echo what people sent (file names, suffixes): never let it become our markup.
+        return error_card(title, literal(exc.message), _azure_hint(exc), exc.request_id, tone=tone)
     if isinstance(exc, UsageError):
         return error_card(exc.title, exc.message, exc.hint, tone=Tone.WARNING)
     if isinstance(exc, FtbotError):
@@ -154,5 +159,6 @@ async def help_command(ctx: Context, cmd: Command) -> Reply:
         spec = full.find(str(wanted).lower())
         if spec is None:
             raise UsageError(f"There is no command `{str(wanted)[:40]}`.", verb="help")
-        return Reply(usage_card(verb_help(spec), "", trigger))
-    return Reply(help_card([verb_help(s) for s in full.verbs()], trigger))
+        return Reply(usage_card(verb_help(spec), "", trigger), ephemeral=True)
+    # Help is for the one who asked: the channel does not need every verb each time someone looks.
+    return Reply(help_card([verb_help(s) for s in full.verbs()], trigger), ephemeral=True)

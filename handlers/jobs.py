@@ -22,8 +22,9 @@ from bot.router import Arg, Opt, Router
 from cards.checkpoints import checkpoints_card
 from cards.events import events_card
 from cards.format import when
-from cards.jobs import CANCEL, EVENTS, PAUSE, REFRESH, RESUME, job_card, job_list_card
-from cards.model import Button, Card, Confirm, Tone
+from cards.jobs import CANCEL, CHECKPOINTS, EVENTS, PAUSE, REFRESH, RESUME, SHOW, job_card, job_list_card
+from cards.markup import literal
+from cards.model import Button, Card, Tone
 from cards.views import CheckpointView, EventPageView, EventView, JobView, epoch
 
 router = Router("jobs")
@@ -162,7 +163,9 @@ async def job_status_card(ctx: Context, job_id: str, resource: str | None) -> Ca
     job = await client.get_job(job_id)
     progress = await latest_progress(client, job)
     examples = await training_examples(client, job) if progress is not None else None
-    card = job_card(job_view(job, progress, examples), f"Updated {when(ctx.clock(), seconds=True)}")
+    card = job_card(
+        job_view(job, progress, examples), f"Updated {when(ctx.azure_now(resource), seconds=True)}"
+    )
     return card
 
 
@@ -206,7 +209,7 @@ async def status(ctx: Context, cmd: Command) -> Card:
 
 async def event_page(ctx: Context, job_id: str, resource: str | None, limit: int, after: str | None) -> Card:
     client = ctx.azure.data(resource)
-    await client.get_job(job_id)  # a clear "not found" rather than an empty page for an unknown job
+    job = await client.get_job(job_id)  # a clear "not found" rather than an empty page for an unknown job
     events: list[EventView] = []
     has_more = False
     async for event in client.events(job_id, after=after, limit=min(limit + 1, 100)):
@@ -215,7 +218,7 @@ async def event_page(ctx: Context, job_id: str, resource: str | None, limit: int
             break
         events.append(EventView(event.id, epoch(event.created_at), event.level, event.message))
     page = EventPageView(job_id, tuple(events), has_more, events[-1].id if has_more and events else None)
-    return events_card(page)
+    return events_card(page, job_status=job.status)
 
 
 @router.command(
@@ -258,8 +261,12 @@ def checkpoint_view(c: Checkpoint, deployable: bool) -> CheckpointView:
     options=(RESOURCE,),
 )
 async def checkpoints(ctx: Context, cmd: Command) -> Card:
-    client = ctx.azure.data(cmd.params["resource"])
-    job = await client.get_job(cmd.params["job"])
+    return await checkpoints_of(ctx, cmd.params["job"], cmd.params["resource"])
+
+
+async def checkpoints_of(ctx: Context, job_id: str, resource: str | None) -> Card:
+    client = ctx.azure.data(resource)
+    job = await client.get_job(job_id)
     items = [c async for c in client.checkpoints(job.id, limit=10)]
     # After a successful job the last three epochs are deployable (Azure keeps only those).
     last_three = (
@@ -325,20 +332,18 @@ async def change_job(
     await ctx.store.set_job_status(job.id, changed.status)
     return job_card(
         job_view(changed),
-        f"{verb.capitalize()} requested by {who.name or who.id} at {when(ctx.clock(), seconds=True)}",
+        f"{verb.capitalize()} requested by {literal(who.name or who.id)} at {when(ctx.azure_now(resource), seconds=True)}",
     )
 
 
 def cancel_confirmation(job_id: str, resource: str | None) -> Card:
     payload: Mapping[str, str] = {"job": job_id, **({"resource": resource} if resource else {})}
-    confirm = Confirm(
-        "Cancel this job?", f"Job `{job_id}` stops now; this cannot be undone.", "Cancel job", "Keep it"
-    )
+    # This card is the confirmation: its button acts at once (a second "are you sure?" asked twice).
     return Card(
         title=f"Cancel {job_id}?",
         tone=Tone.WARNING,
         text="Cancelling stops training now; this cannot be undone. Run the command with `--yes` to skip this step.",
-        buttons=(Button("Cancel job", CANCEL, payload, style="danger", confirm=confirm),),
+        buttons=(Button("Yes, cancel the job", CANCEL, payload, style="danger"),),
         summary=f"Confirm cancelling {job_id}",
     )
 
@@ -409,22 +414,43 @@ async def events_button(ctx: Context, action: Action) -> Reply:
     return Reply(await event_page(ctx, job_id, resource, 20, after), in_thread=True)
 
 
-async def _change_button(ctx: Context, action: Action, verb: str) -> Reply:
+@router.action(SHOW)
+async def show_button(ctx: Context, action: Action) -> Reply:
+    """A row of the job list: that job's card as a new message (the list stays)."""
     job_id, resource = _payload_job(action)
-    card = await change_job(ctx, verb, job_id, resource, action.user, action.platform)
-    return Reply(card, replace_source=True)
+    return Reply(await job_status_card(ctx, job_id, resource))
+
+
+@router.action(CHECKPOINTS)
+async def checkpoints_button(ctx: Context, action: Action) -> Reply:
+    job_id, resource = _payload_job(action)
+    return Reply(await checkpoints_of(ctx, job_id, resource), in_thread=True)
+
+
+async def _change_button(ctx: Context, action: Action, verb: str) -> list[Reply]:
+    """A press on a job card. On a stale card (the job moved on: a cancelled job's old "paused" card still
+    offering Resume) the card is brought up to date in place and the presser alone is told why nothing
+    changed, instead of an error card."""
+    job_id, resource = _payload_job(action)
+    try:
+        card = await change_job(ctx, verb, job_id, resource, action.user, action.platform)
+    except InvalidState as exc:
+        current = await job_status_card(ctx, job_id, resource)
+        note = Card(title="Nothing changed", tone=Tone.INFO, text=exc.message, summary=exc.message)
+        return [Reply(current, replace_source=True), Reply(note, ephemeral=True)]
+    return [Reply(card, replace_source=True)]
 
 
 @router.action(PAUSE)
-async def pause_button(ctx: Context, action: Action) -> Reply:
+async def pause_button(ctx: Context, action: Action) -> list[Reply]:
     return await _change_button(ctx, action, "pause")
 
 
 @router.action(RESUME)
-async def resume_button(ctx: Context, action: Action) -> Reply:
+async def resume_button(ctx: Context, action: Action) -> list[Reply]:
     return await _change_button(ctx, action, "resume")
 
 
 @router.action(CANCEL)
-async def cancel_button(ctx: Context, action: Action) -> Reply:
+async def cancel_button(ctx: Context, action: Action) -> list[Reply]:
     return await _change_button(ctx, action, "cancel")

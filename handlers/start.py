@@ -22,6 +22,7 @@ from bot.model import Command, Reply
 from bot.router import Arg, Opt, Router
 from cards.format import plural, when
 from cards.jobs import job_card
+from cards.markup import code, literal
 from cards.validation_report import validation_report_card
 from handlers.data import (
     Source,
@@ -109,10 +110,10 @@ def _refusal(checked: list[tuple[str, Source]]) -> list[Reply]:
     """Data that failed the check: one outcome, "No job started", with the failing report(s) only."""
     failed = [(role, s) for role, s in checked if s.report is not None and not s.report.ok]
     passed = [(role, s) for role, s in checked if s.report is not None and s.report.ok]
-    which = " and ".join(f"`{s.label}` ({role} data)" for role, s in failed)
+    which = " and ".join(f"{code(s.label)} ({role} data)" for role, s in failed)
     title = f"No job started: fix {which}"
     note = "; ".join(
-        f"The {role} data `{s.label}` passed ({plural(s.report.valid, 'example')})."
+        f"The {role} data {code(s.label)} passed ({plural(s.report.valid, 'example')})."
         for role, s in passed
         if s.report is not None
     )
@@ -195,7 +196,7 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
     method: str = prm["method"]
     _dpo_check(model, method, prm["beta"])
     if prm["training"] is None and not cmd.attachments:
-        raise UsageError("`start` needs training data: `--training <src>` or an attached file.", verb="start")
+        raise UsageError("`start` needs training data: `--training SRC` or an attached file.", verb="start")
     refs = [prm["training"]] + ([prm["validation"]] if prm["validation"] is not None else [])
     _unknown_model_check(model, refs)
     client = ctx.azure.data(prm["resource"])
@@ -238,7 +239,13 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
     by = cmd.user.name or cmd.user.id
     note = data_summary(training, validation)
     return [
-        Reply(job_card(job_view(job), f"Started by {by} at {when(ctx.clock(), seconds=True)}", note=note))
+        Reply(
+            job_card(
+                job_view(job),
+                f"Started by {literal(by)} at {when(ctx.azure_now(prm['resource']), seconds=True)}",
+                note=note,
+            )
+        )
     ]
 
 

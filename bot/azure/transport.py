@@ -11,6 +11,8 @@ import logging
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
@@ -37,6 +39,8 @@ SENSITIVE_HEADERS = frozenset(
     }
 )
 REDACTED = "***"
+
+CLOCK_SKEW_IGNORED = timedelta(seconds=2)
 
 
 def redact_headers(headers: Mapping[str, str] | httpx.Headers) -> dict[str, str]:
@@ -99,6 +103,9 @@ class AzureTransport:
         self._auth = auth
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
+        # Azure's clock minus ours, from the `Date` of its last answer: card times are computed on Azure's
+        # clock, so a skewed host (or the emulator's simulated clock) never shows a job created in the future.
+        self.server_offset = timedelta(0)
         self._host = urlsplit(self.base_url).netloc.lower()
 
     async def aclose(self) -> None:
@@ -142,6 +149,20 @@ class AzureTransport:
             request_headers.update(body_headers)
             return self._http.build_request(method, url, content=content, headers=request_headers)
         return self._http.build_request(method, url, json=json, headers=request_headers)
+
+    def _observe_date(self, response: httpx.Response) -> None:
+        sent = response.headers.get("Date")
+        if not sent:
+            return
+        try:
+            server = parsedate_to_datetime(sent)
+        except (TypeError, ValueError):
+            return
+        if server.tzinfo is None:
+            return
+        offset = server - datetime.now(UTC)
+        # Date has one-second resolution and includes the trip: only a real skew is worth correcting.
+        self.server_offset = offset if abs(offset) > CLOCK_SKEW_IGNORED else timedelta(0)
 
     def _error(self, response: httpx.Response, body: bytes) -> AzureError:
         retry_after = parse_retry_after(response.headers, now=self.retry.now())
@@ -198,6 +219,7 @@ class AzureTransport:
                 self._log(request, None, started)
                 raise
             self._log(request, response, started)
+            self._observe_date(response)
             if response.is_success or (number > 1 and response.status_code in accept_on_retry):
                 return parse(response)
             if response.status_code == 401 and isinstance(self._auth, BearerAuth):
@@ -256,6 +278,10 @@ class TransportClient:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+
+    def now(self) -> datetime:
+        """Now on this service's clock (ours corrected by the `Date` of its last answer)."""
+        return datetime.now(UTC) + self._transport.server_offset
 
     async def __aenter__(self) -> Self:
         return self

@@ -13,7 +13,7 @@ from cards.errors import error_card, not_found_card
 from cards.events import events_card
 from cards.format import progress_bar
 from cards.help import help_card, unknown_verb_card, usage_card
-from cards.jobs import CANCEL, EVENTS, PAUSE, REFRESH, RESUME, job_card, job_list_card
+from cards.jobs import CANCEL, CHECKPOINTS, EVENTS, PAUSE, REFRESH, RESUME, job_card, job_list_card
 from cards.model import Card, Tone
 from cards.payload import unpack_slack, unpack_teams
 from cards.render_slack import render_blocks
@@ -104,7 +104,9 @@ def test_terminal_jobs_have_no_cancel_button(running_job: JobView, status: str) 
         running_job, status=status, finished_at=epoch(1743500000), fine_tuned_model="gpt-4o-mini.ft-x"
     )
     card = job_card(job)
-    assert [b.action for b in card.buttons] == [REFRESH, EVENTS]
+    # A succeeded job offers its checkpoints (the deployable ones); no finished job offers Cancel.
+    expected = [REFRESH, EVENTS, CHECKPOINTS] if status == "succeeded" else [REFRESH, EVENTS]
+    assert [b.action for b in card.buttons] == expected
     assert card.badge == status
     assert "Finished" in {f.label for f in card.facts}
     _, slack = rendered_both_ways(card)
@@ -113,7 +115,7 @@ def test_terminal_jobs_have_no_cancel_button(running_job: JobView, status: str) 
 
 def test_paused_job_offers_resume_not_pause(running_job: JobView) -> None:
     card = job_card(replace(running_job, status="paused"))
-    assert [b.action for b in card.buttons] == [REFRESH, EVENTS, RESUME, CANCEL]
+    assert [b.action for b in card.buttons] == [REFRESH, EVENTS, RESUME, CHECKPOINTS, CANCEL]
     assert card.buttons[2].label == "Resume" and dict(card.buttons[2].payload) == {"job": JOB_ID}
     rendered_both_ways(card)
 
@@ -240,7 +242,9 @@ def test_help_card_never_cuts_a_long_usage(verbs: list[VerbHelp]) -> None:
     card = help_card([*verbs, VerbHelp("start", "Start a job", usage)], trigger="@ftbot")
     teams, slack = rendered_both_ways(card)
     assert f"`@ftbot {usage.replace('<', '&lt;').replace('>', '&gt;')}`" in json.dumps(slack)
-    assert f"`@ftbot {usage}`" in json.dumps(teams)
+    # Teams has no inline code: the usage shows whole, without the marks.
+    assert f"@ftbot {usage}" in json.dumps(teams)
+    assert "`" not in json.dumps(teams)
     rendered_both_ways(help_card(verbs, trigger="@ftbot"))
 
 

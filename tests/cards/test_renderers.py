@@ -39,13 +39,13 @@ def test_markup_to_slack_mrkdwn() -> None:
 
 def test_markup_to_adaptive_card_markdown() -> None:
     assert to_ac_markdown(MARKUP) == (
-        "Job **ftjob-1** uses `gpt-4o` — see [the docs](https://learn.microsoft.com/a?b=1&c=2) <now> & \\*then\\*"
+        "Job **ftjob-1** uses gpt-4o — see [the docs](https://learn.microsoft.com/a?b=1&c=2) <now> & \\*then\\*"
     )
 
 
 def test_markup_to_plain() -> None:
     assert to_plain(MARKUP) == (
-        "Job ftjob-1 uses `gpt-4o` — see the docs (https://learn.microsoft.com/a?b=1&c=2) <now> & *then*"
+        "Job ftjob-1 uses gpt-4o — see the docs (https://learn.microsoft.com/a?b=1&c=2) <now> & *then*"
     )
 
 
@@ -170,7 +170,7 @@ def test_teams_layout_and_attachment() -> None:
     assert header["columns"][0]["items"][0]["color"] == "Attention"
     assert header["columns"][1]["items"][0]["text"] == "failed"
     assert teams["body"][1]["text"] == to_ac_markdown(MARKUP)
-    assert teams["body"][2] == {"type": "FactSet", "facts": [{"title": "Model", "value": "`gpt-4o`"}]}
+    assert teams["body"][2] == {"type": "FactSet", "facts": [{"title": "Model", "value": "gpt-4o"}]}
     refresh, cancel, docs = teams["actions"]
     assert refresh["style"] == "positive" and refresh["verb"] == "ft1:job.refresh"
     assert refresh["fallback"] == {"type": "Action.Submit", "title": "Refresh", "data": refresh["data"]}
@@ -187,7 +187,7 @@ def test_teams_table_uses_the_1_5_table_element() -> None:
     element = next(b for b in teams["body"] if b["type"] == "Table")
     assert element["firstRowAsHeader"] is True
     assert len(element["rows"]) == 3 and all(len(r["cells"]) == 2 for r in element["rows"])
-    assert teams["body"][-1]["text"] == "More: `x`"
+    assert teams["body"][-1]["text"] == "More: x"  # no inline code in Teams: no backticks
 
 
 def test_teams_many_buttons_overflow_into_action_sets() -> None:

@@ -102,7 +102,7 @@ def test_duplicate_verbs_are_refused() -> None:
 def test_usage_line() -> None:
     spec = router.find("events")
     assert spec is not None
-    assert spec.usage == "events <job> [--limit N] [--all]"
+    assert spec.usage == "events JOB [--limit N] [--all]"
 
 
 async def test_params_are_converted() -> None:
@@ -115,7 +115,7 @@ async def test_params_are_converted() -> None:
 @pytest.mark.parametrize(
     ("cmd", "problem"),
     [
-        (command("events"), "needs <job>"),
+        (command("events"), "needs JOB"),
         (command("events", "a", "b"), "Unexpected `b`"),
         (command("events", "a", limit="x"), "--limit"),
         (command("events", "a", limit="-3"), "positive"),

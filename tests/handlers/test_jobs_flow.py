@@ -131,7 +131,8 @@ async def test_cancel_asks_first_then_cancels_and_audits(running_bot: RunningBot
     job_id = await started_job(running_bot, emulator)
     [ask] = await run(running_bot, f"cancel {job_id}")
     [button] = ask.card.buttons
-    assert button.confirm is not None and button.style == "danger"
+    # The typed command's card is the confirmation: its button does not ask a second time.
+    assert button.confirm is None and button.style == "danger" and "cancel" in button.label.lower()
     replies = await running_bot.dispatcher.on_action(
         Action(button.action, dict(button.payload), ALICE, CHANNEL, "slack")
     )

@@ -79,3 +79,17 @@ async def test_unknown_action_gets_an_error_card_not_a_crash(harness: SlackHarne
     await harness.click(packed.action_id, packed.value, message_ts=SOURCE_TS)
     (post,) = await harness.slack.wait_for("chat.postMessage")
     assert "no longer supported" in json.dumps(post.args["blocks"])
+
+
+async def test_click_in_a_channel_the_bot_cannot_post_to_updates_through_the_response_url(
+    harness: SlackHarness,
+) -> None:
+    # The card came through a slash command's response_url (a DM between two people, a private channel):
+    # chat.update answers channel_not_found; the click's own response_url still replaces the card.
+    harness.slack.fail_next("chat.update", "channel_not_found")
+    packed = pack_slack("job.refresh", {"job": "ftjob-abc"})
+    await harness.click(packed.action_id, packed.value, message_ts=SOURCE_TS)
+    (answer,) = await harness.slack.wait_for("response_url")
+    assert answer.args.get("replace_original") is True
+    assert "succeeded" in json.dumps(answer.args["blocks"])
+    await harness.adapter.drain()

@@ -130,3 +130,19 @@ async def test_large_unsigned_body_gets_401_not_413(harness: SlackHarness) -> No
     resp = await harness.http.post("/slack/events", data=body, headers=headers)
     assert resp.status == 401
     await _assert_nothing_happened(harness)
+
+
+async def test_slacks_unsigned_ssl_check_gets_200_and_does_nothing(harness: SlackHarness) -> None:
+    # Slack verifies a slash command URL's certificate with this POST, without signature headers.
+    body = "ssl_check=1&token=verification-token-not-secret"
+    form = "application/x-www-form-urlencoded"
+    resp = await harness.send(body, form, headers={"Content-Type": form})
+    assert resp.status == 200
+    await _assert_nothing_happened(harness)
+
+
+async def test_an_unsigned_form_that_is_not_an_ssl_check_is_still_refused(harness: SlackHarness) -> None:
+    body, content_type = _slash()
+    resp = await harness.send(body, content_type, headers={"Content-Type": content_type})
+    assert resp.status == 401
+    await _assert_nothing_happened(harness)

@@ -89,7 +89,7 @@ async def test_malformed_argument_gets_the_verb_usage(teams_bot: TeamsBot) -> No
 
     calls = await teams_bot.connector.wait_for(1)
     text = card_text(calls[0].cards[0])
-    assert "not a job id" in text and "status <job>" in text
+    assert "not a job id" in text and "status JOB" in text and "<" not in text
     assert teams_bot.seen.commands == []
 
 

@@ -11,7 +11,8 @@ from tests.teams.conftest import BotFactory, TeamsBot, card_text, job_card
 
 
 async def stored_reference(bot: TeamsBot, kind: str, key: str) -> dict[str, object]:
-    await bot.post(bot.payload(kind))
+    # A colleague joining (not the bot): the reference is stored, and no welcome card is said.
+    await bot.post(bot.payload(kind, membersAdded=[{"id": "29:1colleague"}]))
     stored = await bot.store.get_conversation(key)
     assert stored is not None
     return dict(stored.reference)
@@ -19,7 +20,13 @@ async def stored_reference(bot: TeamsBot, kind: str, key: str) -> dict[str, obje
 
 async def test_install_stores_the_reference_and_an_alert_reaches_the_channel(teams_bot: TeamsBot) -> None:
     status, _ = await teams_bot.post(teams_bot.payload("conversation_update"))
-    assert status == 200 and teams_bot.connector.calls == []  # nothing said on install
+    assert status == 200
+    [welcome] = await teams_bot.connector.wait_for(1)  # one hello, saying what the bot is and how to start
+    assert card_text(welcome.cards[0]).startswith("Hello, I am ftbot") and "@ftbot help" in card_text(
+        welcome.cards[0]
+    )
+    teams_bot.connector.calls.clear()
+    await teams_bot.post(teams_bot.payload("conversation_update"))  # Teams repeats itself: no second hello
     stored = await teams_bot.store.get_conversation("teams:19:chan-general@thread.tacv2")
     assert stored is not None and stored.kind == "channel" and stored.team == "tenant-1111"
 
@@ -28,10 +35,10 @@ async def test_install_stores_the_reference_and_an_alert_reaches_the_channel(tea
 
     [call] = await teams_bot.connector.wait_for(1)
     assert (call.method, call.kind, call.conversation_id) == ("POST", "send", "19:chan-general@thread.tacv2")
-    assert card_text(call.cards[0]).startswith("Job `ftjob-abc123` succeeded")
+    assert card_text(call.cards[0]).startswith("Job ftjob-abc123 succeeded")
     assert call.body["channelData"] == {"tenant": {"id": "tenant-1111"}}
     assert call.body["summary"] == "ftjob-abc123 succeeded"
-    assert ref == MessageRef("teams", "19:chan-general@thread.tacv2", "act-1")
+    assert ref == MessageRef("teams", "19:chan-general@thread.tacv2", "act-2")  # act-1 was the welcome
 
 
 async def test_send_in_a_thread_replies_to_that_message(teams_bot: TeamsBot) -> None:
