@@ -24,6 +24,8 @@ from typing import Any
 from aiohttp import web
 
 BOT_USER_ID = "UBOT00001"
+UPLOADER = "U0USER0001"  # the test user (payloads.USER)
+SHARED_IN = "C0CHAN0001"  # the test channel (payloads.CHANNEL)
 BOT_ID = "BBOT00001"
 TEAM_ID = "T0TEAM001"
 WAIT_LIMIT = 10.0
@@ -45,6 +47,10 @@ class SharedFile:
     content: bytes
     mimetype: str = "application/octet-stream"
     url_override: str | None = None
+    user: str = UPLOADER  # who uploaded it
+    channels: tuple[str, ...] = (SHARED_IN,)  # public channels it is shared in
+    groups: tuple[str, ...] = ()  # private channels
+    ims: tuple[str, ...] = ()  # direct messages
 
 
 @dataclass
@@ -90,9 +96,19 @@ class FakeSlackApi:
     # -- test controls ------------------------------------------------------------------------------------------
 
     def share_file(
-        self, file_id: str, name: str, content: bytes, mimetype: str = "application/jsonl"
+        self,
+        file_id: str,
+        name: str,
+        content: bytes,
+        mimetype: str = "application/jsonl",
+        *,
+        user: str = UPLOADER,
+        channels: tuple[str, ...] = (SHARED_IN,),
+        groups: tuple[str, ...] = (),
+        ims: tuple[str, ...] = (),
     ) -> SharedFile:
-        shared = SharedFile(file_id, name, content, mimetype)
+        """A file as `files.info` describes it: by default uploaded by the test user in the test channel."""
+        shared = SharedFile(file_id, name, content, mimetype, None, user, channels, groups, ims)
         self.files[file_id] = shared
         return shared
 
@@ -201,6 +217,22 @@ class FakeSlackApi:
                 "url_private": url,
                 "url_private_download": url,
                 "permalink": f"https://acme.slack.com/files/U0USER001/{shared.id}/{shared.name}",
+                "user": shared.user,
+                "channels": list(shared.channels),
+                "groups": list(shared.groups),
+                "ims": list(shared.ims),
+                "shares": {
+                    **(
+                        {"public": {c: [{"ts": "1700000000.000100"}] for c in shared.channels}}
+                        if shared.channels
+                        else {}
+                    ),
+                    **(
+                        {"private": {g: [{"ts": "1700000000.000100"}] for g in shared.groups}}
+                        if shared.groups
+                        else {}
+                    ),
+                },
             },
         }
 

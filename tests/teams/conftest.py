@@ -190,6 +190,8 @@ def bot_factory(tmp_path: Path, connector: FakeConnector) -> BotFactory:
     async def make(
         answer_within: float = 5.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **settings: Any
     ) -> AsyncIterator[TeamsBot]:
+        # Without app credentials these tests drive the Bot Framework Emulator's local, unauthenticated mode.
+        settings.setdefault("teams_no_auth", "MicrosoftAppId" not in settings)
         config = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/ftbot.db", **settings)
         store = Store.open(config.database_url)
         await store.upgrade()
