@@ -129,12 +129,14 @@ class SlackFiles:
         if (scheme, host, port) == self._api_origin:
             return None
         slack_host = host == "slack.com" or host.endswith(".slack.com")
-        if not (host == self._api_origin[1] or (slack_host and self._api_is_slack)):
+        if slack_host and self._api_is_slack:
+            if scheme != "https":
+                return "is not served over https"
+            return None if port == 443 else "points to another port than Slack's"
+        if host != self._api_origin[1]:
             return "points outside Slack"
-        if scheme != "https":
-            return "is not served over https"
-        if slack_host and self._api_is_slack and port == 443:
-            return None
+        if scheme != self._api_origin[0]:
+            return "is not served over https" if scheme != "https" else "uses another scheme than Slack's API"
         return "points to another port than Slack's"
 
     async def _download(self, file_id: str, url: str) -> AsyncIterator[bytes]:

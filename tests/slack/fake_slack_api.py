@@ -1,6 +1,7 @@
 """A stand-in Slack Web API on 127.0.0.1:0 that records every call and answers like Slack.
 
-Methods: `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `files.info`; file downloads of
+Methods: `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `files.info`,
+`usergroups.users.list` (groups set in `usergroups`); file downloads of
 `url_private` (bot token checked: without it, Slack's HTML sign-in page, as the real service does); and
 `response_url` posts. Every Web API call must carry `Authorization: Bearer <token>` or gets `not_authed`.
 Faults: `fail_next(method, error)` answers `{"ok": false, "error": ...}` once; `rate_limit_next(method,
@@ -58,6 +59,7 @@ class FakeSlackApi:
     token: str = "xoxb-test-token"
     calls: list[Call] = field(default_factory=list)
     files: dict[str, SharedFile] = field(default_factory=dict)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)  # S... -> member user ids
 
     def __post_init__(self) -> None:
         self._faults: dict[str, list[tuple[str, Any]]] = {}
@@ -162,6 +164,7 @@ class FakeSlackApi:
             "chat.update": self._update,
             "chat.postEphemeral": self._ephemeral,
             "files.info": self._files_info,
+            "usergroups.users.list": self._usergroup_users,
         }.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
@@ -235,6 +238,12 @@ class FakeSlackApi:
                 },
             },
         }
+
+    def _usergroup_users(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        members = self.usergroups.get(str(args.get("usergroup", "")))
+        if members is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(members)}
 
     async def _download(self, request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization", "")

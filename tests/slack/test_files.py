@@ -7,8 +7,8 @@ import json
 import pytest
 
 from adapters.slack_files import SlackFileError, SlackFiles, parse_file_ref
-from tests.slack import payloads
 from bot.model import Conversation, User
+from tests.slack import payloads
 from tests.slack.conftest import BOT_TOKEN, SlackHarness
 from tests.slack.fake_slack_api import BOT_USER_ID
 
