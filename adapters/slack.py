@@ -283,7 +283,11 @@ class SlackAdapter:
         return await asyncio.shield(lookup)
 
     async def _lookup_group(self, group_id: str) -> frozenset[str]:
-        response = await self.client.usergroups_users_list(usergroup=group_id)
+        try:
+            response = await self.client.usergroups_users_list(usergroup=group_id)
+        except Exception as exc:
+            log.warning("Slack: members of user group %s unknown (%s): it grants nothing", group_id, exc)
+            raise
         members = frozenset(str(u) for u in response.get("users") or ())
         self._groups[group_id] = (time.monotonic() + GROUP_TTL, members)
         return members

@@ -349,7 +349,11 @@ class TeamsAdapter:
             if source:
                 await self._remember(replacing.card, MessageRef("teams", conversation.id, source))
         else:
-            await self._invoke_response(turn, message_response(plain_summary(rest[0].card) if rest else DONE))
+            first = rest[0] if rest else None
+            await self._invoke_response(turn, message_response(plain_summary(first.card) if first else DONE))
+            if first is not None and first.ephemeral:
+                # Shown to the one who clicked, in the invoke response; not posted for everybody.
+                rest.remove(first)
         return rest
 
     async def _invoke_response(self, turn: TurnContext, body: dict[str, Any]) -> None:

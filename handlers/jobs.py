@@ -16,7 +16,7 @@ from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.errors import rai_failure
 from bot.azure.models import Checkpoint, FineTuningJob, JobEvent, JobStatus
 from bot.context import Context
-from bot.errors import InvalidState, NotAllowed, UsageError
+from bot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from bot.model import Action, Command, Conversation, Reply, User
 from bot.policy import Act
 from bot.router import Arg, Opt, Router
@@ -178,7 +178,10 @@ async def list_jobs(ctx: Context, cmd: Command) -> Card:
     limit: int = cmd.params["limit"]
     if cmd.params["all"]:
         if ctx.policy is None:
-            raise NotAllowed("Nobody may list every job: no authorization policy is configured.")
+            raise NotAllowed(
+                "Nobody may list every job: no authorization policy is configured.",
+                act=Act.LIST_ALL_JOBS.value,
+            )
         resource = _resource_name(ctx, None, cmd.params["resource"])
         await ctx.policy.require(cmd.user, Act.LIST_ALL_JOBS, resource=resource, subject=resource or "-")
         client = ctx.azure.data(cmd.params["resource"])
@@ -199,13 +202,15 @@ async def _conversation_jobs(ctx: Context, cmd: Command, wanted: str | None, lim
         for j in await ctx.store.jobs_in(cmd.conversation.key, limit=50)
         if name is None or j.resource == name
     ]
+    if not wanted:  # without a status filter, one more than asked tells whether there are more
+        stored = stored[: limit + 1]
     gate = asyncio.Semaphore(LIST_LOOKUPS)
 
     async def current(job: StoredJob) -> JobView | None:
         async with gate:
             try:
                 return job_view(await ctx.azure.data(job.resource).get_job(job.job_id))
-            except az.NotFound:  # deleted in Azure since: nothing to show
+            except (az.NotFound, NotFound):  # deleted in Azure since, or its resource is gone from settings
                 return None
 
     views = [v for v in await asyncio.gather(*(current(j) for j in stored)) if v is not None]
