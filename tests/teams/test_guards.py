@@ -7,17 +7,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import requests
 from aiohttp import web
 
-from bot.app import _mount_adapters
+from bot.app import _mount_adapters, start_bot
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.notifier import Notifier
-from tests.teams.conftest import BotFactory, TeamsBot
+from tests.conftest import bot_settings
+from tests.slack import payloads
+from tests.slack.fake_slack_api import FakeSlackApi
+from tests.slack.signing import SIGNING_SECRET, form_body, signed_headers
+from tests.teams.conftest import BotFactory, TeamsBot, payload
 from tests.teams.fake_openid import FakeOpenId
 
 APP_ID = "7d6f3b7e-0000-4000-8000-0000000000b7"
@@ -256,3 +262,43 @@ def test_unauthenticated_teams_is_mounted_only_when_implied(settings: dict[str, 
     assert ("teams" in mounted) is teams_on
     if teams_on:
         assert mounted["teams"].no_auth
+
+
+async def test_a_forged_token_does_not_hold_up_slack_while_keys_hang(
+    issuer: FakeOpenId, emulator: Any, tmp_path: Path, connector: Any, blocking_http: list[str]
+) -> None:
+    """The incident: one anonymous Teams request froze every Slack ack. Now, with the identity service not
+    answering, the Teams request is refused and a Slack command is acknowledged and answered meanwhile."""
+
+    issuer.hold()
+    async with FakeSlackApi(token="xoxb-test-token") as slack:
+        settings = bot_settings(
+            emulator,
+            tmp_path,
+            slack_bot_token="xoxb-test-token",
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=slack.api_url,
+            microsoft_app_id=APP_ID,
+            microsoft_app_password="test-password",
+            teams_openid_metadata_url=issuer.metadata_url,
+            teams_allowed_tenants=TENANT,
+        )
+        bot = await start_bot(settings)
+        try:
+            activity = payload("message_personal", connector.url)
+            forged = issuer.token(APP_ID, activity["serviceUrl"])
+            async with aiohttp.ClientSession() as http:
+                teams = await http.post(
+                    f"{bot.url}/api/messages", json=activity, headers={"Authorization": f"Bearer {forged}"}
+                )
+                body, content_type = form_body(payloads.slash_command("help"))
+                ack = await http.post(
+                    f"{bot.url}/slack/events", data=body.encode(), headers=signed_headers(body, content_type)
+                )
+                assert (teams.status, ack.status) == (401, 200)
+            await slack.wait_for("chat.postMessage")
+            assert issuer.fetches >= 1 and not bot.adapters["teams"].keys.ready(), "the key fetch still hangs"
+        finally:
+            issuer.release()
+            await bot.close()
+    assert blocking_http == []
