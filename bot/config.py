@@ -6,6 +6,7 @@ roles). Secrets come only from the environment: a TOML file that holds one is re
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -44,7 +45,12 @@ def is_loopback_host(host: str) -> bool:
 
 
 def _split_ids(value: Any) -> Any:
-    """`T1,T2` (or spaces) from an environment variable; a TOML list as it is."""
+    """`T1,T2` (or spaces, or a JSON list) from an environment variable; a TOML list as it is."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass  # reported by the list validation below
     if isinstance(value, str):
         return [part for part in value.replace(",", " ").split() if part]
     return value
