@@ -11,7 +11,12 @@ in channels and `message` events in the bot's direct messages (with shared files
 retries are de-duplicated by `event_id` through the store. Shared files are read with `fetch_slack_file`,
 which is also registered for handlers as `ctx.file_fetchers["slack"]` (see `adapters.slack_files`).
 
-A request without Slack's signature headers, or with a stale timestamp, is refused before its body is read.
+A request without Slack's signature headers, or with a stale timestamp, is refused before its body is read;
+one whose body cannot be decoded (a bogus `charset`) gets 400. After Bolt verified the signature, a request
+from a workspace not allowed (`FTBOT_SLACK_ALLOWED_WORKSPACES`, default: the bot token's own) gets 403 before
+any work, and a replay of a signed request (same signature, hence same timestamp and body, within Slack's
+5-minute window) is acknowledged and ignored, across replicas (the signature's digest is kept in the store).
+User groups (`S...`) in the roles are resolved for bot/policy.py with `usergroups.users.list`, cached briefly.
 On shutdown (`close`), work in flight gets `SHUTDOWN_GRACE` seconds, then it is cancelled.
 """
 
@@ -19,11 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -34,6 +40,8 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.inflight import InFlight
@@ -55,7 +63,7 @@ from adapters.slack_translate import (
 from bot.config import Settings
 from bot.errors import UsageError
 from bot.grammar import parse_command_text
-from bot.model import Attachment, Conversation, Reply
+from bot.model import Attachment, Conversation, Reply, User
 from bot.notifier import Notifier
 from bot.router import Dispatcher
 from cards.payload import PREFIX, unpack_slack
@@ -75,6 +83,9 @@ SIGNATURE_HEADER = "X-Slack-Signature"
 TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
 # Every button click is acknowledged (Slack shows an error otherwise); only our prefix is dispatched.
 _ANY_ACTION = re.compile(".*")
+REPLAY_SOURCE = "slack-signature"  # seen_events source for the digests of signatures already handled
+REPLAYS_REMEMBERED = 10_000  # in this process, on top of the store (which all replicas share)
+GROUP_TTL = 60.0  # seconds a user group's members are cached
 
 
 class AckFirst:
@@ -175,6 +186,13 @@ class SlackAdapter:
         self._closed = False
         self.clock = time.time  # seconds since the epoch, as Slack's timestamps; replaceable in tests
         self._saved: dict[str, tuple[object, ...]] = {}
+        self._allowed_setting = frozenset(settings.slack_allowed_workspaces)
+        self._auth_result: Mapping[str, Any] | None = None
+        self._auth_lock = asyncio.Lock()
+        self._recent: dict[str, float] = {}  # signature digest -> when first seen (replays, this process)
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._group_lookups: dict[str, asyncio.Task[frozenset[str]]] = {}
+        self.bolt.use(self._only_allowed_workspaces)
         self._register_listeners()
 
     # -- HTTP ------------------------------------------------------------------------------------------------
@@ -193,7 +211,12 @@ class SlackAdapter:
             log.warning("Slack: refused a request before reading it (%s)", refusal)
             return web.Response(status=401)
         with self._inflight.request(), self._acking:
-            bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+            try:
+                bolt_request = await to_bolt_request(request)
+            except (LookupError, UnicodeDecodeError) as exc:  # unknown charset, or bytes it cannot decode
+                log.warning("Slack: refused a request whose body cannot be decoded (%s)", type(exc).__name__)
+                return web.Response(status=400, text="the body cannot be decoded with its charset")
+            bolt_response = await self.bolt.async_dispatch(bolt_request)
             return await to_aiohttp_response(bolt_response)
 
     def _unsigned(self, request: web.Request) -> str | None:
@@ -231,9 +254,85 @@ class SlackAdapter:
             )
             return
         log.info("Slack: connected as %s in team %s", result.get("user"), result.get("team"))
+        self._auth_result = result.data if isinstance(result.data, dict) else None
         for middleware in getattr(self.bolt, "_async_middleware_list", ()):
             if isinstance(middleware, AsyncSingleTeamAuthorization) and middleware.auth_test_result is None:
                 middleware.auth_test_result = result
+
+    # -- who may talk to the bot at all ----------------------------------------------------------------------
+
+    async def allowed_workspaces(self) -> frozenset[str]:
+        """FTBOT_SLACK_ALLOWED_WORKSPACES, or else the bot token's own workspace (and Enterprise Grid org for
+        an org-wide install) from `auth.test`. Empty when that cannot be learnt yet: nobody is let in."""
+        if self._allowed_setting:
+            return self._allowed_setting
+        if self._auth_result is None:
+            async with self._auth_lock:
+                if self._auth_result is None:
+                    await self._prime_authorization()
+        result = self._auth_result or {}
+        own = {str(result.get("team_id") or "")}
+        if result.get("is_enterprise_install"):
+            own.add(str(result.get("enterprise_id") or ""))
+        return frozenset(own - {""})
+
+    async def _only_allowed_workspaces(
+        self, req: AsyncBoltRequest, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        """Bolt middleware, after its signature check: a signed request from another workspace gets 403."""
+        allowed = await self.allowed_workspaces()
+        team, enterprise = req.context.team_id, req.context.enterprise_id
+        if (team and team in allowed) or (enterprise and enterprise in allowed):
+            return await next()
+        if not allowed:
+            log.warning("Slack: refused a request: the allowed workspaces are not known (auth.test failed)")
+            return BoltResponse(status=503, body="")
+        log.warning("Slack: refused a request from workspace %s (not allowed)", team or enterprise or "?")
+        return BoltResponse(status=403, body="")
+
+    async def group_members(self, group_id: str) -> frozenset[str]:
+        """Members of Slack user group `group_id` (`usergroups.users.list`), cached for `GROUP_TTL` seconds;
+        concurrent lookups of one group share one call. Raises when Slack will not say (the policy then
+        grants nothing through that group)."""
+        cached = self._groups.get(group_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        lookup = self._group_lookups.get(group_id)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._lookup_group(group_id))
+            self._group_lookups[group_id] = lookup
+            lookup.add_done_callback(lambda _: self._group_lookups.pop(group_id, None))
+        return await asyncio.shield(lookup)
+
+    async def _lookup_group(self, group_id: str) -> frozenset[str]:
+        try:
+            response = await self.client.usergroups_users_list(usergroup=group_id)
+        except Exception as exc:
+            log.warning("Slack: members of user group %s unknown (%s): it grants nothing", group_id, exc)
+            raise
+        members = frozenset(str(u) for u in response.get("users") or ())
+        self._groups[group_id] = (time.monotonic() + GROUP_TTL, members)
+        return members
+
+    async def _first_delivery(self, request: AsyncBoltRequest) -> bool:
+        """False for a replay: a request whose signature was already handled here or by another replica.
+
+        Slack signs `v0:timestamp:body`, so an equal signature is the same request; Bolt refuses timestamps
+        over 5 minutes old, so remembering signatures for a day (the seen_events pruning) covers the window.
+        """
+        signature = str(request.headers.get("x-slack-signature", [""])[0])
+        digest = hashlib.sha256(signature.encode()).hexdigest()
+        if digest in self._recent:
+            return False
+        now = self.clock()
+        if len(self._recent) >= REPLAYS_REMEMBERED:
+            self._recent = {d: t for d, t in self._recent.items() if now - t <= 2 * MAX_CLOCK_SKEW}
+        self._recent[digest] = now
+        try:
+            return not await self.store.seen_event(REPLAY_SOURCE, digest)
+        except Exception as exc:  # the store is down: this process's memory still stops replays here
+            log.warning("Slack: could not record a request signature (%s)", type(exc).__name__)
+            return True
 
     async def drain(self) -> None:
         """Wait for the work started by requests already acknowledged (and any work that work starts).
@@ -256,9 +355,12 @@ class SlackAdapter:
             await self.session.close()
             self.session = None
 
-    async def fetch_slack_file(self, file_id_or_link: str) -> tuple[str, AsyncIterator[bytes]]:
-        """A shared file's name and content stream, from its id (`F...`) or link; raises `SlackFileError`."""
-        return await self.files.fetch(file_id_or_link)
+    async def fetch_slack_file(
+        self, file_id_or_link: str, *, user: User, conversation: Conversation
+    ) -> tuple[str, AsyncIterator[bytes]]:
+        """A shared file's name and content stream, from its id (`F...`) or link, for `user` asking in
+        `conversation` (the file must be shared there or uploaded by them); raises `SlackFileError`."""
+        return await self.files.fetch(file_id_or_link, user=user, conversation=conversation)
 
     # -- listeners (ack only) --------------------------------------------------------------------------------
 
@@ -268,24 +370,28 @@ class SlackAdapter:
         self.bolt.event("app_mention")(self._on_mention)
         self.bolt.event("message")(self._on_message)
 
-    async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
         await ack()
-        self._spawn(self._run_command(body), "slash command")
+        self._spawn(self._run_command(body, request), "slash command")
 
-    async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def _on_action(self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
         await ack()
-        self._spawn(self._run_actions(body), "button click")
+        self._spawn(self._run_actions(body, request), "button click")
 
-    async def _on_mention(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    async def _on_mention(
+        self, body: dict[str, Any], context: AsyncBoltContext, request: AsyncBoltRequest
+    ) -> None:
         # Events are acknowledged by Bolt itself once this returns.
-        self._spawn(self._run_event(body, context.bot_user_id), "app_mention")
+        self._spawn(self._run_event(body, context.bot_user_id, request), "app_mention")
 
-    async def _on_message(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    async def _on_message(
+        self, body: dict[str, Any], context: AsyncBoltContext, request: AsyncBoltRequest
+    ) -> None:
         event: Mapping[str, Any] = body.get("event") or {}
         # In channels the bot answers mentions (app_mention); in its direct messages every message is for it,
         # and Slack sends no app_mention there.
         if event.get("channel_type") == "im" and is_user_message(event):
-            self._spawn(self._run_event(body, context.bot_user_id), "direct message")
+            self._spawn(self._run_event(body, context.bot_user_id, request), "direct message")
 
     def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
         if self._closed:
@@ -315,13 +421,21 @@ class SlackAdapter:
             self._saved.clear()
         self._saved[conversation.key] = state
 
-    async def _run_command(self, body: Mapping[str, Any]) -> None:
+    async def _run_command(self, body: Mapping[str, Any], request: AsyncBoltRequest) -> None:
+        if not await self._first_delivery(request):
+            log.warning("Slack: a replayed slash command (same signature) was ignored")
+            return
         origin = slash_origin(body)
         await self._save_conversation(origin.conversation)
         replies = await self._dispatch_text(origin, str(body.get("text", "")), body, ())
         await self.sender.deliver(origin, replies)
 
-    async def _run_event(self, body: Mapping[str, Any], bot_user_id: str | None) -> None:
+    async def _run_event(
+        self, body: Mapping[str, Any], bot_user_id: str | None, request: AsyncBoltRequest
+    ) -> None:
+        if not await self._first_delivery(request):
+            log.warning("Slack: a replayed event delivery (same signature) was ignored")
+            return
         event: Mapping[str, Any] = body.get("event") or {}
         event_id = str(body.get("event_id") or "")
         if event_id and await self.store.seen_event(EVENT_SOURCE, event_id):
@@ -335,7 +449,10 @@ class SlackAdapter:
         replies = await self._dispatch_text(origin, text, body, attachments(event))
         await self.sender.deliver(origin, replies)
 
-    async def _run_actions(self, body: Mapping[str, Any]) -> None:
+    async def _run_actions(self, body: Mapping[str, Any], request: AsyncBoltRequest) -> None:
+        if not await self._first_delivery(request):
+            log.warning("Slack: a replayed button click (same signature) was ignored")
+            return
         origin = action_origin(body)
         for clicked in body.get("actions") or ():
             packed = unpack_slack(str(clicked.get("action_id", "")), clicked.get("value"))
@@ -383,6 +500,8 @@ def mount_slack(
     if notifier is not None:
         notifier.register(adapter.sender)
     dispatcher.ctx.file_fetchers["slack"] = adapter.fetch_slack_file
+    if dispatcher.ctx.policy is not None:
+        dispatcher.ctx.policy.set_group_resolver(adapter.group_members)
 
     async def on_startup(_: web.Application) -> None:
         await adapter.start()

@@ -4,11 +4,14 @@ Handlers get here without importing Slack: the adapter registers `SlackFiles.fet
 `ctx.file_fetchers` (a `bot.context.FileFetcher`), so a handler holding an `Attachment` (its `platform_id` is the Slack file id) or a
 file id / link typed as an argument does:
 
-    name, chunks = await ctx.file_fetchers["slack"](attachment.platform_id or argument)
+    name, chunks = await ctx.file_fetchers["slack"](ref, user=cmd.user, conversation=cmd.conversation)
     async for chunk in chunks: ...
 
-The bot token is only ever sent over https to Slack's own hosts or the configured Web API host; plain http
-only to the configured host, and only when that host is itself configured as http (a local stand-in).
+The bot can read files of every channel it is in; a file is read for someone only when `files.info` says it
+is shared in the conversation the command came from, or that person uploaded it (otherwise one could name
+the file of a private channel they are not in). The bot token is only sent to a file URL whose scheme, host
+and port are those of the configured Web API (a local stand-in), or, with Slack's own API, https on port 443
+of a Slack host (`files.slack.com`).
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import FtbotError
+from bot.model import Conversation, User
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
 
 _FILE_ID = re.compile(r"F[A-Z0-9]{6,}")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 # A file id as a path segment (`/files/U1/F123/name`) or after the team in `files-pri/T1-F123/...`.
 _FILE_ID_IN_PATH = re.compile(r"(?:^|/|-)(F[A-Z0-9]{6,})(?=/|$)")
 
@@ -74,13 +79,17 @@ class SlackFiles:
         self._client = client
         self._token = token
         api = urlsplit(api_url)
-        self._api_host = api.hostname or ""
-        # The token goes over plain http only where the operator already sends it that way (a local stand-in).
-        self._api_schemes = ("http", "https") if api.scheme == "http" else ("https",)
+        self._api_origin = _origin(api_url)
+        host = (api.hostname or "").lower()
+        # With Slack's own API, files come from another Slack host (files.slack.com), over https on 443.
+        self._api_is_slack = api.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com"))
         self._session = session
 
-    async def fetch(self, file_id_or_link: str) -> tuple[str, AsyncIterator[bytes]]:
-        """The file's name and its content as a stream of chunks (the download starts on first iteration)."""
+    async def fetch(
+        self, file_id_or_link: str, *, user: User, conversation: Conversation
+    ) -> tuple[str, AsyncIterator[bytes]]:
+        """The file's name and its content as a stream of chunks (the download starts on first iteration),
+        when `user`, asking in `conversation`, may have it (see the module docstring)."""
         file_id = parse_file_ref(file_id_or_link)
         try:
             info = await self._client.files_info(file=file_id)
@@ -92,6 +101,17 @@ class SlackFiles:
                 hint="Share the file in a channel I am in, and check the app has the `files:read` scope.",
             ) from None
         file = info.get("file") or {}
+        if not _visible_to(file, user, conversation):
+            log.warning(
+                "slack file %s refused for %s in %s: not shared there and not theirs",
+                file_id,
+                user.id,
+                conversation.id,
+            )
+            raise SlackFileError(
+                f"File `{file_id}` is not shared in this conversation, and you did not upload it.",
+                hint="Share the file in this conversation (or attach it to your message), then try again.",
+            )
         url = str(file.get("url_private_download") or file.get("url_private") or "")
         if not url:
             raise SlackFileError(
@@ -104,16 +124,20 @@ class SlackFiles:
         return str(file.get("name") or file_id), self._download(file_id, url)
 
     def _token_refusal(self, url: str) -> str | None:
-        """Why the bot token must not go to `url` (None: it may)."""
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if host and host == self._api_host:
-            allowed = self._api_schemes
-        elif host == "slack.com" or host.endswith(".slack.com"):
-            allowed = ("https",)
-        else:
+        """Why the bot token must not go to `url` (None: it may): scheme, host and port must all match."""
+        scheme, host, port = _origin(url)
+        if (scheme, host, port) == self._api_origin:
+            return None
+        slack_host = host == "slack.com" or host.endswith(".slack.com")
+        if slack_host and self._api_is_slack:
+            if scheme != "https":
+                return "is not served over https"
+            return None if port == 443 else "points to another port than Slack's"
+        if host != self._api_origin[1]:
             return "points outside Slack"
-        return None if parts.scheme in allowed else "is not served over https"
+        if scheme != self._api_origin[0]:
+            return "is not served over https" if scheme != "https" else "uses another scheme than Slack's API"
+        return "points to another port than Slack's"
 
     async def _download(self, file_id: str, url: str) -> AsyncIterator[bytes]:
         shared = self._session()
@@ -135,3 +159,37 @@ class SlackFiles:
         finally:
             if session is not shared:
                 await session.close()
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in; an unreadable port matches nothing."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return (parts.scheme, "", -1)
+    return (
+        parts.scheme.lower(),
+        (parts.hostname or "").lower(),
+        port or _DEFAULT_PORTS.get(parts.scheme.lower()),
+    )
+
+
+def _visible_to(file: dict[str, object] | object, user: User, conversation: Conversation) -> bool:
+    """`files.info` says the file is shared in `conversation` (`channels`, `groups`, `ims`, `shares`), or
+    `user` uploaded it (`user`)."""
+    if not isinstance(file, dict):
+        return False
+    if user.id and file.get("user") == user.id:
+        return True
+    where: set[str] = set()
+    for key in ("channels", "groups", "ims"):
+        value = file.get(key)
+        if isinstance(value, list):
+            where.update(str(v) for v in value)
+    shares = file.get("shares")
+    if isinstance(shares, dict):
+        for kind in shares.values():  # {"public": {C...: [...]}, "private": {G...: [...]}}
+            if isinstance(kind, dict):
+                where.update(str(k) for k in kind)
+    return conversation.id in where

@@ -11,8 +11,14 @@ clicked card). Work that takes longer than `answer_within` seconds is answered a
 a typing indicator) and its replies are sent proactively when ready. Every conversation reference is stored
 for proactive sends, which `TeamsSender` (registered on the notifier for platform "teams") makes later.
 
-With credentials, a request without a bearer token is refused (401) before its body is read. On shutdown
-(`close`), new requests get 503 and work in flight gets `SHUTDOWN_GRACE` seconds before it is cancelled.
+With credentials, a request without a bearer token is refused (401) before its body is read; Bot Framework's
+signing keys are fetched off the request path (adapters/teams_keys.py); a request from a tenant not allowed
+(`FTBOT_TEAMS_ALLOWED_TENANTS`, default: MicrosoftAppTenantId; neither: nobody) gets 403 before any work.
+Without credentials requests are served only when `teams_no_auth` says so (FTBOT_TEAMS_NO_AUTH=1 or the
+embedded default) and only from this machine (`Host`/`Origin` loopback, adapters/local_only.py); otherwise
+401. Bodies must be exactly `application/json` in a charset that decodes (else 415 / 400, one log line).
+On shutdown (`close`), new requests get 503 and work in flight gets `SHUTDOWN_GRACE` seconds before it is
+cancelled.
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity, ActivityTypes, ConversationReference
 
 from adapters.inflight import InFlight
+from adapters.local_only import not_local
 from adapters.teams_delivery import Sleep, TeamsDeliveryError, connector_call
+from adapters.teams_keys import KeyRefresher, install_signing_keys
 from adapters.teams_translate import (
     INVOKE_EXECUTE,
     bot_was_added,
@@ -46,6 +54,7 @@ from adapters.teams_translate import (
     plain_summary,
     strip_bot_mention,
     submit_action,
+    tenant_of,
 )
 from bot.config import Settings
 from bot.errors import UsageError
@@ -138,10 +147,21 @@ class TeamsAdapter:
         self._inflight = InFlight()  # requests being handled and both sets above, for `close`
         self._closing = False
         self._closed = False
+        self.no_auth = not self.app_id and settings.teams_no_auth
+        own_tenant = [settings.microsoft_app_tenant_id] if settings.microsoft_app_tenant_id else []
+        self.tenants = frozenset(settings.teams_allowed_tenants or own_tenant)
+        self.keys: KeyRefresher | None = None
+        if self.app_id:
+            self.keys = KeyRefresher(install_signing_keys(settings.teams_openid_metadata_url))
 
     @property
     def authenticates(self) -> bool:
         return bool(self.app_id)
+
+    async def start(self) -> None:
+        """Start loading Bot Framework's signing keys (tokens are refused until they are there)."""
+        if self.keys is not None:
+            await self.keys.start()
 
     # --- inbound -------------------------------------------------------------------------------------------
 
@@ -150,19 +170,34 @@ class TeamsAdapter:
         if self._closing:
             # Bot Framework retries a failed delivery; the restarted bot takes it.
             return web.Response(status=503, text="shutting down")
+        if not self.authenticates and not self.no_auth:
+            # Fail closed: no credentials and no opt-in to serve unauthenticated (FTBOT_TEAMS_NO_AUTH=1).
+            log.warning("Teams: rejected a request: MicrosoftAppId is not set and unauthenticated use is off")
+            return web.Response(status=401)
         if self.authenticates and not has_bearer_token(request.headers.get("Authorization", "")):
             # The JWT check needs the body (its serviceUrl claim); a request with no token at all cannot
             # pass it, so it is refused before an anonymous client makes the bot read up to the size cap.
             log.warning("Teams: rejected a request without a bearer token")
             return web.Response(status=401)
+        if self.no_auth:
+            refusal = not_local(request)
+            if refusal is not None:
+                log.warning(
+                    "Teams: rejected an unauthenticated request not made on this machine (%s)", refusal
+                )
+                return web.Response(status=403)
         with self._inflight.request():
             return await self._handle(request)
 
     async def _handle(self, request: web.Request) -> web.Response:
-        if "application/json" not in request.headers.get("Content-Type", ""):
+        # Exactly JSON: a browser may post `text/plain` (or a form) cross-site without asking first.
+        if request.content_type != "application/json":
             return web.Response(status=415, text="expected application/json")
         try:
             body = await request.json()
+        except (LookupError, UnicodeDecodeError):  # a bogus charset, or bytes it cannot decode
+            log.warning("Teams: rejected a request whose body cannot be decoded with its charset")
+            return web.Response(status=400, text="the body cannot be decoded with its charset")
         except ValueError:
             return web.Response(status=400, text="body is not JSON")
         if not isinstance(body, dict) or not body.get("type"):
@@ -178,6 +213,11 @@ class TeamsAdapter:
         except Exception as exc:  # PermissionError, but also jwt decode errors for a malformed token
             log.warning("Teams: rejected an unauthenticated request (%s)", type(exc).__name__)
             return web.Response(status=401)
+        if self.authenticates:
+            tenant = tenant_of(activity, body)
+            if tenant not in self.tenants:
+                log.warning("Teams: rejected a request from tenant %s (not allowed)", tenant or "(none)")
+                return web.Response(status=403)
         if await self._seen(activity):
             if activity.type == ActivityTypes.invoke:
                 return web.json_response(message_response(ALREADY_HANDLED))
@@ -315,7 +355,11 @@ class TeamsAdapter:
             if source:
                 await self._remember(replacing.card, MessageRef("teams", conversation.id, source))
         else:
-            await self._invoke_response(turn, message_response(plain_summary(rest[0].card) if rest else DONE))
+            first = rest[0] if rest else None
+            await self._invoke_response(turn, message_response(plain_summary(first.card) if first else DONE))
+            if first is not None and first.ephemeral:
+                # Shown to the one who clicked, in the invoke response; not posted for everybody.
+                rest.remove(first)
         return rest
 
     async def _invoke_response(self, turn: TurnContext, body: dict[str, Any]) -> None:
@@ -411,6 +455,8 @@ class TeamsAdapter:
         """Refuse new requests; let requests in flight, their work and late replies finish for up to `grace`
         seconds, then cancel what is left (work may be waiting minutes on Azure)."""
         self._closing = True
+        if self.keys is not None:
+            await self.keys.stop()
         cancelled = await self._inflight.settle(grace)
         self._closed = True
         if cancelled:
@@ -486,9 +532,23 @@ def mount_teams(
     >>> await notifier.send("teams", conversation.reference, card)  # doctest: +SKIP
     """
     adapter = TeamsAdapter(settings, dispatcher, store, answer_within=answer_within, sleep=sleep)
-    if not adapter.authenticates:
+    if adapter.no_auth:
         log.warning(NO_AUTH_WARNING, ROUTE)
+    elif not adapter.authenticates:
+        log.warning(
+            "Teams: MicrosoftAppId is not set and FTBOT_TEAMS_NO_AUTH is off: %s refuses everything", ROUTE
+        )
+    elif not adapter.tenants:
+        log.warning(
+            "Teams: no allowed tenant (FTBOT_TEAMS_ALLOWED_TENANTS or MicrosoftAppTenantId): %s refuses everything",
+            ROUTE,
+        )
+
+    async def on_startup(_: web.Application) -> None:
+        await adapter.start()
+
     app.router.add_post(ROUTE, adapter.handle)
+    app.on_startup.append(on_startup)
     app.on_shutdown.append(adapter.on_shutdown)
     notifier.register(adapter.sender)
     return adapter

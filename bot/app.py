@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import ipaddress
 import logging
 import signal
 from contextlib import suppress
@@ -20,7 +19,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from bot.azure_clients import AzureClients
-from bot.config import Settings
+from bot.config import Settings, is_loopback_host
 from bot.context import Context
 from bot.errors import StartupError
 from bot.notifier import Notifier
@@ -165,6 +164,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
         samples_dir=_samples_dir(),
     )
     ctx.policy = Policy(settings, local=ctx.local_files and embedded and not _platform_configured(settings))
+    _log_authorization(settings, ctx.policy)
     router = build_router()
     ctx.extras["router"] = router
     dispatcher = Dispatcher(router, ctx, presenter())
@@ -222,25 +222,40 @@ def _mount_adapters(
     slack = mount_slack(app, settings, dispatcher, store, notifier)
     if slack is not None:
         mounted["slack"] = slack
-    # Without an app id nothing authenticates Teams requests: serve them only on a loopback address (local
-    # use: the Bot Framework Emulator, tests), never on an address others can reach.
-    if settings.microsoft_app_id or _is_loopback(settings.host):
+    # Without an app id nothing authenticates Teams requests: serve them only when opted in (or the embedded
+    # default) and on a loopback address (local use: the Bot Framework Emulator, tests).
+    if settings.microsoft_app_id:
         mounted["teams"] = mount_teams(app, settings, dispatcher, store, notifier)
-    else:
+    elif settings.teams_unauthenticated() and _is_loopback(settings.host):
+        local = settings.model_copy(update={"teams_no_auth": True})
+        mounted["teams"] = mount_teams(app, local, dispatcher, store, notifier)
+    elif settings.teams_unauthenticated():
         log.warning(
             "Teams is off: MicrosoftAppId is not set and FTBOT_HOST=%s is reachable from other machines",
             settings.host,
+        )
+    else:
+        log.info(
+            "Teams is off: MicrosoftAppId is not set (FTBOT_TEAMS_NO_AUTH=1 serves it unauthenticated locally)"
         )
     return mounted
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(host)
+
+
+def _log_authorization(settings: Settings, policy: Policy) -> None:
+    """Say at start who may do what, so a missing roles file is noticed before someone is refused."""
+    if policy.local:
+        log.info("authorization: local use (embedded emulator, no chat platform): you hold every role")
+        return
+    roles = settings.roles
+    if not (roles.operators or roles.admins):
+        log.warning(
+            "authorization: no operators configured ([roles] operators in the TOML file): jobs not started "
+            "from chat, other conversations' jobs and `list --all` are refused to everybody"
+        )
 
 
 def _platform_configured(settings: Settings) -> bool:

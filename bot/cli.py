@@ -12,9 +12,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, database_password_forms, load_settings
 from bot.errors import ConfigError, StartupError
-from bot.logs import setup_logging
+from bot.logs import RedactingFilter, setup_logging
 
 EXIT_USAGE = 2
 
@@ -44,9 +44,33 @@ def _settings(**overrides: object) -> Settings:
     return load_settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+SECRET_ENV = (
+    "SLACK_BOT_TOKEN",
+    "FTBOT_SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "FTBOT_SLACK_SIGNING_SECRET",
+    "MicrosoftAppPassword",
+    "FTBOT_MICROSOFT_APP_PASSWORD",
+    "FTBOT_AZURE_OPENAI_API_KEY",
+    "AZURE_CLIENT_SECRET",
+)
+
+
+def _env_secrets() -> list[str]:
+    """The secrets in the environment, for messages printed before settings could be read."""
+    found = [os.environ[name] for name in SECRET_ENV if os.environ.get(name)]
+    return found + database_password_forms(os.environ.get("FTBOT_DATABASE_URL", ""))
+
+
+def _say(message: str, settings: Settings | None = None) -> None:
+    """Print a start-up message on stderr through the same redaction filter as every log line."""
+    secrets = _env_secrets() + (settings.secret_values() if settings is not None else [])
+    print(RedactingFilter(secrets).redact(message), file=sys.stderr)
+
+
 def _config_failure(exc: ConfigError) -> int:
     for problem in exc.problems:
-        print(f"ftbot: configuration error: {problem}", file=sys.stderr)
+        _say(f"ftbot: configuration error: {problem}")
     return EXIT_USAGE
 
 
@@ -67,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         _parser().print_help()
         return EXIT_USAGE
+    settings: Settings | None = None
     try:
         if command in ("serve", "demo"):
             settings = _settings(host=getattr(args, "host", None), port=getattr(args, "port", None))
@@ -76,19 +101,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(serve(settings))
         if command == "db":
             settings = _settings()
-            setup_logging(settings.log_format, settings.log_level)
+            setup_logging(settings.log_format, settings.log_level, settings.secret_values())
             return asyncio.run(_db_upgrade(settings))
     except ConfigError as exc:
         return _config_failure(exc)
     except OSError as exc:  # e.g. the port is taken
-        print(f"ftbot: {exc.strerror or exc}", file=sys.stderr)
+        _say(f"ftbot: {exc.strerror or exc}", settings)
         return 1
     except StartupError as exc:
-        print(f"ftbot: cannot start: {exc}", file=sys.stderr)
+        _say(f"ftbot: cannot start: {exc}", settings)
         return 1
-    except Exception as exc:  # one line; the trace only at DEBUG
+    except Exception as exc:  # one line; the trace only at DEBUG (through the redacting log handler)
         logging.getLogger("ftbot").debug("start-up failed", exc_info=True)
-        print(f"ftbot: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _say(f"ftbot: cannot start: {type(exc).__name__}: {exc}", settings)
         return 1
     return EXIT_USAGE
 

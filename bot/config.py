@@ -5,19 +5,60 @@ roles). Secrets come only from the environment: a TOML file that holds one is re
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, quote_plus, urlsplit
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from bot.errors import ConfigError
 
 DEFAULT_DATA_API_VERSION = "2025-04-01-preview"
 DEFAULT_ARM_API_VERSION = "2024-10-01"
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
+
+
+def is_loopback_host(host: str) -> bool:
+    """A name or address that only this machine reaches (`localhost`, 127.0.0.0/8, ::1)."""
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _split_ids(value: Any) -> Any:
+    """`T1,T2` (or spaces, or a JSON list) from an environment variable; a TOML list as it is."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass  # reported by the list validation below
+    if isinstance(value, str):
+        return [part for part in value.replace(",", " ").split() if part]
+    return value
+
+
+IdList = Annotated[list[str], NoDecode, BeforeValidator(_split_ids)]
+"""Ids in an environment variable as `A,B,C` rather than JSON."""
+
 SECRET_KEYS = frozenset({"api_key", "password", "secret", "token", "client_secret", "signing_secret"})
 
 
@@ -163,13 +204,34 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MicrosoftAppType", "FTBOT_MICROSOFT_APP_TYPE"),
         description="Bot identity type.",
     )
+    slack_allowed_workspaces: IdList = Field(
+        default_factory=list,
+        description="Slack workspace (`T...`) or Enterprise Grid (`E...`) ids whose requests are served, "
+        "comma-separated. Empty: only the bot token's own workspace (from `auth.test`). Others get 403.",
+    )
+    teams_allowed_tenants: IdList = Field(
+        default_factory=list,
+        description="Entra tenant ids whose Teams requests are served, comma-separated. Empty: the bot's own "
+        "MicrosoftAppTenantId; a multi-tenant bot lists its tenants here. Neither set: every request is refused.",
+    )
+    teams_no_auth: bool = Field(
+        default=False,
+        description="Serve /api/messages WITHOUT Bot Framework authentication, for the Bot Framework Emulator "
+        "on this machine only (loopback address, Host/Origin checked). Implied by the embedded default; refused "
+        "together with Slack, MicrosoftAppId or an Azure endpoint off this machine.",
+    )
+    teams_openid_metadata_url: str = Field(
+        default="",
+        description="Where Bot Framework's token signing keys are read (a local stand-in in tests). "
+        "Empty: Bot Framework's own OpenID metadata.",
+    )
 
     resources: list[AzureResource] = Field(
         default_factory=list, description="Extra Azure resources (TOML only)."
     )
     roles: Roles = Field(default_factory=Roles, description="Roles (TOML only).")
 
-    @field_validator("public_url", "slack_api_url", "arm_endpoint")
+    @field_validator("public_url", "slack_api_url", "arm_endpoint", "teams_openid_metadata_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
@@ -196,8 +258,7 @@ class Settings(BaseSettings):
             )
             if secret is not None
         ]
-        password = make_url(self.database_url).password if "://" in self.database_url else None
-        found += [str(password)] if password else []
+        found += database_password_forms(self.database_url)
         found += [os.environ[name] for name in ("AZURE_CLIENT_SECRET",) if os.environ.get(name)]
         return found
 
@@ -205,9 +266,44 @@ class Settings(BaseSettings):
     def uses_emulator(self) -> bool:
         return self.azure_openai_endpoint is None
 
+    def azure_is_local(self) -> bool:
+        """Every Azure endpoint in use is on this machine (the embedded emulator, or one on loopback)."""
+        endpoints = [r.endpoint for r in self.resources]
+        if not self.uses_emulator:
+            endpoints += [self.azure_openai_endpoint or "", self.arm_endpoint]
+        return all(is_loopback_host(urlsplit(e).hostname or "") for e in endpoints)
+
+    def chat_platform_configured(self) -> bool:
+        return bool(self.slack_bot_token or self.microsoft_app_id)
+
+    def teams_unauthenticated(self) -> bool:
+        """Teams is served without authentication: opted in (FTBOT_TEAMS_NO_AUTH=1), or the embedded default
+        (no chat platform configured and Azure only on this machine)."""
+        if self.microsoft_app_id:
+            return False
+        return self.teams_no_auth or (not self.chat_platform_configured() and self.azure_is_local())
+
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def database_password_forms(url: str) -> list[str]:
+    """The database password as it appears anywhere: decoded, and percent-encoded as it is in the URL."""
+    if "://" not in url:
+        return []
+    try:
+        password = make_url(url).password
+    except Exception:  # a malformed URL: redact what sits between `user:` and the last `@`
+        head = url.split("://", 1)[1].rpartition("@")[0]
+        return [head.partition(":")[2]] if ":" in head else []
+    if not password:
+        return []
+    forms = {str(password), quote(str(password), safe=""), quote_plus(str(password), safe="")}
+    head = url.split("://", 1)[1].rpartition("@")[0]  # the raw text, whatever its encoding
+    if ":" in head:
+        forms.add(head.partition(":")[2])
+    return sorted(f for f in forms if f)
 
 
 def _toml_values(path: Path) -> dict[str, Any]:
@@ -294,6 +390,17 @@ def _cross_checks(s: Settings) -> list[str]:
         problems.append("MicrosoftAppId: required when MicrosoftAppPassword is set")
     if s.microsoft_app_type == "SingleTenant" and s.microsoft_app_id and not s.microsoft_app_tenant_id:
         problems.append("MicrosoftAppTenantId: required for a SingleTenant bot")
+    if s.teams_no_auth:
+        if s.microsoft_app_id:
+            problems.append(
+                "FTBOT_TEAMS_NO_AUTH: not with MicrosoftAppId (that bot authenticates its requests)"
+            )
+        if s.slack_bot_token:
+            problems.append("FTBOT_TEAMS_NO_AUTH: not together with Slack; it is for local use only")
+        if not s.azure_is_local():
+            problems.append(
+                "FTBOT_TEAMS_NO_AUTH: not with an Azure endpoint off this machine; it is for local use only"
+            )
     names = [r.name for r in s.resources]
     if len(set(names)) != len(names):
         problems.append("config file: resources: each resource needs a unique name")

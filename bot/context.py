@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.config import Settings
+from bot.model import Conversation, User
 
 if TYPE_CHECKING:
     from bot.notifier import Notifier
@@ -16,8 +17,13 @@ if TYPE_CHECKING:
     from bot.store import Store
 
 
-FileFetcher = Callable[[str], Awaitable[tuple[str, AsyncIterator[bytes]]]]
-"""`fetch(platform file id, link or URL) -> (file name, async byte chunks)`: registered by each adapter."""
+class FileFetcher(Protocol):
+    """`fetch(platform file id, link or URL, user=..., conversation=...) -> (file name, async byte chunks)`:
+    registered by each adapter. Who asks and where let the adapter refuse a file they may not read."""
+
+    def __call__(
+        self, ref: str, /, *, user: User, conversation: Conversation
+    ) -> Awaitable[tuple[str, AsyncIterator[bytes]]]: ...
 
 
 def utcnow() -> datetime:

@@ -37,9 +37,10 @@ class NotAllowed(FtbotError):
 
     title = "Not allowed"
 
-    def __init__(self, message: str, *, act: str = "", hint: str = "") -> None:
+    def __init__(self, message: str, *, act: str = "", subject: str = "", hint: str = "") -> None:
         super().__init__(message, hint=hint)
         self.act = act
+        self.subject = subject  # what the refused act was about (a job id, a resource), for the audit entry
 
 
 class InvalidState(FtbotError):

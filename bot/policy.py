@@ -40,6 +40,7 @@ class Act(StrEnum):
 
     START_JOB = "job.start"
     MANAGE_JOB = "job.manage"  # cancel, pause, resume
+    VIEW_JOB = "job.view"  # status, events, checkpoints of a job outside the asking conversation
     LIST_ALL_JOBS = "job.list_all"
     REQUEST_DEPLOY = "deploy.request"
     APPROVE_DEPLOY = "deploy.approve"
@@ -104,6 +105,15 @@ class Policy:
             if not roles.approvers:
                 return Decision(False, "no approvers are configured for this resource, so nobody can approve")
             return Decision(False, "only the configured approvers may approve deployments")
+        if act is Act.VIEW_JOB:
+            # Asked only for a job outside the asking conversation (the handler lets its own through).
+            if is_operator or (owner is not None and owner == user.id):
+                return Decision(True)
+            return Decision(
+                False,
+                "this job was not started in this conversation; only the person who started it and "
+                "operators may see it here",
+            )
         if act in (Act.LIST_ALL_JOBS, Act.DELETE_DEPLOY, Act.KEEP_ALIVE):
             if is_operator or (act is not Act.LIST_ALL_JOBS and owner is not None and owner == user.id):
                 return Decision(True)
@@ -111,11 +121,20 @@ class Policy:
         return Decision(False, "not allowed")  # an act nobody wrote a rule for is refused
 
     async def require(
-        self, user: User, act: Act, *, resource: str | None = None, owner: str | None = None
+        self,
+        user: User,
+        act: Act,
+        *,
+        resource: str | None = None,
+        owner: str | None = None,
+        subject: str | None = None,
     ) -> None:
+        """Raise `NotAllowed` (carrying the act and `subject`, e.g. the job id, for the audit) unless allowed."""
         decision = await self.check(user, act, resource=resource, owner=owner)
         if not decision.allowed:
-            raise NotAllowed(f"You may not do that: {decision.reason}.", act=act.value)
+            raise NotAllowed(
+                f"You may not do that: {decision.reason}.", act=act.value, subject=subject or resource or ""
+            )
 
     async def _matches(self, user: User, members: Iterable[str]) -> bool:
         ids = {user.id, user.aad_object_id} - {None, ""}

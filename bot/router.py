@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from bot.errors import FtbotError, UsageError
-from bot.model import Action, Command, Platform, Reply
+from bot.errors import FtbotError, NotAllowed, UsageError
+from bot.model import Action, Command, Platform, Reply, User
 from cards.model import Card
 
 if TYPE_CHECKING:
@@ -250,6 +250,8 @@ class Dispatcher:
             return as_replies(await spec.handler(self.ctx, bound))
         except UsageError as exc:
             return [self.presenter.usage(self.router, spec, exc.message, cmd.platform)]
+        except NotAllowed as exc:
+            return [await self._refused(exc, cmd.user, cmd.platform, f"command {spec.verb}")]
         except Exception as exc:
             return [self._error_reply(exc, f"command {spec.verb}")]
 
@@ -260,8 +262,27 @@ class Dispatcher:
             return [self._error_reply(exc, "action")]
         try:
             return as_replies(await spec.handler(self.ctx, action))
+        except NotAllowed as exc:
+            return [await self._refused(exc, action.user, action.platform, f"action {action.action}")]
         except Exception as exc:
             return [self._error_reply(exc, f"action {action.action}")]
+
+    async def _refused(self, exc: NotAllowed, user: User, platform: Platform, where: str) -> Reply:
+        """The one place a refusal is audited (actor, act, subject) and answered, privately."""
+        log.info("refused %s for %s on %s: %s", exc.act or "?", user.id, exc.subject or "-", where)
+        try:
+            await self.ctx.store.audit(
+                platform=platform,
+                actor=user,
+                action=f"{exc.act or 'unknown'}.refused",
+                subject=exc.subject or "-",
+                detail={"act": exc.act, "reason": exc.message, "via": where},
+            )
+        except Exception as audit_exc:  # the user still hears why; the failure to record is logged
+            log.error(
+                "could not audit a refusal of %s for %s: %s", exc.act, user.id, type(audit_exc).__name__
+            )
+        return replace(self.presenter.error(exc, None), ephemeral=True, replace_source=False, in_thread=False)
 
     def _error_reply(self, exc: BaseException, where: str) -> Reply:
         ref = None

@@ -275,7 +275,7 @@ class SourceResolver:
         fetcher = self.ctx.file_fetchers.get(platform)
         if fetcher is None:
             raise DataError(f"Files from {platform} cannot be read here: that platform is not configured.")
-        name, chunks = await fetcher(ref)
+        name, chunks = await fetcher(ref, user=self.cmd.user, conversation=self.cmd.conversation)
         return Source(label=name or label, spooled=await _spool(chunks, name or label, self.tmp))
 
     def _local(self, ref: str) -> Path | None:

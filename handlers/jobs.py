@@ -6,19 +6,23 @@ hears "this job already finished" rather than a raw 409.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from bot import params as p
+from bot.azure import errors as az
 from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.errors import AzureError, rai_failure
 from bot.azure.models import Checkpoint, FineTuningJob, JobEvent, JobStatus
 from bot.context import Context
-from bot.errors import InvalidState, UsageError
-from bot.model import Action, Command, Reply
+from bot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from bot.model import Action, Command, Conversation, Reply, User
+from bot.policy import Act
 from bot.router import Arg, Opt, Router
+from bot.store import StoredJob
 from cards.checkpoints import checkpoints_card
 from cards.events import events_card
 from cards.format import when
@@ -39,6 +43,56 @@ RAI_WORDS = {
 
 RESOURCE = Opt("resource", p.resource_name, metavar="NAME", help="which Azure resource (default: the first)")
 PROGRESS_EVENTS = 25  # newest events read to find the latest step for the progress bar
+LIST_LOOKUPS = 8  # Azure status reads at once for `list` (one per job of the conversation)
+
+
+# -- who may see and change a job (bot/policy.py decides; these only say who owns what) ------------------------
+
+
+def _resource_name(ctx: Context, stored: StoredJob | None, resource: str | None) -> str | None:
+    if stored is not None:
+        return stored.resource
+    try:
+        return str(ctx.azure.resource(resource).name)
+    except Exception:  # an unknown --resource is reported by the Azure call that follows
+        return resource
+
+
+async def may_view(ctx: Context, user: User, where: Conversation, job_id: str, resource: str | None) -> None:
+    """Everybody allowed here sees the jobs of their own conversation; a job of another conversation (or one
+    not started from chat) only its starter and operators. Raises `NotAllowed`."""
+    if ctx.policy is None:
+        raise NotAllowed(
+            "Nobody may see jobs: no authorization policy is configured.", act=Act.VIEW_JOB.value
+        )
+    stored = await ctx.store.get_job(job_id)
+    if stored is not None and stored.home_conversation == where.key:
+        return
+    name = _resource_name(ctx, stored, resource)
+    owner = stored.requested_by if stored else None
+    if (
+        stored is None
+        and not (await ctx.policy.check(user, Act.VIEW_JOB, resource=name, owner=owner)).allowed
+    ):
+        # A mistyped id deserves "not found" rather than a refusal (ids are unguessable: nothing leaks).
+        await ctx.azure.data(resource).get_job(job_id)
+    await ctx.policy.require(user, Act.VIEW_JOB, resource=name, owner=owner, subject=job_id)
+
+
+async def may_manage(ctx: Context, user: User, job_id: str, resource: str | None) -> None:
+    """Cancel, pause, resume: the job's starter (as stored when it was started from chat) or an operator."""
+    if ctx.policy is None:
+        raise NotAllowed(
+            "Nobody may change jobs: no authorization policy is configured.", act=Act.MANAGE_JOB.value
+        )
+    stored = await ctx.store.get_job(job_id)
+    await ctx.policy.require(
+        user,
+        Act.MANAGE_JOB,
+        resource=_resource_name(ctx, stored, resource),
+        owner=stored.requested_by if stored else None,
+        subject=job_id,
+    )
 
 
 # Example counts of training files by file id, known from pre-flight (`start`) or counted from the file once
@@ -181,19 +235,61 @@ async def job_status_card(ctx: Context, job_id: str, resource: str | None) -> Ca
             help="only jobs in this state",
         ),
         Opt("limit", p.int_between(1, 50), default=10, metavar="N", help="how many (1-50, default 10)"),
+        Opt(
+            "all",
+            flag=True,
+            default=False,
+            help="every job on the resource, not only this conversation's (operators)",
+        ),
         RESOURCE,
     ),
 )
 async def list_jobs(ctx: Context, cmd: Command) -> Card:
-    client = ctx.azure.data(cmd.params["resource"])
     wanted: str | None = cmd.params["status"]
     limit: int = cmd.params["limit"]
-    # One more than asked tells whether there are more; the client filters (the service cannot).
-    found = [job_view(j) async for j in client.jobs(status=wanted, limit=50, max_items=limit + 1)]
-    more = len(found) > limit
+    if cmd.params["all"]:
+        if ctx.policy is None:
+            raise NotAllowed(
+                "Nobody may list every job: no authorization policy is configured.",
+                act=Act.LIST_ALL_JOBS.value,
+            )
+        resource = _resource_name(ctx, None, cmd.params["resource"])
+        await ctx.policy.require(cmd.user, Act.LIST_ALL_JOBS, resource=resource, subject=resource or "-")
+        client = ctx.azure.data(cmd.params["resource"])
+        # One more than asked tells whether there are more; the client filters (the service cannot).
+        found = [job_view(j) async for j in client.jobs(status=wanted, limit=50, max_items=limit + 1)]
+        more = len(found) > limit
+        hint = f"More: `/ft list --all --limit {min(50, limit * 2)}`" if more and limit < 50 else ""
+        return job_list_card(found[:limit], f"status={wanted}" if wanted else "", hint)
+    return await _conversation_jobs(ctx, cmd, wanted, limit)
+
+
+async def _conversation_jobs(ctx: Context, cmd: Command, wanted: str | None, limit: int) -> Card:
+    """The jobs started (or followed) in this conversation, newest first, with their status now in Azure."""
+    resource = cmd.params["resource"]
+    name = _resource_name(ctx, None, resource) if resource else None
+    stored = [
+        j
+        for j in await ctx.store.jobs_in(cmd.conversation.key, limit=50)
+        if name is None or j.resource == name
+    ]
+    if not wanted:  # without a status filter, one more than asked tells whether there are more
+        stored = stored[: limit + 1]
+    gate = asyncio.Semaphore(LIST_LOOKUPS)
+
+    async def current(job: StoredJob) -> JobView | None:
+        async with gate:
+            try:
+                return job_view(await ctx.azure.data(job.resource).get_job(job.job_id))
+            except (az.NotFound, NotFound):  # deleted in Azure since, or its resource is gone from settings
+                return None
+
+    views = [v for v in await asyncio.gather(*(current(j) for j in stored)) if v is not None]
+    if wanted:
+        views = [v for v in views if v.status == wanted]
+    more = len(views) > limit
     hint = f"More: `/ft list --limit {min(50, limit * 2)}`" if more and limit < 50 else ""
-    found = found[:limit]
-    return job_list_card(found, f"status={wanted}" if wanted else "", hint)
+    return job_list_card(views[:limit], f"status={wanted}" if wanted else "", hint)
 
 
 @router.command(
@@ -204,6 +300,7 @@ async def list_jobs(ctx: Context, cmd: Command) -> Card:
     options=(RESOURCE,),
 )
 async def status(ctx: Context, cmd: Command) -> Card:
+    await may_view(ctx, cmd.user, cmd.conversation, cmd.params["job"], cmd.params["resource"])
     return await job_status_card(ctx, cmd.params["job"], cmd.params["resource"])
 
 
@@ -234,6 +331,7 @@ async def event_page(ctx: Context, job_id: str, resource: str | None, limit: int
 )
 async def events(ctx: Context, cmd: Command) -> Card:
     prm = cmd.params
+    await may_view(ctx, cmd.user, cmd.conversation, prm["job"], prm["resource"])
     return await event_page(ctx, prm["job"], prm["resource"], prm["limit"], prm["after"])
 
 
@@ -261,6 +359,7 @@ def checkpoint_view(c: Checkpoint, deployable: bool) -> CheckpointView:
     options=(RESOURCE,),
 )
 async def checkpoints(ctx: Context, cmd: Command) -> Card:
+    await may_view(ctx, cmd.user, cmd.conversation, cmd.params["job"], cmd.params["resource"])
     return await checkpoints_of(ctx, cmd.params["job"], cmd.params["resource"])
 
 
@@ -315,8 +414,9 @@ def _check_allowed(verb: str, job: FineTuningJob) -> None:
 
 
 async def change_job(
-    ctx: Context, verb: str, job_id: str, resource: str | None, who: Any, platform: str
+    ctx: Context, verb: str, job_id: str, resource: str | None, who: User, platform: str
 ) -> Card:
+    await may_manage(ctx, who, job_id, resource)
     client = ctx.azure.data(resource)
     job = await client.get_job(job_id)
     _check_allowed(verb, job)
@@ -357,7 +457,8 @@ def cancel_confirmation(job_id: str, resource: str | None) -> Card:
 )
 async def cancel(ctx: Context, cmd: Command) -> Reply:
     if not cmd.params["yes"]:
-        # Refuse a finished job now, rather than after the user confirmed.
+        # Refuse someone who may not cancel, or a finished job, now rather than after they confirmed.
+        await may_manage(ctx, cmd.user, cmd.params["job"], cmd.params["resource"])
         _check_allowed("cancel", await ctx.azure.data(cmd.params["resource"]).get_job(cmd.params["job"]))
         return Reply(cancel_confirmation(cmd.params["job"], cmd.params["resource"]))
     card = await change_job(ctx, "cancel", cmd.params["job"], cmd.params["resource"], cmd.user, cmd.platform)
@@ -400,12 +501,14 @@ def _payload_job(action: Action) -> tuple[str, str | None]:
 @router.action(REFRESH)
 async def refresh_button(ctx: Context, action: Action) -> Reply:
     job_id, resource = _payload_job(action)
+    await may_view(ctx, action.user, action.conversation, job_id, resource)
     return Reply(await job_status_card(ctx, job_id, resource), replace_source=True)
 
 
 @router.action(EVENTS)
 async def events_button(ctx: Context, action: Action) -> Reply:
     job_id, resource = _payload_job(action)
+    await may_view(ctx, action.user, action.conversation, job_id, resource)
     after = action.payload.get("after")
     try:
         after = p.event_id(after) if after else None
@@ -418,12 +521,14 @@ async def events_button(ctx: Context, action: Action) -> Reply:
 async def show_button(ctx: Context, action: Action) -> Reply:
     """A row of the job list: that job's card as a new message (the list stays)."""
     job_id, resource = _payload_job(action)
+    await may_view(ctx, action.user, action.conversation, job_id, resource)
     return Reply(await job_status_card(ctx, job_id, resource))
 
 
 @router.action(CHECKPOINTS)
 async def checkpoints_button(ctx: Context, action: Action) -> Reply:
     job_id, resource = _payload_job(action)
+    await may_view(ctx, action.user, action.conversation, job_id, resource)
     return Reply(await checkpoints_of(ctx, job_id, resource), in_thread=True)
 
 

@@ -17,8 +17,9 @@ from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.models import FineTuningJob
 from bot.context import Context
 from bot.dataprep import dpo_models, known_models, model_info
-from bot.errors import UsageError
+from bot.errors import NotAllowed, UsageError
 from bot.model import Command, Reply
+from bot.policy import Act
 from bot.router import Arg, Opt, Router
 from cards.format import plural, when
 from cards.jobs import job_card
@@ -192,6 +193,7 @@ def data_summary(training: Source, validation: Source | None) -> str:
 )
 async def start(ctx: Context, cmd: Command) -> list[Reply]:
     prm = dict(cmd.params)
+    await may_start(ctx, cmd, prm["resource"])
     model: str = prm["model"]
     method: str = prm["method"]
     _dpo_check(model, method, prm["beta"])
@@ -299,6 +301,16 @@ def _options_again(prm: dict[str, Any]) -> str:
     if prm.get("method") == "dpo":
         given.insert(0, " --method dpo")
     return "".join(given)
+
+
+async def may_start(ctx: Context, cmd: Command, resource: str | None) -> None:
+    """Starting needs Act.START_JOB (everybody allowed, unless `starters` is configured); fail closed."""
+    if ctx.policy is None:
+        raise NotAllowed(
+            "Nobody may start jobs: no authorization policy is configured.", act=Act.START_JOB.value
+        )
+    name = client_name(ctx, resource)
+    await ctx.policy.require(cmd.user, Act.START_JOB, resource=name, subject=name)
 
 
 def client_name(ctx: Context, resource: str | None) -> str:

@@ -39,7 +39,9 @@ def as_utc(value: datetime | None) -> datetime | None:
 def _alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url)
+    # Alembic's Config is a ConfigParser with `%` interpolation: a percent-encoded password (`p%40ss`) would
+    # stop start-up with an error that prints the URL. `%%` is read back as `%`.
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 

@@ -52,7 +52,13 @@ async def started_job(bot: RunningBot, emu: Any, **kwargs: Any) -> str:
     job = await client.create_job(
         "gpt-4o-mini-2024-07-18", train.id, validation_file=valid.id, seed=105, **kwargs
     )
+    await started_here(bot, job.id)
     return str(job.id)
+
+
+async def started_here(bot: RunningBot, job_id: str) -> None:
+    """Record the job as `start` does: Alice started it in this channel (so she may see and change it)."""
+    await bot.store.record_job(job_id, resource="default", home=CHANNEL, user=ALICE, model=None, status=None)
 
 
 async def test_status_of_a_running_job_shows_progress_and_buttons(
@@ -212,6 +218,7 @@ async def test_rai_failure_names_the_categories_in_plain_words(
     bad = await client.upload_file(datasets.path("rai_data_failure"))
     emulator.advance(60)
     job = await client.create_job("gpt-4o-mini-2024-07-18", bad.id)
+    await started_here(running_bot, job.id)
     emulator.advance(3600)
     [reply] = await run(running_bot, f"status {job.id}")
     text = card_text(reply)

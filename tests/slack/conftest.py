@@ -102,7 +102,9 @@ def test_router(handled: Handled) -> Router:
         # What the `start` handler does with a training file: fetch it through the platform's fetcher.
         handled.commands.append(cmd)
         ref: str = cmd.params["file"] or cmd.attachments[0].platform_id or ""
-        name, chunks = await ctx.file_fetchers[cmd.platform](ref)
+        name, chunks = await ctx.file_fetchers[cmd.platform](
+            ref, user=cmd.user, conversation=cmd.conversation
+        )
         content = b"".join([chunk async for chunk in chunks])
         handled.files.append((name, content))
         return Card(title=f"Read {name}", facts=(Fact("Bytes", str(len(content))),))

@@ -1,6 +1,7 @@
 """A stand-in Slack Web API on 127.0.0.1:0 that records every call and answers like Slack.
 
-Methods: `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `files.info`; file downloads of
+Methods: `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `files.info`,
+`usergroups.users.list` (groups set in `usergroups`); file downloads of
 `url_private` (bot token checked: without it, Slack's HTML sign-in page, as the real service does); and
 `response_url` posts. Every Web API call must carry `Authorization: Bearer <token>` or gets `not_authed`.
 Faults: `fail_next(method, error)` answers `{"ok": false, "error": ...}` once; `rate_limit_next(method,
@@ -24,6 +25,8 @@ from typing import Any
 from aiohttp import web
 
 BOT_USER_ID = "UBOT00001"
+UPLOADER = "U0USER0001"  # the test user (payloads.USER)
+SHARED_IN = "C0CHAN0001"  # the test channel (payloads.CHANNEL)
 BOT_ID = "BBOT00001"
 TEAM_ID = "T0TEAM001"
 WAIT_LIMIT = 10.0
@@ -45,6 +48,10 @@ class SharedFile:
     content: bytes
     mimetype: str = "application/octet-stream"
     url_override: str | None = None
+    user: str = UPLOADER  # who uploaded it
+    channels: tuple[str, ...] = (SHARED_IN,)  # public channels it is shared in
+    groups: tuple[str, ...] = ()  # private channels
+    ims: tuple[str, ...] = ()  # direct messages
 
 
 @dataclass
@@ -52,6 +59,7 @@ class FakeSlackApi:
     token: str = "xoxb-test-token"
     calls: list[Call] = field(default_factory=list)
     files: dict[str, SharedFile] = field(default_factory=dict)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)  # S... -> member user ids
 
     def __post_init__(self) -> None:
         self._faults: dict[str, list[tuple[str, Any]]] = {}
@@ -90,9 +98,19 @@ class FakeSlackApi:
     # -- test controls ------------------------------------------------------------------------------------------
 
     def share_file(
-        self, file_id: str, name: str, content: bytes, mimetype: str = "application/jsonl"
+        self,
+        file_id: str,
+        name: str,
+        content: bytes,
+        mimetype: str = "application/jsonl",
+        *,
+        user: str = UPLOADER,
+        channels: tuple[str, ...] = (SHARED_IN,),
+        groups: tuple[str, ...] = (),
+        ims: tuple[str, ...] = (),
     ) -> SharedFile:
-        shared = SharedFile(file_id, name, content, mimetype)
+        """A file as `files.info` describes it: by default uploaded by the test user in the test channel."""
+        shared = SharedFile(file_id, name, content, mimetype, None, user, channels, groups, ims)
         self.files[file_id] = shared
         return shared
 
@@ -146,6 +164,7 @@ class FakeSlackApi:
             "chat.update": self._update,
             "chat.postEphemeral": self._ephemeral,
             "files.info": self._files_info,
+            "usergroups.users.list": self._usergroup_users,
         }.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
@@ -201,8 +220,30 @@ class FakeSlackApi:
                 "url_private": url,
                 "url_private_download": url,
                 "permalink": f"https://acme.slack.com/files/U0USER001/{shared.id}/{shared.name}",
+                "user": shared.user,
+                "channels": list(shared.channels),
+                "groups": list(shared.groups),
+                "ims": list(shared.ims),
+                "shares": {
+                    **(
+                        {"public": {c: [{"ts": "1700000000.000100"}] for c in shared.channels}}
+                        if shared.channels
+                        else {}
+                    ),
+                    **(
+                        {"private": {g: [{"ts": "1700000000.000100"}] for g in shared.groups}}
+                        if shared.groups
+                        else {}
+                    ),
+                },
             },
         }
+
+    def _usergroup_users(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        members = self.usergroups.get(str(args.get("usergroup", "")))
+        if members is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(members)}
 
     async def _download(self, request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization", "")

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bot.app import RunningBot, start_bot
+from bot.model import Conversation, User
 from emulator import datasets
 from tests.conftest import bot_settings
 from tests.slack import payloads
@@ -74,6 +75,11 @@ async def test_status_of_a_running_job_posts_its_card(
     bot: RunningBot, slack_api: FakeSlackApi, emulator: Any
 ) -> None:
     job_id = await _running_job(emulator)
+    # Started from this channel (as `start` records it): everybody here may see it.
+    here = Conversation("slack", payloads.CHANNEL)
+    await bot.store.record_job(
+        job_id, resource="default", home=here, user=User(payloads.USER), model=None, status=None
+    )
     assert await _slash(bot, f"status {job_id}") == 200
     (post,) = await slack_api.wait_for("chat.postMessage")
     await bot.adapters["slack"].drain()

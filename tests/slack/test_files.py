@@ -7,10 +7,13 @@ import json
 import pytest
 
 from adapters.slack_files import SlackFileError, SlackFiles, parse_file_ref
+from bot.model import Conversation, User
 from tests.slack import payloads
 from tests.slack.conftest import BOT_TOKEN, SlackHarness
 from tests.slack.fake_slack_api import BOT_USER_ID
 
+# Who asks, and where: the test user in the test channel, where the stand-in shares files by default.
+ASKER = {"user": User(payloads.USER), "conversation": Conversation("slack", payloads.CHANNEL)}
 TRAINING = b"".join(
     json.dumps(
         {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}
@@ -46,7 +49,7 @@ def test_anything_else_is_a_clear_error(ref: str) -> None:
 
 async def test_fetch_streams_the_file_with_the_bot_token(harness: SlackHarness) -> None:
     harness.slack.share_file("F0FILE0001", "train.jsonl", TRAINING)
-    name, chunks = await harness.adapter.fetch_slack_file("F0FILE0001")
+    name, chunks = await harness.adapter.fetch_slack_file("F0FILE0001", **ASKER)
     assert name == "train.jsonl"
     received = [chunk async for chunk in chunks]
     assert b"".join(received) == TRAINING
@@ -74,7 +77,7 @@ async def test_file_attached_to_a_mention_is_fetched_by_the_handler(harness: Sla
 
 async def test_unknown_file_is_a_readable_error(harness: SlackHarness) -> None:
     with pytest.raises(SlackFileError, match="file_not_found"):
-        await harness.adapter.fetch_slack_file("F0MISSING1")
+        await harness.adapter.fetch_slack_file("F0MISSING1", **ASKER)
     await harness.command("read F0MISSING1")
     (post,) = await harness.slack.wait_for("chat.postMessage")
     assert "F0MISSING1" in json.dumps(post.args["blocks"])
@@ -84,14 +87,14 @@ async def test_token_is_not_sent_outside_slack(harness: SlackHarness) -> None:
     shared = harness.slack.share_file("F0FILE0004", "train.jsonl", b"{}\n")
     shared.url_override = "https://evil.example.com/files-pri/T0TEAM001-F0FILE0004/train.jsonl"
     with pytest.raises(SlackFileError, match="outside Slack"):
-        await harness.adapter.fetch_slack_file("F0FILE0004")
+        await harness.adapter.fetch_slack_file("F0FILE0004", **ASKER)
     assert harness.slack.called("download") == []
 
 
 async def test_sign_in_page_instead_of_content_is_an_error(harness: SlackHarness) -> None:
     harness.slack.share_file("F0FILE0005", "train.jsonl", b"{}\n")
     files = SlackFiles(harness.adapter.client, "xoxb-wrong-token", harness.slack.api_url)
-    _, chunks = await files.fetch("F0FILE0005")
+    _, chunks = await files.fetch("F0FILE0005", **ASKER)
     with pytest.raises(SlackFileError, match="refused the download"):
         _ = [chunk async for chunk in chunks]
 
@@ -102,7 +105,7 @@ async def test_token_never_goes_over_plain_http_to_slack(harness: SlackHarness) 
     shared.url_override = "http://files.slack.com/files-pri/T0TEAM001-F0FILE0006/train.jsonl"
     files = SlackFiles(harness.adapter.client, BOT_TOKEN, "https://slack.com/api/")
     with pytest.raises(SlackFileError, match="not served over https"):
-        await files.fetch("F0FILE0006")
+        await files.fetch("F0FILE0006", **ASKER)
     assert harness.slack.called("download") == []
 
 
@@ -110,7 +113,9 @@ async def test_https_slack_link_is_accepted_with_the_real_api(harness: SlackHarn
     shared = harness.slack.share_file("F0FILE0007", "train.jsonl", b"{}\n")
     shared.url_override = "https://files.slack.com/files-pri/T0TEAM001-F0FILE0007/train.jsonl"
     files = SlackFiles(harness.adapter.client, BOT_TOKEN, "https://slack.com/api/")
-    name, _chunks = await files.fetch("F0FILE0007")  # the download starts on iteration; not done here
+    name, _chunks = await files.fetch(
+        "F0FILE0007", **ASKER
+    )  # the download starts on iteration; not done here
     assert name == "train.jsonl"
 
 
@@ -120,9 +125,9 @@ async def test_http_to_the_api_host_only_when_the_api_itself_is_http(harness: Sl
     https_api = harness.slack.api_url.replace("http://", "https://", 1)
     files = SlackFiles(harness.adapter.client, BOT_TOKEN, https_api)
     with pytest.raises(SlackFileError, match="not served over https"):
-        await files.fetch("F0FILE0008")
+        await files.fetch("F0FILE0008", **ASKER)
     assert harness.slack.called("download") == []
     # Configured as http (a local stand-in), the same link is downloaded.
     files = SlackFiles(harness.adapter.client, BOT_TOKEN, harness.slack.api_url)
-    _, chunks = await files.fetch("F0FILE0008")
+    _, chunks = await files.fetch("F0FILE0008", **ASKER)
     assert b"".join([chunk async for chunk in chunks]) == b"{}\n"

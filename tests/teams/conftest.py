@@ -190,6 +190,10 @@ def bot_factory(tmp_path: Path, connector: FakeConnector) -> BotFactory:
     async def make(
         answer_within: float = 5.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **settings: Any
     ) -> AsyncIterator[TeamsBot]:
+        # Without app credentials these tests drive the Bot Framework Emulator's local, unauthenticated mode.
+        settings.setdefault("teams_no_auth", "MicrosoftAppId" not in settings)
+        # Signing keys are never fetched from the real Bot Framework in tests: nothing listens on port 9.
+        settings.setdefault("teams_openid_metadata_url", "http://127.0.0.1:9/.well-known/openidconfiguration")
         config = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/ftbot.db", **settings)
         store = Store.open(config.database_url)
         await store.upgrade()
