@@ -308,6 +308,9 @@ class TeamsAdapter:
             await self._invoke_response(turn, card_response(replacing.card))
             if source:
                 await self._remember(replacing.card, MessageRef("teams", conversation.id, source))
+        elif rest and rest[0].ephemeral:
+            # Teams has no ephemeral messages; the invoke response is seen by the clicking user alone.
+            await self._invoke_response(turn, message_response(plain_summary(rest.pop(0).card)))
         else:
             await self._invoke_response(turn, message_response(plain_summary(rest[0].card) if rest else DONE))
         return rest

@@ -5,6 +5,7 @@ so running the same schedule on every replica is safe."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,14 @@ class Scheduler:
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
         )
         self._scheduler.add_job(self.prune_seen_events, "interval", hours=1, id="prune-seen-events")
+
+    def every(self, name: str, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
+        """Run `work` every `seconds` (one run at a time; a late run is skipped, not queued)."""
+
+        async def run() -> None:
+            await work()
+
+        self._scheduler.add_job(run, "interval", seconds=seconds, id=name)
 
     def start(self) -> None:
         self._scheduler.start()

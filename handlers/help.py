@@ -7,7 +7,7 @@ import logging
 
 from bot.azure import errors as az
 from bot.context import Context
-from bot.errors import FtbotError, InvalidState, NotFound, UsageError
+from bot.errors import FtbotError, InvalidState, NotAllowed, NotFound, UsageError
 from bot.model import Command, Platform, Reply
 from bot.router import Arg, Router, VerbSpec
 from cards.errors import error_card
@@ -92,7 +92,7 @@ class Presenter:
 
     def error(self, exc: BaseException, reference: str | None) -> Reply:
         # A mistake only the asker needs to see (unknown id, wrong state) is shown to them alone where possible.
-        private = isinstance(exc, UsageError | NotFound | InvalidState | az.NotFound)
+        private = isinstance(exc, UsageError | NotFound | InvalidState | NotAllowed | az.NotFound)
         return Reply(error_reply_card(exc, reference), ephemeral=private)
 
 
