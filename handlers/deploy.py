@@ -68,7 +68,12 @@ DEFAULT_CAPACITY = {"DeveloperTier": 50}
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")
 SYSTEM = User(id="ftbot", name="ftbot")
 REQUEST_ID_RE = re.compile(r"[a-f0-9]{12}")
-FOLLOW_LEASE = timedelta(seconds=30)
+
+
+def follow_lease(ctx: Context) -> timedelta:
+    """How long a replica holds a deployment it follows: three sweeps, so a dead replica's rows are taken
+    over within seconds while a live one renews its lease on every look."""
+    return timedelta(seconds=max(1.0, 3 * ctx.settings.deploy_poll_interval))
 
 
 def deployment_name(text: str) -> str:
@@ -578,7 +583,7 @@ async def approve_button(ctx: Context, action: Action) -> Reply:
         await _audit(ctx, action.platform, action.user, "deploy.approve", a, votes=votes)
         return Reply(await card_of(ctx, a), update=_source_ref(action))
     if not await ctx.store.decide(
-        a.id, "approved", by=action.user, lease_owner=_owner(ctx), lease=FOLLOW_LEASE
+        a.id, "approved", by=action.user, lease_owner=_owner(ctx), lease=follow_lease(ctx)
     ):
         current = await ctx.store.get_approval(a.id) or a
         raise _closed(current) if current.state != "pending" else InvalidState("This request just expired.")
@@ -630,7 +635,7 @@ async def start_deployment(ctx: Context, a: Approval, owner: str) -> Approval:
     if operation.deployment.is_settled and not operation.deployment.succeeded:
         state = "failed"
     await ctx.store.set_deploy_state(
-        a.id, state, owner=owner, lease=FOLLOW_LEASE, operation_url=operation.operation_url
+        a.id, state, owner=owner, lease=follow_lease(ctx), operation_url=operation.operation_url
     )
     done = await ctx.store.get_approval(a.id) or a
     if state != "provisioning":
@@ -730,7 +735,7 @@ async def follow(ctx: Context, a: Approval, owner: str) -> Approval:
         deployment = await arm.find_deployment(a.deployment)
     except az.AzureError as exc:
         log.info("deployment %s: could not look (%s); will look again", a.deployment, exc.code)
-        await ctx.store.set_deploy_state(a.id, "provisioning", owner=owner, lease=FOLLOW_LEASE)
+        await ctx.store.set_deploy_state(a.id, "provisioning", owner=owner, lease=follow_lease(ctx))
         return a
     state: DeployState
     error: str | None
@@ -742,7 +747,7 @@ async def follow(ctx: Context, a: Approval, owner: str) -> Approval:
         state = "failed"
         error = f"Azure reports the deployment as {deployment.provisioning_state}."
     else:
-        await ctx.store.set_deploy_state(a.id, "provisioning", owner=owner, lease=FOLLOW_LEASE)
+        await ctx.store.set_deploy_state(a.id, "provisioning", owner=owner, lease=follow_lease(ctx))
         return a
     await ctx.store.set_deploy_state(a.id, state, owner=owner, error=error)
     done = await ctx.store.get_approval(a.id) or a
@@ -761,7 +766,7 @@ async def sweep(ctx: Context) -> None:
                     await _audit(ctx, a.platform, SYSTEM, "deploy.expired", a)
                     await update_card(ctx, a)
         owner = _owner(ctx)
-        for a in await ctx.store.claim_deploys(owner, limit=20, lease=FOLLOW_LEASE):
+        for a in await ctx.store.claim_deploys(owner, limit=20, lease=follow_lease(ctx)):
             before = a.deploy_state
             after = await follow(ctx, a, owner)
             if before == "putting" and after.deploy_state != "putting":

@@ -1,0 +1,183 @@
+"""Acceptance helpers for deployments: the emulator in its own process, a succeeded job on it, and signed
+Slack clicks from any user. Imported by the deploy tests and bench/approve.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+from emulator import datasets
+from tests.slack import payloads
+from tests.slack.signing import form_body, interactive_body, signed_headers
+
+API = {"api-version": "2025-04-01-preview"}
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE_TENANT = "00000000-0000-0000-0000-0000000000bb"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class EmulatorProcess:
+    """`python -m emulator` on a port of its own, driven over HTTP like Azure (and its admin API)."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    subscription_id: str = "00000000-0000-0000-0000-000000000001"
+    resource_group: str = "ftbot-rg"
+    account_name: str = "emulated-aoai"
+
+    @property
+    def arm_url(self) -> str:
+        return self.url
+
+    def account_url(self, name: str) -> str:
+        return f"{self.url}/accounts/{name}"
+
+    async def state(self) -> dict[str, Any]:
+        async with httpx.AsyncClient() as http:
+            got: dict[str, Any] = (await http.get(f"{self.url}/_emulator/state")).json()
+            return got
+
+    async def puts(self) -> int:
+        return int((await self.state())["counters"].get("deployments.put", 0))
+
+    async def deployments(self, account: str = "emulated-aoai") -> dict[str, Any]:
+        state = await self.state()
+        accounts = state["accounts"]
+        found = (
+            accounts[account]
+            if isinstance(accounts, dict)
+            else next(a for a in accounts if a["name"] == account)
+        )
+        result: dict[str, Any] = found["deployments"]
+        return result
+
+    async def advance(self, seconds: float) -> None:
+        async with httpx.AsyncClient() as http:
+            r = await http.post(f"{self.url}/_emulator/clock/advance", json={"seconds": seconds})
+            r.raise_for_status()
+
+    async def succeeded_job(self, account: str | None = None) -> str:
+        base = self.account_url(account) if account else self.url
+        async with httpx.AsyncClient(base_url=base, headers={"api-key": "k"}, params=API) as azure:
+            content = datasets.path("good_training").read_bytes()
+            uploaded = await azure.post(
+                "/openai/files", data={"purpose": "fine-tune"}, files={"file": ("train.jsonl", content)}
+            )
+            assert uploaded.status_code == 201, uploaded.text
+            await self.advance(60)
+            created = await azure.post(
+                "/openai/fine_tuning/jobs",
+                json={"model": "gpt-4o-mini-2024-07-18", "training_file": uploaded.json()["id"]},
+            )
+            assert created.status_code == 201, created.text
+            job_id: str = created.json()["id"]
+            for _ in range(20):
+                await self.advance(600)
+                job = (await azure.get(f"/openai/fine_tuning/jobs/{job_id}")).json()
+                if job["status"] == "succeeded":
+                    return job_id
+            raise AssertionError(f"job did not succeed: {job}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@asynccontextmanager
+async def emulator_process(
+    *, speed: float = 0.001, extra_accounts: Sequence[str] = ()
+) -> AsyncIterator[EmulatorProcess]:
+    """The emulator in its own process; simulated time stands nearly still unless the test moves it."""
+    port = free_port()
+    args = [sys.executable, "-m", "emulator", "--port", str(port), "--speed", str(speed)]
+    for extra in extra_accounts:
+        args += ["--extra-account", extra]
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    emu = EmulatorProcess(f"http://127.0.0.1:{port}", process)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                await emu.state()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the emulator process did not start") from None
+                await asyncio.sleep(0.1)
+        yield emu
+    finally:
+        emu.stop()
+
+
+def slack_user(user_id: str, name: str) -> dict[str, str]:
+    return {"id": user_id, "username": name, "name": name, "team_id": "T0TEAM0001"}
+
+
+async def slash(http: aiohttp.ClientSession, bot_url: str, text: str, user: str = payloads.USER) -> int:
+    fields = payloads.slash_command(text)
+    fields["user_id"] = user
+    body, content_type = form_body(fields)
+    resp = await http.post(
+        f"{bot_url}/slack/events", data=body.encode(), headers=signed_headers(body, content_type)
+    )
+    return resp.status
+
+
+async def click(
+    http: aiohttp.ClientSession,
+    bot_url: str,
+    action_id: str,
+    value: str,
+    ts: str,
+    user: str,
+    name: str = "someone",
+) -> int:
+    payload = payloads.block_actions(action_id, value, message_ts=ts)
+    payload["user"] = slack_user(user, name)
+    body, content_type = interactive_body(payload)
+    resp = await http.post(
+        f"{bot_url}/slack/events", data=body.encode(), headers=signed_headers(body, content_type)
+    )
+    return resp.status
+
+
+def button(blocks: Any, label: str) -> tuple[str, str]:
+    """(action_id, value) of the Block Kit button called `label`."""
+    for block in blocks if isinstance(blocks, list) else json.loads(blocks):
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("type") == "button" and element["text"]["text"] == label:
+                return element["action_id"], element.get("value", "")
+    raise AssertionError(f"no {label!r} button in {blocks}")
+
+
+def text_of(blocks: Any) -> str:
+    return json.dumps(blocks if isinstance(blocks, list) else json.loads(blocks), ensure_ascii=False)
+
+
+def bot_env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTBOT_", "SLACK_", "Microsoft"))}
+    env.update(values)
+    return env
