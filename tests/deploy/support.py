@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +39,7 @@ class EmulatorProcess:
     """`python -m emulator` on a port of its own, driven over HTTP like Azure (and its admin API)."""
 
     url: str
-    process: subprocess.Popen[bytes]
+    process: asyncio.subprocess.Process
     subscription_id: str = "00000000-0000-0000-0000-000000000001"
     resource_group: str = "ftbot-rg"
     account_name: str = "emulated-aoai"
@@ -97,13 +97,23 @@ class EmulatorProcess:
                     return job_id
             raise AssertionError(f"job did not succeed: {job}")
 
-    def stop(self) -> None:
-        self.process.terminate()
+    async def stop(self) -> None:
+        await stop_process(self.process)
+
+
+async def stop_process(process: asyncio.subprocess.Process, *, kill: bool = False) -> None:
+    """SIGTERM (or SIGKILL) a child process and reap it."""
+    if process.returncode is None:
+        if kill:
+            process.kill()
+        else:
+            process.terminate()
         try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            async with asyncio.timeout(10):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
 
 
 @asynccontextmanager
@@ -115,7 +125,9 @@ async def emulator_process(
     args = [sys.executable, "-m", "emulator", "--port", str(port), "--speed", str(speed)]
     for extra in extra_accounts:
         args += ["--extra-account", extra]
-    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = await asyncio.create_subprocess_exec(
+        *args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     emu = EmulatorProcess(f"http://127.0.0.1:{port}", process)
     try:
         deadline = time.monotonic() + 20
@@ -124,12 +136,12 @@ async def emulator_process(
                 await emu.state()
                 break
             except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
+                if time.monotonic() > deadline or process.returncode is not None:
                     raise RuntimeError("the emulator process did not start") from None
                 await asyncio.sleep(0.1)
         yield emu
     finally:
-        emu.stop()
+        await emu.stop()
 
 
 def slack_user(user_id: str, name: str) -> dict[str, str]:
@@ -175,6 +187,13 @@ def button(blocks: Any, label: str) -> tuple[str, str]:
 
 def text_of(blocks: Any) -> str:
     return json.dumps(blocks if isinstance(blocks, list) else json.loads(blocks), ensure_ascii=False)
+
+
+async def until(check: Callable[[], Awaitable[bool]], limit: float = 20) -> None:
+    """Wait until another process (bot, emulator) shows what `check` looks for; bounded."""
+    async with asyncio.timeout(limit):
+        while not await check():  # noqa: ASYNC110 - the state lives in another process: polling is the way
+            await asyncio.sleep(0.05)
 
 
 def bot_env(**values: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ import pytest
 from bot.app import RunningBot, start_bot
 from bot.config import Roles
 from tests.conftest import bot_settings
-from tests.deploy.support import EmulatorProcess, button, click, slash, text_of
+from tests.deploy.support import EmulatorProcess, button, click, slash, text_of, until
 from tests.slack.conftest import BOT_TOKEN, assert_all_valid
 from tests.slack.fake_slack_api import FakeSlackApi
 from tests.slack.payloads import CHANNEL, USER
@@ -49,12 +49,6 @@ def make_bot(slack_api: FakeSlackApi, emu: EmulatorProcess, tmp_path: Path) -> B
         assert_all_valid(slack_api)
 
     return make
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, limit: float = 20) -> None:
-    async with asyncio.timeout(limit):
-        while not await check():
-            await asyncio.sleep(0.05)
 
 
 async def request(bot: RunningBot, slack: FakeSlackApi, emu: EmulatorProcess) -> Posted:
@@ -119,7 +113,7 @@ async def test_an_approver_approves_and_the_card_reads_deployed(
         assert await emu.puts() == 1
         assert "Approved by grace" in updates(slack_api)[-1]
         await emu.advance(600)
-        await until(lambda: _deployed(slack_api), "card reads Deployed")
+        await until(lambda: _deployed(slack_api))
         deployments = await emu.deployments()
         assert list(deployments) == ["ada-model"] and deployments["ada-model"] == "Succeeded"
         final = updates(slack_api)[-1]
@@ -164,7 +158,7 @@ async def test_reject_records_the_reason(
                 == 200
             )
         await bot.adapters["slack"].drain()
-        await until(lambda: _has_update(slack_api, "not before the release"), "rejected card")
+        await until(lambda: _has_update(slack_api, "not before the release"))
         entry = next(e for e in await bot.store.recent_audit(10, "ada-model") if e.action == "deploy.reject")
         assert entry.actor == APPROVER and entry.detail["reason"] == "not before the release"
         await press(bot, posted, APPROVER, "grace")  # too late: decided
@@ -180,7 +174,7 @@ async def test_an_expired_request_cannot_be_approved(
 ) -> None:
     async with make_bot(approval_ttl=0.5) as bot:
         posted = await request(bot, slack_api, emu)
-        await until(lambda: _has_update(slack_api, "expired"), "expired card")
+        await until(lambda: _has_update(slack_api, "expired"))
         assert "Ask again" in updates(slack_api)[-1]
         await press(bot, posted, APPROVER, "grace")
         assert "expired" in text_of(slack_api.called("chat.postEphemeral")[-1].args["blocks"])
