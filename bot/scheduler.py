@@ -4,6 +4,7 @@ so running the same schedule on every replica is safe."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -25,12 +26,20 @@ class Scheduler:
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
         )
         self._scheduler.add_job(self.prune_seen_events, "interval", hours=1, id="prune-seen-events")
+        self._running: set[asyncio.Task[object]] = set()
 
     def every(self, name: str, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
         """Run `work` every `seconds` (one run at a time; a late run is skipped, not queued)."""
 
         async def run() -> None:
-            await work()
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                await work()
+            finally:
+                if task is not None:
+                    self._running.discard(task)
 
         self._scheduler.add_job(run, "interval", seconds=seconds, id=name)
 
@@ -40,6 +49,12 @@ class Scheduler:
     async def stop(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        # A periodic run still going would use the store and clients being closed next: end it first.
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
 
     @property
     def running(self) -> bool:
