@@ -200,3 +200,89 @@ def bot_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FTBOT_", "SLACK_", "Microsoft"))}
     env.update(values)
     return env
+
+
+@dataclass
+class BotProcess:
+    """`python -m bot.cli serve` in its own process: kill -9 it, start it again on the same database."""
+
+    url: str
+    process: asyncio.subprocess.Process
+
+
+async def start_bot_process(env: dict[str, str], port: int | None = None) -> BotProcess:
+    port = port or free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    bot = BotProcess(f"http://127.0.0.1:{port}", process)
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient() as http:
+        while True:
+            try:
+                if (await http.get(f"{bot.url}/healthz")).status_code == 200:
+                    return bot
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.returncode is not None:
+                await stop_process(process, kill=True)
+                raise RuntimeError("the bot process did not start")
+            await asyncio.sleep(0.1)
+
+
+def bot_process_env(
+    emu: EmulatorProcess, database_url: str, slack_api_url: str, config_file: Path, **extra: str
+) -> dict[str, str]:
+    """Environment of a bot process pointed at the emulator process, a database and the stand-in Slack."""
+    from tests.slack.conftest import BOT_TOKEN
+    from tests.slack.signing import SIGNING_SECRET
+
+    return bot_env(
+        FTBOT_DATABASE_URL=database_url,
+        FTBOT_AZURE_OPENAI_ENDPOINT=emu.url,
+        FTBOT_AZURE_OPENAI_API_KEY="test-key-not-secret",
+        FTBOT_ARM_ENDPOINT=emu.arm_url,
+        FTBOT_SUBSCRIPTION_ID=emu.subscription_id,
+        FTBOT_RESOURCE_GROUP=emu.resource_group,
+        FTBOT_ACCOUNT_NAME=emu.account_name,
+        FTBOT_AZURE_STATIC_TOKEN="emulator-token-not-secret",
+        FTBOT_DEPLOY_POLL_INTERVAL="0.2",
+        FTBOT_CONFIG_FILE=str(config_file),
+        FTBOT_LOG_LEVEL="WARNING",
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        FTBOT_SLACK_API_URL=slack_api_url,
+        **extra,
+    )
+
+
+def roles_file(folder: Path, approvers: Sequence[str]) -> Path:
+    path = folder / "ftbot.toml"
+    listed = ", ".join(f'"{a}"' for a in approvers)
+    path.write_text(f"[roles]\napprovers = [{listed}]\n", encoding="utf-8")
+    return path
+
+
+async def approval_card_of(
+    slack_api: Any, store_url_reader: Callable[[str], Awaitable[str | None]], before: int
+) -> tuple[str, str, str]:
+    """(action_id, value, ts) of the newest approval card the stand-in Slack received."""
+    calls = await slack_api.wait_for("chat.postMessage", before + 1)
+    action_id, value = button(calls[-1].args["blocks"], "Approve")
+    ts = None
+    async with asyncio.timeout(10):
+        while ts is None:
+            ts = await store_url_reader(json.loads(value)["id"])
+            await asyncio.sleep(0.02)
+    return action_id, value, ts
