@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 log = logging.getLogger(__name__)
+STOP_GRACE = 1.0  # seconds a periodic run still going at shutdown gets to finish
 SEEN_EVENTS_KEPT = timedelta(days=1)  # Slack retries within minutes; a day is ample
 
 
@@ -49,11 +50,13 @@ class Scheduler:
     async def stop(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        # A periodic run still going would use the store and clients being closed next: end it first.
+        # A periodic run still going would use the store and clients being closed next: let it finish
+        # (a pass is short), and cancel it only if it does not.
         running = list(self._running)
-        for task in running:
-            task.cancel()
         if running:
+            _, late = await asyncio.wait(running, timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
 
     @property

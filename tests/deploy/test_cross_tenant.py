@@ -102,6 +102,8 @@ async def test_cross_tenant_deploy_carries_the_auxiliary_token(
     await emu.advance(600)
 
     async def deployed() -> bool:
-        return any("Deployed from-other" in text_of(c.args["blocks"]) for c in slack_api.called("chat.update"))
+        return any(
+            "Deployed from-other" in text_of(c.args["blocks"]) for c in slack_api.called("chat.update")
+        )
 
     await until(deployed)

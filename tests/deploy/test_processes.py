@@ -58,13 +58,19 @@ async def test_twenty_concurrent_approvals_over_two_replicas_send_one_put(
             assert await slash(http, replicas[0].url, f"deploy {job} --name raced") == 200
             action_id, value, ts = await approval_card_of(slack_api, _reader(store), 0)
             statuses = await asyncio.gather(
-                *(click(http, replicas[i % 2].url, action_id, value, ts, APPROVER, "grace") for i in range(20))
+                *(
+                    click(http, replicas[i % 2].url, action_id, value, ts, APPROVER, "grace")
+                    for i in range(20)
+                )
             )
         assert statuses == [200] * 20
 
         async def all_answered() -> bool:
             # One winner updates the card; the 19 others are told privately that it is already approved.
-            return len(slack_api.called("chat.postEphemeral")) >= 19 and len(slack_api.called("chat.update")) >= 1
+            return (
+                len(slack_api.called("chat.postEphemeral")) >= 19
+                and len(slack_api.called("chat.update")) >= 1
+            )
 
         await until(all_answered)
         assert await emu.puts() == 1
@@ -102,7 +108,9 @@ async def test_kill_9_during_provisioning_then_restart_reaches_deployed(
         bot = await start_bot_process(env)
 
         async def deployed() -> bool:
-            return any("Deployed survivor" in text_of(c.args["blocks"]) for c in slack_api.called("chat.update"))
+            return any(
+                "Deployed survivor" in text_of(c.args["blocks"]) for c in slack_api.called("chat.update")
+            )
 
         await until(deployed)
         assert await emu.puts() == 1

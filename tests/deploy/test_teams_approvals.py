@@ -57,7 +57,9 @@ def execute(card: dict[str, Any], title: str) -> dict[str, Any]:
     raise AssertionError(f"no {title!r} button")
 
 
-def click(connector: FakeConnector, data: dict[str, Any], card_id: str, aad: str, name: str) -> dict[str, Any]:
+def click(
+    connector: FakeConnector, data: dict[str, Any], card_id: str, aad: str, name: str
+) -> dict[str, Any]:
     mention = payload("message_channel_mention", connector.url)
     return payload(
         "invoke_execute",
@@ -92,13 +94,19 @@ async def test_teams_request_approve_deployed_and_refusals(
         assert status == 200 and body["type"] == "application/vnd.microsoft.activity.message", body
         assert "may not approve" in body["value"]
     assert connector.of_kind("update") == [] and len(connector.calls) == 1
-    refused = [e for e in await bot.store.recent_audit(10, "teams-model") if e.action == "deploy.approve.refused"]
+    refused = [
+        e for e in await bot.store.recent_audit(10, "teams-model") if e.action == "deploy.approve.refused"
+    ]
     assert len(refused) == 2
 
     # The requester's automatic refresh: a status line, no buttons.
     view = {**approve, "action": "deploy.view"}
     status, body = await post(bot, click(connector, view, card_id, REQUESTER_AAD, "Ada Lovelace"))
-    assert status == 200 and "actions" not in body["value"] and "Waiting for an approver" in card_text(body["value"])
+    assert (
+        status == 200
+        and "actions" not in body["value"]
+        and "Waiting for an approver" in card_text(body["value"])
+    )
 
     status, body = await post(bot, click(connector, approve, card_id, APPROVER_AAD, "Grace Hopper"))
     assert status == 200
