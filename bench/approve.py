@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.app import start_bot
 from bot.config import Roles
 from tests.conftest import bot_settings
-from tests.deploy.support import button, emulator_process
+from tests.deploy.support import button, emulator_process, until
 from tests.slack import payloads
 from tests.slack.fake_slack_api import FakeSlackApi
 from tests.slack.signing import SIGNING_SECRET, form_body, interactive_body, signed_headers
@@ -68,7 +68,9 @@ class PutClock:
         upstream = await self.http.request(
             request.method, f"{self.target}{request.path_qs}", content=body, headers=headers
         )
-        out = {k: v for k, v in upstream.headers.items() if k.lower() in ("content-type", "azure-asyncoperation")}
+        out = {
+            k: v for k, v in upstream.headers.items() if k.lower() in ("content-type", "azure-asyncoperation")
+        }
         return web.Response(status=upstream.status_code, body=upstream.content, headers=out)
 
 
@@ -88,6 +90,7 @@ def click_body(action_id: str, value: str, ts: str, user: str) -> tuple[str, str
 
 async def run(n: int) -> int:
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # a skipped overlapping sweep is fine
     tmp = Path(tempfile.mkdtemp(prefix="ftbot-bench-approve-"))
     async with emulator_process() as emu, FakeSlackApi(token=BOT_TOKEN) as slack:
         clock = PutClock(emu.url)
@@ -107,7 +110,7 @@ async def run(n: int) -> int:
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=slack.api_url,
             azure_static_token="bench-token-not-secret",
-            deploy_poll_interval=0.05,
+            deploy_poll_interval=0.2,
             roles=Roles(approvers=[APPROVER]),
         )
         bot = await start_bot(settings)
@@ -126,10 +129,14 @@ async def run(n: int) -> int:
                     approval_id = json.loads(value)["id"]
                     ref = None
                     while ref is None:
-                        ref = await bot.store.find_message(f"approval:{approval_id}", f"slack:{payloads.CHANNEL}")
+                        ref = await bot.store.find_message(
+                            f"approval:{approval_id}", f"slack:{payloads.CHANNEL}"
+                        )
                         await asyncio.sleep(0.005)
                     # The no-op button first (same card, an action id the bot does not handle).
-                    noop_ack.append(await signed_post(http, events, *click_body("noop", "", ref.message_id, APPROVER)))
+                    noop_ack.append(
+                        await signed_post(http, events, *click_body("noop", "", ref.message_id, APPROVER))
+                    )
                     clock.arrived.clear()
                     seen = len(clock.arrivals)
                     started = time.perf_counter()
@@ -142,12 +149,20 @@ async def run(n: int) -> int:
                     await bot.adapters["slack"].drain()
                     # Let it succeed and remove it, so the model can be deployed again next round.
                     await emu.advance(600)
-                    async with asyncio.timeout(10):
-                        while (a := await bot.store.get_approval(approval_id)) is None or a.deploy_state != "succeeded":
-                            await asyncio.sleep(0.02)
-                    path = f"{emu.url}/subscriptions/{emu.subscription_id}/resourceGroups/{emu.resource_group}"
-                    path += f"/providers/Microsoft.CognitiveServices/accounts/{emu.account_name}/deployments/bench-{i}"
-                    await arm.delete(path, params={"api-version": "2024-10-01"}, headers={"Authorization": "Bearer x"})
+
+                    async def succeeded(approval_id: str = approval_id) -> bool:
+                        found = await bot.store.get_approval(approval_id)
+                        return found is not None and found.deploy_state == "succeeded"
+
+                    await until(succeeded, 10)
+                    path = (
+                        f"{emu.url}/subscriptions/{emu.subscription_id}/resourceGroups/{emu.resource_group}"
+                        f"/providers/Microsoft.CognitiveServices/accounts/{emu.account_name}"
+                        f"/deployments/bench-{i}"
+                    )
+                    await arm.delete(
+                        path, params={"api-version": "2024-10-01"}, headers={"Authorization": "Bearer x"}
+                    )
                     await emu.advance(120)
         finally:
             await bot.close()
