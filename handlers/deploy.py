@@ -11,6 +11,7 @@ until it settles, and the card moves to "Deployed" or the failure in plain words
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -23,7 +24,7 @@ from bot import params as p
 from bot.azure import errors as az
 from bot.azure.arm import DEVELOPER_SKU
 from bot.azure.errors import rai_failure
-from bot.azure.models import Checkpoint, FineTuningJob
+from bot.azure.models import Checkpoint, Deployment, FineTuningJob
 from bot.config import AzureResource
 from bot.context import Context
 from bot.dataprep.prices import hosting_price
@@ -68,6 +69,10 @@ DEFAULT_CAPACITY = {"DeveloperTier": 50}
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")
 SYSTEM = User(id="ftbot", name="ftbot")
 REQUEST_ID_RE = re.compile(r"[a-f0-9]{12}")
+
+
+async def _none() -> None:
+    return None
 
 
 def follow_lease(ctx: Context) -> timedelta:
@@ -230,10 +235,19 @@ def _crossing(src: AzureResource, dst: AzureResource) -> tuple[tuple[str, ...], 
     return tuple(lines), tenant
 
 
-async def _check_target_side(ctx: Context, plan: Plan, *, ignore: str | None = None) -> None:
+async def _check_target_side(
+    ctx: Context,
+    plan: Plan,
+    *,
+    ignore: str | None = None,
+    deployments: list[Deployment] | None = None,
+    waiting: list[Approval] | None = None,
+) -> None:
     """Checks against the target resource now: one deployment per model, name free, quota. `ignore`: the
-    request being decided (its own reservation does not count against it)."""
-    deployments = await ctx.azure.arm(plan.resource).list_deployments()
+    request being decided (its own reservation does not count against it). `deployments` and `waiting`:
+    already fetched (the approval path fetches them at once with the model's job)."""
+    if deployments is None:
+        deployments = await ctx.azure.arm(plan.resource).list_deployments()
     for d in deployments:
         if d.model_name == plan.target.model and d.name != plan.name:
             raise InvalidState(
@@ -247,7 +261,9 @@ async def _check_target_side(ctx: Context, plan: Plan, *, ignore: str | None = N
                 hint="Pick another name with `--name`.",
             )
     used = sum(1 for d in deployments if _is_fine_tuned(d.model_name))
-    waiting = [a for a in await ctx.store.open_approvals(plan.resource) if a.id != ignore]
+    if waiting is None:
+        waiting = await ctx.store.open_approvals(plan.resource)
+    waiting = [a for a in waiting if a.id != ignore]
     for a in waiting:
         if a.deployment == plan.name:
             raise InvalidState(
@@ -578,19 +594,28 @@ async def approve_button(ctx: Context, action: Action) -> Reply:
     if a.state != "pending":
         raise _closed(a)
     await _may_approve(ctx, action.user, a, action.platform)
-    votes = await ctx.store.add_vote(a.id, action.user)
-    if votes < a.required_approvals:
-        await _audit(ctx, action.platform, action.user, "deploy.approve", a, votes=votes)
-        return Reply(await card_of(ctx, a), update=_source_ref(action))
+    votes = 1
+    if a.required_approvals > 1:  # one approval needs no tally: the compare-and-set below is the vote
+        votes = await ctx.store.add_vote(a.id, action.user)
+        if votes < a.required_approvals:
+            await _audit(ctx, action.platform, action.user, "deploy.approve", a, votes=votes)
+            return Reply(await card_of(ctx, a), update=_source_ref(action))
     if not await ctx.store.decide(
         a.id, "approved", by=action.user, lease_owner=_owner(ctx), lease=follow_lease(ctx)
     ):
         current = await ctx.store.get_approval(a.id) or a
         raise _closed(current) if current.state != "pending" else InvalidState("This request just expired.")
-    a = await ctx.store.get_approval(a.id) or a
-    await _audit(ctx, action.platform, action.user, "deploy.approve", a, votes=votes, decided=True)
-    a = await start_deployment(ctx, a, _owner(ctx))
-    return Reply(await card_of(ctx, a), update=_source_ref(action))
+    decided = replace(
+        a,
+        state="approved",
+        decided_by=action.user.id,
+        decided_by_name=action.user.name or None,
+        decided_at=ctx.clock(),
+        deploy_state="putting",
+    )
+    done = await start_deployment(ctx, decided, _owner(ctx))  # the PUT first; the records after it
+    await _audit(ctx, action.platform, action.user, "deploy.approve", done, votes=votes, decided=True)
+    return Reply(await card_of(ctx, done), update=_source_ref(action))
 
 
 async def start_deployment(ctx: Context, a: Approval, owner: str) -> Approval:
@@ -608,14 +633,19 @@ async def start_deployment(ctx: Context, a: Approval, owner: str) -> Approval:
             source=a.source,
             cross_tenant=a.cross_tenant,
         )
-        existing = await ctx.azure.arm(a.resource).find_deployment(a.deployment)
-        if existing is None or existing.model_name != a.model:
-            # The world may have moved since the request: model still there, name free, quota.
-            if a.job_id:
-                _deployable_job(await ctx.azure.data(plan.source_resource).get_job(a.job_id))
-            _aux_missing(ctx, plan)
-            await _check_target_side(ctx, plan, ignore=a.id)
         arm = ctx.azure.arm(a.resource)
+        _aux_missing(ctx, plan)
+        # The world may have moved since the request: model still there, name free, quota. The three looks
+        # go out together: this is on the path from the click to the PUT.
+        job_look = ctx.azure.data(plan.source_resource).get_job(a.job_id) if a.job_id else _none()
+        deployments, waiting, job = await asyncio.gather(
+            arm.list_deployments(), ctx.store.open_approvals(a.resource), job_look
+        )
+        existing = next((d for d in deployments if d.name == a.deployment), None)
+        if existing is None or existing.model_name != a.model:  # else: our own PUT went through already
+            if job is not None:
+                _deployable_job(job)
+            await _check_target_side(ctx, plan, ignore=a.id, deployments=deployments, waiting=waiting)
         operation = await arm.put_deployment(
             a.deployment,
             a.model,
