@@ -38,6 +38,8 @@ class Scheduler:
                 self._running.add(task)
             try:
                 await work()
+            except asyncio.CancelledError:  # by `stop`: the end of the process, not a failure of the job
+                return
             finally:
                 if task is not None:
                     self._running.discard(task)

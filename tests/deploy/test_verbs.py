@@ -67,7 +67,7 @@ async def deploy_and_approve(
     await emu.advance(600)
 
     async def done() -> bool:
-        return (await emu.deployments()).get(name) == "Succeeded"
+        return any(f"Deployed {name}" in text_of(c.args["blocks"]) for c in slack.called("chat.update"))
 
     await until(done)
 
