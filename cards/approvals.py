@@ -184,7 +184,7 @@ def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) ->
                     style="danger",
                     confirm=Confirm(
                         "Reject this deployment?",
-                        f"To give a reason, use `reject {v.id} --reason \"...\"` instead.",
+                        f'To give a reason, use `reject {v.id} --reason "..."` instead.',
                         "Reject",
                         "Keep it",
                     ),
@@ -199,7 +199,7 @@ def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) ->
             text="\n".join(t for t in text_lines if t),
             facts=_facts(v),
             buttons=buttons,
-            footer=footer + f"; reject with a reason: `reject {v.id} --reason \"...\"`",
+            footer=footer + f'; reject with a reason: `reject {v.id} --reason "..."`',
             summary=f"{v.requester} asks to deploy {v.model} as {v.deployment}: awaiting approval",
             key=key,
             refresh=Button("Show my options", VIEW, payload),

@@ -215,3 +215,17 @@ async def _approval_ids(bot: RunningBot) -> list[str]:
 
 def audit_actions(entries: list[Any]) -> list[str]:
     return [e.action for e in entries]
+
+
+async def test_two_required_approvals_need_two_distinct_approvers(
+    make_bot: BotFactory, slack_api: FakeSlackApi, emu: EmulatorProcess
+) -> None:
+    async with make_bot(roles=Roles(approvers=[APPROVER, "U0APPROVER2"], required_approvals=2)) as bot:
+        posted = await request(bot, slack_api, emu)
+        await press(bot, posted, APPROVER, "grace")
+        await press(bot, posted, APPROVER, "grace")  # the same approver twice is one approval
+        assert await emu.puts() == 0
+        assert "Approvals: 1 of 2 (grace)" in updates(slack_api)[-1]
+        await press(bot, posted, "U0APPROVER2", "linus")
+        assert await emu.puts() == 1
+        assert "Approved by grace, linus" in updates(slack_api)[-1]

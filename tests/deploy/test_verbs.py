@@ -123,3 +123,20 @@ async def test_deployments_undeploy_cleanup_and_audit(
     audit = text_of((await say(bot, slack_api, "audit --deployment kept")).args["blocks"])
     for action in ("deploy.request", "deploy.approve", "deploy.result", "deploy.delete"):
         assert action in audit, action
+
+
+async def test_deploy_button_on_the_checkpoints_card_opens_a_request(
+    bot: RunningBot, slack_api: FakeSlackApi, emu: EmulatorProcess
+) -> None:
+    job = await emu.succeeded_job()
+    card = await say(bot, slack_api, f"checkpoints {job}")
+    blocks = card.args["blocks"]
+    labels = [e["text"]["text"] for b in blocks if b.get("type") == "actions" for e in b["elements"]]
+    assert len(labels) == 3 and all(label.startswith("Deploy step") for label in labels)
+    action_id, value = button(blocks, labels[0])
+    async with aiohttp.ClientSession() as http:
+        assert await click(http, bot.url, action_id, value, "1700000000.000001", USER, "ada") == 200
+    await bot.adapters["slack"].drain()
+    request = slack_api.called("chat.postMessage")[-1]
+    shown = text_of(request.args["blocks"])
+    assert "checkpoint at step" in shown and "deploy.approve" in shown
