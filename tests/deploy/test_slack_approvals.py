@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
 
 from bot.app import RunningBot, start_bot
@@ -180,6 +181,15 @@ async def test_an_expired_request_cannot_be_approved(
         assert "expired" in text_of(slack_api.called("chat.postEphemeral")[-1].args["blocks"])
         assert await emu.puts() == 0
         assert "deploy.expired" in audit_actions(await bot.store.recent_audit(10, "ada-model"))
+        # Ask again posts a fresh request (checked again), which can then be approved.
+        expired_blocks = slack_api.called("chat.update")[-1].args["blocks"]
+        again_id, again_value = button(expired_blocks, "Ask again")
+        posts = len(slack_api.called("chat.postMessage"))
+        async with aiohttp.ClientSession() as http:
+            assert await click(http, bot.url, again_id, again_value, posted.ts, USER, "ada") == 200
+        await bot.adapters["slack"].drain()
+        fresh = slack_api.called("chat.postMessage")
+        assert len(fresh) == posts + 1 and "deploy.approve" in text_of(fresh[-1].args["blocks"])
 
 
 async def test_with_no_approvers_configured_nothing_can_be_approved(
@@ -229,3 +239,27 @@ async def test_two_required_approvals_need_two_distinct_approvers(
         await press(bot, posted, "U0APPROVER2", "linus")
         assert await emu.puts() == 1
         assert "Approved by grace, linus" in updates(slack_api)[-1]
+
+
+async def test_approval_rechecks_and_fails_with_the_reason(
+    make_bot: BotFactory, slack_api: FakeSlackApi, emu: EmulatorProcess
+) -> None:
+    async with make_bot() as bot:
+        posted = await request(bot, slack_api, emu)
+        # Someone takes the name in Azure while the request waits.
+        path = (
+            f"{emu.url}/subscriptions/{emu.subscription_id}/resourceGroups/{emu.resource_group}"
+            f"/providers/Microsoft.CognitiveServices/accounts/{emu.account_name}/deployments/ada-model"
+        )
+        body = {"sku": {"name": "Standard", "capacity": 1}, "properties": {"model": {"name": "gpt-4o-mini"}}}
+        async with httpx.AsyncClient() as http:
+            taken = await http.put(
+                path, json=body, params={"api-version": "2024-10-01"}, headers={"Authorization": "Bearer x"}
+            )
+            assert taken.status_code == 201, taken.text
+        await press(bot, posted, APPROVER, "grace")
+        assert await emu.puts() == 1  # the test's own: the bot sent none
+        final = updates(slack_api)[-1]
+        assert "did not succeed" in final and "already exists" in final
+        result = next(e for e in await bot.store.recent_audit(10, "ada-model") if e.action == "deploy.result")
+        assert result.detail["result"] == "failed"
