@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
 
 from bot.app import RunningBot, start_bot
-from bot.config import Roles
+from bot.config import Roles, load_settings
+from emulator import datasets
 from tests.conftest import bot_settings
-from tests.deploy.support import EmulatorProcess, until
+from tests.deploy.support import API, EmulatorProcess, until
 from tests.teams.conftest import assert_cards_valid, card_text, payload
 from tests.teams.fake_connector import FakeConnector
 
@@ -123,3 +125,49 @@ async def test_teams_request_approve_deployed_and_refusals(
     await until(deployed)
     assert await emu.puts() == 1
     assert (await emu.deployments()) == {"teams-model": "Succeeded"}
+
+
+async def test_local_embedded_default_one_person_holds_every_role(
+    connector: FakeConnector, tmp_path: Path
+) -> None:
+
+    settings = load_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'ftbot.db'}",
+        emulator_speed=0.001,
+        deploy_poll_interval=0.2,
+    )
+    bot = await start_bot(settings, host="127.0.0.1", port=0)
+    try:
+        assert bot.ctx.policy is not None and bot.ctx.policy.local
+        async with httpx.AsyncClient(
+            base_url=bot.emulator.url, headers={"api-key": "k"}, params=API
+        ) as azure:
+            content = datasets.path("good_training").read_bytes()
+            uploaded = await azure.post(
+                "/openai/files", data={"purpose": "fine-tune"}, files={"file": ("t.jsonl", content)}
+            )
+            bot.emulator.advance(60)
+            created = await azure.post(
+                "/openai/fine_tuning/jobs",
+                json={"model": "gpt-4o-mini-2024-07-18", "training_file": uploaded.json()["id"]},
+            )
+            job = created.json()["id"]
+            for _ in range(20):
+                bot.emulator.advance(600)
+                if (await azure.get(f"/openai/fine_tuning/jobs/{job}")).json()["status"] == "succeeded":
+                    break
+        text = f"<at>ftbot</at> deploy {job} --name mine --sku developer"
+        status, _ = await post(bot, payload("message_channel_mention", connector.url, text=text))
+        assert status == 200
+        [reply] = await connector.wait_for(1)
+        shown = card_text(reply.cards[0])
+        assert "hold every role" in shown and "No hosting fee" in shown and "24 hours" in shown
+        status, _ = await post(
+            bot, click(connector, execute(reply.cards[0], "Approve"), "act-1", REQUESTER_AAD, "Ada")
+        )
+        assert status == 200
+        state = bot.emulator.state.summary()
+        assert state["counters"]["deployments.put"] == 1
+        assert list(state["accounts"]["emulated-aoai"]["deployments"]) == ["mine"]
+    finally:
+        await bot.close()
