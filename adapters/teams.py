@@ -354,6 +354,9 @@ class TeamsAdapter:
             await self._invoke_response(turn, card_response(replacing.card))
             if source:
                 await self._remember(replacing.card, MessageRef("teams", conversation.id, source))
+        elif rest and rest[0].ephemeral:
+            # Teams has no ephemeral messages; the invoke response is seen by the clicking user alone.
+            await self._invoke_response(turn, message_response(plain_summary(rest.pop(0).card)))
         else:
             first = rest[0] if rest else None
             await self._invoke_response(turn, message_response(plain_summary(first.card) if first else DONE))

@@ -39,10 +39,17 @@ SHUTDOWN_LIMIT = 9.0
 
 def build_router() -> Router:
     """Every capability's router, composed in a fixed order (first match wins)."""
+    from handlers import deploy, jobs, start
     from handlers import help as help_handlers
-    from handlers import jobs, start
 
-    return Router("ftbot").include(help_handlers.router, jobs.router, start.router)
+    return Router("ftbot").include(help_handlers.router, jobs.router, start.router, deploy.router)
+
+
+def schedule(scheduler: Scheduler, ctx: Context) -> None:
+    """Periodic work of the handlers: deployments being provisioned, approval requests due to expire."""
+    from handlers import deploy
+
+    scheduler.every("deploy-sweep", ctx.settings.deploy_poll_interval, lambda: deploy.sweep(ctx))
 
 
 def presenter() -> Any:
@@ -169,6 +176,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     ctx.extras["router"] = router
     dispatcher = Dispatcher(router, ctx, presenter())
     scheduler = Scheduler(ctx)
+    schedule(scheduler, ctx)
 
     # Chat payloads are small; a large body is refused before anything reads it (files never come this way).
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)

@@ -35,6 +35,7 @@ class AzureClients:
                 resource_group=settings.resource_group,
                 account_name=settings.account_name,
                 tenant_id=settings.tenant_id,
+                region=settings.region,
                 api_version=settings.azure_api_version,
             )
         for extra in settings.resources:
@@ -43,6 +44,7 @@ class AzureClients:
         self._arm: dict[str, ArmClient] = {}
         self._metrics: MetricsClient | None = None
         self._tokens: TokenProvider | None = None
+        self._aux: dict[str, TokenProvider] = {}
 
     def names(self) -> list[str]:
         return list(self.resources)
@@ -71,9 +73,11 @@ class AzureClients:
         if self._tokens is None:
             from bot.azure.auth import CredentialTokenProvider, StaticTokenProvider
 
-            self._tokens = (
-                StaticTokenProvider(EMULATOR_KEY) if self.emulator else CredentialTokenProvider.default()
-            )
+            static = self.settings.azure_static_token
+            if self.emulator or static is not None:
+                self._tokens = StaticTokenProvider(static.get_secret_value() if static else EMULATOR_KEY)
+            else:
+                self._tokens = CredentialTokenProvider.default()
         return self._tokens
 
     def arm(self, name: str | None = None) -> ArmClient:
@@ -93,6 +97,28 @@ class AzureClients:
             )
             self._arm[resource.name] = client
         return client
+
+    def auxiliary_tokens(self, name: str) -> TokenProvider | None:
+        """Tokens of resource `name`'s own tenant, for the `x-ms-authorization-auxiliary` header of a
+        cross-tenant deploy from it; None when no credential for that tenant is configured."""
+        resource = self.resource(name)
+        credential = resource.tenant_credential()
+        if credential is None or not resource.tenant_id:
+            return None
+        cached = self._aux.get(resource.name)
+        if cached is None:
+            from bot.azure.auth import CredentialTokenProvider, StaticTokenProvider
+
+            if self.emulator or self.settings.azure_static_token is not None:
+                # The emulator checks that the header is there, not what it says.
+                cached = StaticTokenProvider(f"{EMULATOR_KEY}-{resource.tenant_id}")
+            else:
+                client_id, secret = credential
+                cached = CredentialTokenProvider.client_secret(
+                    resource.tenant_id, client_id, secret.get_secret_value()
+                )
+            self._aux[resource.name] = cached
+        return cached
 
     def metrics(self) -> MetricsClient:
         """Azure Monitor metrics (deployment usage), shared by every resource."""
@@ -134,6 +160,8 @@ class AzureClients:
         self._data.clear()
         self._arm.clear()
         self._metrics = None
-        closer = getattr(self._tokens, "aclose", None)
-        if closer is not None:
-            await closer()
+        for provider in [self._tokens, *self._aux.values()]:
+            closer = getattr(provider, "aclose", None)
+            if closer is not None:
+                await closer()
+        self._aux.clear()

@@ -99,6 +99,16 @@ class AzureResource(BaseModel):
     account_name: str = ""
     region: str = ""
     tenant_id: str = Field(default="", description="Entra tenant of the resource (cross-tenant deploys).")
+    client_id_env: str | None = Field(
+        default=None,
+        description="Cross-tenant deploys from this resource: environment variable holding the client id of a "
+        "service principal in this resource's tenant (for the x-ms-authorization-auxiliary token).",
+    )
+    client_secret_env: str | None = Field(
+        default=None,
+        description="Cross-tenant deploys from this resource: environment variable holding that service "
+        "principal's client secret.",
+    )
     api_version: str = DEFAULT_DATA_API_VERSION
     roles: Roles | None = Field(
         default=None, description="Roles for this resource only (else the global [roles])."
@@ -114,6 +124,16 @@ class AzureResource(BaseModel):
     def api_key(self) -> SecretStr | None:
         value = os.environ.get(self.api_key_env) if self.api_key_env else None
         return SecretStr(value) if value else None
+
+    def tenant_credential(self) -> tuple[str, SecretStr] | None:
+        """(client id, secret) of a service principal in this resource's tenant, when both are set."""
+        client = os.environ.get(self.client_id_env) if self.client_id_env else None
+        secret = os.environ.get(self.client_secret_env) if self.client_secret_env else None
+        return (client, SecretStr(secret)) if client and secret else None
+
+    def tenant_credential_secret(self) -> SecretStr | None:
+        credential = self.tenant_credential()
+        return credential[1] if credential else None
 
 
 class Settings(BaseSettings):
@@ -148,6 +168,11 @@ class Settings(BaseSettings):
     azure_openai_api_key: SecretStr | None = Field(
         default=None, description="API key for the data plane. Absent: Entra ID through azure-identity."
     )
+    azure_static_token: SecretStr | None = Field(
+        default=None,
+        description="A fixed bearer token for ARM instead of Entra ID: only for a standalone emulator "
+        "(tests, demos); never set it against Azure.",
+    )
     azure_api_version: str = Field(default=DEFAULT_DATA_API_VERSION, description="Data-plane api-version.")
     arm_endpoint: str = Field(
         default="https://management.azure.com", description="ARM control-plane endpoint."
@@ -159,6 +184,9 @@ class Settings(BaseSettings):
     resource_group: str = Field(default="", description="Resource group of the default resource.")
     account_name: str = Field(default="", description="Account (resource) name of the default resource.")
     tenant_id: str = Field(default="", description="Entra tenant of the default resource.")
+    region: str = Field(
+        default="", description="Azure region of the default resource (shown on approval cards)."
+    )
     allow_local_files: bool = Field(
         default=False,
         description="Let chat commands use paths on the bot's machine and sample datasets as training data "
@@ -226,6 +254,22 @@ class Settings(BaseSettings):
         "Empty: Bot Framework's own OpenID metadata.",
     )
 
+    approval_ttl: float = Field(
+        default=24 * 3600,
+        gt=0,
+        description="Seconds a deployment approval request stays open before it expires (default 24 h).",
+    )
+    deploy_poll_interval: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds between looks at deployments being provisioned and approval requests due to expire.",
+    )
+    fine_tuned_deployment_quota: int = Field(
+        default=10,
+        ge=1,
+        description="Fine-tuned deployments Azure allows per resource (10 in 2026), checked before asking.",
+    )
+
     resources: list[AzureResource] = Field(
         default_factory=list, description="Extra Azure resources (TOML only)."
     )
@@ -251,10 +295,12 @@ class Settings(BaseSettings):
             secret.get_secret_value()
             for secret in (
                 self.azure_openai_api_key,
+                self.azure_static_token,
                 self.slack_bot_token,
                 self.slack_signing_secret,
                 self.microsoft_app_password,
                 *(r.api_key() for r in self.resources),
+                *(r.tenant_credential_secret() for r in self.resources),
             )
             if secret is not None
         ]

@@ -37,10 +37,15 @@ class NotAllowed(FtbotError):
 
     title = "Not allowed"
 
-    def __init__(self, message: str, *, act: str = "", subject: str = "", hint: str = "") -> None:
+    def __init__(
+        self, message: str, *, act: str = "", subject: str = "", hint: str = "", audited: bool = False
+    ) -> None:
         super().__init__(message, hint=hint)
         self.act = act
         self.subject = subject  # what the refused act was about (a job id, a resource), for the audit entry
+        # True when the handler already wrote a richer audit entry (e.g. with the approval request): the
+        # dispatcher then does not record the same refusal a second time.
+        self.audited = audited
 
 
 class InvalidState(FtbotError):

@@ -270,6 +270,10 @@ class Dispatcher:
     async def _refused(self, exc: NotAllowed, user: User, platform: Platform, where: str) -> Reply:
         """The one place a refusal is audited (actor, act, subject) and answered, privately."""
         log.info("refused %s for %s on %s: %s", exc.act or "?", user.id, exc.subject or "-", where)
+        if exc.audited:
+            return replace(
+                self.presenter.error(exc, None), ephemeral=True, replace_source=False, in_thread=False
+            )
         try:
             await self.ctx.store.audit(
                 platform=platform,

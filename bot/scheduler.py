@@ -4,7 +4,9 @@ so running the same schedule on every replica is safe."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 log = logging.getLogger(__name__)
+STOP_GRACE = 1.0  # seconds a periodic run still going at shutdown gets to finish
 SEEN_EVENTS_KEPT = timedelta(days=1)  # Slack retries within minutes; a day is ample
 
 
@@ -24,6 +27,24 @@ class Scheduler:
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
         )
         self._scheduler.add_job(self.prune_seen_events, "interval", hours=1, id="prune-seen-events")
+        self._running: set[asyncio.Task[object]] = set()
+
+    def every(self, name: str, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
+        """Run `work` every `seconds` (one run at a time; a late run is skipped, not queued)."""
+
+        async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                await work()
+            except asyncio.CancelledError:  # by `stop`: the end of the process, not a failure of the job
+                return
+            finally:
+                if task is not None:
+                    self._running.discard(task)
+
+        self._scheduler.add_job(run, "interval", seconds=seconds, id=name)
 
     def start(self) -> None:
         self._scheduler.start()
@@ -31,6 +52,14 @@ class Scheduler:
     async def stop(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        # A periodic run still going would use the store and clients being closed next: let it finish
+        # (a pass is short), and cancel it only if it does not.
+        running = list(self._running)
+        if running:
+            _, late = await asyncio.wait(running, timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
     @property
     def running(self) -> bool:

@@ -106,3 +106,55 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
     Index("ix_audit_subject", "subject"),
 )
+
+# Deployment approvals (issue 11): one row per request; `state` moves pending -> approved | rejected | expired
+# by compare-and-set, `deploy_state` follows the ARM deployment after approval (lease: who follows it now).
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("resource", String(100), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("job_id", String(64)),
+    Column("checkpoint_step", Integer),
+    Column("deployment", String(64), nullable=False),
+    Column("sku", String(32), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("source", String(400)),
+    Column("source_tenant", String(64)),
+    Column("cross_tenant", Boolean, nullable=False, default=False),
+    Column("detail", JSON, nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("conversation_key", String(300), nullable=False),
+    Column("requested_by", String(255), nullable=False),
+    Column("requested_by_name", String(255)),
+    Column("required_approvals", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_by", String(255)),
+    Column("decided_by_name", String(255)),
+    Column("reason", Text),
+    Column("deploy_state", String(16)),
+    Column("operation_url", Text),
+    Column("endpoint", String(400)),
+    Column("error", Text),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_approvals_state", "state"),
+    Index("ix_approvals_deploy_state", "deploy_state"),
+    Index("ix_approvals_deployment", "resource", "deployment"),
+)
+
+# One row per distinct approver of a request (required_approvals > 1 counts these).
+approval_votes = Table(
+    "approval_votes",
+    metadata,
+    Column("approval_id", String(32), nullable=False),
+    Column("approver", String(255), nullable=False),
+    Column("approver_name", String(255)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("approval_id", "approver"),
+)

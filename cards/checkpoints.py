@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 from cards.format import number, percent, plural
 from cards.jobs import job_key
-from cards.model import Card, Table, Tone
+from cards.model import Button, Card, Table, Tone
 from cards.views import CheckpointView
 
 DEPLOYABLE_MARK = "✓"
+# The action of the Deploy buttons (handled by handlers/deploy.py; same id as cards.approvals.REQUEST).
+DEPLOY_ACTION = "deploy.request"
 # Statuses after which no checkpoint will ever become deployable, as the sentence says them.
 _DEAD = {"failed": "failed", "cancelled": "was cancelled"}
 
@@ -111,9 +113,20 @@ def checkpoints_card(
     warning = overfitting_warning(ordered)
     if warning:
         text = f"{warning}\n{text}"
+    # One Deploy button per deployable row (at most three: Azure keeps the last three epochs).
+    buttons = tuple(
+        Button(
+            f"Deploy step {c.step}",
+            DEPLOY_ACTION,
+            {"job": job_id, "model": c.model or c.id},
+            style="primary" if c is deployable[-1] else "default",
+        )
+        for c in deployable[-3:]
+    )
     return Card(
         title=f"Checkpoints of {job_id}",
         tone=Tone.WARNING if warning else Tone.INFO,
+        buttons=buttons,
         badge=plural(len(ordered), "checkpoint"),
         text=text,
         tables=(table,),

@@ -89,3 +89,7 @@ class Card:
     key: str | None = None
     # Short status badge shown next to the title (e.g. "running 40%").
     badge: str = ""
+    # Teams Universal Actions: a button the client presses by itself when it shows the card, so each listed
+    # user (platform ids) gets a card of their own (e.g. approvers the buttons, others a status line).
+    refresh: Button | None = None
+    refresh_users: tuple[str, ...] = ()

@@ -263,6 +263,12 @@ def _render(card: Card, budget: _Budget) -> dict[str, Any]:
     }
     if bar:
         out["actions"] = bar
+    if card.refresh is not None and card.refresh.action:
+        # Teams refreshes automatically only for the listed users (at most 60).
+        refresh = _execute(card.refresh, to_plain(card.refresh.label, 80) or "Refresh")
+        refresh.pop("fallback", None)
+        refresh.pop("style", None)
+        out["refresh"] = {"action": refresh, "userIds": list(card.refresh_users[:60])}
     return out
 
 

@@ -28,6 +28,9 @@ from bot.azure.transport import AzureTransport, BearerAuth, TransportClient, jso
 
 ARM_ENDPOINT = "https://management.azure.com"
 ARM_API_VERSION = "2024-10-01"
+# The Developer deployment SKU (`DeveloperTier`) needs this ARM api-version or later (Azure docs, 2026).
+DEVELOPER_API_VERSION = "2025-07-01-preview"
+DEVELOPER_SKU = "DeveloperTier"
 ASYNC_OPERATION_HEADER = "Azure-AsyncOperation"
 
 
@@ -95,17 +98,29 @@ class ArmClient(TransportClient):
         capacity: int = 1,
         source: str | None = None,
         source_account: str | None = None,
+        auxiliary_tokens: TokenProvider | None = None,
     ) -> DeploymentOperation:
-        """Create (or update) a deployment of a fine-tuned model or checkpoint id; does not wait."""
+        """Create (or update) a deployment of a fine-tuned model or checkpoint id; does not wait.
+
+        `auxiliary_tokens` (the source tenant's provider) overrides the client's for this call: a bot that
+        deploys from several tenants holds one provider per source tenant."""
         model_spec: dict[str, Any] = {"format": model_format, "name": model, "version": model_version}
         if source:
             model_spec["source"] = source
         if source_account:
             model_spec["sourceAccount"] = source_account
         body = {"sku": {"name": sku, "capacity": capacity}, "properties": {"model": model_spec}}
-        headers = self._auxiliary_headers if source_account else None
-        if source_account and self._auxiliary_tokens is None:
+        aux = auxiliary_tokens or self._auxiliary_tokens
+        if source_account and aux is None:
             raise ValueError("a cross-tenant deploy needs auxiliary_tokens for the source tenant")
+
+        async def aux_headers() -> dict[str, str]:
+            assert aux is not None
+            return {AUXILIARY_HEADER: f"Bearer {await aux.token(ARM_SCOPE)}"}
+
+        headers = aux_headers if source_account else None
+        # DeveloperTier exists only from a newer api-version on; every other SKU keeps the configured one.
+        params = {"api-version": DEVELOPER_API_VERSION} if sku == DEVELOPER_SKU else None
 
         def parse(response: httpx.Response) -> DeploymentOperation:
             return DeploymentOperation(
@@ -119,6 +134,7 @@ class ArmClient(TransportClient):
                 "PUT",
                 self._deployment_path(name),
                 json=body,
+                params=params,
                 headers=headers,
                 parse=parse,
                 retry_conflict=False,
@@ -130,10 +146,6 @@ class ArmClient(TransportClient):
             if existing is not None and existing.model_name == model:
                 return DeploymentOperation(deployment=existing, operation_url=None, status_code=200)
             raise
-
-    async def _auxiliary_headers(self) -> dict[str, str]:
-        assert self._auxiliary_tokens is not None
-        return {AUXILIARY_HEADER: f"Bearer {await self._auxiliary_tokens.token(ARM_SCOPE)}"}
 
     async def deploy(
         self,
@@ -178,6 +190,14 @@ class ArmClient(TransportClient):
                     f"deployment {name} still {state} after {max_wait:.0f} s", code="pollTimeout"
                 )
             await self._poll_sleep(poll_interval)
+
+    async def operation(self, url: str) -> AsyncOperation:
+        """One look at an `Azure-AsyncOperation` URL (a poll step; `wait_for_deployment` loops on it)."""
+        return await self._operation(url)
+
+    async def find_deployment(self, name: str) -> Deployment | None:
+        """The deployment called `name`, or None when there is none."""
+        return await self._get_or_none(name)
 
     async def _operation(self, url: str) -> AsyncOperation:
         return await self._transport.call(
@@ -247,4 +267,12 @@ class ArmClient(TransportClient):
             await self._poll_sleep(interval)
 
 
-__all__ = ["ARM_API_VERSION", "ARM_ENDPOINT", "ArmClient", "AzureError", "DeploymentOperation"]
+__all__ = [
+    "ARM_API_VERSION",
+    "ARM_ENDPOINT",
+    "DEVELOPER_API_VERSION",
+    "DEVELOPER_SKU",
+    "ArmClient",
+    "AzureError",
+    "DeploymentOperation",
+]

@@ -89,3 +89,36 @@ class PriceTable:
             return None
         key, price = found
         return CostEstimate(trained_tokens / 1_000_000 * price, self.currency, price, key, self.note)
+
+
+@dataclass(frozen=True, slots=True)
+class HostingPrice:
+    """Hourly hosting fee of a fine-tuned deployment of one SKU, with where the figure comes from."""
+
+    sku: str
+    per_hour: float
+    currency: str
+    as_of: str
+    source: str
+
+    @property
+    def per_month(self) -> float:
+        """A 30-day month of hosting (730 h would be a calendar average; 30 days matches the 15-day rule)."""
+        return self.per_hour * 24 * 30
+
+
+def hosting_price(sku: str) -> HostingPrice | None:
+    """The shipped table's hourly hosting price of an ARM deployment SKU (`Standard`, `DeveloperTier`, ...)."""
+    text = resources.files("bot.dataprep").joinpath("prices.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    table = data.get("hosting_per_hour") or {}
+    value = table.get(sku)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return HostingPrice(
+        sku,
+        float(value),
+        str(data.get("currency", "USD")),
+        str(table.get("as_of", "")),
+        str(table.get("source", "")),
+    )

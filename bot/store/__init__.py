@@ -7,6 +7,7 @@ idle warnings) arrives as its own module and one more base here.
 
 from __future__ import annotations
 
+from bot.store.approvals import Approval, ApprovalStore, NewApproval
 from bot.store.audit import AuditEntry, AuditStore
 from bot.store.base import StoreBase
 from bot.store.conversations import ConversationStore, StoredConversation
@@ -14,8 +15,17 @@ from bot.store.inbound import InboundStore
 from bot.store.jobs import JobStore, StoredJob
 from bot.store.outbox import OutboxItem, OutboxStore
 
-__all__ = ["AuditEntry", "OutboxItem", "Store", "StoreBase", "StoredConversation", "StoredJob"]
+__all__ = [
+    "Approval",
+    "AuditEntry",
+    "NewApproval",
+    "OutboxItem",
+    "Store",
+    "StoreBase",
+    "StoredConversation",
+    "StoredJob",
+]
 
 
-class Store(ConversationStore, InboundStore, JobStore, OutboxStore, AuditStore):
+class Store(ConversationStore, InboundStore, JobStore, OutboxStore, AuditStore, ApprovalStore):
     """All reads and writes of the bot's state. Create with `Store.open(url)`, then `await upgrade()`."""

@@ -244,3 +244,19 @@ def test_metric_error_in_the_spec_example_is_raised() -> None:
 def test_no_series_means_no_traffic() -> None:
     assert parse_daily_totals({"value": [{"errorCode": "Success", "timeseries": []}]}) == {}
     assert parse_daily_totals({}) == {}
+
+
+async def test_per_call_auxiliary_tokens_and_developer_api_version() -> None:
+    script = Script(lambda r: json_response(200, _deployment("dep", "Succeeded")))
+    source = "/subscriptions/other/resourceGroups/rg2/providers/Microsoft.CognitiveServices/accounts/src"
+    async with _arm(script, FakeTime()) as arm:
+        await arm.put_deployment(
+            "dep", MODEL, source_account=source, auxiliary_tokens=StaticTokenProvider("per-call")
+        )
+        await arm.put_deployment("dev", MODEL, sku="DeveloperTier", capacity=50)
+        await arm.put_deployment("std", MODEL, sku="Standard")
+    cross, developer, standard = script.requests
+    assert cross.headers["x-ms-authorization-auxiliary"] == "Bearer per-call"
+    # DeveloperTier exists only from api-version 2025-07-01-preview on; other SKUs keep the configured one.
+    assert developer.url.params["api-version"] == "2025-07-01-preview"
+    assert standard.url.params["api-version"] == "2024-10-01"

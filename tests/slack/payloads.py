@@ -3,6 +3,7 @@ Events API `app_mention` / `message.im`), with the ids our stand-in API uses."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from tests.slack.fake_slack_api import BOT_USER_ID, TEAM_ID
@@ -25,7 +26,7 @@ def slash_command(text: str, *, response_url: str = "", channel: str = CHANNEL) 
         "api_app_id": "A0APP00001",
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "trigger_id": f"13345224609.738474920.{secrets.token_hex(10)}",  # unique per request, as Slack sends
     }
 
 
@@ -45,7 +46,7 @@ def block_actions(
         "team": {"id": TEAM_ID, "domain": "acme"},
         "user": {"id": USER, "username": "ada", "name": "ada", "team_id": TEAM_ID},
         "container": container,
-        "trigger_id": "12466734323.1395872398.0c0c0c0c",
+        "trigger_id": f"12466734323.1395872398.{secrets.token_hex(4)}",
         "channel": {"id": CHANNEL, "name": "ml-ops"},
         "response_url": response_url,
         "actions": [
