@@ -41,9 +41,9 @@ SHUTDOWN_LIMIT = 9.0
 def build_router() -> Router:
     """Every capability's router, composed in a fixed order (first match wins)."""
     from handlers import help as help_handlers
-    from handlers import jobs, start
+    from handlers import jobs, start, watch
 
-    return Router("ftbot").include(help_handlers.router, jobs.router, start.router)
+    return Router("ftbot").include(help_handlers.router, jobs.router, start.router, watch.router)
 
 
 def presenter() -> Any:
@@ -169,6 +169,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     ctx.extras["router"] = router
     dispatcher = Dispatcher(router, ctx, presenter())
     scheduler = Scheduler(ctx)
+    _schedule_watchers(ctx, scheduler)
 
     # Chat payloads are small; a large body is refused before anything reads it (files never come this way).
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
@@ -210,6 +211,18 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     gc.collect()
     gc.freeze()
     return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
+
+
+def _schedule_watchers(ctx: Context, scheduler: Scheduler) -> None:
+    """Job watchers and the outbox delivery (handlers/watcher.py) on the scheduler: a poll every
+    FTBOT_WATCH_INTERVAL seconds, deliveries (and their retries) a few times per interval."""
+    from handlers.watcher import Watcher
+
+    interval = ctx.settings.watch_interval
+    watcher = Watcher(ctx, interval=interval)
+    ctx.extras["watcher"] = watcher
+    scheduler.every(interval, "watch-jobs", watcher.tick)
+    scheduler.every(max(0.5, min(2.0, interval / 4)), "deliver-outbox", watcher.deliver_once)
 
 
 def _mount_adapters(

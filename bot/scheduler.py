@@ -5,6 +5,7 @@ so running the same schedule on every replica is safe."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,18 @@ class Scheduler:
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
         )
         self._scheduler.add_job(self.prune_seen_events, "interval", hours=1, id="prune-seen-events")
+
+    def every(self, seconds: float, name: str, work: Callable[[], Awaitable[object]]) -> None:
+        """Run `work` every `seconds` (never two at once; a late run is not repeated to catch up). The job
+        watchers and the outbox delivery are added this way by the wiring module."""
+
+        async def run() -> None:
+            try:
+                await work()
+            except Exception:  # one bad tick must not stop the schedule
+                log.exception("scheduled %s failed", name)
+
+        self._scheduler.add_job(run, "interval", seconds=seconds, id=name, misfire_grace_time=None)
 
     def start(self) -> None:
         self._scheduler.start()
