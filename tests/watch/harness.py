@@ -96,6 +96,7 @@ class BotProcess:
     proc: asyncio.subprocess.Process | None = None
     url: str = ""
     starts: list[str] = field(default_factory=list)
+    _drainer: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         out = self.log.open("ab")
@@ -116,7 +117,7 @@ class BotProcess:
         self.url = line.split("ftbot listening on ", 1)[1].split()[0]
         self.starts.append(self.url)
         # Keep draining its log so the pipe never blocks the bot.
-        asyncio.ensure_future(self._drain(self.proc.stderr, out))
+        self._drainer = asyncio.ensure_future(self._drain(self.proc.stderr, out))
 
     @staticmethod
     async def _drain(stream: asyncio.StreamReader, out: Any) -> None:
@@ -197,7 +198,7 @@ async def create_jobs(
         uploaded.raise_for_status()
         file_id = uploaded.json()["id"]
         async with asyncio.timeout(20):
-            while (await azure.get(f"/openai/files/{file_id}")).json().get("status") != "processed":
+            while (await azure.get(f"/openai/files/{file_id}")).json().get("status") != "processed":  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         ids = []
         for _ in range(count):
@@ -283,7 +284,7 @@ def job_card_ts(slack: FakeSlackApi, job_id: str) -> str:
 async def wait_until(check: Callable[[], bool], within: float, what: str) -> None:
     try:
         async with asyncio.timeout(within):
-            while not check():
+            while not check():  # noqa: ASYNC110 (the condition lives in another process's effects)
                 await asyncio.sleep(0.1)
     except TimeoutError:
         raise AssertionError(f"timed out after {within:.0f} s waiting for {what}") from None
