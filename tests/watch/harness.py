@@ -109,7 +109,7 @@ class BotProcess:
             "0",
             cwd=ROOT,
             env=self.env,
-            stdout=out,
+            stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
         assert self.proc.stderr is not None
@@ -121,15 +121,20 @@ class BotProcess:
 
     @staticmethod
     async def _drain(stream: asyncio.StreamReader, out: Any) -> None:
-        while line := await stream.readline():
-            out.write(line)
-            out.flush()
+        try:
+            while line := await stream.readline():
+                out.write(line)
+                out.flush()
+        finally:
+            out.close()
 
     async def kill(self) -> None:
         """kill -9: no shutdown, no lease released, nothing flushed."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         await self.proc.wait()
+        if self._drainer is not None:
+            await self._drainer
 
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
@@ -140,6 +145,8 @@ class BotProcess:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+        if self._drainer is not None:
+            await self._drainer
 
 
 def bot_env(emu: EmulatorProcess, slack: FakeSlackApi, database_url: str, **more: str) -> dict[str, str]:
