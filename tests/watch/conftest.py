@@ -1,5 +1,6 @@
-"""The stand-in Slack API for the watcher's tests (the Slack adapter's own fixture)."""
+"""The stand-ins the watcher's tests share with the adapters' own tests: Slack Web API, Bot Connector."""
 
 from tests.slack.conftest import slack_api
+from tests.teams.conftest import connector
 
-__all__ = ["slack_api"]
+__all__ = ["connector", "slack_api"]
