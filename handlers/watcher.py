@@ -75,6 +75,7 @@ class Watcher:
     concurrency: int = 16
     # One delivery at a time in this process, so a conversation's messages leave in order.
     _delivering: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _tick_started: datetime = field(default_factory=utcnow, repr=False)
 
     @property
     def lease(self) -> timedelta:
@@ -91,6 +92,9 @@ class Watcher:
     async def poll_once(self) -> int:
         """Poll every due job once; the number of jobs looked at."""
         store = self.ctx.store
+        # Next polls count from the start of this one (less a little), so a job due "one interval from now"
+        # is due at the next tick, not one tick later because its commit came a few ms after the tick.
+        self._tick_started = utcnow() - timedelta(seconds=min(1.0, self.interval * 0.1))
         claimed = await store.claim_due_watches(self.owner, limit=self.batch, lease=self.lease)
         subs = await store.subscriptions()
         by_resource: dict[str, list[WatchedJob]] = defaultdict(list)
@@ -220,7 +224,9 @@ class Watcher:
     async def _commit(self, watched: WatchedJob, result: PollResult) -> tuple[str, datetime | None]:
         stored = watched.job
         next_at = (
-            utcnow() + timedelta(seconds=result.next_poll_in) if result.next_poll_in is not None else None
+            self._tick_started + timedelta(seconds=result.next_poll_in)
+            if result.next_poll_in is not None
+            else None
         )
         unchanged = (
             not result.queued
