@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import re
 import resource
@@ -52,7 +53,7 @@ from handlers.watcher import Watcher
 from tests.watch.harness import EmulatorProcess, create_jobs, emulator_process
 
 KEY_ENV = "FTBOT_BENCH_KEY"
-CHANNEL = Conversation(platform="slack", id="CBENCH", reference={"channel": "CBENCH"})
+JOBS_PER_CHANNEL = 10  # teams watch their jobs in their own channels
 _LINE = re.compile(r"`(\d\d):(\d\d):(\d\d)` ")
 
 
@@ -109,11 +110,12 @@ async def emulator_clock(emu: EmulatorProcess) -> tuple[float, float, float]:
     return time.time(), float(clock["now"]), float(clock["speed"])
 
 
-async def statuses(emu: EmulatorProcess) -> Counter[str]:
+async def statuses(emu: EmulatorProcess) -> dict[str, str]:
+    """Every job's status, straight from the emulator's admin API (not counted as Azure calls)."""
     state = await emu.admin("GET", "state")
-    found: Counter[str] = Counter()
+    found: dict[str, str] = {}
     for account in state["accounts"].values():
-        found.update(str(status) for status in account["jobs"].values())
+        found.update({job: str(status) for job, status in account["jobs"].items()})
     return found
 
 
@@ -154,19 +156,20 @@ async def run(args: argparse.Namespace) -> int:
             )
             store = Store.open(settings.database_url)
             await store.upgrade()
-            await store.save_conversation(CHANNEL)
+            n = 0
             for account, ids in zip(accounts, created, strict=True):
                 for job_id in ids:
+                    channel = f"CBENCH{n // JOBS_PER_CHANNEL:04d}"
+                    home = Conversation(platform="slack", id=channel, reference={"channel": channel})
+                    if n % JOBS_PER_CHANNEL == 0:
+                        await store.save_conversation(home)
+                    n += 1
                     await store.record_job(
-                        job_id,
-                        resource=account,
-                        home=CHANNEL,
-                        user=None,
-                        model="gpt-4o-mini",
-                        status="pending",
+                        job_id, resource=account, home=home, user=None, model="gpt-4o-mini", status="pending"
                     )
+                    # The job card `/ft start` posted, for the events to thread into.
                     await store.remember_message(
-                        f"job:{job_id}", CHANNEL.key, MessageRef("slack", "CBENCH", job_id)
+                        f"job:{job_id}", home.key, MessageRef("slack", channel, job_id)
                     )
             notifier = Notifier()
             sender = RecordingSender()
@@ -182,6 +185,7 @@ async def run(args: argparse.Namespace) -> int:
             start_counts = counter.snapshot()
             cpu0, wall0 = time.process_time(), time.monotonic()
             moving: list[int] = []
+            previous = await statuses(emu)
             per_interval: list[Counter[str]] = []
 
             async def deliveries() -> None:
@@ -191,15 +195,33 @@ async def run(args: argparse.Namespace) -> int:
 
             delivering = asyncio.ensure_future(deliveries())
             for n in range(args.intervals):
-                tick_at = wall0 + (n + 1) * args.interval
-                await asyncio.sleep(max(0.0, tick_at - time.monotonic()))
+                # Like the app's scheduler: ticks on fixed slots; a slot missed while a tick ran is skipped.
+                slot = wall0 + math.ceil((time.monotonic() - wall0) / args.interval) * args.interval
+                await asyncio.sleep(max(0.0, slot - time.monotonic()))
                 seen = await statuses(emu)
+                # Moving: training now, or changed status since the last look (started, ended, paused).
+                moved = sum(
+                    1
+                    for j, st in seen.items()
+                    if st in ("running", "pausing", "resuming") or previous.get(j) != st
+                )
+                previous = seen
                 before = counter.snapshot()
-                await watcher.tick()
+                t0 = time.monotonic()
+                polled = await watcher.poll_once()  # each job's messages leave as its step commits
+                t1 = time.monotonic()
+                if watcher._kicker is not None:
+                    await watcher._kicker
+                delivered = await watcher.deliver_once()
                 per_interval.append(counter.snapshot() - before)
-                if os.environ.get("BENCH_DEBUG"):
-                    print(n, dict(per_interval[-1]), dict(seen), flush=True)
-                moving.append(seen.get("running", 0) + seen.get("pausing", 0) + seen.get("resuming", 0))
+                if args.verbose:
+                    print(
+                        f"interval {n}: polled {polled} jobs in {t1 - t0:.2f} s, then delivered {delivered} in "
+                        f"{time.monotonic() - t1:.2f} s; Azure calls {dict(per_interval[-1])}; moving {moved}; "
+                        f"{dict(Counter(seen.values()))}",
+                        flush=True,
+                    )
+                moving.append(moved)
             await asyncio.sleep(max(0.5, min(2.0, args.interval / 4)) + 0.5)
             delivering.cancel()
             cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
@@ -269,6 +291,7 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--intervals", type=int, default=6)
     parser.add_argument("--speed", type=float, default=10.0)
+    parser.add_argument("--verbose", action="store_true", help="one line per interval")
     return asyncio.run(run(parser.parse_args()))
 
 

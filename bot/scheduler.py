@@ -4,6 +4,7 @@ so running the same schedule on every replica is safe."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SEEN_EVENTS_KEPT = timedelta(days=1)  # Slack retries within minutes; a day is ample
+STOP_GRACE = 1.0  # seconds a scheduled run in progress gets at shutdown
 
 
 class Scheduler:
@@ -25,25 +27,40 @@ class Scheduler:
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
         )
         self._scheduler.add_job(self.prune_seen_events, "interval", hours=1, id="prune-seen-events")
+        self._running: set[asyncio.Task[object]] = set()
 
     def every(self, seconds: float, name: str, work: Callable[[], Awaitable[object]]) -> None:
         """Run `work` every `seconds` (never two at once; a late run is not repeated to catch up). The job
         watchers and the outbox delivery are added this way by the wiring module."""
 
         async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
             try:
                 await work()
             except Exception:  # one bad tick must not stop the schedule
                 log.exception("scheduled %s failed", name)
+            finally:
+                if task is not None:
+                    self._running.discard(task)
 
         self._scheduler.add_job(run, "interval", seconds=seconds, id=name, misfire_grace_time=None)
 
     def start(self) -> None:
         self._scheduler.start()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop scheduling; give a poll or delivery in progress `grace` seconds to finish (its work is
+        leased and keyed, so cutting it short loses nothing), then cancel it before the store closes."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        running = list(self._running)
+        if running:
+            _done, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     @property
     def running(self) -> bool:

@@ -81,6 +81,7 @@ class WatchState:
     step: int | None = None
     losses: tuple[float, ...] = ()
     posted_step: int = 0  # last metrics step streamed (thinning)
+    card_step: int = 0  # step shown when the job card was last updated (progress updates are thinned too)
     changed_at: float | None = None  # when the status last changed (back-off grows with quiet time)
     billed_tokens: int | None = None
 
@@ -90,6 +91,7 @@ class WatchState:
             "step": self.step,
             "losses": list(self.losses),
             "posted_step": self.posted_step,
+            "card_step": self.card_step,
             "changed_at": self.changed_at,
             "billed_tokens": self.billed_tokens,
         }
@@ -102,6 +104,7 @@ class WatchState:
             step=data.get("step"),
             losses=tuple(float(x) for x in data.get("losses") or ()),
             posted_step=int(data.get("posted_step") or 0),
+            card_step=int(data.get("card_step") or 0),
             changed_at=data.get("changed_at"),
             billed_tokens=data.get("billed_tokens"),
         )
@@ -270,11 +273,15 @@ def poll_step(
         lines.append(StreamLine(epoch(event.created_at), event.level, event.message))
 
     changed = status != state.status
+    # The card is updated on every status change, and for progress as often as metric lines are streamed
+    # (chat.update is rate-limited per channel as much as posting is).
+    update_card = changed or (step is not None and step != state.step and keep_metric(step, state.card_step))
     new_state = WatchState(
         status=status,
         step=step,
         losses=tuple(losses),
         posted_step=posted,
+        card_step=(step or 0) if update_card else state.card_step,
         changed_at=now if changed or state.changed_at is None else state.changed_at,
         billed_tokens=billed,
     )
@@ -295,7 +302,7 @@ def poll_step(
                     )
                 )
 
-    if changed or step != state.step:
+    if update_card:
         view = replace(job_view(job), status=status, step=step)
         footer = f"Updated {when(epoch(now), seconds=True)} · watched"
         card = job_card(view, footer, note=progress_note(new_state))

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 LIST_PAGE = 100  # jobs per list call (Azure's resource quota is 100 jobs in total)
 MAX_LIST_PAGES = 3  # a watched job older than this is fetched on its own
 EVENTS_PAGE = 100
+FIRST_EVENTS_PAGE = 50  # with a cursor, the newest events of one page usually hold everything new
 ANCHOR_WAIT = 2.0  # seconds between looks for a job card that is being posted right now
 ANCHOR_TRIES = 10
 MAX_ATTEMPTS = 12
@@ -76,6 +77,8 @@ class Watcher:
     # One delivery at a time in this process, so a conversation's messages leave in order.
     _delivering: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     _tick_started: datetime = field(default_factory=utcnow, repr=False)
+    _kicker: asyncio.Future[None] | None = field(default=None, repr=False)
+    _kick_again: bool = field(default=False, repr=False)
 
     @property
     def lease(self) -> timedelta:
@@ -85,16 +88,33 @@ class Watcher:
     # -- polling ---------------------------------------------------------------------------------------------
 
     async def tick(self) -> None:
-        """One scheduler tick: poll what is due, then send what that queued."""
-        await self.poll_once()
+        """One scheduler tick: poll what is due (each job's messages leave as soon as its step is
+        committed), then send whatever is still due."""
+        try:
+            await self.poll_once()
+        finally:
+            if self._kicker is not None:
+                await self._kicker
         await self.deliver_once()
+
+    def _kick(self) -> None:
+        """Deliver now (in the background of this tick) instead of after the whole poll."""
+        self._kick_again = True
+        if self._kicker is None or self._kicker.done():
+            self._kicker = asyncio.ensure_future(self._deliver_kicked())
+
+    async def _deliver_kicked(self) -> None:
+        while self._kick_again:
+            self._kick_again = False
+            try:
+                await self.deliver_once()
+            except Exception as exc:  # the scheduled delivery tries again
+                log.warning("outbox: delivery failed: %s", _short(exc))
 
     async def poll_once(self) -> int:
         """Poll every due job once; the number of jobs looked at."""
         store = self.ctx.store
-        # Next polls count from the start of this one (less a little), so a job due "one interval from now"
-        # is due at the next tick, not one tick later because its commit came a few ms after the tick.
-        self._tick_started = utcnow() - timedelta(seconds=min(1.0, self.interval * 0.1))
+        self._tick_started = utcnow()
         claimed = await store.claim_due_watches(self.owner, limit=self.batch, lease=self.lease)
         subs = await store.subscriptions()
         by_resource: dict[str, list[WatchedJob]] = defaultdict(list)
@@ -223,8 +243,11 @@ class Watcher:
 
     async def _commit(self, watched: WatchedJob, result: PollResult) -> tuple[str, datetime | None]:
         stored = watched.job
+        # Waits count from the start of this tick, less a fifth of an interval: the scheduler's next tick
+        # (at least one interval later) finds the job due, while another replica ticking half an interval
+        # later does not poll it a second time.
         next_at = (
-            self._tick_started + timedelta(seconds=result.next_poll_in)
+            self._tick_started + timedelta(seconds=max(0.0, result.next_poll_in - 0.2 * self.interval))
             if result.next_poll_in is not None
             else None
         )
@@ -249,16 +272,23 @@ class Watcher:
         )
         if not ok:
             log.info("watch: lease on %s lost to another replica; its step is theirs", stored.job_id)
+        elif result.queued:
+            self._kick()
         return stored.job_id, None
 
     async def _events(self, client: Any, job_id: str, cursor: str | None) -> list[JobEvent]:
-        """Newest first, down to the stored cursor (one call while fewer than a page arrived)."""
+        """Newest first, down to the stored cursor: one small page when the cursor is in it, then pages of
+        100 with `after` until it is (or the events end)."""
         found: list[JobEvent] = []
-        async for event in client.events(job_id, limit=EVENTS_PAGE):
-            found.append(event)
-            if event.id == cursor:
-                break
-        return found
+        page = await client.list_events(job_id, limit=FIRST_EVENTS_PAGE if cursor else EVENTS_PAGE)
+        while True:
+            for event in page.data:
+                found.append(event)
+                if event.id == cursor:
+                    return found
+            if not page.has_more or not page.data:
+                return found
+            page = await client.list_events(job_id, after=page.data[-1].id, limit=EVENTS_PAGE)
 
     async def _extras(self, job: FineTuningJob, resource: str) -> AlertExtras | None:
         if not _success_extras:
@@ -287,7 +317,7 @@ class Watcher:
 
     # -- delivery --------------------------------------------------------------------------------------------
 
-    async def deliver_once(self, limit: int = 200) -> int:
+    async def deliver_once(self, limit: int = 500) -> int:
         """Send what is due in the outbox; the number of rows worked."""
         async with self._delivering:
             return await self._deliver_due(limit)
