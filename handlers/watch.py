@@ -351,7 +351,7 @@ def poll_step(
         wait = interval
     else:
         quiet_for = now - (new_state.changed_at or now)
-        wait = min(interval * MAX_BACKOFF, max(interval, quiet_for / 4))
+        wait = min(interval * MAX_BACKOFF, max(interval, quiet_for / 2))
     return PollResult(tuple(queued), new_state, new_cursor, False, wait)
 
 

@@ -73,7 +73,7 @@ class Watcher:
     interval: float
     owner: str = field(default_factory=replica_id)
     batch: int = 2000
-    concurrency: int = 16
+    concurrency: int = 32  # Azure calls in flight per poll
     # One delivery at a time in this process, so a conversation's messages leave in order.
     _delivering: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     _tick_started: datetime = field(default_factory=utcnow, repr=False)
