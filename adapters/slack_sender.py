@@ -49,10 +49,43 @@ class SlackStore(Protocol):
 class SlackDeliveryError(Exception):
     """A proactive send or update was refused by Slack; `error` is Slack's code (e.g. `not_in_channel`)."""
 
-    def __init__(self, method: str, error: str) -> None:
+    def __init__(self, method: str, error: str, retry_after: float | None = None) -> None:
         super().__init__(f"Slack {method} failed: {error}")
         self.method = method
         self.error = error
+        # Seconds Slack asked us to wait (429 `Retry-After`), for the outbox to try again after.
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """Worth trying later (throttled, Slack-side trouble); not when the channel cannot take messages."""
+        return self.error not in _CHANNEL_UNREACHABLE and self.error not in _REFUSED
+
+
+# Refusals that a later attempt would meet again.
+_REFUSED = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "invalid_blocks",
+        "msg_too_long",
+        "message_not_found",
+        "cant_update_message",
+    }
+)
+
+
+def _error_retry_after(exc: SlackApiError) -> float | None:
+    try:
+        headers = exc.response.headers or {}
+        value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+        if isinstance(value, list | tuple):
+            value = value[0] if value else None
+        return float(value) if value is not None else None
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
@@ -135,7 +168,7 @@ class SlackSender:
         except SlackApiError as exc:
             code = _error_code(exc)
             log.warning("slack chat.postMessage to %s failed: %s", channel, code)
-            raise SlackDeliveryError("chat.postMessage", code) from None
+            raise SlackDeliveryError("chat.postMessage", code, _error_retry_after(exc)) from None
         await self._remember(card, ref)
         return ref
 
@@ -146,7 +179,7 @@ class SlackSender:
         except SlackApiError as exc:
             code = _error_code(exc)
             log.warning("slack chat.update of %s failed: %s", message.message_id, code)
-            raise SlackDeliveryError("chat.update", code) from None
+            raise SlackDeliveryError("chat.update", code, _error_retry_after(exc)) from None
         await self._remember(card, message)
 
     # -- replies to a command or a click ---------------------------------------------------------------------

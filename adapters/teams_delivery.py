@@ -28,10 +28,12 @@ MAX_WAIT = 30.0  # seconds; a longer Retry-After is left to the caller's own ret
 class TeamsDeliveryError(Exception):
     """The Bot Connector refused a send or update. `status` is the HTTP status, 0 when unreachable."""
 
-    def __init__(self, what: str, status: int, detail: str = "") -> None:
+    def __init__(self, what: str, status: int, detail: str = "", retry_after: float | None = None) -> None:
         super().__init__(f"Teams {what} failed: HTTP {status or 'unreachable'} {detail}".strip())
         self.what = what
         self.status = status
+        # Teams' `Retry-After` on a throttled call that ran out of retries, for the outbox's next try.
+        self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:
@@ -65,7 +67,8 @@ async def connector_call(what: str, call: Callable[[], Awaitable[T]], sleep: Sle
                 log.info("Teams %s throttled (HTTP %s); retrying in %.1f s", what, status, delay)
                 await sleep(delay)
                 continue
-            raise TeamsDeliveryError(what, status, str(exc)[:200]) from exc
+            after = retry_delay(exc, attempt) if status in THROTTLED else None
+            raise TeamsDeliveryError(what, status, str(exc)[:200], after) from exc
         except (ClientRequestError, OSError) as exc:
             raise TeamsDeliveryError(what, 0, type(exc).__name__) from exc
     raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover

@@ -39,10 +39,12 @@ SHUTDOWN_LIMIT = 9.0
 
 def build_router() -> Router:
     """Every capability's router, composed in a fixed order (first match wins)."""
-    from handlers import deploy, jobs, start
+    from handlers import deploy, jobs, start, watch
     from handlers import help as help_handlers
 
-    return Router("ftbot").include(help_handlers.router, jobs.router, start.router, deploy.router)
+    return Router("ftbot").include(
+        help_handlers.router, jobs.router, start.router, watch.router, deploy.router
+    )
 
 
 def schedule(scheduler: Scheduler, ctx: Context) -> None:
@@ -177,6 +179,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     dispatcher = Dispatcher(router, ctx, presenter())
     scheduler = Scheduler(ctx)
     schedule(scheduler, ctx)
+    _schedule_watchers(ctx, scheduler)
 
     # Chat payloads are small; a large body is refused before anything reads it (files never come this way).
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
@@ -218,6 +221,18 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     gc.collect()
     gc.freeze()
     return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
+
+
+def _schedule_watchers(ctx: Context, scheduler: Scheduler) -> None:
+    """Job watchers and the outbox delivery (handlers/watcher.py) on the scheduler: a poll every
+    FTBOT_WATCH_INTERVAL seconds, deliveries (and their retries) a few times per interval."""
+    from handlers.watcher import Watcher
+
+    interval = ctx.settings.watch_interval
+    watcher = Watcher(ctx, interval=interval)
+    ctx.extras["watcher"] = watcher
+    scheduler.every("watch-jobs", interval, watcher.tick)
+    scheduler.every("deliver-outbox", max(0.5, min(2.0, interval / 4)), watcher.deliver_once)
 
 
 def _mount_adapters(

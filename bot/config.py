@@ -198,6 +198,12 @@ class Settings(BaseSettings):
         description="Embedded emulator: simulated seconds per real second (16: a demo job takes about a minute).",
     )
 
+    watch_interval: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between polls of watched jobs (statuses, events) and alert deliveries.",
+    )
+
     slack_bot_token: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("SLACK_BOT_TOKEN", "FTBOT_SLACK_BOT_TOKEN"),

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from bot.context import Context
 
 log = logging.getLogger(__name__)
-STOP_GRACE = 1.0  # seconds a periodic run still going at shutdown gets to finish
 SEEN_EVENTS_KEPT = timedelta(days=1)  # Slack retries within minutes; a day is ample
+STOP_GRACE = 1.0  # seconds a scheduled run in progress gets at shutdown
 
 
 class Scheduler:
@@ -30,7 +30,8 @@ class Scheduler:
         self._running: set[asyncio.Task[object]] = set()
 
     def every(self, name: str, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
-        """Run `work` every `seconds` (one run at a time; a late run is skipped, not queued)."""
+        """Run `work` every `seconds` (never two at once; a late run is skipped, not queued to catch up).
+        The job watchers, the outbox delivery and the deployment sweep are added this way by the wiring."""
 
         async def run() -> None:
             task = asyncio.current_task()
@@ -40,26 +41,28 @@ class Scheduler:
                 await work()
             except asyncio.CancelledError:  # by `stop`: the end of the process, not a failure of the job
                 return
+            except Exception:  # one bad tick must not stop the schedule
+                log.exception("scheduled %s failed", name)
             finally:
                 if task is not None:
                     self._running.discard(task)
 
-        self._scheduler.add_job(run, "interval", seconds=seconds, id=name)
+        self._scheduler.add_job(run, "interval", seconds=seconds, id=name, misfire_grace_time=None)
 
     def start(self) -> None:
         self._scheduler.start()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop scheduling; give a poll or delivery in progress `grace` seconds to finish (its work is
+        leased and keyed, so cutting it short loses nothing), then cancel it before the store closes."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        # A periodic run still going would use the store and clients being closed next: let it finish
-        # (a pass is short), and cancel it only if it does not.
         running = list(self._running)
         if running:
-            _, late = await asyncio.wait(running, timeout=STOP_GRACE)
-            for task in late:
+            _done, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:
                 task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            await asyncio.gather(*pending, return_exceptions=True)
 
     @property
     def running(self) -> bool:

@@ -50,6 +50,43 @@ jobs = Table(
     Column("lease_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Watcher (0003): what the last poll knew (status, step, losses, back-off) and when the job is next due.
+    Column("watch_state", JSON),
+    Column("next_poll_at", DateTime(timezone=True)),
+    Index("ix_jobs_watch_next", "watch", "next_poll_at"),
+)
+
+# Conversations following one job (0003): `stream` (events in the card's thread), `quiet` (terminal alert
+# only) or `off` (unwatched; also silences the job's home conversation).
+job_watchers = Table(
+    "job_watchers",
+    metadata,
+    Column("job_id", String(64), nullable=False),
+    Column("conversation_key", String(300), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("job_id", "conversation_key"),
+)
+
+# Conversations receiving the terminal alerts of every job of a resource (0003); `statuses` comma-separated.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("conversation_key", String(300), nullable=False),
+    Column("resource", String(100), nullable=False),
+    Column("statuses", String(64), nullable=False),
+    Column("created_by", String(255)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("conversation_key", "resource"),
+)
+
+# Per-conversation watcher settings (0003): `quiet` sends only terminal alerts for jobs started there.
+watch_prefs = Table(
+    "watch_prefs",
+    metadata,
+    Column("conversation_key", String(300), primary_key=True),
+    Column("quiet", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 # Where a keyed card (e.g. `job:ftjob-...`) was posted in each conversation, to update it in place.
@@ -89,6 +126,8 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    # 0003: not to be tried before this instant (a platform's 429 Retry-After, a thread not posted yet).
+    Column("not_before", DateTime(timezone=True)),
     Index("ix_outbox_status_id", "status", "id"),
 )
 

@@ -337,6 +337,15 @@ class AzureOpenAIClient(TransportClient):
             f"fine_tuning/jobs/{_path_id(job_id)}/events", JobEvent, {}, after=after, limit=limit
         )
 
+    async def list_events(self, job_id: str, *, after: str | None = None, limit: int = 20) -> Page[JobEvent]:
+        """One page of a job's events, newest first (`after`: older than that event)."""
+        return await self._transport.call(
+            "GET",
+            f"fine_tuning/jobs/{_path_id(job_id)}/events",
+            params={"after": after, "limit": limit},
+            parse=_model_parser(Page[JobEvent]),
+        )
+
     async def new_events(self, job_id: str, since_id: str | None, *, limit: int = 100) -> list[JobEvent]:
         """Events newer than `since_id` (all when None), oldest first: what a watcher posts next."""
         newer: list[JobEvent] = []

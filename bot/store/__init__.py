@@ -14,18 +14,22 @@ from bot.store.conversations import ConversationStore, StoredConversation
 from bot.store.inbound import InboundStore
 from bot.store.jobs import JobStore, StoredJob
 from bot.store.outbox import OutboxItem, OutboxStore
+from bot.store.watch import Queued, Subscription, WatchedJob, WatchStore
 
 __all__ = [
     "Approval",
     "AuditEntry",
     "NewApproval",
     "OutboxItem",
+    "Queued",
     "Store",
     "StoreBase",
     "StoredConversation",
     "StoredJob",
+    "Subscription",
+    "WatchedJob",
 ]
 
 
-class Store(ConversationStore, InboundStore, JobStore, OutboxStore, AuditStore, ApprovalStore):
+class Store(ConversationStore, InboundStore, JobStore, OutboxStore, AuditStore, ApprovalStore, WatchStore):
     """All reads and writes of the bot's state. Create with `Store.open(url)`, then `await upgrade()`."""

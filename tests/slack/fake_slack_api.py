@@ -5,7 +5,8 @@ Methods: `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `
 `url_private` (bot token checked: without it, Slack's HTML sign-in page, as the real service does); and
 `response_url` posts. Every Web API call must carry `Authorization: Bearer <token>` or gets `not_authed`.
 Faults: `fail_next(method, error)` answers `{"ok": false, "error": ...}` once; `rate_limit_next(method,
-retry_after)` answers HTTP 429 with `Retry-After` once.
+retry_after)` answers HTTP 429 with `Retry-After` once; `rate_limit_share(fraction, retry_after)` answers 429 to
+that share of posts and updates (seeded draws, reproducible).
 
     async with FakeSlackApi(token="xoxb-test") as slack:
         settings = load_settings(slack_api_url=slack.api_url, ...)
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +41,8 @@ class Call:
     method: str
     args: dict[str, Any]
     authorization: str = ""
+    refused: bool = False  # answered with a fault (429 or an error), so nothing was posted
+    result: dict[str, Any] = field(default_factory=dict)  # what the stand-in answered (e.g. the new `ts`)
 
 
 @dataclass
@@ -67,6 +71,10 @@ class FakeSlackApi:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self._throttle_share = 0.0
+        self._throttle_after = 1
+        self._draws = random.Random(7)
+        self.throttled = 0  # 429s answered by `rate_limit_share`
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -120,8 +128,17 @@ class FakeSlackApi:
     def rate_limit_next(self, method: str, retry_after: int = 0) -> None:
         self._faults.setdefault(method, []).append(("429", retry_after))
 
+    def rate_limit_share(self, fraction: float, retry_after: int = 1) -> None:
+        """Answer HTTP 429 with `Retry-After` to `fraction` of `chat.postMessage` / `chat.update` calls."""
+        self._throttle_share = fraction
+        self._throttle_after = retry_after
+
     def called(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
+
+    def posted(self) -> list[Call]:
+        """`chat.postMessage` calls that Slack took (not refused by a fault)."""
+        return [c for c in self.calls if c.method == "chat.postMessage" and not c.refused]
 
     def messages(self) -> list[dict[str, Any]]:
         """Every message body the bot sent (posts, ephemerals, updates, response_url posts)."""
@@ -145,15 +162,29 @@ class FakeSlackApi:
         method = request.match_info["method"]
         args = await _arguments(request)
         authorization = request.headers.get("Authorization", "")
-        await self._record(Call(method, args, authorization))
+        call = Call(method, args, authorization)
+        await self._record(call)
         faults = self._faults.get(method)
         if faults:
+            call.refused = True
             kind, value = faults.pop(0)
             if kind == "429":
                 return web.json_response(
                     {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(value)}
                 )
             return web.json_response({"ok": False, "error": value})
+        if (
+            method in ("chat.postMessage", "chat.update")
+            and self._throttle_share
+            and self._draws.random() < self._throttle_share
+        ):
+            self.throttled += 1
+            call.refused = True
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(self._throttle_after)},
+            )
         if authorization != f"Bearer {self.token}":
             return web.json_response(
                 {"ok": False, "error": "not_authed" if not authorization else "invalid_auth"}
@@ -168,7 +199,8 @@ class FakeSlackApi:
         }.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(args))
+        call.result = handler(args)
+        return web.json_response(call.result)
 
     def _auth_test(self, _: Mapping[str, Any]) -> dict[str, Any]:
         return {

@@ -1,0 +1,413 @@
+"""The watcher's moving parts around the pure step (`handlers/watch.py`): claim due jobs, ask Azure as little
+as possible, run the step, commit its result; and deliver the outbox, exactly once, within the platforms'
+rate limits.
+
+Poll cost per interval: one job-list call per resource (a page of 100 holds every job of a resource under
+Azure's quotas), an events call only for a job that moved and that some conversation streams, nothing for
+quiet followers, a growing back-off for queued and paused jobs, nothing once a job has ended.
+
+Delivery: rows are leased (one replica at a time), sent in order per conversation, then marked sent; a crash
+between a send and its mark repeats at most that one message. A 429 (or an outage) puts the row back with
+`not_before` = now + Retry-After, and the rest of that conversation waits behind it so order holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.azure.errors import AzureError, NotFound
+from bot.azure.models import FineTuningJob, JobEvent
+from bot.context import Context
+from bot.store import OutboxItem, Subscription, WatchedJob
+from bot.store.base import utcnow
+from bot.store.conversations import StoredConversation
+from cards.alerts import AlertExtras
+from cards.serial import card_from_json
+from handlers.watch import PollResult, WatchState, poll_step, targets_for, wants_events
+
+log = logging.getLogger(__name__)
+
+LIST_PAGE = 100  # jobs per list call (Azure's resource quota is 100 jobs in total)
+MAX_LIST_PAGES = 3  # a watched job older than this is fetched on its own
+EVENTS_PAGE = 100
+FIRST_EVENTS_PAGE = 50  # with a cursor, the newest events of one page usually hold everything new
+ANCHOR_WAIT = 2.0  # seconds between looks for a job card that is being posted right now
+ANCHOR_TRIES = 10
+MAX_ATTEMPTS = 12
+MAX_BACKOFF = 120.0
+
+SuccessExtras = Callable[[Context, FineTuningJob, str], Awaitable[AlertExtras]]
+_success_extras: list[SuccessExtras] = []
+
+
+def register_success_extras(hook: SuccessExtras) -> SuccessExtras:
+    """Let another capability add buttons, images or follow-up cards to every success alert (charts,
+    deploy). `hook(ctx, job, resource) -> AlertExtras`; a hook that fails is logged and left out.
+
+    >>> @register_success_extras
+    ... async def loss_chart(ctx, job, resource):
+    ...     return AlertExtras(images=(Image(url, "loss"),))
+    """
+    if not asyncio.iscoroutinefunction(hook):
+        raise TypeError(f"success-extras hook {hook!r} must be an `async def` function")
+    _success_extras.append(hook)
+    return hook
+
+
+def replica_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Watcher:
+    ctx: Context
+    interval: float
+    owner: str = field(default_factory=replica_id)
+    batch: int = 2000
+    concurrency: int = 32  # Azure calls in flight per poll
+    # One delivery at a time in this process, so a conversation's messages leave in order.
+    _delivering: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _tick_started: datetime = field(default_factory=utcnow, repr=False)
+    _kicker: asyncio.Future[None] | None = field(default=None, repr=False)
+    _kick_again: bool = field(default=False, repr=False)
+
+    @property
+    def lease(self) -> timedelta:
+        # Long enough to cover a slow poll; short enough that a dead replica's jobs move on quickly.
+        return timedelta(seconds=max(10.0, 3 * self.interval))
+
+    # -- polling ---------------------------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """One scheduler tick: poll what is due (each job's messages leave as soon as its step is
+        committed), then send whatever is still due."""
+        try:
+            await self.poll_once()
+        finally:
+            if self._kicker is not None:
+                await self._kicker
+        await self.deliver_once()
+
+    def _kick(self) -> None:
+        """Deliver now (in the background of this tick) instead of after the whole poll."""
+        self._kick_again = True
+        if self._kicker is None or self._kicker.done():
+            self._kicker = asyncio.ensure_future(self._deliver_kicked())
+
+    async def _deliver_kicked(self) -> None:
+        while self._kick_again:
+            self._kick_again = False
+            try:
+                await self.deliver_once()
+            except Exception as exc:  # the scheduled delivery tries again
+                log.warning("outbox: delivery failed: %s", _short(exc))
+
+    async def poll_once(self) -> int:
+        """Poll every due job once; the number of jobs looked at."""
+        store = self.ctx.store
+        self._tick_started = utcnow()
+        claimed = await store.claim_due_watches(self.owner, limit=self.batch, lease=self.lease)
+        subs = await store.subscriptions()
+        by_resource: dict[str, list[WatchedJob]] = defaultdict(list)
+        for w in claimed:
+            by_resource[w.job.resource].append(w)
+        subs_by_resource: dict[str, list[Subscription]] = defaultdict(list)
+        for s in subs:
+            subs_by_resource[s.resource].append(s)
+        resources = set(by_resource) | set(subs_by_resource)
+        gate = asyncio.Semaphore(self.concurrency)
+        await asyncio.gather(
+            *(
+                self._poll_resource(r, by_resource.get(r, []), subs_by_resource.get(r, []), gate)
+                for r in sorted(resources)
+            )
+        )
+        return len(claimed)
+
+    async def _poll_resource(
+        self,
+        resource: str,
+        watched: list[WatchedJob],
+        subs: list[Subscription],
+        gate: asyncio.Semaphore,
+    ) -> None:
+        store = self.ctx.store
+        ids = [w.job.job_id for w in watched]
+        try:
+            client = self.ctx.azure.data(resource)
+            listing = await self._list(client, set(ids))
+        except Exception as exc:  # Azure down, throttled past retries, resource removed: try next tick
+            log.warning("watch: listing jobs of %s failed: %s", resource, _short(exc))
+            await store.release_watches(ids, self.owner)
+            return
+        if subs:
+            known = await store.known_job_ids(listing)
+            fresh = [(j.id, j.model) for j in listing.values() if j.id not in known]
+            if fresh:
+                await store.discover_jobs(resource, fresh)
+        if not watched:
+            return
+        watchers = await store.watchers_of(ids)
+        homes = {w.job.home_conversation for w in watched if w.job.home_conversation}
+        quiet = await store.quiet_conversations(homes)
+        sub_targets = [(s.conversation_key, s.statuses, s.created_at.timestamp()) for s in subs]
+        results = await asyncio.gather(
+            *(
+                self._poll_job(
+                    client, resource, w, listing.get(w.job.job_id), watchers, quiet, sub_targets, gate
+                )
+                for w in watched
+            )
+        )
+        # Jobs where nothing happened: release them in a few statements instead of one per job.
+        idle: dict[datetime, list[str]] = defaultdict(list)
+        for job_id, when_next in results:
+            if when_next is not None:
+                idle[when_next].append(job_id)
+        await store.reschedule_watches(idle, self.owner)
+
+    async def _list(self, client: Any, wanted: set[str]) -> dict[str, FineTuningJob]:
+        page = await client.list_jobs(limit=LIST_PAGE)
+        found = {j.id: j for j in page.data}
+        pages = 1
+        while page.has_more and page.data and wanted - found.keys() and pages < MAX_LIST_PAGES:
+            page = await client.list_jobs(after=page.data[-1].id, limit=LIST_PAGE)
+            found.update((j.id, j) for j in page.data)
+            pages += 1
+        return found
+
+    async def _poll_job(
+        self,
+        client: Any,
+        resource: str,
+        watched: WatchedJob,
+        listed: FineTuningJob | None,
+        watchers: dict[str, dict[str, str]],
+        quiet: set[str],
+        subs: Sequence[tuple[str, frozenset[str], float]],
+        gate: asyncio.Semaphore,
+    ) -> tuple[str, datetime | None]:
+        """Run one job's step; returns (job id, next poll) when nothing needs writing but the reschedule."""
+        stored = watched.job
+        async with gate:
+            try:
+                job = listed or await client.get_job(stored.job_id)
+                targets = targets_for(stored.home_conversation, watchers.get(stored.job_id, {}), quiet, subs)
+                state = WatchState.from_json(watched.state)
+                events: list[JobEvent] = []
+                if wants_events(state, stored.events_cursor, job.status, targets):
+                    events = await self._events(client, stored.job_id, stored.events_cursor)
+                extras = await self._extras(job, resource) if job.succeeded and targets else None
+                cancelled_by = (
+                    await self._cancelled_by(job) if job.status in ("cancelled", "canceled") else None
+                )
+                result = poll_step(
+                    state,
+                    stored.events_cursor,
+                    job,
+                    events,
+                    targets,
+                    now=self.ctx.clock().timestamp(),
+                    interval=self.interval,
+                    resource=resource,
+                    extras=extras,
+                    cancelled_by=cancelled_by,
+                )
+            except NotFound:
+                log.info("watch: job %s no longer exists; not watching it any more", stored.job_id)
+                await self.ctx.store.commit_poll(
+                    stored.job_id,
+                    self.owner,
+                    queued=(),
+                    state=watched.state,
+                    status=stored.status,
+                    cursor=None,
+                    next_poll_at=None,
+                    done=True,
+                )
+                return stored.job_id, None
+            except Exception as exc:
+                log.warning("watch: polling %s failed: %s", stored.job_id, _short(exc))
+                await self.ctx.store.release_watches([stored.job_id], self.owner)
+                return stored.job_id, None
+        return await self._commit(watched, result)
+
+    async def _commit(self, watched: WatchedJob, result: PollResult) -> tuple[str, datetime | None]:
+        stored = watched.job
+        # Waits count from the start of this tick, less a fifth of an interval: the scheduler's next tick
+        # (at least one interval later) finds the job due, while another replica ticking half an interval
+        # later does not poll it a second time.
+        next_at = (
+            self._tick_started + timedelta(seconds=max(0.0, result.next_poll_in - 0.2 * self.interval))
+            if result.next_poll_in is not None
+            else None
+        )
+        unchanged = (
+            not result.queued
+            and not result.done
+            and result.cursor == stored.events_cursor
+            and result.state.to_json() == dict(watched.state)
+        )
+        if unchanged and next_at is not None:
+            # Round to the second so idle jobs share a statement.
+            return stored.job_id, next_at.replace(microsecond=0)
+        ok = await self.ctx.store.commit_poll(
+            stored.job_id,
+            self.owner,
+            queued=result.queued,
+            state=result.state.to_json(),
+            status=result.state.status,
+            cursor=result.cursor,
+            next_poll_at=next_at,
+            done=result.done,
+        )
+        if not ok:
+            log.info("watch: lease on %s lost to another replica; its step is theirs", stored.job_id)
+        elif result.queued:
+            self._kick()
+        return stored.job_id, None
+
+    async def _events(self, client: Any, job_id: str, cursor: str | None) -> list[JobEvent]:
+        """Newest first, down to the stored cursor: one small page when the cursor is in it, then pages of
+        100 with `after` until it is (or the events end)."""
+        found: list[JobEvent] = []
+        page = await client.list_events(job_id, limit=FIRST_EVENTS_PAGE if cursor else EVENTS_PAGE)
+        while True:
+            for event in page.data:
+                found.append(event)
+                if event.id == cursor:
+                    return found
+            if not page.has_more or not page.data:
+                return found
+            page = await client.list_events(job_id, after=page.data[-1].id, limit=EVENTS_PAGE)
+
+    async def _extras(self, job: FineTuningJob, resource: str) -> AlertExtras | None:
+        if not _success_extras:
+            return None
+        buttons: list[Any] = []
+        images: list[Any] = []
+        follow: list[Any] = []
+        for hook in _success_extras:
+            try:
+                got = await hook(self.ctx, job, resource)
+            except Exception as exc:
+                log.warning(
+                    "watch: success-alert hook %s failed: %s", getattr(hook, "__name__", hook), _short(exc)
+                )
+                continue
+            buttons += got.buttons
+            images += got.images
+            follow += got.follow_ups
+        return AlertExtras(tuple(buttons), tuple(images), tuple(follow))
+
+    async def _cancelled_by(self, job: FineTuningJob) -> str | None:
+        for entry in reversed(await self.ctx.store.audit_trail(job.id)):
+            if entry.action == "job.cancel":
+                return entry.actor_name or entry.actor
+        return None
+
+    # -- delivery --------------------------------------------------------------------------------------------
+
+    async def deliver_once(self, limit: int = 500) -> int:
+        """Send what is due in the outbox; the number of rows worked."""
+        async with self._delivering:
+            return await self._deliver_due(limit)
+
+    async def _deliver_due(self, limit: int) -> int:
+        items = await self.ctx.store.claim_due_outbox(self.owner, limit=limit, lease=self.lease)
+        if not items:
+            return 0
+        groups: dict[str, list[OutboxItem]] = defaultdict(list)
+        for item in items:
+            groups[item.conversation_key].append(item)
+        gate = asyncio.Semaphore(8)
+
+        async def run(key: str, rows: list[OutboxItem]) -> None:
+            async with gate:
+                await self._deliver_conversation(key, rows)
+
+        await asyncio.gather(*(run(k, rows) for k, rows in groups.items()))
+        return len(items)
+
+    async def _deliver_conversation(self, key: str, rows: list[OutboxItem]) -> None:
+        store = self.ctx.store
+        conv = await store.get_conversation(key)
+        if conv is None:
+            for item in rows:
+                await store.mark_failed(item.id, self.owner, "conversation not known", give_up=True)
+            return
+        for i, item in enumerate(rows):
+            try:
+                wait = await self._deliver(conv, item)
+            except Exception as exc:
+                wait = self._retry_delay(exc, item)
+                if wait is None:
+                    log.warning("outbox: giving up on %s: %s", item.dedupe_key, _short(exc))
+                    await store.mark_failed(item.id, self.owner, _short(exc), give_up=True)
+                    continue
+                log.info("outbox: %s later (%.1f s): %s", item.dedupe_key, wait, _short(exc))
+                await self._hold(rows[i:], wait, _short(exc))
+                return
+            if wait is not None:
+                await self._hold(rows[i:], wait, "waiting for the job card to be posted")
+                return
+            if not await store.mark_sent(item.id, self.owner):
+                log.warning("outbox: lease on %s ran out during the send", item.dedupe_key)
+
+    async def _hold(self, rows: Sequence[OutboxItem], wait: float, why: str) -> None:
+        """Put the first row back for `wait` seconds (one attempt counted) and the rest behind it, so a
+        conversation's messages keep their order."""
+        until = utcnow() + timedelta(seconds=wait)
+        for n, item in enumerate(rows):
+            await self.ctx.store.defer_outbox(item.id, self.owner, until=until, error=why, attempt=n == 0)
+
+    def _retry_delay(self, exc: Exception, item: OutboxItem) -> float | None:
+        if item.attempts + 1 >= MAX_ATTEMPTS or getattr(exc, "retryable", True) is False:
+            return None
+        after = getattr(exc, "retry_after", None)
+        if isinstance(after, int | float) and after > 0:
+            return min(float(after), MAX_BACKOFF)
+        return min(MAX_BACKOFF, 2.0 ** min(item.attempts, 7))
+
+    async def _deliver(self, conv: StoredConversation, item: OutboxItem) -> float | None:
+        """Send one row; a number means "not yet, look again in that many seconds"."""
+        notifier = self.ctx.notifier
+        assert notifier is not None
+        payload = item.payload
+        op = payload.get("op", "post")
+        card = card_from_json(payload["card"])
+        anchor_key = payload.get("anchor")
+        anchor = await self.ctx.store.find_message(anchor_key, conv.key) if anchor_key else None
+        if op == "update":
+            if anchor is None:
+                return ANCHOR_WAIT if item.attempts < 3 else None  # no card here to update: nothing to do
+            await notifier.update(conv.platform, conv.reference, anchor, card)
+            return None
+        thread: str | None = None
+        if op == "thread":
+            if anchor is None and item.attempts < ANCHOR_TRIES:
+                return ANCHOR_WAIT
+            # Teams personal chats have no threads: plain follow-up messages there.
+            if anchor is not None and not (conv.platform == "teams" and conv.kind == "personal"):
+                thread = anchor.message_id
+        ref = await notifier.send(conv.platform, conv.reference, card, thread=thread)
+        if card.key and ref.message_id:
+            await self.ctx.store.remember_message(card.key, conv.key, ref)
+        return None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+__all__ = ["AzureError", "Watcher", "register_success_extras", "replica_id"]

@@ -1,0 +1,110 @@
+"""Acceptance (issue 10) on Teams: the whole bot (real botbuilder CloudAdapter over HTTP) with the emulator in
+its own process; proactive sends, replies and updates arrive at the stand-in Bot Connector."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.app import RunningBot, start_bot
+from bot.config import Settings
+from tests.teams.conftest import assert_cards_valid, card_text, payload
+from tests.teams.fake_connector import Call, FakeConnector
+from tests.watch.harness import (
+    EmulatorProcess,
+    create_job_with_sdk,
+    create_jobs,
+    emulator_process,
+    wait_until,
+)
+
+CHANNEL = "19:chan-general@thread.tacv2;messageid=1700000000002"
+PERSONAL = "a:1personal-chat-xyz"
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[EmulatorProcess]:
+    async with emulator_process(speed=100, max_running_jobs=10) as running:
+        yield running
+
+
+@pytest.fixture
+async def bot(emu: EmulatorProcess, connector: FakeConnector, tmp_path: Path) -> AsyncIterator[RunningBot]:
+    settings = Settings(
+        azure_openai_endpoint=emu.url,
+        azure_openai_api_key="test-key-not-secret",
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/bot.db",
+        watch_interval=1.0,
+        arm_endpoint=emu.url,  # the emulator serves ARM on the same port: every endpoint is on this machine
+        teams_no_auth=True,  # local Teams without an app id is an explicit opt-in
+    )
+    running = await start_bot(settings, host="127.0.0.1", port=0)
+    try:
+        yield running
+    finally:
+        await running.close()
+    assert_cards_valid(connector.calls)
+
+
+async def say(bot: RunningBot, kind: str, service_url: str, text: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        # A fresh activity id each time: Teams' redeliveries (same id) are dropped by the adapter.
+        activity = payload(kind, service_url, text=text, id=uuid.uuid4().hex)
+        resp = await http.post(f"{bot.url}/api/messages", json=activity)
+        assert resp.status == 200
+
+
+def texts(calls: list[Call]) -> list[str]:
+    return ["\n".join(card_text(card) for card in c.cards) or str(c.body.get("text", "")) for c in calls]
+
+
+def alerts_for(connector: FakeConnector, job_id: str) -> list[Call]:
+    return [
+        c
+        for c in connector.messages()
+        if c.kind == "send"
+        and any("succeeded" in t and job_id in t and "Trained tokens" in t for t in texts([c]))
+    ]
+
+
+async def test_channel_thread_personal_follow_ups_and_a_subscribed_channel(
+    bot: RunningBot, connector: FakeConnector, emu: EmulatorProcess
+) -> None:
+    in_channel, in_personal = await create_jobs(emu.url, 2)
+    await say(bot, "message_channel_mention", connector.url, f"<at>ftbot</at> watch {in_channel}")
+    await say(bot, "message_personal", connector.url, f"watch {in_personal}")
+    await wait_until(lambda: len(connector.messages()) >= 2, 10, "the two job cards")
+    channel_card = await bot.store.find_message(f"job:{in_channel}", f"teams:{CHANNEL}")
+    assert channel_card is not None
+
+    await wait_until(
+        lambda: bool(alerts_for(connector, in_channel)) and bool(alerts_for(connector, in_personal)),
+        40,
+        "alerts",
+    )
+    await asyncio.sleep(2)
+    assert len(alerts_for(connector, in_channel)) == 1 and len(alerts_for(connector, in_personal)) == 1
+
+    # Channel: events are replies to the job card; the card itself is updated in place.
+    streamed = [
+        c for c in connector.messages() if c.kind == "reply" and c.activity_id == channel_card.message_id
+    ]
+    assert streamed and any("training loss=" in t for t in texts(streamed))
+    updates = [c for c in connector.of_kind("update") if c.activity_id == channel_card.message_id]
+    assert updates and "succeeded" in texts(updates)[-1]
+    # Personal chat: no threads there, so plain follow-up messages into the chat.
+    personal = [c for c in connector.messages() if c.conversation_id == PERSONAL and c.kind == "send"]
+    assert any("Job started." in t for t in texts(personal))
+
+    # A job nobody started from chat reaches a channel that subscribed.
+    await say(bot, "message_channel_mention", connector.url, "<at>ftbot</at> subscribe --status succeeded")
+    await wait_until(lambda: any("Subscribed" in t for t in texts(connector.messages())), 10, "subscribed")
+    outside = await asyncio.to_thread(create_job_with_sdk, emu.url)
+    await wait_until(lambda: bool(alerts_for(connector, outside)), 40, "the subscription's alert")
+    (alert,) = alerts_for(connector, outside)
+    assert alert.conversation_id.startswith("19:chan-general@thread.tacv2")

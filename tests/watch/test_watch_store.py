@@ -1,0 +1,93 @@
+"""The watcher's store: leases renewed and released per poll, a lost lease writes nothing, outbox rows held
+back by `not_before`, subscriptions and watchers. Real SQLite file and real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.model import Conversation, User
+from bot.store import Queued, Store
+from bot.store.base import utcnow
+
+LEASE = timedelta(seconds=30)
+HOME = Conversation(platform="slack", id="C1", reference={"channel": "C1"})
+
+
+async def _watched(store: Store, *ids: str) -> None:
+    for job_id in ids:
+        await store.record_job(
+            job_id, resource="default", home=HOME, user=User("U1"), model="m", status="pending"
+        )
+
+
+async def test_a_claimed_job_is_not_claimed_again_until_released(store: Store) -> None:
+    await _watched(store, "ftjob-a", "ftjob-b")
+    first = await store.claim_due_watches("r1", limit=10, lease=LEASE)
+    assert {w.job.job_id for w in first} == {"ftjob-a", "ftjob-b"}
+    assert await store.claim_due_watches("r2", limit=10, lease=LEASE) == []
+    # Released with a next poll in the future: not due yet, for anyone.
+    await store.reschedule_watches({utcnow() + timedelta(seconds=60): ["ftjob-a"]}, "r1")
+    await store.release_watches(["ftjob-b"], "r1")
+    again = await store.claim_due_watches("r2", limit=10, lease=LEASE)
+    assert [w.job.job_id for w in again] == ["ftjob-b"]
+
+
+async def test_an_expired_lease_moves_to_another_replica(store: Store) -> None:
+    await _watched(store, "ftjob-a")
+    await store.claim_due_watches("dead", limit=10, lease=timedelta(seconds=-1))
+    taken = await store.claim_due_watches("alive", limit=10, lease=LEASE)
+    assert [w.job.job_id for w in taken] == ["ftjob-a"]
+    # The dead replica's late commit is refused and writes nothing.
+    late = Queued("alert:ftjob-a:succeeded:slack:C1", "slack:C1", {"op": "post", "card": {"title": "x"}})
+    ok = await store.commit_poll(
+        "ftjob-a",
+        "dead",
+        queued=[late],
+        state={},
+        status="succeeded",
+        cursor="e1",
+        next_poll_at=None,
+        done=True,
+    )
+    assert ok is False and await store.outbox_rows() == []
+    ok = await store.commit_poll(
+        "ftjob-a",
+        "alive",
+        queued=[late, late],
+        state={"status": "succeeded"},
+        status="succeeded",
+        cursor="e1",
+        next_poll_at=None,
+        done=True,
+    )
+    assert ok is True and len(await store.outbox_rows()) == 1
+    job = await store.get_job("ftjob-a")
+    assert job is not None and not job.watch and job.events_cursor == "e1"
+    assert await store.claim_due_watches("alive", limit=10, lease=LEASE) == []
+
+
+async def test_outbox_rows_wait_for_not_before_and_keep_their_key(store: Store) -> None:
+    await store.enqueue("k1", "slack:C1", {"op": "post"})
+    (item,) = await store.claim_due_outbox("r1", limit=10, lease=LEASE)
+    await store.defer_outbox(item.id, "r1", until=utcnow() + timedelta(seconds=60), error="ratelimited")
+    assert await store.claim_due_outbox("r1", limit=10, lease=LEASE) == []
+    await store.defer_outbox(item.id, "nobody", until=utcnow(), error="not mine")  # not the holder: no effect
+    (row,) = await store.outbox_rows()
+    assert row["attempts"] == 1 and row["last_error"] == "ratelimited"
+    assert await store.enqueue("k1", "slack:C1", {"op": "post"}) is False
+
+
+async def test_watchers_subscriptions_and_quiet_settings(store: Store) -> None:
+    await store.follow_job("ftjob-x", resource="default", conversation_key="slack:C2", mode="quiet")
+    await store.follow_job("ftjob-x", resource="default", conversation_key="slack:C3", mode="stream")
+    await store.follow_job("ftjob-x", resource="default", conversation_key="slack:C3", mode="off")
+    assert await store.watchers_of(["ftjob-x"]) == {"ftjob-x": {"slack:C2": "quiet", "slack:C3": "off"}}
+    await store.subscribe("slack:C2", "default", {"failed", "cancelled"}, "U1")
+    await store.subscribe("slack:C2", "default", {"succeeded"}, "U1")
+    (sub,) = await store.subscriptions(resource="default")
+    assert sub.statuses == frozenset({"succeeded"})
+    assert await store.unsubscribe("slack:C2") == 1 and await store.subscriptions() == []
+    await store.set_quiet("slack:C2", True)
+    assert await store.quiet_conversations(["slack:C2", "slack:C3"]) == {"slack:C2"}
+    assert await store.discover_jobs("default", [("ftjob-x", "m"), ("ftjob-new", "m")]) == 1
+    assert await store.known_job_ids(["ftjob-new", "ftjob-none"]) == {"ftjob-new"}
