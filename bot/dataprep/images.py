@@ -25,6 +25,31 @@ UNKNOWN_IMAGE_TOKENS = 765
 LOW_DETAIL_TOKENS = 85
 
 
+# Base64 characters decoded to read an image's width and height (PNG/WEBP: the first bytes; JPEG: the SOF
+# marker, after any EXIF block, which is at most 64 KB).
+_HEADER_CHARS = 96 * 1024
+
+
+def _decoded_size(payload: str) -> int:
+    """Bytes a base64 payload decodes to, from its length alone."""
+    return len(payload) * 3 // 4 - payload[-2:].count("=")
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    """Width and height from a WEBP header (Pillow decodes the whole image to tell), or None."""
+    if head[:4] != b"RIFF" or head[8:12] != b"WEBP" or len(head) < 30:
+        return None
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
+    if chunk == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    return None
+
+
 def sniff_format(head: bytes) -> str | None:
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
@@ -54,7 +79,7 @@ def check_image_url(url: str) -> str | None:
         if declared is None:
             return f"image type {mime or '(none)'!r} is not supported (JPEG, PNG or WEBP only)"
         # Decoded size from the length alone, before decoding anything big.
-        size = len(payload) * 3 // 4 - payload[-2:].count("=")
+        size = _decoded_size(payload)
         if size > MAX_IMAGE_BYTES:
             return f"image is {size / 1048576:.1f} MB; the limit is 10 MB"
         try:
@@ -95,11 +120,19 @@ def image_tokens(url: str, detail: str) -> int:
     parts = _split_data_uri(url) if url[:5].lower() == "data:" else None
     if parts is None:
         return UNKNOWN_IMAGE_TOKENS
+    payload = parts[1]
+    if _decoded_size(payload) > MAX_IMAGE_BYTES:
+        return UNKNOWN_IMAGE_TOKENS  # refused by `check_image_url` anyway; never decoded
     try:
         from PIL import Image
 
-        with Image.open(io.BytesIO(binascii.a2b_base64(parts[1]))) as img:
-            width, height = img.size
+        # The size is in the header: decode only the head, not up to 10 MB per image (64 per example).
+        head = binascii.a2b_base64(payload[:_HEADER_CHARS])
+        size = _webp_size(head)
+        if size is None:
+            with Image.open(io.BytesIO(head)) as img:
+                size = img.size
+        width, height = size
     except Exception:  # any unreadable image: fall back to the estimate, never fail a report on it
         return UNKNOWN_IMAGE_TOKENS
     return tokens_for_size(width, height, detail)
