@@ -20,6 +20,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from bot.azure_clients import AzureClients
+from bot.checks import CheckPool
 from bot.config import Settings
 from bot.context import Context
 from bot.errors import StartupError
@@ -163,6 +164,11 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
         notifier=notifier,
         local_files=settings.allow_local_files or (embedded and not _platform_configured(settings)),
         samples_dir=_samples_dir(),
+        checks=CheckPool(
+            workers=settings.validation_workers,
+            queue=settings.validation_queue,
+            per_user=settings.validations_per_user,
+        ),
     )
     ctx.policy = Policy(settings, local=ctx.local_files and embedded and not _platform_configured(settings))
     router = build_router()
@@ -184,6 +190,8 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
                 with suppress(Exception):
                     await closer()
         await azure.close()
+        if ctx.checks is not None:
+            ctx.checks.close()
         await store.close()
         if emulator is not None:
             await emulator.close()

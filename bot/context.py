@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings
 
 if TYPE_CHECKING:
+    from bot.checks import CheckPool
     from bot.notifier import Notifier
     from bot.policy import Policy
     from bot.store import Store
@@ -39,4 +40,6 @@ class Context:
     # Local use only: paths on this machine and the sample datasets may be used as training data.
     local_files: bool = False
     samples_dir: Path | None = None
+    # Where training-data checks run (bounded threads, global and per-user limits); None: a default pool.
+    checks: CheckPool | None = None
     extras: dict[str, Any] = field(default_factory=dict)

@@ -48,6 +48,18 @@ class InvalidState(FtbotError):
     title = "Not possible for this job"
 
 
+class Busy(FtbotError):
+    """A shared limit is reached (e.g. data checks running): try again later, nothing was done."""
+
+    title = "The bot is busy"
+
+
+class StoreUnavailable(FtbotError):
+    """The bot's own database did not answer in time or refused a write."""
+
+    title = "The bot's database is not answering"
+
+
 class ConfigError(Exception):
     """Settings are missing or malformed: one readable line per problem, start-up stops with exit code 2."""
 
