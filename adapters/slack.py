@@ -57,6 +57,7 @@ from bot.grammar import parse_command_text
 from bot.model import Attachment, Conversation, Reply
 from bot.notifier import Notifier
 from bot.router import Dispatcher
+from bot.store.health import best_effort
 from cards.payload import PREFIX, unpack_slack
 
 log = logging.getLogger(__name__)
@@ -288,6 +289,12 @@ class SlackAdapter:
         state = (conversation.kind, conversation.team, tuple(sorted(conversation.reference.items())))
         if self._saved.get(conversation.key) == state:
             return
+        # Bookkeeping: a database that is down or hung must not stop the answer (logged, tried again next time).
+        await best_effort(
+            self._store_conversation(conversation, state), "save the conversation", default=None
+        )
+
+    async def _store_conversation(self, conversation: Conversation, state: tuple[object, ...]) -> None:
         await self.store.save_conversation(conversation)
         if len(self._saved) >= SAVED_CONVERSATIONS_MAX:
             self._saved.clear()
@@ -302,7 +309,11 @@ class SlackAdapter:
     async def _run_event(self, body: Mapping[str, Any], bot_user_id: str | None) -> None:
         event: Mapping[str, Any] = body.get("event") or {}
         event_id = str(body.get("event_id") or "")
-        if event_id and await self.store.seen_event(EVENT_SOURCE, event_id):
+        # Without the database a retry cannot be recognised: answering twice beats not answering.
+        seen = event_id != "" and await best_effort(
+            self.store.seen_event(EVENT_SOURCE, event_id), "record the event", default=False
+        )
+        if seen:
             log.info("slack event %s already handled: a retried delivery, ignored", event_id)
             return
         if not is_user_message(event):  # app_mention from another bot, or a message subtype we do not take

@@ -52,6 +52,7 @@ from bot.grammar import parse_command_text
 from bot.model import Action, Command, Conversation, MessageRef, Platform, Reply
 from bot.notifier import Notifier
 from bot.router import Dispatcher
+from bot.store.health import best_effort
 from cards.model import Card
 
 __all__ = ["ROUTE", "TeamsAdapter", "TeamsDeliveryError", "TeamsSender", "TeamsStore", "mount_teams"]
@@ -200,7 +201,12 @@ class TeamsAdapter:
         if activity.type not in (ActivityTypes.message, ActivityTypes.invoke) or not activity.id:
             return False
         conversation = activity.conversation.id if activity.conversation else ""
-        return await self.store.seen_event("teams", f"{conversation}|{activity.id}")
+        # Without the database a redelivery cannot be recognised: answering twice beats not answering.
+        return await best_effort(
+            self.store.seen_event("teams", f"{conversation}|{activity.id}"),
+            "record the activity",
+            default=False,
+        )
 
     async def _on_turn(self, turn: TurnContext, *, raw: Mapping[str, Any]) -> None:
         """One turn; a failure to deliver is logged, not turned into a 500 (a retry would be de-duplicated)."""
@@ -227,7 +233,7 @@ class TeamsAdapter:
                 await self._on_message(turn, raw)
         elif activity.type in (ActivityTypes.conversation_update, ActivityTypes.installation_update):
             # The bot was added somewhere: keep the reference so alerts can be sent there later.
-            await self.store.save_conversation(conversation_of(activity, raw))
+            await self._save_conversation(conversation_of(activity, raw))
 
     async def _on_message(self, turn: TurnContext, raw: Mapping[str, Any]) -> None:
         text = strip_bot_mention(turn.activity)
@@ -235,13 +241,17 @@ class TeamsAdapter:
             parsed = parse_command_text(text)
         except UsageError as exc:
             conversation = conversation_of(turn.activity, raw)
-            await self.store.save_conversation(conversation)
+            await self._save_conversation(conversation)
             usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message, "teams")
             await self._deliver(turn, [usage], conversation.id, source=None)
             return
         cmd: Command = command_from(turn.activity, raw, text, parsed)
-        await self.store.save_conversation(cmd.conversation)
+        await self._save_conversation(cmd.conversation)
         await self._answer(turn, self.dispatcher.on_command(cmd), cmd.conversation, source=None, invoke=False)
+
+    async def _save_conversation(self, conversation: Conversation) -> None:
+        # Bookkeeping: a database that is down or hung must not stop the answer (logged, tried again next time).
+        await best_effort(self.store.save_conversation(conversation), "save the conversation", default=None)
 
     async def _on_execute(self, turn: TurnContext, raw: Mapping[str, Any]) -> None:
         action = execute_action(turn.activity, raw)
@@ -251,7 +261,7 @@ class TeamsAdapter:
         await self._on_action(turn, action, invoke=True)
 
     async def _on_action(self, turn: TurnContext, action: Action, *, invoke: bool) -> None:
-        await self.store.save_conversation(action.conversation)
+        await self._save_conversation(action.conversation)
         source = action.message.message_id if action.message else None
         await self._answer(
             turn, self.dispatcher.on_action(action), action.conversation, source, invoke=invoke
@@ -365,7 +375,11 @@ class TeamsAdapter:
 
     async def _remember(self, card: Card, ref: MessageRef) -> None:
         if card.key and ref.message_id:
-            await self.store.remember_message(card.key, Conversation("teams", ref.conversation_id).key, ref)
+            await best_effort(
+                self.store.remember_message(card.key, Conversation("teams", ref.conversation_id).key, ref),
+                "remember the posted card",
+                default=None,
+            )
 
     async def continue_in(
         self,

@@ -114,7 +114,10 @@ def _samples_dir() -> Path | None:
 
 
 async def open_store(settings: Settings) -> Store:
-    """Open the database and bring its schema up to date; a StartupError names it when it does not answer."""
+    """Open the database and bring its schema up to date; a StartupError names it when it does not answer.
+
+    Migrations (and the advisory lock replicas queue on) run without the statement timeout; the store the
+    bot then uses bounds every statement by `db_timeout`."""
     store = Store.open(settings.database_url)
     try:
         await store.upgrade()
@@ -124,15 +127,16 @@ async def open_store(settings: Settings) -> Store:
         raise StartupError(
             f"the database at {shown} is not usable ({type(exc).__name__}: {exc}); check FTBOT_DATABASE_URL"
         ) from exc
-    return store
+    await store.close()
+    return Store.open(settings.database_url, timeout=settings.db_timeout)
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers a read and commits a write; 503 otherwise (full, read-only, hung)."""
     store = request.app[STORE]
-    ok = await store.ping()
-    return web.json_response(
-        {"status": "ok" if ok else "unavailable", "store": ok}, status=200 if ok else 503
-    )
+    checks = await store.check_health()
+    ok = all(checks.values())
+    return web.json_response({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
 
 
 async def start_bot(settings: Settings, *, host: str | None = None, port: int | None = None) -> RunningBot:

@@ -145,7 +145,7 @@ class Settings(BaseSettings):
         default=4,
         ge=0,
         le=1000,
-        description="Checks that may wait for a free thread; past it a new one is answered \"busy, try again\".",
+        description='Checks that may wait for a free thread; past it a new one is answered "busy, try again".',
     )
     validations_per_user: int = Field(
         default=2, ge=1, le=100, description="Checks one chat user may have running or waiting at once."
