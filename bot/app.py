@@ -131,6 +131,16 @@ async def open_store(settings: Settings) -> Store:
     return Store.open(settings.database_url, timeout=settings.db_timeout)
 
 
+async def _sweep_spool() -> None:
+    """Spooled copies a crash left in the temporary folder go before the bot takes new work."""
+    from handlers.data import sweep_spool
+
+    try:
+        await asyncio.to_thread(sweep_spool)
+    except Exception:  # a failed clean-up must not stop start-up
+        log.warning("could not sweep leftover spool files", exc_info=True)
+
+
 async def healthz(request: web.Request) -> web.Response:
     """200 when the database answers a read and commits a write; 503 otherwise (full, read-only, hung)."""
     store = request.app[STORE]
@@ -149,6 +159,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
         }
     )
     store = await open_store(settings)
+    await _sweep_spool()
     emulator = None
     embedded = settings.uses_emulator
     if embedded:

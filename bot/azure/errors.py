@@ -277,7 +277,6 @@ from bot.azure.rai import RaiFailure, rai_failure, rai_failure_from_error  # noq
 
 __all__ = [
     "AzureError",
-    "about",
     "BadRequest",
     "Conflict",
     "Forbidden",
@@ -289,6 +288,7 @@ __all__ = [
     "TransportFailure",
     "Unauthorized",
     "ValidationFailed",
+    "about",
     "error_class",
     "error_from_body",
     "rai_failure",
