@@ -56,13 +56,14 @@ class CheckPool:
         at its next block (a thread cannot be interrupted) and its slot is freed when it has."""
         if self._users[user] >= self.per_user:
             raise Busy(
-                f"You already have {self._users[user]} data checks running or waiting.",
-                hint="Wait for their results, then try again.",
+                f"You already have {_checks(self._users[user])} running or waiting.",
+                hint="Wait for the results, then try again.",
             )
         ahead = self._running + len(self._waiting)
         if self._running >= self.workers and len(self._waiting) >= self.queue:
             raise Busy(
-                f"{ahead} data checks are ahead of you ({self._running} running, {len(self._waiting)} waiting).",
+                f"The bot is busy: {_checks(ahead)} ahead of you ({self._running} running, "
+                f"{len(self._waiting)} waiting).",
                 hint="Try again in a few minutes.",
             )
         self._users[user] += 1
@@ -92,7 +93,8 @@ class CheckPool:
                     self._waiting.remove(turn)
             if isinstance(exc, TimeoutError):
                 raise Busy(
-                    f"Your data check waited {self.max_wait:g} s behind {ahead} others and did not start.",
+                    f"The bot is busy: your data check waited {self.max_wait:g} s behind "
+                    f"{_checks(ahead)} and did not start.",
                     hint="Try again in a few minutes.",
                 ) from None
             raise
@@ -130,6 +132,10 @@ class CheckPool:
     def close(self) -> None:
         """Stop taking checks; threads finish the check they are on (each stops at its cancel event)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _checks(count: int) -> str:
+    return f"{count} data check{'' if count == 1 else 's'}"
 
 
 _default: CheckPool | None = None

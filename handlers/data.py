@@ -100,9 +100,8 @@ async def _spool(chunks: AsyncIterator[bytes], name: str, into: Path) -> Spooled
             return await _write_chunks(chunks, name, path)
     except TimeoutError:
         path.unlink(missing_ok=True)
-        minutes = DOWNLOAD_TIMEOUT / 60
         raise DataError(
-            f"Could not download `{name}`: it took longer than {minutes:g} minutes.",
+            f"Could not download `{name}`: it did not finish within {_duration(DOWNLOAD_TIMEOUT)}.",
             hint="The server sending it is slow right now; try again later, or share a smaller file.",
         ) from None
     except OSError as exc:
@@ -136,7 +135,7 @@ async def _write_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> 
                     chunk = await anext(source, None)
             except TimeoutError:
                 raise DataError(
-                    f"Could not download `{name}`: nothing arrived for {READ_TIMEOUT:g} s.",
+                    f"Could not download `{name}`: nothing arrived for {_duration(READ_TIMEOUT)}.",
                     hint="The server sending it is slow or stuck; try again later.",
                 ) from None
             except FtbotError:
@@ -153,6 +152,13 @@ async def _write_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> 
                 )
             await asyncio.to_thread(out.write, chunk)
     return Spooled(name=name, path=path, size=size)
+
+
+def _duration(seconds: float) -> str:
+    """`5 minutes`, `30 seconds`, `1.5 seconds`: how long a limit is, for messages."""
+    if seconds >= 120:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} second{'' if seconds == 1 else 's'}"
 
 
 def _safe_name(name: str) -> str:
@@ -324,8 +330,9 @@ async def download(url: str, into: Path, *, local: bool, name: str | None = None
             finally:
                 await response.aclose()
     except TimeoutError:
-        minutes = DOWNLOAD_TIMEOUT / 60
-        raise DataError(f"Could not download `{name}`: it took longer than {minutes:g} minutes.") from None
+        raise DataError(
+            f"Could not download `{name}`: it did not finish within {_duration(DOWNLOAD_TIMEOUT)}."
+        ) from None
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
         raise DataError(f"Could not download `{name}`: {_reason(exc)}.") from None
 
