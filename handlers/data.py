@@ -96,19 +96,30 @@ async def _spool(chunks: AsyncIterator[bytes], name: str, into: Path) -> Spooled
     seconds and READ_TIMEOUT seconds between chunks; every failure becomes a readable `DataError`."""
     path = into / f"{secrets.token_hex(4)}-{_safe_name(name)}"
     try:
+        return await _write_chunks(chunks, name, path)
+    except BaseException:
+        path.unlink(missing_ok=True)  # a partial copy is of no use; free the space now
+        raise
+    finally:
+        # An abort (size limit, disk full) closes the download and its connection now, not at GC.
+        closer = getattr(chunks, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+async def _write_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> Spooled:
+    try:
         async with asyncio.timeout(DOWNLOAD_TIMEOUT):
-            return await _write_chunks(chunks, name, path)
+            return await _copy_chunks(chunks, name, path)
     except TimeoutError:
-        path.unlink(missing_ok=True)
         raise DataError(
             f"Could not download `{name}`: it did not finish within {_duration(DOWNLOAD_TIMEOUT)}.",
             hint="The server sending it is slow right now; try again later, or share a smaller file.",
         ) from None
     except OSError as exc:
-        # Writing the copy failed (reading failures are turned into DataError in `_write_chunks`).
-        path.unlink(missing_ok=True)
+        # Writing the copy failed (reading failures are turned into DataError in `_copy_chunks`).
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            log.error("spooling %s: the temporary folder %s is full", _safe_name(name), into.parent)
+            log.error("spooling %s: the temporary folder %s is full", _safe_name(name), path.parent.parent)
             raise DataError(
                 f"I could not store `{name}` to check it: the bot's disk is full.",
                 hint="Nothing was uploaded. Tell whoever runs the bot; try again once space is freed.",
@@ -118,14 +129,9 @@ async def _spool(chunks: AsyncIterator[bytes], name: str, into: Path) -> Spooled
             f"I could not store `{name}` to check it ({exc.strerror or 'write failed'}).",
             hint="Nothing was uploaded. Try again; if it keeps happening, tell whoever runs the bot.",
         ) from None
-    finally:
-        # An abort (size limit, disk full) closes the download and its connection now, not at GC.
-        closer = getattr(chunks, "aclose", None)
-        if closer is not None:
-            await closer()
 
 
-async def _write_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> Spooled:
+async def _copy_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> Spooled:
     size = 0
     source = aiter(chunks)
     with open(path, "wb") as out:  # noqa: ASYNC230 - writes go through to_thread below

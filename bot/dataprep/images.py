@@ -30,9 +30,9 @@ LOW_DETAIL_TOKENS = 85
 _HEADER_CHARS = 96 * 1024
 
 
-def _decoded_size(payload: str) -> int:
-    """Bytes a base64 payload decodes to, from its length alone."""
-    return len(payload) * 3 // 4 - payload[-2:].count("=")
+def _decoded_size(url: str, start: int) -> int:
+    """Bytes the base64 payload `url[start:]` decodes to, from its length alone (no copy of it is made)."""
+    return (len(url) - start) * 3 // 4 - url[max(start, len(url) - 2) :].count("=")
 
 
 def _webp_size(head: bytes) -> tuple[int, int] | None:
@@ -60,12 +60,14 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-def _split_data_uri(url: str) -> tuple[str, str] | None:
-    """`data:<mime>;base64,<payload>` -> (mime, payload), or None when it is not that shape."""
-    header, sep, payload = url.partition(",")
-    if not sep or not header.lower().endswith(";base64"):
+def _split_data_uri(url: str) -> tuple[str, int] | None:
+    """`data:<mime>;base64,<payload>` -> (mime, where the payload starts), or None when it is not that
+    shape. The payload is not sliced out: a hostile one may be tens of MB."""
+    comma = url.find(",", 0, 1024)
+    header = url[:comma] if comma >= 0 else ""
+    if not header.lower().endswith(";base64"):
         return None
-    return header[5 : -len(";base64")].lower(), payload
+    return header[5 : -len(";base64")].lower(), comma + 1
 
 
 def check_image_url(url: str) -> str | None:
@@ -74,17 +76,17 @@ def check_image_url(url: str) -> str | None:
         parts = _split_data_uri(url)
         if parts is None:
             return "data URI must be base64: data:image/<jpeg|png|webp>;base64,<data>"
-        mime, payload = parts
+        mime, start = parts
         declared = _MIME_FORMATS.get(mime)
         if declared is None:
             return f"image type {mime or '(none)'!r} is not supported (JPEG, PNG or WEBP only)"
         # Decoded size from the length alone, before decoding anything big.
-        size = _decoded_size(payload)
+        size = _decoded_size(url, start)
         if size > MAX_IMAGE_BYTES:
             return f"image is {size / 1048576:.1f} MB; the limit is 10 MB"
         try:
-            head = binascii.a2b_base64(payload[:_SNIFF_CHARS], strict_mode=True)
-            binascii.a2b_base64(payload, strict_mode=True)
+            head = binascii.a2b_base64(url[start : start + _SNIFF_CHARS], strict_mode=True)
+            binascii.a2b_base64(url[start:], strict_mode=True)
         except binascii.Error as exc:
             return f"data URI payload is not valid base64 ({exc})"
         actual = sniff_format(head)
@@ -120,14 +122,14 @@ def image_tokens(url: str, detail: str) -> int:
     parts = _split_data_uri(url) if url[:5].lower() == "data:" else None
     if parts is None:
         return UNKNOWN_IMAGE_TOKENS
-    payload = parts[1]
-    if _decoded_size(payload) > MAX_IMAGE_BYTES:
+    start = parts[1]
+    if _decoded_size(url, start) > MAX_IMAGE_BYTES:
         return UNKNOWN_IMAGE_TOKENS  # refused by `check_image_url` anyway; never decoded
     try:
         from PIL import Image
 
         # The size is in the header: decode only the head, not up to 10 MB per image (64 per example).
-        head = binascii.a2b_base64(payload[:_HEADER_CHARS])
+        head = binascii.a2b_base64(url[start : start + _HEADER_CHARS])
         size = _webp_size(head)
         if size is None:
             with Image.open(io.BytesIO(head)) as img:
