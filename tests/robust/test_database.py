@@ -25,6 +25,8 @@ from handlers.help import Presenter
 from tests.robust.conftest import StartBot, answer, slash
 from tests.slack.fake_slack_api import FakeSlackApi
 from tests.tcp_proxy import TcpProxy
+from tests.teams.conftest import card_text, payload
+from tests.teams.fake_connector import FakeConnector, running_connector
 
 DB_TIMEOUT = 1.0
 ANSWER_WITHIN = 8.0  # a few seconds: the statement and connect timeouts, twice, plus the reply
@@ -52,7 +54,9 @@ async def proxy(postgres_server: str) -> AsyncIterator[TcpProxy]:
 
 
 def _through(postgres_server: str, proxy: TcpProxy) -> str:
-    return make_url(postgres_server).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    return (
+        make_url(postgres_server).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    )
 
 
 @pytest.mark.postgres
@@ -126,7 +130,7 @@ async def test_sqlite_locked_for_writes_still_answers_and_healthz_fails(
     answer comes anyway, and /healthz says the store cannot take writes while reads still work."""
     async with slack_bot(db_timeout=0.5) as bot:
         path = make_url(bot.settings.database_url).database
-        assert path is not None and Path(path).exists()
+        assert path is not None
         holder = sqlite3.connect(path, isolation_level=None)
         try:
             holder.execute("BEGIN EXCLUSIVE")
@@ -137,3 +141,55 @@ async def test_sqlite_locked_for_writes_still_answers_and_healthz_fails(
         finally:
             holder.close()
         assert (await _health(bot))[0] == 200
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[FakeConnector]:
+    async with running_connector() as fake:
+        yield fake
+
+
+async def _teams_help(bot: RunningBot, connector: FakeConnector) -> float:
+    before = len(connector.calls)
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as http:
+        activity = payload("message_personal", connector.url, text="help", id=f"act-help-{before}")
+        resp = await http.post(f"{bot.url}/api/messages", json=activity)
+        assert resp.status == 200
+    replies = await connector.wait_for(before + 1)
+    assert any("validate" in card_text(card) for reply in replies[before:] for card in reply.cards)
+    return time.monotonic() - started
+
+
+async def test_teams_answers_with_sqlite_locked_for_writes(connector: FakeConnector, tmp_path: Path) -> None:
+    from bot.app import start_bot
+
+    path = tmp_path / "ftbot.db"
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{path}", db_timeout=0.5)
+    bot = await start_bot(settings, host="127.0.0.1", port=0)
+    holder = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        assert await _teams_help(bot, connector) < ANSWER_WITHIN
+        assert (await _health(bot))[0] == 503
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        await bot.close()
+
+
+@pytest.mark.postgres
+async def test_teams_answers_with_postgres_hung(
+    connector: FakeConnector, postgres_server: str, proxy: TcpProxy
+) -> None:
+    from bot.app import start_bot
+
+    settings = load_settings(database_url=_through(postgres_server, proxy), db_timeout=DB_TIMEOUT)
+    bot = await start_bot(settings, host="127.0.0.1", port=0)
+    try:
+        proxy.blackhole()
+        assert await _teams_help(bot, connector) < ANSWER_WITHIN
+        assert (await _health(bot))[0] == 503
+    finally:
+        proxy.heal()
+        await bot.close()
