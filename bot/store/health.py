@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PROBE_SOURCE = "healthz"  # seen_events rows written by the write probe (one per process, refreshed)
-BOOKKEEPING_WITHIN = 12.0  # seconds; above the store's own statement and connect timeouts (5 s each)
+# Seconds bookkeeping may hold up an answer. Shorter than the store's statement timeout on purpose: a pre-ping
+# and a reconnect to a hung server would otherwise cost two of those before the user hears anything.
+BOOKKEEPING_WITHIN = 3.0
 _DRIVER_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3", "bot.store")
 
 

@@ -4,6 +4,7 @@ writes fail, not only when the database is unreachable. PostgreSQL sits behind a
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -41,9 +42,13 @@ async def _help_is_answered(bot: RunningBot, slack_api: FakeSlackApi) -> float:
     before = len(slack_api.messages())
     started = time.monotonic()
     await slash(bot, "help")
+    async with asyncio.timeout(30):
+        while len(slack_api.messages()) <= before:  # noqa: ASYNC110 - any kind of message counts
+            await asyncio.sleep(0.01)
+    took = time.monotonic() - started  # when the user sees it (bookkeeping after the post may go on)
     said = await answer(slack_api, bot, before + 1)
     assert "start" in said and "validate" in said  # the verbs of the help card
-    return time.monotonic() - started
+    return took
 
 
 @pytest.fixture
@@ -193,3 +198,16 @@ async def test_teams_answers_with_postgres_hung(
     finally:
         proxy.heal()
         await bot.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_hung_with_the_default_timeouts_still_answers_in_seconds(
+    slack_bot: StartBot, slack_api: FakeSlackApi, postgres_server: str, proxy: TcpProxy
+) -> None:
+    async with slack_bot(database_url=_through(postgres_server, proxy)) as bot:
+        assert bot.settings.db_timeout == 5.0
+        proxy.blackhole()
+        took = await _help_is_answered(bot, slack_api)
+        print(f"help answered {took:.1f} s after PostgreSQL hung (default timeouts)")
+        assert took < ANSWER_WITHIN
+        proxy.heal()
