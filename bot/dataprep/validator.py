@@ -58,6 +58,14 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _MISS_RATIO = 16
 
 
+_SPACE = frozenset(b" \t\r\n\x0b\x0c")
+
+
+def _blank(raw: memoryview) -> bool:
+    """Empty or whitespace only, without copying a long line that does not even start with a space."""
+    return not raw or (raw[0] in _SPACE and raw.tobytes().isspace())
+
+
 def _completion_flags(example: Any, vision_ok: bool) -> int:
     # Prompt/completion lines have no roles: nothing to warn about.
     return 0
@@ -312,7 +320,7 @@ class StreamValidator:
     def _line_at(self, raw: memoryview, lineno: int) -> bool:
         """One line off the hot path (blank, too long, or completing a held piece), decoded with the full
         types. True when they accept it."""
-        if not raw or raw.tobytes().isspace():
+        if _blank(raw):
             self._blank_line(lineno)
         elif len(raw) > self.max_line_bytes:
             self._line_too_long(lineno, len(raw))
@@ -320,11 +328,14 @@ class StreamValidator:
             try:
                 example = self._decode(raw)
             except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
-                self._slow(raw.tobytes(), lineno)
+                self._slow(raw, lineno)
                 return False
             flags = self._flags(example, self._vision_ok)
             if flags == REJECT:
-                self._slow(raw.tobytes(), lineno)
+                # The line is read in place and the typed copy let go first: a 63 MB line (one huge image)
+                # must not be held three times over.
+                del example
+                self._slow(raw, lineno)
             else:
                 self._accept(example, flags, lineno)
                 return True
@@ -337,11 +348,10 @@ class StreamValidator:
 
     def _refused(self, raw: memoryview, lineno: int) -> None:
         """A line the full types refused in the hot loop: blank, or the precise rules say why."""
-        data = raw.tobytes()
-        if not data or data.isspace():
+        if _blank(raw):
             self._blank_line(lineno)
         else:
-            self._slow(data, lineno)
+            self._slow(raw, lineno)
 
     def _blank_line(self, lineno: int) -> None:
         self._blank += 1
@@ -374,7 +384,7 @@ class StreamValidator:
                 "(the example will be truncated)",
             )
 
-    def _slow(self, raw: bytes, lineno: int) -> None:
+    def _slow(self, raw: bytes | memoryview, lineno: int) -> None:
         """The precise path for a line the fast path did not accept: every reason, or a late acceptance."""
         try:
             obj = msgspec.json.decode(raw)
@@ -384,7 +394,7 @@ class StreamValidator:
         except (msgspec.MsgspecError, UnicodeDecodeError) as exc:
             # Only now is the text needed (for the column of the error): a big valid line is not copied.
             try:
-                text = raw.decode("utf-8")
+                text = bytes(raw).decode("utf-8")
             except UnicodeDecodeError as uexc:
                 self._invalid_line(
                     lineno,

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.checks import CheckPool
 from bot.dataprep.images import MAX_IMAGE_BYTES, check_image_url, image_tokens
+from bot.dataprep.validator import validate_path
 from bot.errors import Busy
 from emulator import datasets
 from handlers import data
@@ -235,3 +236,25 @@ async def test_an_encoding_we_do_not_read_is_refused(tmp_path: Path) -> None:
 def test_a_real_image_over_the_cap_is_refused_by_size() -> None:
     payload = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * (MAX_IMAGE_BYTES + 10)).decode()
     assert "limit is 10 MB" in (check_image_url(f"data:image/png;base64,{payload}") or "")
+
+
+def test_a_huge_image_line_is_not_copied_over_and_over(tmp_path: Path) -> None:
+    """One line holding a 16 MB data URL: refused for its size, with the line held about twice at most
+    (the joined line and one decode), not four times as before."""
+    payload = "A" * (16 * 1024 * 1024)
+    line = (
+        '{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,'
+        + payload
+        + '"}}]},{"role":"assistant","content":"x"}]}\n'
+    ).encode()
+    path = tmp_path / "huge.jsonl"
+    path.write_bytes(datasets.path("good_training").read_bytes() + line)
+    del payload, line
+    tracemalloc.start()
+    try:
+        report = validate_path(path, count_tokens=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [e.code for e in report.errors] == ["invalid_image"]
+    assert peak < 2.5 * 16 * 1024 * 1024, f"peak {peak / 2**20:.0f} MB"
