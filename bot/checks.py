@@ -40,6 +40,7 @@ class CheckPool:
         self._running = 0  # threads busy with a check (released when the thread is done, not when awaited)
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._users: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()  # `_running` and `_waiting`: released from worker threads too
 
     @property
     def running(self) -> int:
@@ -76,21 +77,25 @@ class CheckPool:
                 del self._users[user]
 
     async def _acquire(self, ahead: int) -> None:
-        if self._running < self.workers and not self._waiting:
-            self._running += 1
-            return
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(turn)
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._running < self.workers and not self._waiting:
+                self._running += 1
+                return
+            turn: asyncio.Future[None] = loop.create_future()
+            self._waiting.append(turn)
         try:
             async with asyncio.timeout(self.max_wait):
                 await turn
         except BaseException as exc:
-            if turn.done() and not turn.cancelled():
+            with self._lock:
+                granted = turn.done() and not turn.cancelled()
+                if not granted:
+                    turn.cancel()  # a grant on its way finds it done and passes the thread on
+                    with contextlib.suppress(ValueError):
+                        self._waiting.remove(turn)
+            if granted:
                 self._release()  # handed a thread just as we gave up: pass it on
-            else:
-                turn.cancel()
-                with contextlib.suppress(ValueError):
-                    self._waiting.remove(turn)
             if isinstance(exc, TimeoutError):
                 raise Busy(
                     f"The bot is busy: your data check waited {self.max_wait:g} s behind "
@@ -101,18 +106,13 @@ class CheckPool:
         # Handed a thread by `_release`, which kept it counted as running for us.
 
     async def _submit(self, call: Callable[[], T], cancel: object) -> T:
-        loop = asyncio.get_running_loop()
         try:
             future: Future[T] = self._executor.submit(call)
         except RuntimeError:  # the pool is closed: the bot is stopping
             self._release()
             raise Busy("The bot is shutting down.", hint="Try again in a moment.") from None
-
-        def done(_: Future[T]) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is already closed
-                loop.call_soon_threadsafe(self._release)
-
-        future.add_done_callback(done)
+        # Freed when the thread is done (not when the caller stops waiting), from whichever thread ends it.
+        future.add_done_callback(lambda _: self._release())
         try:
             return await asyncio.wrap_future(future)
         except BaseException:
@@ -121,13 +121,27 @@ class CheckPool:
             raise
 
     def _release(self) -> None:
-        """A thread is free: hand it to the first waiter still waiting, else count it free."""
-        while self._waiting:
-            turn = self._waiting.popleft()
-            if not turn.done():
-                turn.set_result(None)
+        """A thread is free (called from any thread): hand it to the first waiter still waiting, in its own
+        loop, else count it free. A waiter whose loop is gone is skipped, so no slot is ever lost."""
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self._running = max(0, self._running - 1)
+                    return
+                turn = self._waiting.popleft()
+            if turn.done():
+                continue
+            try:
+                turn.get_loop().call_soon_threadsafe(self._grant, turn)
                 return
-        self._running = max(0, self._running - 1)
+            except RuntimeError:  # that waiter's event loop is closed
+                continue
+
+    def _grant(self, turn: asyncio.Future[None]) -> None:
+        if turn.done():  # its waiter gave up meanwhile: the next one gets the thread
+            self._release()
+        else:
+            turn.set_result(None)
 
     def close(self) -> None:
         """Stop taking checks; threads finish the check they are on (each stops at its cancel event)."""

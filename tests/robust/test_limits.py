@@ -8,6 +8,7 @@ import asyncio
 import base64
 import gzip
 import threading
+import time
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator
@@ -258,3 +259,23 @@ def test_a_huge_image_line_is_not_copied_over_and_over(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert [e.code for e in report.errors] == ["invalid_image"]
     assert peak < 2.5 * 16 * 1024 * 1024, f"peak {peak / 2**20:.0f} MB"
+
+
+def test_a_slot_is_freed_even_when_its_event_loop_is_gone() -> None:
+    pool = CheckPool(workers=1, queue=1, per_user=1)
+    blocker = Blocker()
+
+    async def start_and_leave() -> None:
+        asyncio.get_running_loop().create_task(pool.run("a", blocker))
+        await blocker.wait_started(1)  # the loop then ends (and closes) with the check still running
+
+    try:
+        asyncio.run(start_and_leave())
+        blocker.release.set()
+        deadline = time.monotonic() + 5
+        while pool.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool.running == 0
+        assert asyncio.run(pool.run("b", lambda: "ok")) == "ok"
+    finally:
+        pool.close()
