@@ -152,8 +152,10 @@ class _WriteTx:
 
     async def __aenter__(self) -> AsyncConnection:
         if self._store._write_lock is not None:
-            # Bounded like a statement: a write stuck on the database must not queue every other one forever.
-            async with asyncio.timeout(self._store.timeout):
+            # Bounded: a write stuck on the database must not queue every other one forever. A few statement
+            # timeouts long, so a burst of quick writes queued here is not mistaken for an outage.
+            timeout = self._store.timeout
+            async with asyncio.timeout(None if timeout is None else 3 * timeout):
                 await self._store._write_lock.acquire()
         try:
             self._conn_cm = self._store.engine.begin()
