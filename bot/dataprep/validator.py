@@ -625,6 +625,8 @@ async def validate_chunks(chunks: AsyncIterable[bytes], **options: Any) -> Valid
     validator = StreamValidator(**options)
     async for chunk in chunks:
         validator.feed(chunk)
+        if validator.stopped_early:
+            break
     return validator.finish()
 
 
