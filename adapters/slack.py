@@ -66,6 +66,7 @@ from bot.grammar import parse_command_text
 from bot.model import Attachment, Conversation, Reply, User
 from bot.notifier import Notifier
 from bot.router import Dispatcher
+from bot.store.health import best_effort
 from cards.payload import PREFIX, unpack_slack
 
 log = logging.getLogger(__name__)
@@ -328,11 +329,15 @@ class SlackAdapter:
         if len(self._recent) >= REPLAYS_REMEMBERED:
             self._recent = {d: t for d, t in self._recent.items() if now - t <= 2 * MAX_CLOCK_SKEW}
         self._recent[digest] = now
-        try:
-            return not await self.store.seen_event(REPLAY_SOURCE, digest)
-        except Exception as exc:  # the store is down: this process's memory still stops replays here
-            log.warning("Slack: could not record a request signature (%s)", type(exc).__name__)
-            return True
+        # The store is down or hung: this process's memory still stops replays here (bounded, like all
+        # bookkeeping, so an outage does not hold up the answer).
+        seen = await best_effort(
+            self.store.seen_event(REPLAY_SOURCE, digest),
+            "record a request signature",
+            default=False,
+            store=self.store,
+        )
+        return not seen
 
     async def drain(self) -> None:
         """Wait for the work started by requests already acknowledged (and any work that work starts).
@@ -416,6 +421,15 @@ class SlackAdapter:
         state = (conversation.kind, conversation.team, tuple(sorted(conversation.reference.items())))
         if self._saved.get(conversation.key) == state:
             return
+        # Bookkeeping: a database that is down or hung must not stop the answer (logged, tried again next time).
+        await best_effort(
+            self._store_conversation(conversation, state),
+            "save the conversation",
+            default=None,
+            store=self.store,
+        )
+
+    async def _store_conversation(self, conversation: Conversation, state: tuple[object, ...]) -> None:
         await self.store.save_conversation(conversation)
         if len(self._saved) >= SAVED_CONVERSATIONS_MAX:
             self._saved.clear()
@@ -438,7 +452,14 @@ class SlackAdapter:
             return
         event: Mapping[str, Any] = body.get("event") or {}
         event_id = str(body.get("event_id") or "")
-        if event_id and await self.store.seen_event(EVENT_SOURCE, event_id):
+        # Without the database a retry cannot be recognised: answering twice beats not answering.
+        seen = event_id != "" and await best_effort(
+            self.store.seen_event(EVENT_SOURCE, event_id),
+            "record the event",
+            default=False,
+            store=self.store,
+        )
+        if seen:
             log.info("slack event %s already handled: a retried delivery, ignored", event_id)
             return
         if not is_user_message(event):  # app_mention from another bot, or a message subtype we do not take

@@ -27,6 +27,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack_translate import PLATFORM, Origin
 from bot.model import Conversation, MessageRef, Platform, Reply
+from bot.store.health import best_effort
 from cards.model import Card
 from cards.render_slack import render_blocks
 
@@ -265,4 +266,10 @@ class SlackSender:
 
     async def _remember(self, card: Card, ref: MessageRef) -> None:
         if card.key:
-            await self.store.remember_message(card.key, f"{PLATFORM}:{ref.conversation_id}", ref)
+            # Bookkeeping after the post: without it the card is not updated in place later, nothing worse.
+            await best_effort(
+                self.store.remember_message(card.key, f"{PLATFORM}:{ref.conversation_id}", ref),
+                "remember the posted card",
+                default=None,
+                store=self.store,
+            )

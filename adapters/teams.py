@@ -62,6 +62,7 @@ from bot.grammar import parse_command_text
 from bot.model import Action, Command, Conversation, MessageRef, Platform, Reply
 from bot.notifier import Notifier
 from bot.router import Dispatcher
+from bot.store.health import best_effort
 from cards.model import Card
 
 __all__ = ["ROUTE", "TeamsAdapter", "TeamsDeliveryError", "TeamsSender", "TeamsStore", "mount_teams"]
@@ -241,7 +242,13 @@ class TeamsAdapter:
         if activity.type not in (ActivityTypes.message, ActivityTypes.invoke) or not activity.id:
             return False
         conversation = activity.conversation.id if activity.conversation else ""
-        return await self.store.seen_event("teams", f"{conversation}|{activity.id}")
+        # Without the database a redelivery cannot be recognised: answering twice beats not answering.
+        return await best_effort(
+            self.store.seen_event("teams", f"{conversation}|{activity.id}"),
+            "record the activity",
+            default=False,
+            store=self.store,
+        )
 
     async def _on_turn(self, turn: TurnContext, *, raw: Mapping[str, Any]) -> None:
         """One turn; a failure to deliver is logged, not turned into a 500 (a retry would be de-duplicated)."""
@@ -269,9 +276,16 @@ class TeamsAdapter:
         elif activity.type in (ActivityTypes.conversation_update, ActivityTypes.installation_update):
             # The bot was added somewhere: keep the reference so alerts can be sent there later.
             conversation = conversation_of(activity, raw)
-            await self.store.save_conversation(conversation)
-            # Say hello once per conversation (an install in a personal chat sends both activities).
-            if bot_was_added(activity) and not await self.store.seen_event("teams-welcome", conversation.id):
+            await self._save_conversation(conversation)
+            # Say hello once per conversation (an install in a personal chat sends both activities); with the
+            # database down nobody can tell whether it was said, so it stays unsaid rather than repeated.
+            said = await best_effort(
+                self.store.seen_event("teams-welcome", conversation.id),
+                "record the welcome",
+                default=True,
+                store=self.store,
+            )
+            if bot_was_added(activity) and not said:
                 welcome = self.dispatcher.presenter.welcome("teams", personal=conversation.kind == "personal")
                 await self._deliver(turn, [welcome], conversation.id, source=None)
 
@@ -281,13 +295,22 @@ class TeamsAdapter:
             parsed = parse_command_text(text)
         except UsageError as exc:
             conversation = conversation_of(turn.activity, raw)
-            await self.store.save_conversation(conversation)
+            await self._save_conversation(conversation)
             usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message, "teams")
             await self._deliver(turn, [usage], conversation.id, source=None)
             return
         cmd: Command = command_from(turn.activity, raw, text, parsed)
-        await self.store.save_conversation(cmd.conversation)
+        await self._save_conversation(cmd.conversation)
         await self._answer(turn, self.dispatcher.on_command(cmd), cmd.conversation, source=None, invoke=False)
+
+    async def _save_conversation(self, conversation: Conversation) -> None:
+        # Bookkeeping: a database that is down or hung must not stop the answer (logged, tried again next time).
+        await best_effort(
+            self.store.save_conversation(conversation),
+            "save the conversation",
+            default=None,
+            store=self.store,
+        )
 
     async def _on_execute(self, turn: TurnContext, raw: Mapping[str, Any]) -> None:
         action = execute_action(turn.activity, raw)
@@ -297,7 +320,7 @@ class TeamsAdapter:
         await self._on_action(turn, action, invoke=True)
 
     async def _on_action(self, turn: TurnContext, action: Action, *, invoke: bool) -> None:
-        await self.store.save_conversation(action.conversation)
+        await self._save_conversation(action.conversation)
         source = action.message.message_id if action.message else None
         await self._answer(
             turn, self.dispatcher.on_action(action), action.conversation, source, invoke=invoke
@@ -418,7 +441,12 @@ class TeamsAdapter:
 
     async def _remember(self, card: Card, ref: MessageRef) -> None:
         if card.key and ref.message_id:
-            await self.store.remember_message(card.key, Conversation("teams", ref.conversation_id).key, ref)
+            await best_effort(
+                self.store.remember_message(card.key, Conversation("teams", ref.conversation_id).key, ref),
+                "remember the posted card",
+                default=None,
+                store=self.store,
+            )
 
     async def continue_in(
         self,

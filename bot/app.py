@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from bot.azure_clients import AzureClients
+from bot.checks import CheckPool
 from bot.config import Settings, is_loopback_host
 from bot.context import Context
 from bot.errors import StartupError
@@ -121,7 +122,10 @@ def _samples_dir() -> Path | None:
 
 
 async def open_store(settings: Settings) -> Store:
-    """Open the database and bring its schema up to date; a StartupError names it when it does not answer."""
+    """Open the database and bring its schema up to date; a StartupError names it when it does not answer.
+
+    Migrations (and the advisory lock replicas queue on) run without the statement timeout; the store the
+    bot then uses bounds every statement by `db_timeout`."""
     store = Store.open(settings.database_url)
     try:
         await store.upgrade()
@@ -131,15 +135,26 @@ async def open_store(settings: Settings) -> Store:
         raise StartupError(
             f"the database at {shown} is not usable ({type(exc).__name__}: {exc}); check FTBOT_DATABASE_URL"
         ) from exc
-    return store
+    await store.close()
+    return Store.open(settings.database_url, timeout=settings.db_timeout)
+
+
+async def _sweep_spool() -> None:
+    """Spooled copies a crash left in the temporary folder go before the bot takes new work."""
+    from handlers.data import sweep_spool
+
+    try:
+        await asyncio.to_thread(sweep_spool)
+    except Exception:  # a failed clean-up must not stop start-up
+        log.warning("could not sweep leftover spool files", exc_info=True)
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers a read and commits a write; 503 otherwise (full, read-only, hung)."""
     store = request.app[STORE]
-    ok = await store.ping()
-    return web.json_response(
-        {"status": "ok" if ok else "unavailable", "store": ok}, status=200 if ok else 503
-    )
+    checks = await store.check_health()
+    ok = all(checks.values())
+    return web.json_response({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
 
 
 async def start_bot(settings: Settings, *, host: str | None = None, port: int | None = None) -> RunningBot:
@@ -152,6 +167,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
         }
     )
     store = await open_store(settings)
+    await _sweep_spool()
     emulator = None
     embedded = settings.uses_emulator
     if embedded:
@@ -171,6 +187,11 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
         notifier=notifier,
         local_files=settings.allow_local_files or (embedded and not _platform_configured(settings)),
         samples_dir=_samples_dir(),
+        checks=CheckPool(
+            workers=settings.validation_workers,
+            queue=settings.validation_queue,
+            per_user=settings.validations_per_user,
+        ),
     )
     ctx.policy = Policy(settings, local=ctx.local_files and embedded and not _platform_configured(settings))
     _log_authorization(settings, ctx.policy)
@@ -195,6 +216,8 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
                 with suppress(Exception):
                     await closer()
         await azure.close()
+        if ctx.checks is not None:
+            ctx.checks.close()
         await store.close()
         if emulator is not None:
             await emulator.close()

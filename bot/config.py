@@ -197,6 +197,33 @@ class Settings(BaseSettings):
         gt=0,
         description="Embedded emulator: simulated seconds per real second (16: a demo job takes about a minute).",
     )
+    db_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="Seconds a database statement, connection or pool checkout may take; past it the command "
+        "is answered with an error instead of waiting on a hung database.",
+    )
+    validation_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Threads that check training data (CPU-bound; more than the machine's cores does not help).",
+    )
+    validation_queue: int = Field(
+        default=4,
+        ge=0,
+        le=1000,
+        description='Checks that may wait for a free thread; past it a new one is answered "busy, try again".',
+    )
+    validations_per_user: int = Field(
+        default=2, ge=1, le=100, description="Checks one chat user may have running or waiting at once."
+    )
+    validation_max_invalid: int = Field(
+        default=1000,
+        ge=1,
+        description="A check stops after this many invalid examples (the report says where it stopped).",
+    )
 
     watch_interval: float = Field(
         default=30.0,

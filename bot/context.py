@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.model import Conversation, User
 
 if TYPE_CHECKING:
+    from bot.checks import CheckPool
     from bot.notifier import Notifier
     from bot.policy import Policy
     from bot.store import Store
@@ -45,6 +46,8 @@ class Context:
     # Local use only: paths on this machine and the sample datasets may be used as training data.
     local_files: bool = False
     samples_dir: Path | None = None
+    # Where training-data checks run (bounded threads, global and per-user limits); None: a default pool.
+    checks: CheckPool | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def azure_now(self, resource: str | None = None) -> datetime:

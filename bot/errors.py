@@ -54,6 +54,26 @@ class InvalidState(FtbotError):
     title = "Not possible for this job"
 
 
+class Busy(FtbotError):
+    """A shared limit is reached (e.g. data checks running): try again later, nothing was done."""
+
+    title = "The bot is busy"
+
+
+class StoreUnavailable(FtbotError):
+    """The bot's own database did not answer in time or refused a write."""
+
+    title = "The bot's database is not answering"
+
+    def __init__(
+        self,
+        message: str = "I could not reach my database just now, so I did not finish this.",
+        *,
+        hint: str = "Try again in a minute; if it keeps happening, tell whoever runs the bot.",
+    ) -> None:
+        super().__init__(message, hint=hint)
+
+
 class ConfigError(Exception):
     """Settings are missing or malformed: one readable line per problem, start-up stops with exit code 2."""
 

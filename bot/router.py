@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from bot.errors import FtbotError, NotAllowed, UsageError
+from bot.errors import FtbotError, NotAllowed, StoreUnavailable, UsageError
 from bot.model import Action, Command, Platform, Reply, User
 from cards.model import Card
 
@@ -290,10 +290,20 @@ class Dispatcher:
 
     def _error_reply(self, exc: BaseException, where: str) -> Reply:
         ref = None
+        if _is_store_failure(exc):
+            # An outage, not a bug: one log line, and the user is told what happened instead of a reference.
+            log.warning("the database failed during %s: %s", where, type(exc).__name__)
+            exc = StoreUnavailable()
         if not isinstance(exc, FtbotError) and not _is_azure_error(exc):
             ref = error_reference()
             log.exception("unexpected error in %s (ref %s)", where, ref, exc_info=exc)
         return self.presenter.error(exc, ref)
+
+
+def _is_store_failure(exc: BaseException) -> bool:
+    from bot.store.health import is_store_failure
+
+    return is_store_failure(exc)
 
 
 def _is_azure_error(exc: BaseException) -> bool:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.store.health import is_store_failure
+
 if TYPE_CHECKING:
     from bot.context import Context
 
@@ -41,8 +43,11 @@ class Scheduler:
                 await work()
             except asyncio.CancelledError:  # by `stop`: the end of the process, not a failure of the job
                 return
-            except Exception:  # one bad tick must not stop the schedule
-                log.exception("scheduled %s failed", name)
+            except Exception as exc:  # one bad tick must not stop the schedule
+                if is_store_failure(exc):  # an outage, not a bug: one line per tick, no traceback
+                    log.warning("scheduled %s skipped: the database failed (%s)", name, type(exc).__name__)
+                else:
+                    log.exception("scheduled %s failed", name)
             finally:
                 if task is not None:
                     self._running.discard(task)

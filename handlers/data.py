@@ -16,19 +16,24 @@ worker thread, and only uploaded when it passed: invalid data never leaves the b
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
+import logging
 import os
 import re
 import secrets
+import shutil
 import socket
 import tempfile
 import threading
+import time
 import weakref
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -36,6 +41,7 @@ from bot.azure import ids
 from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.errors import AzureError, ServiceUnavailable
 from bot.azure.models import FileObject
+from bot.checks import CheckPool, default_pool
 from bot.context import Context
 from bot.dataprep import MAX_FILE_BYTES, ValidationReport, validate_path
 from bot.errors import FtbotError, UsageError
@@ -44,7 +50,11 @@ from cards.markup import code
 
 SLACK_FILE = re.compile(r"^<?(F[A-Z0-9]{6,}|https?://[^ ]*slack\.com/files[^ ]*)>?$")
 URL = re.compile(r"^<?(https?://[^ |>]+)(\|[^>]*)?>?$")
+log = logging.getLogger(__name__)
 FILE_READY_WAIT = 600.0  # seconds to wait for Azure to process an uploaded file
+SPOOL_PREFIX = "ftbot-data-"  # temporary folders of spooled sources (swept at start-up after a crash)
+UPLOAD_PART_GLOB = "ftbot-upload-*.part"  # bot.azure.upload's copies of streamed uploads
+SWEEP_AGE = 300.0  # seconds untouched before a crashed process's spool is removed
 
 
 class DataError(FtbotError):
@@ -61,6 +71,15 @@ class Spooled:
     import_url: str | None = None  # a URL source: Azure imports it itself after our check
 
 
+@dataclass(frozen=True)
+class CheckSlot:
+    """Where and for whom a source is checked: the bot's check pool, the asking user, the invalid-line stop."""
+
+    pool: CheckPool
+    user: str
+    max_invalid: int | None = None
+
+
 @dataclass
 class Source:
     """A resolved `<src>`: either an Azure file already there, or a spooled local copy."""
@@ -70,12 +89,18 @@ class Source:
     spooled: Spooled | None = None
     report: ValidationReport | None = None
     uploaded: bool = False  # this command put `azure_file` in Azure (so it may remove it again)
+    check: CheckSlot | None = None  # set by the resolver; None: the default pool, no per-user limit
 
 
 async def _spool(chunks: AsyncIterator[bytes], name: str, into: Path) -> Spooled:
+    """Copy a download (any source: Slack, Teams, a URL) to a file under `into`, within DOWNLOAD_TIMEOUT
+    seconds and READ_TIMEOUT seconds between chunks; every failure becomes a readable `DataError`."""
     path = into / f"{secrets.token_hex(4)}-{_safe_name(name)}"
     try:
         return await _write_chunks(chunks, name, path)
+    except BaseException:
+        path.unlink(missing_ok=True)  # a partial copy is of no use; free the space now
+        raise
     finally:
         # An abort (size limit, disk full) closes the download and its connection now, not at GC.
         closer = getattr(chunks, "aclose", None)
@@ -84,9 +109,48 @@ async def _spool(chunks: AsyncIterator[bytes], name: str, into: Path) -> Spooled
 
 
 async def _write_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> Spooled:
+    try:
+        async with asyncio.timeout(DOWNLOAD_TIMEOUT):
+            return await _copy_chunks(chunks, name, path)
+    except TimeoutError:
+        raise DataError(
+            f"Could not download `{name}`: it did not finish within {_duration(DOWNLOAD_TIMEOUT)}.",
+            hint="The server sending it is slow right now; try again later, or share a smaller file.",
+        ) from None
+    except OSError as exc:
+        # Writing the copy failed (reading failures are turned into DataError in `_copy_chunks`).
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            log.error("spooling %s: the temporary folder %s is full", _safe_name(name), path.parent.parent)
+            raise DataError(
+                f"I could not store `{name}` to check it: the bot's disk is full.",
+                hint="Nothing was uploaded. Tell whoever runs the bot; try again once space is freed.",
+            ) from None
+        log.error("spooling %s failed: %s", _safe_name(name), exc.strerror or type(exc).__name__)
+        raise DataError(
+            f"I could not store `{name}` to check it ({exc.strerror or 'write failed'}).",
+            hint="Nothing was uploaded. Try again; if it keeps happening, tell whoever runs the bot.",
+        ) from None
+
+
+async def _copy_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> Spooled:
     size = 0
+    source = aiter(chunks)
     with open(path, "wb") as out:  # noqa: ASYNC230 - writes go through to_thread below
-        async for chunk in chunks:
+        while True:
+            try:
+                async with asyncio.timeout(READ_TIMEOUT):
+                    chunk = await anext(source, None)
+            except TimeoutError:
+                raise DataError(
+                    f"Could not download `{name}`: nothing arrived for {_duration(READ_TIMEOUT)}.",
+                    hint="The server sending it is slow or stuck; try again later.",
+                ) from None
+            except FtbotError:
+                raise
+            except Exception as exc:  # the far side failed mid-transfer (httpx, aiohttp, a reset connection)
+                raise DataError(f"Could not download `{name}`: {_reason(exc)}.") from None
+            if chunk is None:
+                break
             size += len(chunk)
             if size > MAX_FILE_BYTES:
                 raise DataError(
@@ -95,6 +159,13 @@ async def _write_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> 
                 )
             await asyncio.to_thread(out.write, chunk)
     return Spooled(name=name, path=path, size=size)
+
+
+def _duration(seconds: float) -> str:
+    """`5 minutes`, `30 seconds`, `1.5 seconds`: how long a limit is, for messages."""
+    if seconds >= 120:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} second{'' if seconds == 1 else 's'}"
 
 
 def _safe_name(name: str) -> str:
@@ -198,6 +269,53 @@ def _reason(exc: Exception) -> str:
     return "the transfer failed"
 
 
+ACCEPT_ENCODING = "gzip, deflate"  # the encodings `_decoded_body` decodes with a bound
+RAW_CHUNK = 64 * 1024  # compressed bytes read at a time
+DECODED_CHUNK = 1024 * 1024  # most decompressed bytes produced at a time (a gzip bomb stays this small)
+
+
+async def _decoded_body(response: httpx.Response, name: str) -> AsyncIterator[bytes]:
+    """The body, decompressed here in bounded steps: httpx inflates each network chunk whole, and 64 KB of a
+    gzip bomb became hundreds of MB in memory before the size limit could see it."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        async for raw in response.aiter_raw(RAW_CHUNK):
+            yield raw
+        return
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise DataError(
+            f"Could not download `{name}`: the server sent it `{encoding[:20]}`-compressed, which I do not read.",
+            hint="Serve the file uncompressed or gzip-compressed.",
+        )
+    inflater: Any = None
+    async for raw in response.aiter_raw(RAW_CHUNK):
+        if inflater is None:
+            inflater = zlib.decompressobj(_wbits(encoding, raw))
+        data = raw
+        try:
+            while True:
+                out = inflater.decompress(data, DECODED_CHUNK)
+                if out:
+                    yield out
+                data = inflater.unconsumed_tail
+                if not data and len(out) < DECODED_CHUNK:
+                    break
+        except zlib.error:
+            raise DataError(f"Could not download `{name}`: its {encoding} compression is corrupt.") from None
+    if inflater is not None:
+        tail = inflater.flush()
+        if tail:
+            yield tail
+
+
+def _wbits(encoding: str, first: bytes) -> int:
+    if encoding != "deflate":
+        return 16 + zlib.MAX_WBITS  # gzip header
+    # "deflate" is meant to be zlib-wrapped; some servers send raw deflate: the header tells them apart.
+    zlib_wrapped = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+    return zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS
+
+
 async def download(url: str, into: Path, *, local: bool, name: str | None = None) -> Spooled:
     """Download `url` into a spooled file under `into`, guarded for a shared bot (see `_check_target`):
     at most MAX_CONCURRENT_DOWNLOADS at once, the whole download within DOWNLOAD_TIMEOUT seconds.
@@ -207,16 +325,21 @@ async def download(url: str, into: Path, *, local: bool, name: str | None = None
         async with (
             _download_limit(),
             asyncio.timeout(DOWNLOAD_TIMEOUT),
-            httpx.AsyncClient(timeout=httpx.Timeout(READ_TIMEOUT), follow_redirects=False) as http,
+            httpx.AsyncClient(
+                timeout=httpx.Timeout(READ_TIMEOUT),
+                follow_redirects=False,
+                headers={"Accept-Encoding": ACCEPT_ENCODING},
+            ) as http,
         ):
             response = await _open(http, url, name, local=local)
             try:
-                return await _spool(response.aiter_bytes(256 * 1024), name, into)
+                return await _spool(_decoded_body(response, name), name, into)
             finally:
                 await response.aclose()
     except TimeoutError:
-        minutes = DOWNLOAD_TIMEOUT / 60
-        raise DataError(f"Could not download `{name}`: it took longer than {minutes:g} minutes.") from None
+        raise DataError(
+            f"Could not download `{name}`: it did not finish within {_duration(DOWNLOAD_TIMEOUT)}."
+        ) from None
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
         raise DataError(f"Could not download `{name}`: {_reason(exc)}.") from None
 
@@ -227,13 +350,26 @@ class SourceResolver:
     def __init__(self, ctx: Context, cmd: Command, stack: AsyncExitStack) -> None:
         self.ctx = ctx
         self.cmd = cmd
-        self.tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ftbot-data-")))
+        # The process id in the name tells `sweep_spool` whose folder it is (a live process's is left alone).
+        prefix = f"{SPOOL_PREFIX}{os.getpid()}-"
+        self.tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
         self._unused = list(cmd.attachments)
+        self._check = CheckSlot(
+            ctx.checks or default_pool(),
+            f"{cmd.platform}:{cmd.user.id}",
+            ctx.settings.validation_max_invalid,
+        )
 
     def next_attachment(self) -> Attachment | None:
         return self._unused.pop(0) if self._unused else None
 
     async def resolve(self, text: str | None, role: str) -> Source | None:
+        source = await self._resolve(text, role)
+        if source is not None and source.spooled is not None:
+            source.check = self._check
+        return source
+
+    async def _resolve(self, text: str | None, role: str) -> Source | None:
         if text is None:
             attachment = self.next_attachment()
             return await self._from_attachment(attachment) if attachment else None
@@ -293,19 +429,23 @@ class SourceResolver:
 async def validate_source(
     source: Source, *, model: str | None, method: Literal["sft", "dpo"], epochs: int | None
 ) -> None:
-    """Run the pre-flight check of a spooled source in a worker thread (it is CPU-bound)."""
+    """Run the pre-flight check of a spooled source on the bot's check pool (it is CPU-bound): `Busy` when
+    the pool or the user's share of it is full."""
     if source.spooled is None:
         return
-    # A worker thread cannot be cancelled: on cancellation (shutdown) tell it to stop at its next block,
-    # or the process would wait for a 512 MB check to finish before it can exit.
-    cancel = threading.Event()
-    try:
-        source.report = await asyncio.to_thread(
-            validate_path, source.spooled.path, model=model, method=method, epochs=epochs, cancel=cancel
-        )
-    except BaseException:
-        cancel.set()
-        raise
+    check = source.check or CheckSlot(default_pool(), "")
+    # A worker thread cannot be cancelled: on cancellation (shutdown) the pool sets `cancel` so it stops at
+    # its next block, or the process would wait for a 512 MB check to finish before it can exit.
+    source.report = await check.pool.run(
+        check.user,
+        validate_path,
+        source.spooled.path,
+        model=model,
+        method=method,
+        epochs=epochs,
+        max_invalid=check.max_invalid,
+        cancel=threading.Event(),
+    )
 
 
 class StillProcessing(DataError):
@@ -374,3 +514,65 @@ async def remove_uploads(client: AzureOpenAIClient, sources: list[Source]) -> No
             except (AzureError, httpx.HTTPError, OSError):
                 continue
             source.azure_file, source.uploaded = None, False
+
+
+def sweep_spool(folder: Path | None = None, *, older_than: float = SWEEP_AGE) -> int:
+    """Remove what a crashed process left in the temporary folder: `ftbot-data-*` spool folders and
+    `ftbot-upload-*.part` copies untouched for `older_than` seconds. A folder of another process that is
+    still running is kept. Returns how many entries were removed; never raises (run at start-up)."""
+    root = folder or Path(tempfile.gettempdir())
+    cutoff = time.time() - older_than
+    removed = freed = 0
+    try:
+        entries = [*root.glob(f"{SPOOL_PREFIX}*"), *root.glob(UPLOAD_PART_GLOB)]
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_symlink() or _newest_change(entry) > cutoff or _owner_alive(entry.name):
+                continue
+            size = _size(entry)
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError as exc:
+            log.warning("could not remove the leftover %s: %s", entry.name, exc.strerror or exc)
+            continue
+        removed += 1
+        freed += size
+    if removed:
+        log.info("removed %d leftover spool file(s)/folder(s) in %s (%.1f MB)", removed, root, freed / 2**20)
+    return removed
+
+
+def _newest_change(entry: Path) -> float:
+    newest = entry.stat().st_mtime
+    if entry.is_dir():
+        for child in entry.iterdir():
+            newest = max(newest, child.lstat().st_mtime)
+    return newest
+
+
+def _size(entry: Path) -> int:
+    if entry.is_dir():
+        return sum(child.lstat().st_size for child in entry.iterdir())
+    return entry.stat().st_size
+
+
+def _owner_alive(name: str) -> bool:
+    """`ftbot-data-<pid>-...` of another process that still runs (this process has none at start-up; a
+    folder named with our own pid is a previous life's, e.g. pid 1 in a restarted container)."""
+    match = re.match(rf"{SPOOL_PREFIX}(\d+)-", name)
+    if match is None:
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # exists, owned by someone else
+    return True

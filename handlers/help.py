@@ -111,6 +111,8 @@ class Presenter:
 def _azure_hint(exc: az.AzureError) -> str:
     if "api version not supported" in exc.message.lower() or "api-version" in exc.message.lower():
         return API_VERSION_HINT
+    if isinstance(exc, az.Throttled) and exc.retry_after is not None:
+        return f"Azure is throttling; try again in {az.about(exc.retry_after)}."
     if exc.code == "jsonlValidationFailed" or (exc.param or "").endswith("_file"):
         return DATA_HINT
     if exc.param == "model" or (isinstance(exc, az.BadRequest) and "model" in exc.message.lower()):

@@ -84,10 +84,19 @@ class AzureError(Exception):
         code = f" ({self.code})" if self.code else ""
         text = f"{prefix}{code}: {self.message}"
         if self.retry_after is not None and isinstance(self, Throttled):
-            text += f" Try again in about {max(1, round(self.retry_after))} s."
+            text += f" Try again in {about(self.retry_after)}."
         if self.request_id:
             text += f" [request id {self.request_id}]"
         return text
+
+
+def about(seconds: float) -> str:
+    """A wait in words: `about 40 seconds`, `about 3 minutes`, `about 2 hours`."""
+    for size, unit, up_to in ((1, "second", 90), (60, "minute", 3570), (3600, "hour", None)):
+        if up_to is None or seconds < up_to:
+            count = max(1, round(seconds / size))
+            return f"about {count} {unit}{'' if count == 1 else 's'}"
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class BadRequest(AzureError):
@@ -279,6 +288,7 @@ __all__ = [
     "TransportFailure",
     "Unauthorized",
     "ValidationFailed",
+    "about",
     "error_class",
     "error_from_body",
     "rai_failure",

@@ -65,7 +65,9 @@ class RetryPolicy:
     max_total_seconds: float = 90.0
     base_delay: float = 0.5
     max_delay: float = 20.0
-    max_retry_after: float = 60.0  # a longer server-requested wait is reported, not slept through
+    # A longer server-requested wait is reported ("try again in about 3 minutes"), not slept through: a chat
+    # command that sleeps a minute on a 429 looks hung.
+    max_retry_after: float = 20.0
     sleep: Callable[[float], Awaitable[None]] = field(default=_asyncio_sleep, compare=False)
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)  # for the total budget
     now: Callable[[], float] = field(default=time.time, compare=False)  # wall clock, for HTTP dates

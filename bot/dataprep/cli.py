@@ -1,4 +1,4 @@
-"""`ftbot validate FILE [--model M] [--method sft|dpo] [--epochs N] [--no-tokens] [--json]`.
+"""`ftbot validate FILE [--model M] [--method sft|dpo] [--epochs N] [--no-tokens] [--max-invalid N] [--json]`.
 
 Exit status: 0 valid data, 1 invalid data (line-numbered report), 2 usage error or unreadable file.
 `main` takes the arguments after `validate`; `python -m bot.dataprep FILE ...` runs it directly.
@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-errors", type=_positive, default=DEFAULT_MAX_ERRORS, help="errors to list (default 20)"
     )
+    p.add_argument(
+        "--max-invalid",
+        type=_positive,
+        help="stop checking after N invalid examples (default: check the whole file)",
+    )
     p.add_argument("--prices", type=Path, help="price table TOML (default: the shipped, illustrative one)")
     return p
 
@@ -67,6 +72,7 @@ def main(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO | None
         "max_errors": args.max_errors,
         "epochs": args.epochs,
         "prices": prices,
+        "max_invalid": args.max_invalid,
     }
     try:
         if args.file == "-":

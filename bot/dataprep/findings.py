@@ -19,6 +19,7 @@ EXAMPLE_MISSING_ASSISTANT_MESSAGE = "example_missing_assistant_message"
 # Per-example errors: checks beyond the cookbook.
 INVALID_UTF8 = "invalid_utf8"
 INVALID_JSON = "invalid_json"
+NESTED_TOO_DEEPLY = "nested_too_deeply"  # JSON deeper than the decoder's recursion limit (a hostile line)
 LINE_TOO_LONG = "line_too_long"
 INVALID_WEIGHT = "invalid_weight"
 INVALID_NAME = "invalid_name"
@@ -48,6 +49,7 @@ UNSUPPORTED_ENCODING = "unsupported_encoding"
 DPO_NOT_SUPPORTED = "dpo_not_supported"
 READ_FAILED = "read_failed"
 METHOD_MISMATCH = "method_mismatch"  # most examples have the other method's shape
+STOPPED_EARLY = "stopped_early"  # too many invalid lines: the rest of the file was not checked
 
 # Warnings.
 MISSING_SYSTEM_MESSAGE = "missing_system_message"

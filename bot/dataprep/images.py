@@ -25,6 +25,31 @@ UNKNOWN_IMAGE_TOKENS = 765
 LOW_DETAIL_TOKENS = 85
 
 
+# Base64 characters decoded to read an image's width and height (PNG/WEBP: the first bytes; JPEG: the SOF
+# marker, after any EXIF block, which is at most 64 KB).
+_HEADER_CHARS = 96 * 1024
+
+
+def _decoded_size(url: str, start: int) -> int:
+    """Bytes the base64 payload `url[start:]` decodes to, from its length alone (no copy of it is made)."""
+    return (len(url) - start) * 3 // 4 - url[max(start, len(url) - 2) :].count("=")
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    """Width and height from a WEBP header (Pillow decodes the whole image to tell), or None."""
+    if head[:4] != b"RIFF" or head[8:12] != b"WEBP" or len(head) < 30:
+        return None
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
+    if chunk == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    return None
+
+
 def sniff_format(head: bytes) -> str | None:
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
@@ -35,12 +60,14 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-def _split_data_uri(url: str) -> tuple[str, str] | None:
-    """`data:<mime>;base64,<payload>` -> (mime, payload), or None when it is not that shape."""
-    header, sep, payload = url.partition(",")
-    if not sep or not header.lower().endswith(";base64"):
+def _split_data_uri(url: str) -> tuple[str, int] | None:
+    """`data:<mime>;base64,<payload>` -> (mime, where the payload starts), or None when it is not that
+    shape. The payload is not sliced out: a hostile one may be tens of MB."""
+    comma = url.find(",", 0, 1024)
+    header = url[:comma] if comma >= 0 else ""
+    if not header.lower().endswith(";base64"):
         return None
-    return header[5 : -len(";base64")].lower(), payload
+    return header[5 : -len(";base64")].lower(), comma + 1
 
 
 def check_image_url(url: str) -> str | None:
@@ -49,17 +76,17 @@ def check_image_url(url: str) -> str | None:
         parts = _split_data_uri(url)
         if parts is None:
             return "data URI must be base64: data:image/<jpeg|png|webp>;base64,<data>"
-        mime, payload = parts
+        mime, start = parts
         declared = _MIME_FORMATS.get(mime)
         if declared is None:
             return f"image type {mime or '(none)'!r} is not supported (JPEG, PNG or WEBP only)"
         # Decoded size from the length alone, before decoding anything big.
-        size = len(payload) * 3 // 4 - payload[-2:].count("=")
+        size = _decoded_size(url, start)
         if size > MAX_IMAGE_BYTES:
             return f"image is {size / 1048576:.1f} MB; the limit is 10 MB"
         try:
-            head = binascii.a2b_base64(payload[:_SNIFF_CHARS], strict_mode=True)
-            binascii.a2b_base64(payload, strict_mode=True)
+            head = binascii.a2b_base64(url[start : start + _SNIFF_CHARS], strict_mode=True)
+            binascii.a2b_base64(url[start:], strict_mode=True)
         except binascii.Error as exc:
             return f"data URI payload is not valid base64 ({exc})"
         actual = sniff_format(head)
@@ -95,11 +122,19 @@ def image_tokens(url: str, detail: str) -> int:
     parts = _split_data_uri(url) if url[:5].lower() == "data:" else None
     if parts is None:
         return UNKNOWN_IMAGE_TOKENS
+    start = parts[1]
+    if _decoded_size(url, start) > MAX_IMAGE_BYTES:
+        return UNKNOWN_IMAGE_TOKENS  # refused by `check_image_url` anyway; never decoded
     try:
         from PIL import Image
 
-        with Image.open(io.BytesIO(binascii.a2b_base64(parts[1]))) as img:
-            width, height = img.size
+        # The size is in the header: decode only the head, not up to 10 MB per image (64 per example).
+        head = binascii.a2b_base64(url[start : start + _HEADER_CHARS])
+        size = _webp_size(head)
+        if size is None:
+            with Image.open(io.BytesIO(head)) as img:
+                size = img.size
+        width, height = size
     except Exception:  # any unreadable image: fall back to the estimate, never fail a report on it
         return UNKNOWN_IMAGE_TOKENS
     return tokens_for_size(width, height, detail)

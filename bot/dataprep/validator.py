@@ -47,12 +47,23 @@ MAX_FILE_BYTES = 512 * 1024 * 1024  # files must be smaller than this
 MIN_EXAMPLES = 10
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_ERRORS = 20
+# The decoder recurses once per nesting level; deeper than Python's recursion limit it raises RecursionError.
+# Real examples are a handful of levels deep, so such a line is reported, not a crash.
+NESTED_MESSAGE = "nested too deeply: JSON arrays/objects inside each other hundreds of levels deep"
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # The text-only types stay the hot decoder while the lines they refuse but the full types accept
 # ("misses": parts, tool-call-only replies) are at most 1 in this many; past that, the full types are.
 _MISS_RATIO = 16
+
+
+_SPACE = frozenset(b" \t\r\n\x0b\x0c")
+
+
+def _blank(raw: memoryview) -> bool:
+    """Empty or whitespace only, without copying a long line that does not even start with a space."""
+    return not raw or (raw[0] in _SPACE and raw.tobytes().isspace())
 
 
 def _completion_flags(example: Any, vision_ok: bool) -> int:
@@ -74,6 +85,7 @@ class StreamValidator:
         epochs: int | None = None,
         prices: PriceTable | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_invalid: int | None = None,
     ) -> None:
         if method not in ("sft", "dpo"):
             raise ValueError(f"method must be 'sft' or 'dpo', not {method!r}")
@@ -87,6 +99,9 @@ class StreamValidator:
         self.epochs = epochs
         self.prices = prices
         self.max_line_bytes = max_line_bytes
+        # Stop after this many invalid examples (None: check every line): a file of garbage costs the
+        # slow path on every line, and the first errors already say what to fix.
+        self.max_invalid = max_invalid if max_invalid is None or max_invalid > 0 else 1
         self._file_errors: list[Finding] = []
         self._file_warnings: list[Finding] = []
         # An unknown model may take images: only refuse them for models known not to.
@@ -151,6 +166,12 @@ class StreamValidator:
         self._error_counts: Counter[str] = Counter()
         self._warning_counts: Counter[str] = Counter()
         self._wrong_format = 0  # examples shaped for the other method
+        self._stopped_at: int | None = None  # the line where `max_invalid` stopped the check
+
+    @property
+    def stopped_early(self) -> bool:
+        """True once `max_invalid` invalid examples were seen: more input is ignored."""
+        return self._stopped_at is not None
 
     # -- feeding ---------------------------------------------------------------------------------------
     def feed(self, data: bytes | bytearray | memoryview) -> None:
@@ -209,8 +230,18 @@ class StreamValidator:
 
     def _line_too_long(self, lineno: int, length: int | None) -> None:
         size = f"{length:,} bytes" if length is not None else f"more than {self.max_line_bytes:,} bytes"
+        self._invalid_line(lineno, f.LINE_TOO_LONG, f"line is {size}; the limit is {self.max_line_bytes:,}")
+
+    def _invalid_line(self, lineno: int, code: str, message: str) -> None:
+        """One invalid example with one reason; stops the check once `max_invalid` is reached."""
         self._invalid += 1
-        self._error(lineno, f.LINE_TOO_LONG, f"line is {size}; the limit is {self.max_line_bytes:,}")
+        self._error(lineno, code, message)
+        self._count_invalid(lineno)
+
+    def _count_invalid(self, lineno: int) -> None:
+        if self.max_invalid is not None and self._invalid >= self.max_invalid and not self._stopped:
+            self._stopped = True
+            self._stopped_at = lineno
 
     # -- per line ----------------------------------------------------------------------------------------
     def _block(self, buffer: bytes | bytearray, start: int, end: int) -> None:
@@ -232,6 +263,9 @@ class StreamValidator:
             self._line_at(memoryview(first), lineno)
             start = nl + 1
             nl = find(b"\n", start, end)
+            if self._stopped:
+                self._lineno = lineno
+                return
         first_lineno = lineno
         decode = self._hot_decode
         flags_of = self._hot_flags
@@ -244,7 +278,7 @@ class StreamValidator:
         max_line = self.max_line_bytes
         # Only a block longer than the limit can hold a line over it.
         check_length = end - start > max_line
-        decode_errors = (msgspec.MsgspecError, UnicodeDecodeError)
+        decode_errors = (msgspec.MsgspecError, UnicodeDecodeError, RecursionError)
         valid = 0
         while nl >= 0:
             lineno += 1
@@ -255,10 +289,14 @@ class StreamValidator:
                     example = decode(whole[start:nl])
                 except decode_errors:
                     refused(whole[start:nl], lineno)
+                    if self._stopped:  # too many invalid lines (checked off the hot path only)
+                        break
                 else:
                     flags = flags_of(example, vision_ok)
                     if flags < 0:
                         refused(whole[start:nl], lineno)
+                        if self._stopped:
+                            break
                     elif flags or counting:
                         accept(example, flags, lineno)
                     else:
@@ -267,6 +305,8 @@ class StreamValidator:
             nl = find(b"\n", start, end)
         self._valid += valid
         self._lineno = lineno
+        if self._stopped:
+            return
         if self._text_first:
             self._text_lines += lineno - first_lineno
             if self._text_misses * _MISS_RATIO > self._text_lines:
@@ -280,19 +320,22 @@ class StreamValidator:
     def _line_at(self, raw: memoryview, lineno: int) -> bool:
         """One line off the hot path (blank, too long, or completing a held piece), decoded with the full
         types. True when they accept it."""
-        if not raw or raw.tobytes().isspace():
+        if _blank(raw):
             self._blank_line(lineno)
         elif len(raw) > self.max_line_bytes:
             self._line_too_long(lineno, len(raw))
         else:
             try:
                 example = self._decode(raw)
-            except (msgspec.MsgspecError, UnicodeDecodeError):
-                self._slow(raw.tobytes(), lineno)
+            except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+                self._slow(raw, lineno)
                 return False
             flags = self._flags(example, self._vision_ok)
             if flags == REJECT:
-                self._slow(raw.tobytes(), lineno)
+                # The line is read in place and the typed copy let go first: a 63 MB line (one huge image)
+                # must not be held three times over.
+                del example
+                self._slow(raw, lineno)
             else:
                 self._accept(example, flags, lineno)
                 return True
@@ -305,11 +348,10 @@ class StreamValidator:
 
     def _refused(self, raw: memoryview, lineno: int) -> None:
         """A line the full types refused in the hot loop: blank, or the precise rules say why."""
-        data = raw.tobytes()
-        if not data or data.isspace():
+        if _blank(raw):
             self._blank_line(lineno)
         else:
-            self._slow(data, lineno)
+            self._slow(raw, lineno)
 
     def _blank_line(self, lineno: int) -> None:
         self._blank += 1
@@ -342,42 +384,47 @@ class StreamValidator:
                 "(the example will be truncated)",
             )
 
-    def _slow(self, raw: bytes, lineno: int) -> None:
+    def _slow(self, raw: bytes | memoryview, lineno: int) -> None:
         """The precise path for a line the fast path did not accept: every reason, or a late acceptance."""
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            self._invalid += 1
-            self._error(
-                lineno,
-                f.INVALID_UTF8,
-                f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line",
-            )
-            return
-        try:
             obj = msgspec.json.decode(raw)
-        except msgspec.MsgspecError as exc:
-            self._invalid += 1
-            self._error(lineno, f.INVALID_JSON, f"not valid JSON: {_json_reason(text, exc)}")
+        except RecursionError:
+            self._invalid_line(lineno, f.NESTED_TOO_DEEPLY, NESTED_MESSAGE)
+            return
+        except (msgspec.MsgspecError, UnicodeDecodeError) as exc:
+            # Only now is the text needed (for the column of the error): a big valid line is not copied.
+            try:
+                text = bytes(raw).decode("utf-8")
+            except UnicodeDecodeError as uexc:
+                self._invalid_line(
+                    lineno,
+                    f.INVALID_UTF8,
+                    f"invalid UTF-8 byte 0x{raw[uexc.start]:02x} at byte {uexc.start + 1} of the line",
+                )
+                return
+            self._invalid_line(lineno, f.INVALID_JSON, f"not valid JSON: {_json_reason(text, exc)}")
             return
         other = _other_method_shape(obj, self.data_format)
         if other is not None:
             # One clear reason instead of the rules' several (missing messages, unrecognized keys...).
-            self._invalid += 1
             self._wrong_format += 1
-            self._error(lineno, f.WRONG_FORMAT, other)
+            self._invalid_line(lineno, f.WRONG_FORMAT, other)
             return
-        issues = self._rules(obj)
+        try:
+            issues = self._rules(obj)
+            # The rules accept what the typed decode did not: they decide. Tests keep this path unused.
+            example: Any = None if issues else msgspec.convert(obj, self._type)
+        except RecursionError:
+            self._invalid_line(lineno, f.NESTED_TOO_DEEPLY, NESTED_MESSAGE)
+            return
+        except msgspec.MsgspecError:
+            self._valid += 1
+            return
         if issues:
             self._invalid += 1
             for code, message in issues:
                 self._error(lineno, code, message)
-            return
-        # The rules accept what the typed decode did not: they decide. Tests keep this path unused.
-        try:
-            example: Any = msgspec.convert(obj, self._type)
-        except msgspec.MsgspecError:
-            self._valid += 1
+            self._count_invalid(lineno)
             return
         flags = self._flags(example, self._vision_ok)
         self._accept(example, max(flags, 0), lineno)
@@ -412,6 +459,16 @@ class StreamValidator:
             self._line_at(memoryview(last), self._lineno)
         examples = self._valid + self._invalid
         file_errors = list(self._file_errors)
+        if self._stopped_at is not None:
+            file_errors.insert(
+                0,
+                Finding(
+                    None,
+                    f.STOPPED_EARLY,
+                    f"stopped checking at line {self._stopped_at:,} after {self._invalid:,} invalid "
+                    "examples; the rest of the file was not checked",
+                ),
+            )
         if self._bytes >= MAX_FILE_BYTES:
             file_errors.append(
                 Finding(None, f.FILE_TOO_LARGE, f"the file is {self._bytes:,} bytes; it must be under 512 MB")
@@ -510,7 +567,7 @@ def _other_method_shape(obj: Any, data_format: str) -> str | None:
     return None
 
 
-def _json_reason(text: str, exc: msgspec.MsgspecError) -> str:
+def _json_reason(text: str, exc: Exception) -> str:
     """Python's json gives column positions; msgspec's message is the fallback (NaN, lone surrogates)."""
     try:
         json.loads(text)
@@ -555,6 +612,8 @@ def validate_stream(
             if not block:
                 break
             validator.feed(block)
+        if validator.stopped_early:
+            break  # the rest is not read: the report says where it stopped
     return validator.finish()
 
 
@@ -566,6 +625,8 @@ async def validate_chunks(chunks: AsyncIterable[bytes], **options: Any) -> Valid
     validator = StreamValidator(**options)
     async for chunk in chunks:
         validator.feed(chunk)
+        if validator.stopped_early:
+            break
     return validator.finish()
 
 
@@ -579,6 +640,7 @@ def validate_path(
     epochs: int | None = None,
     prices: PriceTable | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_invalid: int | None = None,
     cancel: threading.Event | None = None,
 ) -> ValidationReport:
     """Validates a JSONL file on disk. Raises OSError when it cannot be read, ValidationCancelled when
@@ -597,5 +659,6 @@ def validate_path(
             epochs=epochs,
             prices=prices,
             max_line_bytes=max_line_bytes,
+            max_invalid=max_invalid,
             cancel=cancel,
         )

@@ -45,38 +45,49 @@ def _alembic_config(url: str) -> Config:
     return cfg
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run during a write; busy_timeout waits for the writer instead of failing at once.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # In WAL mode NORMAL syncs at checkpoints, not at every commit: a killed process loses nothing committed
-    # (only a power cut can lose the last commits). The watcher commits every poll and every sent message;
-    # a sync per commit made that the bottleneck (bench/watch.py).
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_pragmas(busy_ms: int) -> Any:
+    def pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # WAL lets readers run during a write; busy_timeout waits for the writer instead of failing at once.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL syncs at checkpoints, not at every commit: a killed process loses nothing
+        # committed (only a power cut can lose the last commits). The watcher commits every poll and every
+        # sent message; a sync per commit made that the bottleneck (bench/watch.py).
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return pragmas
 
 
 class StoreBase:
     """The engine, migrations and the shared helpers (write transactions, leases) every family of tables
     uses. `bot.store.Store` composes the families; create it with `Store.open(url)`, then `await upgrade()`."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, timeout: float | None = None) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.timeout = timeout
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @classmethod
-    def open(cls, url: str) -> Self:
+    def open(cls, url: str, *, timeout: float | None = None) -> Self:
+        """`timeout` (seconds) bounds each statement, connection and pool checkout, so a hung database fails
+        a command in seconds instead of holding it for minutes; None leaves them unbounded (migrations)."""
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if url.startswith("sqlite"):
             _ensure_sqlite_dir(url)
-            kwargs = {"connect_args": {"timeout": 30}}
+            kwargs = {"connect_args": {"timeout": timeout or 30}}
+        elif timeout is not None:
+            kwargs["pool_timeout"] = timeout
+            if "+asyncpg" in url:
+                kwargs["connect_args"] = {"command_timeout": timeout, "timeout": timeout}
         engine = create_async_engine(url, **kwargs)
         if engine.dialect.name == "sqlite":
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return cls(engine)
+            busy_ms = int((timeout or 5) * 1000)
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_ms))
+        return cls(engine, timeout)
 
     async def upgrade(self, revision: str = "head") -> None:
         """Apply Alembic migrations. Replicas starting together on PostgreSQL serialise on an advisory lock."""
@@ -147,7 +158,11 @@ class _WriteTx:
 
     async def __aenter__(self) -> AsyncConnection:
         if self._store._write_lock is not None:
-            await self._store._write_lock.acquire()
+            # Bounded: a write stuck on the database must not queue every other one forever. A few statement
+            # timeouts long, so a burst of quick writes queued here is not mistaken for an outage.
+            timeout = self._store.timeout
+            async with asyncio.timeout(None if timeout is None else 3 * timeout):
+                await self._store._write_lock.acquire()
         try:
             self._conn_cm = self._store.engine.begin()
             conn: AsyncConnection = await self._conn_cm.__aenter__()

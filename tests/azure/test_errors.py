@@ -109,7 +109,7 @@ def test_throttled_user_message_says_when() -> None:
         429, b'{"error":{"code":"tooManyRequests","message":"slow down"}}', retry_after=7.4
     )
     assert error.retry_after == 7.4
-    assert error.user_message().endswith("Try again in about 7 s.")
+    assert error.user_message().endswith("Try again in about 7 seconds.")
 
 
 @pytest.mark.parametrize(

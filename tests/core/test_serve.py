@@ -120,6 +120,7 @@ async def test_healthz_is_200_with_a_reachable_store(sqlite_url: str) -> None:
 
     app = web.Application()
     live = Store.open(sqlite_url)
+    await live.upgrade()  # the write probe needs the schema, as in a running bot
     app[STORE] = live
     app.router.add_get("/healthz", healthz)
     async with TestClient(TestServer(app)) as client:

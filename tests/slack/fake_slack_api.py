@@ -20,7 +20,7 @@ import asyncio
 import itertools
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,8 @@ class SharedFile:
     content: bytes
     mimetype: str = "application/octet-stream"
     url_override: str | None = None
+    # Serves the download itself (a slow or stuck file), on the stand-in's own origin, after the token check.
+    serve: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
     user: str = UPLOADER  # who uploaded it
     channels: tuple[str, ...] = (SHARED_IN,)  # public channels it is shared in
     groups: tuple[str, ...] = ()  # private channels
@@ -118,7 +120,9 @@ class FakeSlackApi:
         ims: tuple[str, ...] = (),
     ) -> SharedFile:
         """A file as `files.info` describes it: by default uploaded by the test user in the test channel."""
-        shared = SharedFile(file_id, name, content, mimetype, None, user, channels, groups, ims)
+        shared = SharedFile(
+            file_id, name, content, mimetype, user=user, channels=channels, groups=groups, ims=ims
+        )
         self.files[file_id] = shared
         return shared
 
@@ -289,6 +293,8 @@ class FakeSlackApi:
             return web.Response(
                 status=200, text="<html><body>Sign in to Slack</body></html>", content_type="text/html"
             )
+        if shared.serve is not None:
+            return await shared.serve(request)  # type: ignore[return-value]
         return web.Response(body=shared.content, content_type=shared.mimetype)
 
     async def _response_url(self, request: web.Request) -> web.Response:
