@@ -6,6 +6,7 @@ aiohttp application on one port, and tears them down in order. The only place in
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import ipaddress
 import logging
@@ -44,6 +45,12 @@ def build_router() -> Router:
     from handlers import jobs, start
 
     return Router("ftbot").include(help_handlers.router, jobs.router, start.router)
+
+
+def _reconciler() -> Any:
+    from handlers import reconcile
+
+    return reconcile
 
 
 def presenter() -> Any:
@@ -169,6 +176,12 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     ctx.extras["router"] = router
     dispatcher = Dispatcher(router, ctx, presenter())
     scheduler = Scheduler(ctx)
+    reconcile = _reconciler()
+    # Starts a crash or a lost reply left unfinished: settled with Azure now and every interval after.
+    await reconcile.take_over(ctx)
+    scheduler.every(
+        settings.reconcile_interval, functools.partial(reconcile.sweep, ctx), id="reconcile-starts", now=True
+    )
 
     # Chat payloads are small; a large body is refused before anything reads it (files never come this way).
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
@@ -178,6 +191,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
 
     async def on_cleanup(_app: web.Application) -> None:
         await scheduler.stop()
+        await reconcile.stop_background(ctx)
         for adapter in adapters.values():
             closer = getattr(adapter, "close", None)
             if closer is not None:

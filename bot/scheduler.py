@@ -5,8 +5,9 @@ so running the same schedule on every replica is safe."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -24,6 +25,13 @@ class Scheduler:
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
         )
         self._scheduler.add_job(self.prune_seen_events, "interval", hours=1, id="prune-seen-events")
+
+    def every(
+        self, seconds: float, work: Callable[[], Awaitable[Any]], *, id: str, now: bool = False
+    ) -> None:
+        """Run the coroutine function `work` every `seconds` (first right after `start()` when `now`)."""
+        first = {"next_run_time": datetime.now(UTC)} if now else {}
+        self._scheduler.add_job(work, "interval", seconds=seconds, id=id, **first)
 
     def start(self) -> None:
         self._scheduler.start()

@@ -11,11 +11,22 @@ from bot.store.audit import AuditEntry, AuditStore
 from bot.store.base import StoreBase
 from bot.store.conversations import ConversationStore, StoredConversation
 from bot.store.inbound import InboundStore
+from bot.store.intents import IntentFile, IntentStore, PendingDeletion, StoredIntent
 from bot.store.jobs import JobStore, StoredJob
 from bot.store.outbox import OutboxItem, OutboxStore
 
-__all__ = ["AuditEntry", "OutboxItem", "Store", "StoreBase", "StoredConversation", "StoredJob"]
+__all__ = [
+    "AuditEntry",
+    "IntentFile",
+    "OutboxItem",
+    "PendingDeletion",
+    "Store",
+    "StoreBase",
+    "StoredConversation",
+    "StoredIntent",
+    "StoredJob",
+]
 
 
-class Store(ConversationStore, InboundStore, JobStore, OutboxStore, AuditStore):
+class Store(ConversationStore, InboundStore, JobStore, OutboxStore, AuditStore, IntentStore):
     """All reads and writes of the bot's state. Create with `Store.open(url)`, then `await upgrade()`."""
