@@ -208,8 +208,7 @@ async def reconcile_starts(ctx: Context) -> int:
         except Exception as exc:
             # Azure or the store did not answer: the intent stays as it is and comes back next round.
             log.info("start %s not reconciled yet: %s", intent.id, _brief(exc))
-            retry = utcnow() + timedelta(seconds=ctx.settings.reconcile_interval)
-            await ctx.store.release_intent(intent.id, not_before=retry)
+            await ctx.store.release_intent(intent.id)
     return len(claimed)
 
 
