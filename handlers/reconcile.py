@@ -75,9 +75,16 @@ def spawn(ctx: Context, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
     return task
 
 
-async def stop_background(ctx: Context) -> None:
-    tasks: set[asyncio.Task[Any]] = ctx.extras.get("background", set())
-    for task in list(tasks):
+async def stop_background(ctx: Context, grace: float = 1.0) -> None:
+    """At shutdown, before the store closes: no new round; a round in progress gets `grace` seconds to end
+    (cancelled in the middle of a database call, the SQLite driver can hang the event loop's shutdown), then
+    it and the other background work are cancelled."""
+    ctx.extras["stopping"] = True
+    rounds = [t for t in ctx.extras.get("rounds", set()) if not t.done()]
+    if rounds:
+        await asyncio.wait(rounds, timeout=grace)
+    tasks = [t for t in (*rounds, *ctx.extras.get("background", set())) if not t.done()]
+    for task in tasks:
         task.cancel()
     if tasks:
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -186,7 +193,24 @@ async def take_over(ctx: Context) -> None:
 
 
 async def sweep(ctx: Context) -> None:
-    """The scheduled round: unfinished starts, then deletions still to do. Never raises."""
+    """The scheduled round: unfinished starts, then deletions still to do. Never raises. Tracked, so that
+    shutting down lets a round end before the store closes under it (`stop_background`)."""
+    if ctx.extras.get("stopping"):
+        return
+    task = asyncio.current_task()
+    rounds: set[asyncio.Task[Any]] = ctx.extras.setdefault("rounds", set())
+    if task is not None:
+        rounds.add(task)
+    try:
+        await _sweep(ctx)
+    except asyncio.CancelledError:
+        log.info("reconciling stopped by shutdown; the next start-up carries on")
+    finally:
+        if task is not None:
+            rounds.discard(task)
+
+
+async def _sweep(ctx: Context) -> None:
     try:
         await reconcile_starts(ctx)
     except Exception:

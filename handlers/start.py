@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from contextlib import AsyncExitStack, suppress
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
@@ -217,7 +218,9 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
     refs = [prm["training"]] + ([prm["validation"]] if prm["validation"] is not None else [])
     _unknown_model_check(model, refs)
     client = ctx.azure.data(prm["resource"])
-    async with AsyncExitStack() as stack:
+    attempt = StartAttempt(ctx, cmd, client, client_name(ctx, prm["resource"]), prm)
+    # Recorded from here on: a crash while fetching, checking or uploading is found and told at restart.
+    async with attempt.recorded(), AsyncExitStack() as stack:
         resolver = SourceResolver(ctx, cmd, stack)
         sources: list[tuple[str, Source]] = []
         training = await resolver.resolve(prm["training"], "training")
@@ -233,9 +236,9 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
             await validate_source(source, model=model, method=vmethod, epochs=epochs)
         if any(s.report is not None and not s.report.ok for _, s in sources):
             # Invalid data is never uploaded: show what is wrong, start nothing.
+            await attempt.end("invalid_data")
             return _refusal(sources)
-        attempt = StartAttempt(ctx, cmd, client, client_name(ctx, prm["resource"]), sources, prm)
-        outcome = await attempt.run()
+        outcome = await attempt.run(sources)
     if isinstance(outcome, Reply):
         return [outcome]
     by = cmd.user.name or cmd.user.id
@@ -264,33 +267,30 @@ class StartAttempt:
     """
 
     def __init__(
-        self,
-        ctx: Context,
-        cmd: Command,
-        client: AzureOpenAIClient,
-        resource: str,
-        sources: list[tuple[str, Source]],
-        prm: dict[str, Any],
+        self, ctx: Context, cmd: Command, client: AzureOpenAIClient, resource: str, prm: dict[str, Any]
     ) -> None:
-        self.ctx, self.cmd, self.client, self.resource = ctx, cmd, client, resource
-        self.sources, self.prm = sources, prm
+        self.ctx, self.cmd, self.client, self.resource, self.prm = ctx, cmd, client, resource, prm
         self.model: str = prm["model"]
         self.id = secrets.token_hex(8)
-        self.files: list[IntentFile] = [
-            IntentFile(role, s.label, s.azure_file) for role, s in sources if s.azure_file is not None
-        ]
+        self.sources: list[tuple[str, Source]] = []
+        self.files: list[IntentFile] = []
+        self.uploading = False  # an upload was sent: something may be in Azure under our names
+        self.given_up = False
+        self.sent = False  # the intent is `sent`: from now on only Azure's answer (or a reconciler) decides
         self.left: list[str] = []  # our uploads Azure did not let us delete yet (retried in the background)
 
-    async def run(self) -> FineTuningJob | Reply:
+    @asynccontextmanager
+    async def recorded(self) -> AsyncIterator[None]:
+        """The intent is written first and its lease held while the block runs; leaving the block with an
+        error before the create was sent gives the start up (its uploads deleted)."""
         store = self.ctx.store
         await store.save_conversation(self.cmd.conversation)
-        request = job_request(self.prm)
         await store.open_intent(
             self.id,
             resource=self.resource,
             model=self.model,
-            request=request,
-            files=self.files,
+            request=job_request(self.prm),
+            files=[],
             conversation=self.cmd.conversation,
             user=self.cmd.user,
             owner=REPLICA,
@@ -298,11 +298,28 @@ class StartAttempt:
         )
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
-            await self._upload()
-            await self._mark_sent()
-            return await self._create(request)
+            yield
+        except BaseException:
+            await self._give_up()
+            raise
         finally:
             heartbeat.cancel()
+
+    async def end(self, outcome: str) -> None:
+        """Nothing was sent to Azure and nothing will be (e.g. the data failed the check)."""
+        with suppress(Exception):
+            await self.ctx.store.move_intent(
+                self.id, (UPLOADING,), FAILED, outcome=outcome, lease_owner=None, lease_until=None
+            )
+
+    async def run(self, sources: list[tuple[str, Source]]) -> FineTuningJob | Reply:
+        self.sources = sources
+        self.files = [
+            IntentFile(role, s.label, s.azure_file) for role, s in sources if s.azure_file is not None
+        ]
+        await self._upload()
+        await self._mark_sent()
+        return await self._create(job_request(self.prm))
 
     async def _heartbeat(self) -> None:
         """Keep the lease while the start runs, so no reconciler takes it for an orphan."""
@@ -318,6 +335,7 @@ class StartAttempt:
             for role, source in self.sources:
                 if source.azure_file is None:
                     name = f"{upload_prefix(self.id)}{role}.jsonl"
+                    self.uploading = True
                     await upload_source(self.client, source, name=name)
                     assert source.azure_file is not None
                     self.files.append(IntentFile(role, source.label, source.azure_file, name, ours=True))
@@ -328,6 +346,7 @@ class StartAttempt:
                     await wait_until_ready(self.client, source)
         except StillProcessing as exc:
             # The files are the user's now (named in the answer): the intent ends without deleting them.
+            self.given_up = True
             with suppress(Exception):
                 await self.ctx.store.move_intent(
                     self.id, OPEN_STATES, FAILED, outcome="kept", files=self.files, lease_owner=None
@@ -346,12 +365,18 @@ class StartAttempt:
         """Nothing was sent to create a job: delete this start's uploads (queued, so a refused delete is
         retried) and leave the intent for a late sweep by name. Also on cancellation (the bot restarting):
         shielded, and bounded so shutdown is not held up."""
+        if self.given_up or self.sent:  # once the create was sent, the uploads are never deleted here
+            return
+        self.given_up = True
         with suppress(Exception, asyncio.CancelledError):
             async with asyncio.timeout(CLEANUP_WITHIN):
                 await asyncio.shield(self._abandon())
 
     async def _abandon(self) -> list[str]:
         settle = timedelta(seconds=self.ctx.settings.start_settle)
+        if not self.uploading:  # nothing ever went to Azure: nothing to sweep either
+            await self.end("gave_up")
+            return []
         with suppress(Exception):
             await self.ctx.store.move_intent(
                 self.id,
@@ -380,6 +405,7 @@ class StartAttempt:
         except BaseException:
             await self._give_up()
             raise
+        self.sent = moved
         if not moved:  # a reconciler declared this start dead (its lease ran out): do not create now
             await self._give_up()
             raise StartInterrupted(
