@@ -30,6 +30,7 @@ from bot.store.base import utcnow
 from bot.store.intents import (
     ABANDONED,
     CREATED,
+    DUE,
     FAILED,
     OPEN_STATES,
     SENT,
@@ -243,9 +244,8 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
         return [outcome]
     by = cmd.user.name or cmd.user.id
     note = data_summary(training, validation)
-    return [
-        Reply(job_card(job_view(outcome), f"Started by {by} at {when(ctx.clock(), seconds=True)}", note=note))
-    ]
+    card = job_card(job_view(outcome), f"Started by {by} at {when(ctx.clock(), seconds=True)}", note=note)
+    return [] if await attempt.announce(card) else [Reply(card)]
 
 
 class StartInterrupted(FtbotError):
@@ -277,6 +277,7 @@ class StartAttempt:
         self.uploading = False  # an upload was sent: something may be in Azure under our names
         self.given_up = False
         self.sent = False  # the intent is `sent`: from now on only Azure's answer (or a reconciler) decides
+        self.announced_by_us = False  # the job is recorded with its outcome due: we post its card ourselves
         self.left: list[str] = []  # our uploads Azure did not let us delete yet (retried in the background)
 
     @asynccontextmanager
@@ -434,6 +435,7 @@ class StartAttempt:
             return Reply(self._maybe_created_card(exc))
         try:
             await self._complete(job)
+            self.announced_by_us = True
         except Exception as exc:
             # The job exists: show it anyway, and record it as soon as the store takes it.
             log.warning(
@@ -471,16 +473,20 @@ class StartAttempt:
         card = error_reply_card(exc, None)
         return Reply(replace(card, text=f"{card.text}\n{pending_note(left)}"))
 
-    async def _complete(self, job: FineTuningJob) -> None:
+    async def _complete(self, job: FineTuningJob, *, told: bool = False) -> None:
+        """Record the job. Until the user has seen its card the outcome stays due, under our lease: if the
+        bot dies before the card is out, the reconciler posts it (`announce` marks it told)."""
         store = self.ctx.store
+        notice = (
+            {} if told else {"notice": DUE, "lease_owner": REPLICA, "lease_until": utcnow() + INTENT_LEASE}
+        )
         await store.move_intent(
             self.id,
             (SENT, UNKNOWN),
             CREATED,
             job_id=job.id,
             outcome="created",
-            lease_owner=None,
-            lease_until=None,
+            **({"lease_owner": None, "lease_until": None} | notice),
         )
         await store.record_job(
             job.id,
@@ -502,11 +508,28 @@ class StartAttempt:
             },
         )
 
+    async def announce(self, card: Card) -> bool:
+        """Post the job card to the conversation and only then mark the outcome told, so a crash in between
+        is made good by the reconciler. False: answer with the card as a plain reply instead (no sender for
+        this platform, the platform refused, or the outcome could not be recorded)."""
+        if not self.announced_by_us or self.ctx.notifier is None:
+            return False
+        conv = self.cmd.conversation
+        try:
+            await self.ctx.notifier.send(conv.platform, conv.reference, card, thread=conv.thread)
+            sent = True
+        except Exception as exc:
+            log.info("start %s: posting the job card proactively failed (%s)", self.id, type(exc).__name__)
+            sent = False
+        with suppress(Exception):
+            await self.ctx.store.notice_told(self.id)  # either way the answer is on its way now
+        return sent
+
     async def _complete_later(self, job: FineTuningJob) -> None:
         for attempt in range(RECORD_ATTEMPTS):
             await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
             try:
-                await self._complete(job)
+                await self._complete(job, told=True)  # the card went out with the answer
             except Exception as exc:
                 log.info("start %s: recording job %s failed again (%s)", self.id, job.id, type(exc).__name__)
                 continue
