@@ -411,7 +411,7 @@ class StartAttempt:
             await self._give_up()
             raise StartInterrupted(
                 "The bot lost track of this start before creating the job, so it did not create it.",
-                hint=f"Start again: `/ft start {self.model} ...`.",
+                hint=f"Start again: `{trigger_for(self.cmd.platform)} start {self.model} ...`.",
             )
 
     async def _create(self, request: dict[str, Any]) -> FineTuningJob | Reply:
@@ -530,6 +530,7 @@ class StartAttempt:
             await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
             try:
                 await self._complete(job, told=True)  # the card went out with the answer
+                await self.ctx.store.notice_told(self.id)  # in case the first try got as far as the intent
             except Exception as exc:
                 log.info("start %s: recording job %s failed again (%s)", self.id, job.id, type(exc).__name__)
                 continue
