@@ -57,6 +57,7 @@ BATCH = 20
 CLAIM_LEASE = timedelta(minutes=5)
 NOTICE_ATTEMPTS = 8
 DELETE_RETRY_MAX = timedelta(hours=1)
+INTENTS_KEPT = timedelta(days=30)  # finished starts are kept this long (what happened, for whoever asks)
 # How far before the intent a job created from a user's own file id may be stamped (clock skew with Azure).
 CLOCK_SKEW = 300.0
 _GONE = (NotFound,)
@@ -221,6 +222,10 @@ async def _sweep(ctx: Context) -> None:
         await retry_deletions(ctx)
     except Exception:
         log.exception("retrying file deletions failed")
+    try:
+        await ctx.store.forget_intents_before(utcnow() - INTENTS_KEPT)
+    except Exception as exc:
+        log.info("pruning finished starts failed: %s", type(exc).__name__)
 
 
 async def reconcile_starts(ctx: Context) -> int:

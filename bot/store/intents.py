@@ -301,6 +301,17 @@ class IntentStore(StoreBase):
         async with await self.write() as conn:
             await conn.execute(stmt)
 
+    async def forget_intents_before(self, cutoff: datetime) -> int:
+        """Drop finished intents (outcome decided and told) last changed before `cutoff`."""
+        stmt = delete(start_intents).where(
+            start_intents.c.state.in_((CREATED, FAILED)),
+            or_(start_intents.c.notice.is_(None), start_intents.c.notice != DUE),
+            start_intents.c.updated_at < cutoff,
+        )
+        async with await self.write() as conn:
+            result = await conn.execute(stmt)
+        return int(result.rowcount or 0)
+
     # -- file deletions still to do ---------------------------------------------------------------------------
 
     async def queue_deletions(

@@ -116,3 +116,14 @@ async def test_deletions_are_remembered_until_azure_confirms(store: Store) -> No
         "abc123",
     )
     assert await store.claim_deletions("r", limit=10, lease=LEASE) == []  # not due yet
+
+
+async def test_finished_intents_are_forgotten_after_a_while(store: Store) -> None:
+    await _open(store, "done")
+    await _open(store, "due")
+    await _open(store, "open")
+    assert await store.move_intent("done", (UPLOADING,), FAILED, outcome="invalid_data")
+    assert await store.move_intent("due", (UPLOADING,), FAILED, outcome="not_sent", notice=DUE)
+    assert await store.forget_intents_before(utcnow() - timedelta(days=1)) == 0
+    assert await store.forget_intents_before(utcnow() + timedelta(seconds=1)) == 1
+    assert sorted(i.id for i in await store.intents()) == ["due", "open"]
