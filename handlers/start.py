@@ -300,8 +300,10 @@ class StartAttempt:
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             await self._give_up()
+            if self.left:  # the answer says the files will still go
+                _mention(exc, pending_note(self.left))
             raise
         finally:
             heartbeat.cancel()
@@ -557,6 +559,14 @@ class StartAttempt:
             facts=facts,
             summary=f"The `{self.model}` job may have been created: check `{trigger} list`.",
         )
+
+
+def _mention(exc: BaseException, note: str) -> None:
+    """Add `note` to what the error route will show for `exc`."""
+    if isinstance(exc, FtbotError):
+        exc.hint = f"{exc.hint} {note}".strip()
+    elif isinstance(exc, AzureError):
+        exc.message = f"{exc.message} {note}"
 
 
 def _refused(exc: BaseException) -> bool:

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from bot.app import RunningBot, start_bot
+from bot.azure.errors import BadRequest
 from bot.store.intents import CREATED, FAILED, UNKNOWN
 from handlers import reconcile
 from tests.conftest import bot_settings
@@ -253,3 +254,39 @@ async def test_shutdown_while_the_create_is_in_flight_is_settled_at_the_next_sta
         assert [i.state for i in await again.store.intents()] == [CREATED]
     finally:
         await again.close()
+
+
+async def test_a_failed_start_whose_cleanup_is_refused_says_the_files_will_go(
+    slack_api: FakeSlackApi, emulator: Any, azure: Azure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second upload is refused, and so is deleting the first: the answer says it will still be removed,
+    and the background retry removes it."""
+    bot = await _bot(slack_api, emulator, tmp_path, reconcile_interval=0.2)
+    try:
+        client = bot.ctx.azure.data()
+        real_upload = client.upload_file
+        calls = 0
+
+        async def second_refused(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                raise BadRequest("the second upload is refused", code="invalidPayload", status=400)
+            return await real_upload(*args, **kwargs)
+
+        monkeypatch.setattr(client, "upload_file", second_refused)
+        await azure.faults(only=r"^DELETE .*/files/", throttle=1.0, retry_after=120)
+        slack_api.share_file("F0ALICE001", "train.jsonl", user_data("AliceCo"))
+        slack_api.share_file("F0ALICE002", "valid.jsonl", user_data("AliceCo"))
+        text = f"start {MODEL} --training F0ALICE001 --validation F0ALICE002"
+        assert await slash(bot.url, text, user=ALICE[0], channel=ALICE[1]) == 200
+        await eventually(lambda: bool(heard(slack_api, ALICE[1])), what="an answer")
+        await _finish(bot)
+        [answer] = heard(slack_api, ALICE[1])
+        [left] = await azure.files()
+        assert "second upload is refused" in answer and left["id"] in answer and "keep trying" in answer
+        await azure.clear_faults()
+        await eventually(azure_is_empty(azure), what="the upload deleted by the background retry")
+        assert await azure.jobs() == []
+    finally:
+        await bot.close()
