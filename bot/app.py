@@ -6,6 +6,7 @@ aiohttp application on one port, and tears them down in order. The only place in
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import signal
@@ -53,6 +54,12 @@ def schedule(scheduler: Scheduler, ctx: Context) -> None:
     from handlers import deploy
 
     scheduler.every("deploy-sweep", ctx.settings.deploy_poll_interval, lambda: deploy.sweep(ctx))
+
+
+def _reconciler() -> Any:
+    from handlers import reconcile
+
+    return reconcile
 
 
 def presenter() -> Any:
@@ -201,6 +208,12 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     scheduler = Scheduler(ctx)
     schedule(scheduler, ctx)
     _schedule_watchers(ctx, scheduler)
+    reconcile = _reconciler()
+    # Starts a crash or a lost reply left unfinished: settled with Azure now and every interval after.
+    await reconcile.take_over(ctx)
+    scheduler.every(
+        "reconcile-starts", settings.reconcile_interval, functools.partial(reconcile.sweep, ctx), now=True
+    )
 
     # Chat payloads are small; a large body is refused before anything reads it (files never come this way).
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
@@ -210,6 +223,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
 
     async def on_cleanup(_app: web.Application) -> None:
         await scheduler.stop()
+        await reconcile.stop_background(ctx)
         for adapter in adapters.values():
             closer = getattr(adapter, "close", None)
             if closer is not None:

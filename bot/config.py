@@ -192,6 +192,18 @@ class Settings(BaseSettings):
         description="Let chat commands use paths on the bot's machine and sample datasets as training data "
         "(always on with the embedded emulator; never turn on for a shared bot).",
     )
+    reconcile_interval: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between checks of unfinished starts (reconciled with Azure's job list) and of "
+        "Azure files still to delete; the first check runs at start-up.",
+    )
+    start_settle: float = Field(
+        default=120.0,
+        ge=0,
+        description="Seconds after a job create went unanswered before a start that Azure has no job for is "
+        "declared not started (its uploads are then deleted and the user told).",
+    )
     emulator_speed: float = Field(
         default=16.0,
         gt=0,

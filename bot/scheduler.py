@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -31,9 +31,12 @@ class Scheduler:
         self._scheduler.add_job(self.prune_seen_events, "interval", hours=1, id="prune-seen-events")
         self._running: set[asyncio.Task[object]] = set()
 
-    def every(self, name: str, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
-        """Run `work` every `seconds` (never two at once; a late run is skipped, not queued to catch up).
-        The job watchers, the outbox delivery and the deployment sweep are added this way by the wiring."""
+    def every(
+        self, name: str, seconds: float, work: Callable[[], Awaitable[object]], *, now: bool = False
+    ) -> None:
+        """Run `work` every `seconds` (never two at once; a late run is skipped, not queued to catch up), the
+        first time right after `start()` when `now`. The job watchers, the outbox delivery, the deployment
+        sweep and the start reconciler are added this way by the wiring."""
 
         async def run() -> None:
             task = asyncio.current_task()
@@ -52,7 +55,8 @@ class Scheduler:
                 if task is not None:
                     self._running.discard(task)
 
-        self._scheduler.add_job(run, "interval", seconds=seconds, id=name, misfire_grace_time=None)
+        first = {"next_run_time": datetime.now(UTC)} if now else {}
+        self._scheduler.add_job(run, "interval", seconds=seconds, id=name, misfire_grace_time=None, **first)
 
     def start(self) -> None:
         self._scheduler.start()

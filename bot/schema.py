@@ -197,3 +197,50 @@ approval_votes = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("approval_id", "approver"),
 )
+
+# Starts in flight (issue 8): written before anything is sent to Azure, completed with the job id after. The
+# state is a compare-and-set machine: uploading -> sent -> created | unknown | failed (abandoned: gave up
+# before the create; reconcile sweeps its files). `notice` is the outcome still to tell the conversation.
+start_intents = Table(
+    "start_intents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("resource", String(100), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("files", JSON, nullable=False),
+    Column("training_file", String(64)),
+    Column("job_id", String(64)),
+    Column("outcome", String(32)),
+    Column("platform", String(16), nullable=False),
+    Column("conversation_key", String(300), nullable=False),
+    Column("conversation", JSON, nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("user_name", String(255)),
+    Column("notice", String(16)),
+    Column("notice_attempts", Integer, nullable=False, default=0),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_start_intents_state", "state"),
+)
+
+# Azure files to delete that a first attempt could not (throttled, refused, Azure down): retried in the
+# background until Azure confirms, so a failed cleanup never leaves files silently.
+file_deletions = Table(
+    "file_deletions",
+    metadata,
+    Column("resource", String(100), nullable=False),
+    Column("file_id", String(64), nullable=False),
+    Column("intent_id", String(32)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("resource", "file_id"),
+)

@@ -6,6 +6,7 @@ Which requests a fault hits is drawn from a seeded random generator, so a test r
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -25,6 +26,12 @@ class FaultSpec:
     retry_after: float = 1.0  # seconds, in `Retry-After` (and `retry-after-ms` on the data plane)
     error_status: int = 503
     latency_ms: float = 0.0  # real milliseconds added before answering
+    # Real milliseconds added after the request was processed, before the answer goes out: the window in
+    # which a client has had its effect but not heard about it (where a test kills the client).
+    latency_after_ms: float = 0.0
+    # A regular expression searched in "METHOD /path" (e.g. "^POST .*/fine_tuning/jobs$"): the spec then
+    # applies to those requests only, and several such specs can be set on one surface side by side.
+    only: str = ""
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> FaultSpec:
@@ -38,9 +45,16 @@ class FaultSpec:
             raise ValueError("fault fractions must each be in [0, 1] and sum to at most 1")
         if not 500 <= spec.error_status <= 599:
             raise ValueError("error_status must be a 5xx status")
-        if spec.retry_after < 0 or spec.latency_ms < 0:
-            raise ValueError("retry_after and latency_ms must be >= 0")
+        if spec.retry_after < 0 or spec.latency_ms < 0 or spec.latency_after_ms < 0:
+            raise ValueError("retry_after, latency_ms and latency_after_ms must be >= 0")
+        try:
+            re.compile(spec.only)
+        except re.error as exc:
+            raise ValueError(f"only: not a regular expression ({exc})") from None
         return spec
+
+    def applies_to(self, request_line: str) -> bool:
+        return not self.only or re.search(self.only, request_line) is not None
 
 
 class FaultBoard:
@@ -48,21 +62,31 @@ class FaultBoard:
         self._seed = seed
         self._rng = random.Random(seed)
         self.specs: dict[Surface, FaultSpec] = {}
+        # Specs limited by `only`, per surface, tried in order before the surface's catch-all spec.
+        self.rules: dict[Surface, list[FaultSpec]] = {}
         self.injected: dict[str, int] = {}
 
     def set(self, surface: Surface, spec: FaultSpec) -> None:
-        self.specs[surface] = spec
+        if not spec.only:
+            self.specs[surface] = spec
+            return
+        rules = [r for r in self.rules.get(surface, []) if r.only != spec.only]
+        self.rules[surface] = [*rules, spec]
 
     def clear(self, surface: Surface | None = None) -> None:
         if surface is None:
             self.specs.clear()
+            self.rules.clear()
             self.injected = {}
             self._rng = random.Random(self._seed)
         else:
             self.specs.pop(surface, None)
+            self.rules.pop(surface, None)
 
-    def draw(self, surface: Surface) -> tuple[Outcome, FaultSpec | None]:
-        spec = self.specs.get(surface)
+    def draw(self, surface: Surface, request_line: str = "") -> tuple[Outcome, FaultSpec | None]:
+        """The outcome for one request (`request_line` = "METHOD /path", for specs limited by `only`)."""
+        spec = next((r for r in self.rules.get(surface, []) if r.applies_to(request_line)), None)
+        spec = spec or self.specs.get(surface)
         if spec is None:
             return "ok", None
         r = self._rng.random()
@@ -84,4 +108,8 @@ class FaultBoard:
         return outcome, spec
 
     def as_json(self) -> dict[str, Any]:
-        return {"specs": {s: asdict(spec) for s, spec in self.specs.items()}, "injected": dict(self.injected)}
+        return {
+            "specs": {s: asdict(spec) for s, spec in self.specs.items()},
+            "rules": {s: [asdict(r) for r in rules] for s, rules in self.rules.items() if rules},
+            "injected": dict(self.injected),
+        }

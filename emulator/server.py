@@ -145,9 +145,10 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     state = request.app[STATE]
     surface = surface_of(request.path)
     outcome = "ok"
+    spec: FaultSpec | None = None
     if surface is not None:
         _check_auth(request, surface, state.config.api_key)
-        outcome, spec = state.faults.draw(surface)
+        outcome, spec = state.faults.draw(surface, f"{request.method} {request.path}")
         if spec is not None and spec.latency_ms > 0:
             await asyncio.sleep(spec.latency_ms / 1000)
         if spec is not None:
@@ -159,6 +160,8 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
                 return _drop(request)
     state.tick()
     response = await handler(request)
+    if spec is not None and spec.latency_after_ms > 0:
+        await asyncio.sleep(spec.latency_after_ms / 1000)  # done, but the client has not heard yet
     if outcome == "drop_after":
         return _drop(request)
     return response

@@ -39,7 +39,7 @@ import httpx
 
 from bot.azure import ids
 from bot.azure.dataplane import AzureOpenAIClient
-from bot.azure.errors import AzureError, ServiceUnavailable
+from bot.azure.errors import ServiceUnavailable
 from bot.azure.models import FileObject
 from bot.checks import CheckPool, default_pool
 from bot.context import Context
@@ -454,13 +454,15 @@ class StillProcessing(DataError):
     title = "Azure is still processing the data"
 
 
-async def upload_source(client: AzureOpenAIClient, source: Source) -> FileObject:
-    """Upload (or import) a validated source; `source.azure_file` is set as soon as Azure has it."""
+async def upload_source(client: AzureOpenAIClient, source: Source, *, name: str) -> FileObject:
+    """Upload (or import) a validated source under `name`, a name unique to this attempt (see
+    `bot.store.intents.upload_prefix`): a lost reply is then recovered by that name only, never by adopting
+    another upload of the same `train.jsonl`. `source.azure_file` is set as soon as Azure has it."""
     assert source.spooled is not None
     if source.spooled.import_url:
-        uploaded = await client.import_file(source.spooled.import_url, filename=source.spooled.name)
+        uploaded = await client.import_file(source.spooled.import_url, filename=name, unique_name=True)
     else:
-        uploaded = await client.upload_file(source.spooled.path, filename=source.spooled.name)
+        uploaded = await client.upload_file(source.spooled.path, filename=name, unique_name=True)
     source.azure_file, source.uploaded = uploaded.id, True
     return uploaded
 
@@ -502,18 +504,6 @@ async def wait_until_ready(client: AzureOpenAIClient, source: Source) -> FileObj
             hint="Make sure the file at that URL no longer changes, then start again.",
         )
     return ready
-
-
-async def remove_uploads(client: AzureOpenAIClient, sources: list[Source]) -> None:
-    """Delete the files this command uploaded (a failed `start` leaves nothing behind); errors are ignored
-    because the original failure is what the user needs to see."""
-    for source in sources:
-        if source.uploaded and source.azure_file:
-            try:
-                await client.delete_file(source.azure_file)
-            except (AzureError, httpx.HTTPError, OSError):
-                continue
-            source.azure_file, source.uploaded = None, False
 
 
 def sweep_spool(folder: Path | None = None, *, older_than: float = SWEEP_AGE) -> int:

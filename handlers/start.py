@@ -8,38 +8,62 @@ line numbers instead). The conversation becomes the job's home for later alerts.
 from __future__ import annotations
 
 import asyncio
-from contextlib import AsyncExitStack, suppress
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Literal
 
 from bot import params as p
 from bot.azure import ids
 from bot.azure.dataplane import AzureOpenAIClient
+from bot.azure.errors import AzureError
 from bot.azure.models import FineTuningJob
 from bot.context import Context
 from bot.dataprep import dpo_models, known_models, model_info
-from bot.errors import NotAllowed, UsageError
+from bot.errors import FtbotError, NotAllowed, UsageError
 from bot.model import Command, Reply
 from bot.policy import Act
 from bot.router import Arg, Opt, Router
+from bot.store.base import utcnow
+from bot.store.intents import (
+    ABANDONED,
+    CREATED,
+    DUE,
+    FAILED,
+    OPEN_STATES,
+    SENT,
+    UNKNOWN,
+    UPLOADING,
+    IntentFile,
+    upload_prefix,
+)
 from cards.format import plural, when
 from cards.jobs import job_card
 from cards.markup import code, literal
+from cards.model import Card, Fact, Tone
 from cards.validation_report import validation_report_card
 from handlers.data import (
     Source,
     SourceResolver,
     StillProcessing,
-    remove_uploads,
     upload_source,
     validate_source,
     wait_until_ready,
 )
+from handlers.help import error_reply_card, trigger_for
 from handlers.jobs import RESOURCE, job_view, remember_examples
+from handlers.reconcile import REPLICA, delete_files, pending_note, spawn
 
+log = logging.getLogger(__name__)
 router = Router("start")
 
 SEED_MAX = 2**31 - 1
-CLEANUP_WITHIN = 2.0  # seconds for deleting a failed start's uploads
+CLEANUP_WITHIN = 2.0  # seconds for deleting a failed start's uploads (the rest is retried in the background)
+INTENT_LEASE = timedelta(seconds=60)  # a start in flight renews its intent's lease every third of this
+RECORD_ATTEMPTS = 10  # background retries of recording a created job (about 4 minutes)
 
 
 def suffix(text: str) -> str:
@@ -202,7 +226,9 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
     refs = [prm["training"]] + ([prm["validation"]] if prm["validation"] is not None else [])
     _unknown_model_check(model, refs)
     client = ctx.azure.data(prm["resource"])
-    async with AsyncExitStack() as stack:
+    attempt = StartAttempt(ctx, cmd, client, client_name(ctx, prm["resource"]), prm)
+    # Recorded from here on: a crash while fetching, checking or uploading is found and told at restart.
+    async with attempt.recorded(), AsyncExitStack() as stack:
         resolver = SourceResolver(ctx, cmd, stack)
         sources: list[tuple[str, Source]] = []
         training = await resolver.resolve(prm["training"], "training")
@@ -218,73 +244,349 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
             await validate_source(source, model=model, method=vmethod, epochs=epochs)
         if any(s.report is not None and not s.report.ok for _, s in sources):
             # Invalid data is never uploaded: show what is wrong, start nothing.
+            await attempt.end("invalid_data")
             return _refusal(sources)
-        job = await _upload_and_create(client, sources, model, prm)
-    if training.report is not None and job.training_file:
-        remember_examples(job.training_file, training.report.examples)  # the progress bar's total later
-    await ctx.store.save_conversation(cmd.conversation)
-    await ctx.store.record_job(
-        job.id,
-        resource=client_name(ctx, prm["resource"]),
-        home=cmd.conversation,
-        user=cmd.user,
-        model=model,
-        status=job.status,
-    )
-    await ctx.store.audit(
-        platform=cmd.platform,
-        actor=cmd.user,
-        action="job.start",
-        subject=job.id,
-        detail={"model": model, "training_file": job.training_file, "validation_file": job.validation_file},
-    )
+        outcome = await attempt.run(sources)
+    if isinstance(outcome, Reply):
+        return [outcome]
+    if training.report is not None and outcome.training_file:
+        remember_examples(outcome.training_file, training.report.examples)  # the progress bar's total later
     by = cmd.user.name or cmd.user.id
     note = data_summary(training, validation)
-    return [
-        Reply(
-            job_card(
-                job_view(job),
-                f"Started by {literal(by)} at {when(ctx.azure_now(prm['resource']), seconds=True)}",
-                note=note,
+    stamp = when(ctx.azure_now(prm["resource"]), seconds=True)
+    card = job_card(job_view(outcome), f"Started by {literal(by)} at {stamp}", note=note)
+    return [] if await attempt.announce(card) else [Reply(card)]
+
+
+class StartInterrupted(FtbotError):
+    title = "The start did not happen"
+
+
+class StartAttempt:
+    """One `start` from upload to job, recorded as an intent (see `bot.store.intents`) before anything is
+    sent to Azure, so that whatever happens in between (a crash, a lost reply, a store failure) ends in
+    exactly one of: a recorded job, or no job and no files left, and the user is told which.
+
+    - Uploads get names unique to this attempt (`ftbot-<intent>-training.jsonl`) and are recorded on the
+      intent as they land, so a lost reply is recovered by name only and a crash's leftovers are found.
+    - Before the create is sent the intent moves to `sent`; from then on the uploads are never deleted here
+      (a job may be using them). A clear refusal from Azure (4xx) is `failed` and the uploads go; no clear
+      answer (5xx, dropped connection, cancellation) is `unknown`: the user hears "may have been created",
+      and `handlers.reconcile` settles it with Azure's job list and tells the conversation.
+    - The job card is posted even when recording the job fails; the write is retried in the background.
+    """
+
+    def __init__(
+        self, ctx: Context, cmd: Command, client: AzureOpenAIClient, resource: str, prm: dict[str, Any]
+    ) -> None:
+        self.ctx, self.cmd, self.client, self.resource, self.prm = ctx, cmd, client, resource, prm
+        self.model: str = prm["model"]
+        self.id = secrets.token_hex(8)
+        self.sources: list[tuple[str, Source]] = []
+        self.files: list[IntentFile] = []
+        self.uploading = False  # an upload was sent: something may be in Azure under our names
+        self.given_up = False
+        self.sent = False  # the intent is `sent`: from now on only Azure's answer (or a reconciler) decides
+        self.announced_by_us = False  # the job is recorded with its outcome due: we post its card ourselves
+        self.left: list[str] = []  # our uploads Azure did not let us delete yet (retried in the background)
+
+    @asynccontextmanager
+    async def recorded(self) -> AsyncIterator[None]:
+        """The intent is written first and its lease held while the block runs; leaving the block with an
+        error before the create was sent gives the start up (its uploads deleted)."""
+        store = self.ctx.store
+        await store.save_conversation(self.cmd.conversation)
+        await store.open_intent(
+            self.id,
+            resource=self.resource,
+            model=self.model,
+            request=job_request(self.prm),
+            files=[],
+            conversation=self.cmd.conversation,
+            user=self.cmd.user,
+            owner=REPLICA,
+            lease=INTENT_LEASE,
+        )
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            yield
+        except BaseException as exc:
+            await self._give_up()
+            if self.left:  # the answer says the files will still go
+                _mention(exc, pending_note(self.left))
+            raise
+        finally:
+            heartbeat.cancel()
+
+    async def end(self, outcome: str) -> None:
+        """Nothing was sent to Azure and nothing will be (e.g. the data failed the check)."""
+        with suppress(Exception):
+            await self.ctx.store.move_intent(
+                self.id, (UPLOADING,), FAILED, outcome=outcome, lease_owner=None, lease_until=None
             )
-        )
-    ]
 
+    async def run(self, sources: list[tuple[str, Source]]) -> FineTuningJob | Reply:
+        self.sources = sources
+        self.files = [
+            IntentFile(role, s.label, s.azure_file) for role, s in sources if s.azure_file is not None
+        ]
+        await self._upload()
+        await self._mark_sent()
+        return await self._create(job_request(self.prm))
 
-async def _upload_and_create(
-    client: AzureOpenAIClient, sources: list[tuple[str, Source]], model: str, prm: dict[str, Any]
-) -> FineTuningJob:
-    """Upload what is not in Azure yet, wait until it is processed, create the job. A failure on the way
-    (an upload refused, Azure refusing the job: quota, model, permissions) deletes what this command
-    uploaded; a file still processing is kept so the user can start again with its id."""
-    try:
-        for _, source in sources:
-            if source.azure_file is None:
-                await upload_source(client, source)
-        for _, source in sources:
-            if source.uploaded:
-                await wait_until_ready(client, source)
-        training = sources[0][1]
-        validation = sources[1][1] if len(sources) > 1 else None
-        return await client.create_job(
-            model,
-            training.azure_file or "",
-            validation_file=validation.azure_file if validation else None,
-            **job_request(prm),
-        )
-    except StillProcessing as exc:
-        files = " ".join(f"--{role.lower()} {s.azure_file}" for role, s in sources if s.azure_file)
-        raise StillProcessing(
-            exc.message,
-            hint=f"Try again in a few minutes with the files kept in Azure: `/ft start {model} {files}"
-            f"{_options_again(prm)}`.",
-        ) from None
-    except BaseException:
-        # Also on cancellation (the bot restarting): shielded, and bounded so shutdown is not held up.
+    async def _heartbeat(self) -> None:
+        """Keep the lease while the start runs, so no reconciler takes it for an orphan."""
+        while True:
+            await asyncio.sleep(INTENT_LEASE.total_seconds() / 3)
+            with suppress(Exception):
+                await self.ctx.store.renew_intent(self.id, REPLICA, INTENT_LEASE)
+
+    async def _upload(self) -> None:
+        """Upload what is not in Azure yet and wait until it is processed. A failure deletes what this start
+        uploaded; a file still processing is kept so the user can start again with its id."""
+        try:
+            for role, source in self.sources:
+                if source.azure_file is None:
+                    name = f"{upload_prefix(self.id)}{role}.jsonl"
+                    self.uploading = True
+                    await upload_source(self.client, source, name=name)
+                    assert source.azure_file is not None
+                    self.files.append(IntentFile(role, source.label, source.azure_file, name, ours=True))
+                    if not await self.ctx.store.set_intent_files(self.id, self.files):
+                        raise StartInterrupted("The bot gave this start up while it was uploading.")
+            for _, source in self.sources:
+                if source.uploaded:
+                    await wait_until_ready(self.client, source)
+        except StillProcessing as exc:
+            # The files are the user's now (named in the answer): the intent ends without deleting them.
+            self.given_up = True
+            with suppress(Exception):
+                await self.ctx.store.move_intent(
+                    self.id, OPEN_STATES, FAILED, outcome="kept", files=self.files, lease_owner=None
+                )
+            files = " ".join(f"--{f.role} {f.file_id}" for f in self.files)
+            raise StillProcessing(
+                exc.message,
+                hint=f"Try again in a few minutes with the files kept in Azure: `/ft start {self.model} {files}"
+                f"{_options_again(self.prm)}`.",
+            ) from None
+        except BaseException:
+            await self._give_up()
+            raise
+
+    async def _give_up(self) -> None:
+        """Nothing was sent to create a job: delete this start's uploads (queued, so a refused delete is
+        retried) and leave the intent for a late sweep by name. Also on cancellation (the bot restarting):
+        shielded, and bounded so shutdown is not held up."""
+        if self.given_up or self.sent:  # once the create was sent, the uploads are never deleted here
+            return
+        self.given_up = True
         with suppress(Exception, asyncio.CancelledError):
             async with asyncio.timeout(CLEANUP_WITHIN):
-                await asyncio.shield(remove_uploads(client, [s for _, s in sources]))
-        raise
+                await asyncio.shield(self._abandon())
+
+    async def _abandon(self) -> list[str]:
+        settle = timedelta(seconds=self.ctx.settings.start_settle)
+        if not self.uploading:  # nothing ever went to Azure: nothing to sweep either
+            await self.end("gave_up")
+            return []
+        with suppress(Exception):
+            await self.ctx.store.move_intent(
+                self.id,
+                (UPLOADING,),
+                ABANDONED,
+                outcome="gave_up",
+                files=self.files,
+                lease_owner=None,
+                lease_until=utcnow() + settle,
+            )
+        ours = [f.file_id for f in self.files if f.ours]
+        self.left = await delete_files(
+            self.ctx, self.client, self.resource, ours, intent_id=self.id, within=CLEANUP_WITHIN
+        )
+        for _, source in self.sources:
+            if source.uploaded and source.azure_file not in self.left:
+                source.azure_file, source.uploaded = None, False
+        return self.left
+
+    async def _mark_sent(self) -> None:
+        training = next(f.file_id for f in self.files if f.role == "training")
+        try:
+            moved = await self.ctx.store.move_intent(
+                self.id, (UPLOADING,), SENT, training_file=training, files=self.files, sent_at=utcnow()
+            )
+        except BaseException:
+            await self._give_up()
+            raise
+        self.sent = moved
+        if not moved:  # a reconciler declared this start dead (its lease ran out): do not create now
+            await self._give_up()
+            raise StartInterrupted(
+                "The bot lost track of this start before creating the job, so it did not create it.",
+                hint=f"Start again: `{trigger_for(self.cmd.platform)} start {self.model} ...`.",
+            )
+
+    async def _create(self, request: dict[str, Any]) -> FineTuningJob | Reply:
+        training = next(f.file_id for f in self.files if f.role == "training")
+        validation = next((f.file_id for f in self.files if f.role == "validation"), None)
+        try:
+            job = await self.client.create_job(self.model, training, validation_file=validation, **request)
+        except asyncio.CancelledError:
+            # Stopped while the create was on the wire: it may have happened. The reconciler settles it at
+            # the next start-up (or round) and tells the conversation; the files stay.
+            with suppress(Exception, asyncio.CancelledError):
+                async with asyncio.timeout(CLEANUP_WITHIN):
+                    await asyncio.shield(self._unknown())
+            raise
+        except Exception as exc:
+            if _refused(exc):
+                return await self._refused(exc)
+            log.warning("start %s: no clear answer to the job create (%s)", self.id, type(exc).__name__)
+            with suppress(Exception):
+                await self._unknown()
+            return Reply(self._maybe_created_card(exc))
+        try:
+            await self._complete(job)
+            self.announced_by_us = True
+        except Exception as exc:
+            # The job exists: show it anyway, and record it as soon as the store takes it.
+            log.warning(
+                "start %s: job %s created but not recorded yet (%s)", self.id, job.id, type(exc).__name__
+            )
+            spawn(self.ctx, self._complete_later(job))
+        return job
+
+    async def _unknown(self) -> None:
+        not_before = utcnow() + timedelta(seconds=self.ctx.settings.start_settle)
+        if not await self.ctx.store.move_intent(
+            self.id, (SENT,), UNKNOWN, outcome="no_answer", lease_owner=None
+        ):
+            return
+        # Look again soon: a lost reply is usually found at once; "no job" is only concluded after settling.
+        soon = min(not_before, utcnow() + timedelta(seconds=self.ctx.settings.reconcile_interval))
+        await self.ctx.store.release_intent(self.id, not_before=soon)
+
+    async def _refused(self, exc: Exception) -> Reply:
+        """Azure said no to the create (quota, model, permissions, throttled): no job, the uploads go."""
+        with suppress(Exception):
+            await self.ctx.store.move_intent(
+                self.id, (SENT,), FAILED, outcome="refused", lease_owner=None, lease_until=None
+            )
+        ours = [f.file_id for f in self.files if f.ours]
+        left: list[str] = []
+        with suppress(Exception, asyncio.CancelledError):
+            left = await asyncio.shield(
+                delete_files(
+                    self.ctx, self.client, self.resource, ours, intent_id=self.id, within=CLEANUP_WITHIN
+                )
+            )
+        if not left:
+            raise exc
+        card = error_reply_card(exc, None)
+        return Reply(replace(card, text=f"{card.text}\n{pending_note(left)}"))
+
+    async def _complete(self, job: FineTuningJob, *, told: bool = False) -> None:
+        """Record the job. Until the user has seen its card the outcome stays due, under our lease: if the
+        bot dies before the card is out, the reconciler posts it (`announce` marks it told)."""
+        store = self.ctx.store
+        notice = (
+            {} if told else {"notice": DUE, "lease_owner": REPLICA, "lease_until": utcnow() + INTENT_LEASE}
+        )
+        await store.move_intent(
+            self.id,
+            (SENT, UNKNOWN),
+            CREATED,
+            job_id=job.id,
+            outcome="created",
+            **({"lease_owner": None, "lease_until": None} | notice),
+        )
+        await store.record_job(
+            job.id,
+            resource=self.resource,
+            home=self.cmd.conversation,
+            user=self.cmd.user,
+            model=self.model,
+            status=job.status,
+        )
+        await store.audit(
+            platform=self.cmd.platform,
+            actor=self.cmd.user,
+            action="job.start",
+            subject=job.id,
+            detail={
+                "model": self.model,
+                "training_file": job.training_file,
+                "validation_file": job.validation_file,
+            },
+        )
+
+    async def announce(self, card: Card) -> bool:
+        """Post the job card to the conversation and only then mark the outcome told, so a crash in between
+        is made good by the reconciler. False: answer with the card as a plain reply instead (no sender for
+        this platform, the platform refused, or the outcome could not be recorded)."""
+        if not self.announced_by_us or self.ctx.notifier is None:
+            return False
+        conv = self.cmd.conversation
+        try:
+            await self.ctx.notifier.send(conv.platform, conv.reference, card, thread=conv.thread)
+            sent = True
+        except Exception as exc:
+            log.info("start %s: posting the job card proactively failed (%s)", self.id, type(exc).__name__)
+            sent = False
+        with suppress(Exception):
+            await self.ctx.store.notice_told(self.id)  # either way the answer is on its way now
+        return sent
+
+    async def _complete_later(self, job: FineTuningJob) -> None:
+        for attempt in range(RECORD_ATTEMPTS):
+            await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+            try:
+                await self._complete(job, told=True)  # the card went out with the answer
+                await self.ctx.store.notice_told(self.id)  # in case the first try got as far as the intent
+            except Exception as exc:
+                log.info("start %s: recording job %s failed again (%s)", self.id, job.id, type(exc).__name__)
+                continue
+            log.info("start %s: job %s recorded", self.id, job.id)
+            return
+        # Still not recorded: the intent stays `sent`; the reconciler finds the job and records it.
+        log.warning("start %s: job %s not recorded; left to the reconciler", self.id, job.id)
+
+    def _maybe_created_card(self, exc: Exception) -> Card:
+        trigger = trigger_for(self.cmd.platform)
+        why = exc.user_message() if isinstance(exc, AzureError) else "the answer was lost"
+        kept = [f for f in self.files if f.ours]
+        files = " I kept the uploaded files, because a job may be using them." if kept else ""
+        text = (
+            f"Azure did not confirm the new `{self.model}` job ({why}), so the job may have been created."
+            f"{files}\n**What to do:** check with `{trigger} list` before starting again; I will check with "
+            "Azure and tell you here what happened."
+        )
+        facts = tuple(Fact(f"{f.role.capitalize()} file", f"`{f.file_id}` ({f.label})") for f in self.files)
+        return Card(
+            title="The job may have been created",
+            tone=Tone.WARNING,
+            text=text,
+            facts=facts,
+            summary=f"The `{self.model}` job may have been created: check `{trigger} list`.",
+        )
+
+
+def _mention(exc: BaseException, note: str) -> None:
+    """Add `note` to what the error route will show for `exc`."""
+    if isinstance(exc, FtbotError):
+        exc.hint = f"{exc.hint} {note}".strip()
+    elif isinstance(exc, AzureError):
+        exc.message = f"{exc.message} {note}"
+
+
+def _refused(exc: BaseException) -> bool:
+    """A clear no from Azure (4xx but 408): the request was judged and nothing was created."""
+    return (
+        isinstance(exc, AzureError)
+        and exc.status is not None
+        and 400 <= exc.status < 500
+        and exc.status != 408
+    )
 
 
 def _options_again(prm: dict[str, Any]) -> str:

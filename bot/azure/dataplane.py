@@ -97,15 +97,24 @@ class AzureOpenAIClient(TransportClient):
     # ---- files ------------------------------------------------------------------------------------
 
     async def upload_file(
-        self, source: FileSource, *, filename: str | None = None, purpose: str = "fine-tune"
+        self,
+        source: FileSource,
+        *,
+        filename: str | None = None,
+        purpose: str = "fine-tune",
+        unique_name: bool = False,
     ) -> FileObject:
-        """Upload from bytes, a path or an async byte stream (multipart `purpose` + `file`)."""
-        started = self.retry.now()
+        """Upload from bytes, a path or an async byte stream (multipart `purpose` + `file`).
+
+        `unique_name`: the filename is unique to this attempt (e.g. `ftbot-<intent>-training.jsonl`), so a
+        lost reply is recovered by finding the file with exactly that name. Without it a lost reply is an
+        error, never a guess: chat files are all called `train.jsonl`, and adopting the newest file of
+        that name and size once trained one user's job on another user's data."""
         async with prepared_upload(source, filename=filename, fields={"purpose": purpose}) as upload:
             size = upload.size()
 
             async def recover() -> FileObject | None:
-                return await self._find_recent_file(upload.filename, purpose, started, size=size)
+                return await self._find_named_file(upload.filename, purpose, size=size)
 
             return await self._transport.call(
                 "POST",
@@ -113,16 +122,18 @@ class AzureOpenAIClient(TransportClient):
                 body=upload.body,
                 parse=_model_parser(FileObject),
                 idempotent=False,
-                recover=recover,
+                recover=recover if unique_name else None,
                 description=f"upload {upload.filename}",
             )
 
-    async def import_file(self, content_url: str, *, filename: str, purpose: str = "fine-tune") -> FileObject:
-        """Import a file from a URL (e.g. a blob SAS URL); the URL is never logged."""
-        started = self.retry.now()
+    async def import_file(
+        self, content_url: str, *, filename: str, purpose: str = "fine-tune", unique_name: bool = False
+    ) -> FileObject:
+        """Import a file from a URL (e.g. a blob SAS URL); the URL is never logged. `unique_name` as for
+        `upload_file`."""
 
         async def recover() -> FileObject | None:
-            return await self._find_recent_file(filename, purpose, started, size=None)
+            return await self._find_named_file(filename, purpose, size=None)
 
         return await self._transport.call(
             "POST",
@@ -130,22 +141,28 @@ class AzureOpenAIClient(TransportClient):
             json={"purpose": purpose, "filename": filename, "content_url": content_url},
             parse=_model_parser(FileObject),
             idempotent=False,
-            recover=recover,
+            recover=recover if unique_name else None,
             description=f"import {filename}",
         )
 
-    async def _find_recent_file(
-        self, filename: str, purpose: str, since: float, *, size: int | None
-    ) -> FileObject | None:
+    async def _find_named_file(self, filename: str, purpose: str, *, size: int | None) -> FileObject | None:
+        """The file this attempt created under its unique name (the oldest, should a second one exist)."""
         matches = [
             f
             for f in await self.list_files(purpose=purpose)
             if f.filename == filename
             and (size is None or f.bytes is None or f.bytes == size)
             and f.status != "deleted"
-            and self._recent(f.created_at, since)
         ]
-        return max(matches, key=lambda f: f.created_at or 0, default=None)
+        return min(matches, key=lambda f: (f.created_at or 0, f.id), default=None)
+
+    async def files_named(self, prefix: str, *, purpose: str | None = None) -> list[FileObject]:
+        """Files whose name starts with `prefix` (what a crashed attempt may have left under its names)."""
+        return [
+            f
+            for f in await self.list_files(purpose=purpose)
+            if (f.filename or "").startswith(prefix) and f.status != "deleted"
+        ]
 
     async def list_files(self, *, purpose: str | None = None) -> list[FileObject]:
         """All files (paging with `after` when the service says `has_more`)."""

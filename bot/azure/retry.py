@@ -14,7 +14,8 @@ The rule:
 "Ambiguous" means the request may have been processed. A POST that creates or changes something is then
 repeated only after its `recover` check has looked for the effect and not found it: job create lists recent
 jobs for one with the same model, training file, suffix and seed created in the last few minutes; upload and
-import look for a recent file with the same name (and size); cancel/pause/resume read the job and accept it
+import, when their filename is unique to the attempt, look for the file with exactly that name (without a
+unique name they have no check, so a lost reply is an error); cancel/pause/resume read the job and accept it
 when it already reached the target state. If `recover` finds the effect, its result is returned as the
 call's result; if it fails itself, the original error is raised (better a clear error than a duplicate).
 

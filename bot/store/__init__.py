@@ -13,6 +13,7 @@ from bot.store.base import StoreBase
 from bot.store.conversations import ConversationStore, StoredConversation
 from bot.store.health import HealthStore
 from bot.store.inbound import InboundStore
+from bot.store.intents import IntentFile, IntentStore, PendingDeletion, StoredIntent
 from bot.store.jobs import JobStore, StoredJob
 from bot.store.outbox import OutboxItem, OutboxStore
 from bot.store.watch import Queued, Subscription, WatchedJob, WatchStore
@@ -20,12 +21,15 @@ from bot.store.watch import Queued, Subscription, WatchedJob, WatchStore
 __all__ = [
     "Approval",
     "AuditEntry",
+    "IntentFile",
     "NewApproval",
     "OutboxItem",
+    "PendingDeletion",
     "Queued",
     "Store",
     "StoreBase",
     "StoredConversation",
+    "StoredIntent",
     "StoredJob",
     "Subscription",
     "WatchedJob",
@@ -33,6 +37,14 @@ __all__ = [
 
 
 class Store(
-    ConversationStore, InboundStore, JobStore, OutboxStore, AuditStore, ApprovalStore, WatchStore, HealthStore
+    ConversationStore,
+    InboundStore,
+    JobStore,
+    OutboxStore,
+    AuditStore,
+    ApprovalStore,
+    WatchStore,
+    HealthStore,
+    IntentStore,
 ):
     """All reads and writes of the bot's state. Create with `Store.open(url)`, then `await upgrade()`."""

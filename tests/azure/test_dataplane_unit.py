@@ -182,9 +182,39 @@ async def test_upload_recovery_finds_the_stored_file(fake: FakeDataPlane, time: 
 
     script.fail_next("POST", "/files", store_then_timeout)
     async with _client(script, time) as client:
-        file = await client.upload_file(b"x" * 64, filename="t.jsonl")
+        file = await client.upload_file(b"x" * 64, filename="ftbot-1a2b-training.jsonl", unique_name=True)
     assert script.count("POST", "/files") == 1
     assert list(fake.files) == [file.id]
+
+
+async def test_upload_recovery_never_adopts_a_file_of_the_same_name_and_size(
+    fake: FakeDataPlane, time: FakeTime
+) -> None:
+    """Issue 8: chat files are all `train.jsonl`; another user's upload of the same size must not be taken
+    for ours when our reply is lost (the old recovery adopted the newest such file)."""
+    script = Script(fake)
+    async with _client(script, time) as client:
+        theirs = await client.upload_file(b"y" * 64, filename="train.jsonl")
+        script.fail_next("POST", "/files", lambda r: (fake(r), _drop(r))[1])
+        with pytest.raises(TransportFailure):  # no unique name: no guess, a clear error
+            await client.upload_file(b"x" * 64, filename="train.jsonl")
+        # With a unique name the lost reply is recovered, and only our own file is taken.
+        script.fail_next("POST", "/files", lambda r: (fake(r), _drop(r))[1])
+        ours = await client.upload_file(b"x" * 64, filename="ftbot-c0ffee-training.jsonl", unique_name=True)
+        assert await client.file_content(ours.id) == b"x" * 64
+    assert ours.id != theirs.id and ours.filename == "ftbot-c0ffee-training.jsonl"
+
+
+async def test_upload_with_a_unique_name_not_found_after_a_drop_is_sent_again(
+    fake: FakeDataPlane, time: FakeTime
+) -> None:
+    script = Script(fake)
+    async with _client(script, time) as client:
+        await client.upload_file(b"y" * 64, filename="train.jsonl")  # same size, another name
+        script.fail_next("POST", "/files", _drop)  # dropped before Azure stored anything
+        ours = await client.upload_file(b"x" * 64, filename="ftbot-beef-training.jsonl", unique_name=True)
+    assert script.count("POST", "/files") == 3
+    assert ours.filename == "ftbot-beef-training.jsonl" and len(fake.files) == 2
 
 
 async def test_upload_needs_a_filename_for_bytes(fake: FakeDataPlane, time: FakeTime) -> None:

@@ -135,3 +135,46 @@ async def test_import_fetches_the_url(emulator: RunningEmulator, client: httpx.A
         assert failed["status"] == "error" and "HTTP 404" in failed["status_details"]
     finally:
         await runner.cleanup()
+
+
+async def test_faults_limited_to_some_requests_sit_side_by_side(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    """`only` aims a spec at matching "METHOD /path" requests; one per `only`, in front of the surface's own."""
+    training = await upload(client, "good_training")
+    async with httpx.AsyncClient(base_url=emulator.url) as admin:
+        await admin.put(
+            "/_emulator/faults/dataplane", json={"only": "^POST .*/fine_tuning/jobs$", "drop_after": 1}
+        )
+        body = (
+            await admin.put("/_emulator/faults/dataplane", json={"only": "^GET .*/jobs$", "error": 1})
+        ).json()
+        assert [r["only"] for r in body["rules"]["dataplane"]] == [
+            "^POST .*/fine_tuning/jobs$",
+            "^GET .*/jobs$",
+        ]
+        assert body["specs"] == {}
+        bad = await admin.put("/_emulator/faults/dataplane", json={"only": "(unclosed"})
+        assert bad.status_code == 400 and "regular expression" in bad.text
+    with pytest.raises(httpx.TransportError):
+        await create_job(client, model="gpt-4o", training_file=training["id"])
+    assert (await client.get("/openai/fine_tuning/jobs")).status_code == 503
+    assert (await client.get("/openai/files")).status_code == 200  # not matched: untouched
+    assert emulator.state.counters["jobs.created"] == 1
+
+
+async def test_latency_after_holds_the_answer_to_work_already_done(
+    emulator: RunningEmulator, client: httpx.AsyncClient
+) -> None:
+    import asyncio
+
+    await set_faults(emulator, "dataplane", latency_after_ms=2000)
+    pending = asyncio.create_task(upload(client, "good_training"))
+    for _ in range(100):
+        if emulator.state.default_account.files:
+            break
+        await asyncio.sleep(0.02)
+    assert len(emulator.state.default_account.files) == 1 and not pending.done()
+    pending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pending
