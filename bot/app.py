@@ -40,10 +40,10 @@ SHUTDOWN_LIMIT = 9.0
 
 def build_router() -> Router:
     """Every capability's router, composed in a fixed order (first match wins)."""
+    from handlers import chart, jobs, start
     from handlers import help as help_handlers
-    from handlers import jobs, start
 
-    return Router("ftbot").include(help_handlers.router, jobs.router, start.router)
+    return Router("ftbot").include(help_handlers.router, jobs.router, start.router, chart.router)
 
 
 def presenter() -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cards.format import number, percent, plural
-from cards.jobs import job_key
-from cards.model import Card, Table, Tone
+from cards.jobs import CHART, job_key
+from cards.model import Button, Card, Table, Tone
 from cards.views import CheckpointView
 
 DEPLOYABLE_MARK = "✓"
@@ -117,4 +117,5 @@ def checkpoints_card(
             + (" Likely overfitting." if warning else "")
         ),
         key=f"{job_key(job_id)}:checkpoints",
+        buttons=(Button("Chart", CHART, {"job": job_id}),),
     )

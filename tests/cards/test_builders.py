@@ -13,7 +13,7 @@ from cards.errors import error_card, not_found_card
 from cards.events import events_card
 from cards.format import progress_bar
 from cards.help import help_card, unknown_verb_card, usage_card
-from cards.jobs import CANCEL, EVENTS, PAUSE, REFRESH, RESUME, job_card, job_list_card
+from cards.jobs import CANCEL, CHART, EVENTS, PAUSE, REFRESH, RESUME, job_card, job_list_card
 from cards.model import Card, Tone
 from cards.payload import unpack_slack, unpack_teams
 from cards.render_slack import render_blocks
@@ -69,15 +69,16 @@ def test_running_job_card(running_job: JobView) -> None:
     teams, slack = rendered_both_ways(card)
 
     buttons = slack_buttons(slack)
-    assert [b["text"]["text"] for b in buttons] == ["Refresh", "Events", "Pause", "Cancel"]
+    assert [b["text"]["text"] for b in buttons] == ["Refresh", "Events", "Chart", "Pause", "Cancel"]
     unpacked = [unpack_slack(b["action_id"], b["value"]) for b in buttons]
     assert [(u.action, dict(u.payload)) for u in unpacked if u] == [
         (REFRESH, {"job": JOB_ID}),
         (EVENTS, {"job": JOB_ID}),
+        (CHART, {"job": JOB_ID}),
         (PAUSE, {"job": JOB_ID}),
         (CANCEL, {"job": JOB_ID}),
     ]
-    cancel = buttons[3]
+    cancel = buttons[4]
     assert cancel["style"] == "danger" and cancel["confirm"]["confirm"]["text"] == "Yes, cancel it"
     assert cancel["confirm"]["deny"]["text"] == "Keep it running"
 
