@@ -18,10 +18,12 @@ With credentials, a request without a bearer token is refused (401) before its b
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -52,7 +54,8 @@ from bot.grammar import parse_command_text
 from bot.model import Action, Command, Conversation, MessageRef, Platform, Reply
 from bot.notifier import Notifier
 from bot.router import Dispatcher
-from cards.model import Card
+from cards.model import Card, Image
+from cards.render_teams import MAX_CARD_BYTES, card_bytes, render_adaptive
 
 __all__ = ["ROUTE", "TeamsAdapter", "TeamsDeliveryError", "TeamsSender", "TeamsStore", "mount_teams"]
 
@@ -76,6 +79,12 @@ NO_AUTH_WARNING = (
     "Teams: MicrosoftAppId is not set, so requests to %s are NOT authenticated. "
     "Fine for local use with the Bot Framework Emulator; never expose this endpoint like this."
 )
+
+
+class ImageHost(Protocol):
+    """Serves a picture at a URL Teams can fetch (bot.chart_images.ChartImages)."""
+
+    async def publish(self, png: bytes, job_id: str | None = None) -> str: ...
 
 
 class TeamsStore(Protocol):
@@ -137,6 +146,8 @@ class TeamsAdapter:
         self._inflight = InFlight()  # requests being handled and both sets above, for `close`
         self._closing = False
         self._closed = False
+        # Set by the app: where chart pictures are served from (None: inline data URI when small enough).
+        self.chart_images: ImageHost | None = None
 
     @property
     def authenticates(self) -> bool:
@@ -347,9 +358,8 @@ class TeamsAdapter:
                 await self.update_in(turn, target, reply.card)
                 ref = MessageRef("teams", conversation_id, target)
             else:
-                ref = MessageRef(
-                    "teams", conversation_id, await self.post_in(turn, card_activity(reply.card))
-                )
+                pictured = await self.pictured(reply.card)
+                ref = MessageRef("teams", conversation_id, await self.post_in(turn, card_activity(pictured)))
             await self._remember(reply.card, ref)
 
     async def post_in(self, turn: TurnContext, activity: Activity) -> str:
@@ -357,9 +367,33 @@ class TeamsAdapter:
         response = await connector_call("send", lambda: turn.send_activity(activity), self._sleep)
         return str(getattr(response, "id", "") or "")
 
+    async def pictured(self, card: Card) -> Card:
+        """A card with charts gets their picture as an Image (with alt text): at the bot's expiring URL, or
+        inline as a data URI when no host is set and the whole message stays within Teams' size limit."""
+        if not card.charts:
+            return card
+        from cards.charts import render_png
+
+        png = await asyncio.to_thread(render_png, card.charts)
+        alt = " ".join(c.alt for c in card.charts) or card.title
+        if self.chart_images is not None:
+            try:
+                url = await self.chart_images.publish(png)
+            except Exception:  # the database is down: the card still goes out, with its native charts
+                log.exception("Teams: could not store a chart picture")
+            else:
+                return replace(card, images=(*card.images, Image(url, alt)))
+        uri = data_uri(png)
+        inline = replace(card, images=(*card.images, Image(uri, alt)))
+        rendered = render_adaptive(inline)
+        # The renderer drops an image that would not fit; only a message that keeps it whole is worth it.
+        if card_bytes(rendered) <= MAX_CARD_BYTES and uri in json.dumps(rendered):
+            return inline
+        return card
+
     async def update_in(self, turn: TurnContext, message_id: str, card: Card) -> None:
         """Replace message `message_id` of this turn's conversation with `card` (throttling retried)."""
-        activity = card_activity(card)
+        activity = card_activity(await self.pictured(card))
         activity.id = message_id
         await connector_call("update", lambda: turn.update_activity(activity), self._sleep)
 
@@ -414,6 +448,10 @@ class TeamsAdapter:
         await self.close()
 
 
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def has_bearer_token(authorization: str) -> bool:
     """`Authorization: Bearer <token>` with a non-empty token (validity is the JWT check's business)."""
     scheme, _, token = authorization.strip().partition(" ")
@@ -440,8 +478,10 @@ class TeamsSender:
         conversation_id = ref.conversation.id if ref.conversation else ""
         posted: list[str] = []
 
+        pictured = await self._adapter.pictured(card)
+
         async def post(turn: TurnContext) -> None:
-            activity = card_activity(card)
+            activity = card_activity(pictured)
             tenant = ref.conversation.tenant_id if ref.conversation else None
             if tenant:
                 # Teams wants the tenant on proactive messages.

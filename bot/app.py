@@ -174,7 +174,15 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[STORE] = store
     app.router.add_get("/healthz", healthz)
+    from bot.chart_images import ChartImages
+
+    # `ctx.settings` is read at publish time: the public URL is known only once the port is bound.
+    chart_images = ChartImages(store, lambda: ctx.settings)
+    chart_images.mount(app)
+    scheduler.add_interval(chart_images.prune, hours=1, name="prune-chart-images")
     adapters = _mount_adapters(app, settings, dispatcher, store, notifier)
+    if "teams" in adapters:
+        adapters["teams"].chart_images = chart_images
 
     async def on_cleanup(_app: web.Application) -> None:
         await scheduler.stop()

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
         description="Let chat commands use paths on the bot's machine and sample datasets as training data "
         "(always on with the embedded emulator; never turn on for a shared bot).",
     )
+    chart_ttl_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="How long chart pictures stay at their unguessable URL under FTBOT_PUBLIC_URL (Teams "
+        "fetches them from there); after that the link answers 404.",
+    )
     emulator_speed: float = Field(
         default=16.0,
         gt=0,

@@ -5,6 +5,7 @@ so running the same schedule on every replica is safe."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,10 @@ class Scheduler:
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
         )
         self._scheduler.add_job(self.prune_seen_events, "interval", hours=1, id="prune-seen-events")
+
+    def add_interval(self, job: Callable[[], Awaitable[object]], *, hours: float, name: str) -> None:
+        """Run `job` every `hours` (housekeeping other parts bring, e.g. expired chart pictures)."""
+        self._scheduler.add_job(job, "interval", hours=hours, id=name)
 
     def start(self) -> None:
         self._scheduler.start()

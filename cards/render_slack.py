@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Final
 
-from cards.markup import ELLIPSIS, cut, cut_words, escape_slack, text_len, to_cell, to_mrkdwn, to_plain
 from cards.charts import native_grid
+from cards.markup import ELLIPSIS, cut, cut_words, escape_slack, text_len, to_cell, to_mrkdwn, to_plain
 from cards.model import Button, Card, Chart, Fact, Image, Table, Tone
 from cards.payload import pack_slack
 

@@ -17,8 +17,8 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cards.markup import cut, to_ac_markdown, to_plain
 from cards.charts import native_grid
+from cards.markup import cut, to_ac_markdown, to_plain
 from cards.model import Button, Card, Chart, Fact, Image, Table, Tone
 from cards.payload import pack_teams, teams_verb
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.store.audit import AuditEntry, AuditStore
 from bot.store.base import StoreBase
+from bot.store.charts import ChartStore
 from bot.store.conversations import ConversationStore, StoredConversation
 from bot.store.inbound import InboundStore
 from bot.store.jobs import JobStore, StoredJob
@@ -17,5 +18,5 @@ from bot.store.outbox import OutboxItem, OutboxStore
 __all__ = ["AuditEntry", "OutboxItem", "Store", "StoreBase", "StoredConversation", "StoredJob"]
 
 
-class Store(ConversationStore, InboundStore, JobStore, OutboxStore, AuditStore):
+class Store(ConversationStore, InboundStore, JobStore, OutboxStore, AuditStore, ChartStore):
     """All reads and writes of the bot's state. Create with `Store.open(url)`, then `await upgrade()`."""

@@ -87,14 +87,15 @@ def test_running_job_card(running_job: JobView) -> None:
         "Action.Execute",
         "Action.Execute",
         "Action.Execute",
+        "Action.Execute",
         "Action.ShowCard",
     ]
     assert actions[0]["fallback"]["type"] == "Action.Submit"
     assert unpack_teams(actions[0]["data"]).action == REFRESH  # type: ignore[union-attr]
-    assert actions[3]["title"] == "Cancel"
-    yes = actions[3]["card"]["actions"][0]
+    assert actions[4]["title"] == "Cancel"
+    yes = actions[4]["card"]["actions"][0]
     assert yes["type"] == "Action.Execute" and yes["title"] == "Yes, cancel it"
-    assert actions[3]["card"]["body"][-1]["text"] == "Keep it running? Click Cancel again to close this."
+    assert actions[4]["card"]["body"][-1]["text"] == "Keep it running? Click Cancel again to close this."
     assert unpack_teams(yes["fallback"]["data"]).payload == {"job": JOB_ID}  # type: ignore[union-attr]
     assert "Updated 09:20 UTC" in json.dumps(slack["blocks"][-1])
 
@@ -105,7 +106,7 @@ def test_terminal_jobs_have_no_cancel_button(running_job: JobView, status: str) 
         running_job, status=status, finished_at=epoch(1743500000), fine_tuned_model="gpt-4o-mini.ft-x"
     )
     card = job_card(job)
-    assert [b.action for b in card.buttons] == [REFRESH, EVENTS]
+    assert [b.action for b in card.buttons] == [REFRESH, EVENTS, CHART]
     assert card.badge == status
     assert "Finished" in {f.label for f in card.facts}
     _, slack = rendered_both_ways(card)
@@ -114,8 +115,8 @@ def test_terminal_jobs_have_no_cancel_button(running_job: JobView, status: str) 
 
 def test_paused_job_offers_resume_not_pause(running_job: JobView) -> None:
     card = job_card(replace(running_job, status="paused"))
-    assert [b.action for b in card.buttons] == [REFRESH, EVENTS, RESUME, CANCEL]
-    assert card.buttons[2].label == "Resume" and dict(card.buttons[2].payload) == {"job": JOB_ID}
+    assert [b.action for b in card.buttons] == [REFRESH, EVENTS, CHART, RESUME, CANCEL]
+    assert card.buttons[3].label == "Resume" and dict(card.buttons[3].payload) == {"job": JOB_ID}
     rendered_both_ways(card)
 
 

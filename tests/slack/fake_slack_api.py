@@ -1,8 +1,10 @@
 """A stand-in Slack Web API on 127.0.0.1:0 that records every call and answers like Slack.
 
 Methods: `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `files.info`; file downloads of
-`url_private` (bot token checked: without it, Slack's HTML sign-in page, as the real service does); and
-`response_url` posts. Every Web API call must carry `Authorization: Bearer <token>` or gets `not_authed`.
+`url_private` (bot token checked: without it, Slack's HTML sign-in page, as the real service does);
+`response_url` posts; and the external upload flow: `files.getUploadURLExternal` hands out an upload URL, a
+POST of the bytes there is recorded as `upload` (kept in `uploads`), `files.completeUploadExternal` shares
+the uploaded files into `channel_id` / `thread_ts` (refused for an id nothing was uploaded to). Every Web API call must carry `Authorization: Bearer <token>` or gets `not_authed`.
 Faults: `fail_next(method, error)` answers `{"ok": false, "error": ...}` once; `rate_limit_next(method,
 retry_after)` answers HTTP 429 with `Retry-After` once.
 
@@ -52,6 +54,8 @@ class FakeSlackApi:
     token: str = "xoxb-test-token"
     calls: list[Call] = field(default_factory=list)
     files: dict[str, SharedFile] = field(default_factory=dict)
+    # Bytes posted to upload URLs, by file id (the external upload flow).
+    uploads: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._faults: dict[str, list[tuple[str, Any]]] = {}
@@ -67,6 +71,7 @@ class FakeSlackApi:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/files-pri/{team_file}/{name}", self._download)
         app.router.add_post("/response/{id}", self._response_url)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -146,6 +151,8 @@ class FakeSlackApi:
             "chat.update": self._update,
             "chat.postEphemeral": self._ephemeral,
             "files.info": self._files_info,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
@@ -203,6 +210,37 @@ class FakeSlackApi:
                 "permalink": f"https://acme.slack.com/files/U0USER001/{shared.id}/{shared.name}",
             },
         }
+
+    def _get_upload_url(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            length = int(args.get("length", ""))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not args.get("filename") or length <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ts):09d}"
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            files = json.loads(args.get("files") or "[]")
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not files or any(f.get("id") not in self.uploads for f in files):
+            return {"ok": False, "error": "file_not_found"}
+        shared = [
+            {"id": f["id"], "title": f.get("title", ""), "size": len(self.uploads[f["id"]])} for f in files
+        ]
+        return {"ok": True, "files": shared}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        file_id = request.match_info["file_id"]
+        await self._record(
+            Call("upload", {"file_id": file_id, "bytes": len(body), "content_type": request.content_type})
+        )
+        self.uploads[file_id] = body
+        return web.Response(text=f"OK - {len(body)}")
 
     async def _download(self, request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization", "")
