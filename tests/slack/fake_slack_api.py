@@ -38,6 +38,7 @@ class Call:
     method: str
     args: dict[str, Any]
     authorization: str = ""
+    response: dict[str, Any] = field(default_factory=dict)  # what the stand-in answered (Web API calls)
 
 
 @dataclass
@@ -132,7 +133,8 @@ class FakeSlackApi:
         method = request.match_info["method"]
         args = await _arguments(request)
         authorization = request.headers.get("Authorization", "")
-        await self._record(Call(method, args, authorization))
+        call = Call(method, args, authorization)
+        await self._record(call)
         faults = self._faults.get(method)
         if faults:
             kind, value = faults.pop(0)
@@ -156,7 +158,8 @@ class FakeSlackApi:
         }.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(args))
+        call.response = handler(args)
+        return web.json_response(call.response)
 
     def _auth_test(self, _: Mapping[str, Any]) -> dict[str, Any]:
         return {
