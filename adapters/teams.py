@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -384,11 +383,9 @@ class TeamsAdapter:
             else:
                 return replace(card, images=(*card.images, Image(url, alt)))
         uri = data_uri(png)
-        inline = replace(card, images=(*card.images, Image(uri, alt)))
-        rendered = render_adaptive(inline)
-        # The renderer drops an image that would not fit; only a message that keeps it whole is worth it.
-        if card_bytes(rendered) <= MAX_CARD_BYTES and uri in json.dumps(rendered):
-            return inline
+        # Inline only when the whole message, everything else kept as it is, stays within the size limit.
+        if card_bytes(render_adaptive(card)) + len(uri) + len(alt) + 200 <= MAX_CARD_BYTES:
+            return replace(card, images=(*card.images, Image(uri, alt)))
         return card
 
     async def update_in(self, turn: TurnContext, message_id: str, card: Card) -> None:
