@@ -173,7 +173,7 @@ def analyse(
     )
 
 
-def _checkpoint_loss(c: CheckpointInfo, columns: ResultColumns) -> float | None:
+def checkpoint_loss(c: CheckpointInfo, columns: ResultColumns) -> float | None:
     """A checkpoint's full validation loss: its own metrics, else the results file's value at its step."""
     import numpy as np
 
@@ -192,7 +192,7 @@ def _deploy(checkpoints: Sequence[CheckpointInfo], columns: ResultColumns) -> Ch
     for c in checkpoints:
         if not c.deployable:
             continue
-        value = _checkpoint_loss(c, columns)
+        value = checkpoint_loss(c, columns)
         if value is not None:
             scored.append((value, c.step, CheckpointInfo(c.id, c.step, value, c.valid_loss, True)))
     if not scored:

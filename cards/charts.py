@@ -44,27 +44,38 @@ BACKGROUND = "#ffffff"  # explicit: the picture stays readable in dark mode
 
 
 def lttb_indices(x: Any, y: Any, n_out: int) -> Any:
-    """Largest-Triangle-Three-Buckets: indices of `n_out` points that keep the curve's visual shape."""
+    """Largest-Triangle-Three-Buckets: indices of `n_out` points that keep the curve's visual shape.
+
+    Plain Python over lists: after the min/max preselection a bucket holds a handful of points, where
+    per-call numpy overhead would cost more than the arithmetic.
+    """
     import numpy as np
 
     size = len(x)
     if n_out >= size or n_out < 3:
         return np.arange(size)
-    out = np.empty(n_out, dtype=np.int64)
-    out[0], out[-1] = 0, size - 1
-    edges = np.linspace(1, size - 1, n_out - 1).astype(np.int64)  # n_out - 2 buckets between the ends
+    xs, ys = np.asarray(x, dtype=np.float64).tolist(), np.asarray(y, dtype=np.float64).tolist()
+    edges = np.linspace(1, size - 1, n_out - 1).astype(np.int64).tolist()  # n_out - 2 buckets
+    edges.append(size)
+    out = [0]
     previous = 0
     for i in range(n_out - 2):
         start, stop = edges[i], max(edges[i + 1], edges[i] + 1)
-        nxt_start, nxt_stop = stop, (edges[i + 2] if i + 2 < len(edges) else size)
-        nxt_stop = max(nxt_stop, nxt_start + 1)
-        cx, cy = x[nxt_start:nxt_stop].mean(), y[nxt_start:nxt_stop].mean()
-        ax, ay = x[previous], y[previous]
-        bx, by = x[start:stop], y[start:stop]
-        area = np.abs((ax - cx) * (by - ay) - (ax - bx) * (cy - ay))
-        previous = start + int(area.argmax())
-        out[i + 1] = previous
-    return out
+        nxt_stop = max(edges[i + 2] if i + 2 < len(edges) else size, stop + 1)
+        nxt_stop = min(nxt_stop, size)
+        count = max(1, nxt_stop - stop)
+        cx = sum(xs[stop:nxt_stop]) / count if nxt_stop > stop else xs[-1]
+        cy = sum(ys[stop:nxt_stop]) / count if nxt_stop > stop else ys[-1]
+        ax, ay = xs[previous], ys[previous]
+        best, chosen = -1.0, start
+        for j in range(start, min(stop, size - 1)):
+            area = abs((ax - cx) * (ys[j] - ay) - (ax - xs[j]) * (cy - ay))
+            if area > best:
+                best, chosen = area, j
+        out.append(chosen)
+        previous = chosen
+    out.append(size - 1)
+    return np.asarray(out, dtype=np.int64)
 
 
 def minmax_lttb_indices(x: Any, y: Any, n_out: int, ratio: int = 4) -> Any:
@@ -182,7 +193,12 @@ def render_png(charts: Sequence[Chart], *, points: int | None = PNG_POINTS) -> b
 
     panels = list(charts[:2])
     width, height = png_size(len(panels))
-    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, facecolor=BACKGROUND, layout="constrained")
+    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, facecolor=BACKGROUND)
+    # Fixed margins (in figure fractions) rather than a layout engine: the same picture, a third faster.
+    top_room = 0.07 if len(panels) <= 1 else 0.045
+    figure.subplots_adjust(
+        left=0.075, right=0.975, bottom=0.10 if len(panels) <= 1 else 0.065, top=1 - top_room, hspace=0.22
+    )
     axes = figure.subplots(max(1, len(panels)), 1, squeeze=False, sharex=True)[:, 0]
     for ax, chart in zip(axes, panels, strict=False):
         _draw(ax, chart, points)
@@ -194,7 +210,8 @@ def render_png(charts: Sequence[Chart], *, points: int | None = PNG_POINTS) -> b
 
 def _draw(ax: Any, chart: Chart, points: int | None) -> None:
     ax.set_facecolor(BACKGROUND)
-    ax.set_title(chart.title, fontsize=10, loc="left")
+    # An explicit `y` spares matplotlib its title-placement search (a fifth of the drawing time).
+    ax.set_title(chart.title, fontsize=10, loc="left", y=1.0, pad=6)
     ax.set_ylabel(chart.y_label, fontsize=9)
     ax.grid(True, color="#e9ecef", linewidth=0.6)
     ax.tick_params(labelsize=8)
@@ -233,7 +250,11 @@ def _draw(ax: Any, chart: Chart, points: int | None) -> None:
                     fontsize=8, color=BEST_COLOUR, ha="right",
                 )  # fmt: skip
     if chart.series:
-        ax.legend(fontsize=8, loc="best", frameon=True, facecolor=BACKGROUND)
+        # Above the plot, right of the title: it never hides a line, and costs no placement search.
+        ax.legend(
+            fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=len(chart.series),
+            frameon=False, borderaxespad=0.2, handlelength=1.6,
+        )  # fmt: skip
 
 
 __all__ = [

@@ -83,10 +83,10 @@ def _series(view: LossChartView, columns: tuple[str, ...], scale: float = 1.0) -
 
 
 def _y_at(points: Points, step: int) -> float | None:
-    for x, y in points:
-        if x == step:
-            return y
-    return None
+    """The value at `step`, or at the nearest drawn step (the series may be downsampled)."""
+    if not points:
+        return None
+    return min(points, key=lambda p: abs(p[0] - step))[1]
 
 
 def _loss_chart(view: LossChartView) -> Chart | None:

@@ -18,7 +18,7 @@ from bot.azure.results_csv import ResultColumns, parse_results_columns
 from bot.context import Context
 from bot.errors import UsageError
 from bot.model import Action, Command, Reply
-from bot.results_analysis import Analysis, CheckpointInfo, analyse
+from bot.results_analysis import Analysis, CheckpointInfo, analyse, checkpoint_loss
 from bot.router import Arg, Opt, Router
 from cards.charts import PNG_POINTS, downsample_arrays
 from cards.jobs import CHART
@@ -137,7 +137,8 @@ def build_view(
             series[name] = downsample_arrays(columns.steps, values, PNG_POINTS)
     rows = []
     for info in checkpoints:
-        value = info.full_valid_loss if info.full_valid_loss is not None else info.valid_loss
+        value = checkpoint_loss(info, columns)
+        value = value if value is not None else info.valid_loss
         rows.append(CheckpointRow(info.id, info.step, value, info.deployable))
     return LossChartView(
         job_id=job_id,
