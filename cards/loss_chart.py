@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cards.charts import PNG_POINTS
+from cards.jobs import CHART
 from cards.model import Button, Card, Chart, ChartMark, ChartRole, ChartSeries, Table, Tone
 
 Points = tuple[tuple[float, float], ...]
@@ -133,7 +135,15 @@ def _checkpoint_table(view: LossChartView) -> Table | None:
     )
 
 
-def loss_chart_card(view: LossChartView, buttons: tuple[Button, ...] = ()) -> Card:
+def _buttons(view: LossChartView) -> tuple[Button, ...]:
+    """Loss alone by default; one click adds the accuracy panel (same job, same resource)."""
+    if view.metric != "loss" or not any(c in view.series for c in ACCURACY_COLUMNS):
+        return ()
+    payload = {"job": view.job_id, "metric": "both", **({"resource": view.resource} if view.resource else {})}
+    return (Button("Loss and accuracy", CHART, payload),)
+
+
+def loss_chart_card(view: LossChartView) -> Card:
     """The chart card. With no series at all (an empty results file) it says so instead of drawing."""
     charts: list[Chart] = []
     if view.metric in ("loss", "both"):
@@ -155,11 +165,11 @@ def loss_chart_card(view: LossChartView, buttons: tuple[Button, ...] = ()) -> Ca
         text=text,
         charts=tuple(charts),
         tables=(table,) if table else (),
-        buttons=buttons,
+        buttons=_buttons(view),
         badge=view.status,
         summary=f"{title}. " + " ".join(lines),
         footer=f"Every step of the results file is analysed; the picture shows its shape at up to "
-        f"{2000:,} points per line.",
+        f"{PNG_POINTS:,} points per line.",
     )
 
 

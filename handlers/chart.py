@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from bot import params as p
 from bot.azure.models import Checkpoint, FineTuningJob, JobStatus
@@ -222,4 +222,7 @@ async def chart_button(ctx: Context, action: Action) -> Reply:
     except ValueError as exc:
         raise UsageError("This button carries no valid job id.") from exc
     resource = action.payload.get("resource") or None
-    return Reply(await chart_card_for(ctx, job_id, resource), in_thread=True)
+    metric = action.payload.get("metric", "loss")
+    if metric not in ("loss", "accuracy", "both"):
+        raise UsageError("This button carries no valid chart kind.")
+    return Reply(await chart_card_for(ctx, job_id, resource, cast(Metric, metric)), in_thread=True)

@@ -9,9 +9,10 @@ import sys
 from typing import Any
 
 from bot.app import RunningBot
+from bot.model import Action
 from handlers.chart import chart_replies
 from tests.charts.azure_jobs import finished_job
-from tests.handlers.test_jobs_flow import card_text, run, started_job
+from tests.handlers.test_jobs_flow import ALICE, CHANNEL, card_text, run, started_job
 
 
 async def test_finished_job_chart_reads_the_results_file(running_bot: RunningBot, emulator: Any) -> None:
@@ -24,6 +25,17 @@ async def test_finished_job_chart_reads_the_results_file(running_bot: RunningBot
     assert "Checkpoint to deploy: `ftchkpt-" in text and "Full validation loss: final" in text
     assert "No sign of overfitting" in text
     assert card.tables[0].native and len(card.tables[0].rows) == 3
+
+
+async def test_the_loss_chart_offers_accuracy_too(running_bot: RunningBot, emulator: Any) -> None:
+    job_id = await finished_job(emulator)
+    (reply,) = await run(running_bot, f"chart {job_id}")
+    (button,) = reply.card.buttons
+    assert button.label == "Loss and accuracy" and dict(button.payload) == {"job": job_id, "metric": "both"}
+    click = Action(button.action, button.payload, ALICE, CHANNEL, "slack")
+    (more,) = await running_bot.dispatcher.on_action(click)
+    assert more.in_thread and [c.title for c in more.card.charts] == ["Loss", "Mean token accuracy"]
+    assert more.card.buttons == ()
 
 
 async def test_running_job_is_drawn_so_far_from_its_events(running_bot: RunningBot, emulator: Any) -> None:
