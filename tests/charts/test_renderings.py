@@ -118,3 +118,14 @@ def test_long_series_are_cut_to_what_the_blocks_allow() -> None:
     teams = render_adaptive(card)
     assert_valid_adaptive(teams)
     assert len(next(e for e in teams["body"] if e.get("type") == "Chart.Line")["data"][0]["values"]) <= 40
+
+
+def test_job_and_checkpoint_cards_carry_a_chart_button() -> None:
+    from cards.checkpoints import checkpoints_card
+    from cards.jobs import CHART
+    from cards.views import CheckpointView
+
+    card = checkpoints_card(JOB, [CheckpointView("ftchkpt-1", 10, "m:ckpt-step-10", 0.5, 0.6, 0.6, 0.8, 0.7)])
+    assert [(b.label, b.action, dict(b.payload)) for b in card.buttons] == [("Chart", CHART, {"job": JOB})]
+    assert_valid_blocks(render_blocks(card))
+    assert_valid_adaptive(render_adaptive(card))
