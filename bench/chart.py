@@ -7,7 +7,9 @@ Imports and a first drawing happen before the clock starts; each variant runs `-
 and keeps its best (the build machine is shared). Then `python -X importtime -c "import bot.app"` for this
 tree and for `--before` (a git ref, default the branch point from main), median of `--imports` runs each.
 
-    .venv/bin/python bench/chart.py [--steps 100000] [--rounds 3] [--metric loss|both] [--before REF]
+    .venv/bin/python bench/chart.py [--steps 100000] [--rounds 3] [--metric loss|accuracy|both] [--before REF]
+
+`--metric loss` (the default, as `chart` and the success alert) draws one panel; `both` two.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from bot.azure.results_csv import parse_results_columns
 from bot.results_analysis import CheckpointInfo
 from cards.charts import render_png
-from cards.loss_chart import loss_chart_card
+from cards.loss_chart import LOSS_COLUMNS, loss_chart_card
 from handlers.chart import build_view
 
 GOALS = {"seconds": 1.0, "ratio": 5.0}
@@ -62,8 +65,12 @@ def checkpoints(steps: int, epochs: int = 10) -> list[CheckpointInfo]:
     ]
 
 
+def _columns(data: bytes, metric: str) -> Any:
+    return parse_results_columns(data, LOSS_COLUMNS if metric == "loss" else None)  # as the handler does
+
+
 def ours(data: bytes, metric: str, steps: int) -> bytes:
-    columns = parse_results_columns(data)
+    columns = _columns(data, metric)
     view = build_view(
         "ftjob-" + "0" * 32, "succeeded", columns, checkpoints(steps), metric=metric, n_epochs=10
     )  # type: ignore[arg-type]
@@ -152,7 +159,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--metric", choices=("loss", "accuracy", "both"), default="both")
+    parser.add_argument("--metric", choices=("loss", "accuracy", "both"), default="loss")
     parser.add_argument("--imports", type=int, default=5)
     parser.add_argument(
         "--before", default="", help="git ref to compare import time with (default: merge-base with main)"

@@ -22,7 +22,7 @@ from bot.results_analysis import Analysis, CheckpointInfo, analyse, checkpoint_l
 from bot.router import Arg, Opt, Router
 from cards.charts import PNG_POINTS, downsample_arrays
 from cards.jobs import CHART
-from cards.loss_chart import CheckpointRow, LossChartView, Metric, loss_chart_card
+from cards.loss_chart import LOSS_COLUMNS, CheckpointRow, LossChartView, Metric, loss_chart_card
 
 router = Router("chart")
 
@@ -166,7 +166,8 @@ async def chart_view(
     total_steps: int | None = None
     if job.result_files:
         content = await client.file_content(job.result_files[0])
-        columns = await asyncio.to_thread(parse_results_columns, content)
+        wanted = LOSS_COLUMNS if metric == "loss" else None  # the analysis reads losses only
+        columns = await asyncio.to_thread(parse_results_columns, content, wanted)
     elif job.status_kind in _RUNNING or job.status_kind in (JobStatus.FAILED, JobStatus.CANCELLED):
         columns = await _events_columns(client, job.id)
         total_steps = await _total_steps(client, job.id)

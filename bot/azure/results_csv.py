@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,11 +142,12 @@ def _float_column(cells: Sequence[str]) -> Any:
     return out
 
 
-def parse_results_columns(text: str | bytes) -> ResultColumns:
+def parse_results_columns(text: str | bytes, only: Collection[str] | None = None) -> ResultColumns:
     """Parse by column name into arrays: fast for 100,000-step files (the chart's and analysis' input).
 
     Same tolerance as `parse_results_csv`: both spellings of each column, unknown columns ignored, blank
     cells as NaN, rows without a readable step skipped; a last line cut off mid-download is left out.
+    `only` (attribute names, e.g. the loss columns) skips converting the columns nobody will look at.
     """
     import numpy as np
 
@@ -166,7 +167,7 @@ def parse_results_columns(text: str | bytes) -> ResultColumns:
     found: dict[str, Any] = {}
     for i, name in enumerate(names):
         attribute = _COLUMN_ALIASES.get(name)
-        if attribute is None:
+        if attribute is None or (only is not None and attribute != "step" and attribute not in only):
             continue
         column = _float_column([r[i] if i < len(r) else "" for r in body])
         if attribute in found:  # a second spelling of the same column fills the first one's blanks

@@ -145,3 +145,9 @@ def test_empty_and_junk_files() -> None:
     columns = parse_results_columns("\ufeffStep, Train_Loss \nx,1\n2,nan\n3,0.5\n")
     assert list(columns.steps) == [2, 3]
     assert math.isnan(columns.values["train_loss"][0])
+
+
+def test_only_the_columns_asked_for_are_converted() -> None:
+    text = "step,train_loss,train_mean_token_accuracy,valid_loss\n1,0.5,0.7,0.6\n"
+    columns = parse_results_columns(text, only=("train_loss", "valid_loss"))
+    assert set(columns.values) == {"train_loss", "valid_loss"} and list(columns.steps) == [1]
