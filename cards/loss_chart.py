@@ -137,7 +137,7 @@ def _checkpoint_table(view: LossChartView) -> Table | None:
 
 def _buttons(view: LossChartView) -> tuple[Button, ...]:
     """Loss alone by default; one click adds the accuracy panel (same job, same resource)."""
-    if view.metric != "loss" or not any(c in view.series for c in ACCURACY_COLUMNS):
+    if view.metric != "loss" or not view.series:
         return ()
     payload = {"job": view.job_id, "metric": "both", **({"resource": view.resource} if view.resource else {})}
     return (Button("Loss and accuracy", CHART, payload),)
