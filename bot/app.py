@@ -20,6 +20,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from bot.azure_clients import AzureClients
+from bot.chart_images import ChartImages
 from bot.config import Settings
 from bot.context import Context
 from bot.errors import StartupError
@@ -174,8 +175,6 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[STORE] = store
     app.router.add_get("/healthz", healthz)
-    from bot.chart_images import ChartImages
-
     # `ctx.settings` is read at publish time: the public URL is known only once the port is bound.
     chart_images = ChartImages(store, lambda: ctx.settings)
     chart_images.mount(app)
