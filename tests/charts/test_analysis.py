@@ -151,3 +151,18 @@ def test_only_the_columns_asked_for_are_converted() -> None:
     text = "step,train_loss,train_mean_token_accuracy,valid_loss\n1,0.5,0.7,0.6\n"
     columns = parse_results_columns(text, only=("train_loss", "valid_loss"))
     assert set(columns.values) == {"train_loss", "valid_loss"} and list(columns.steps) == [1]
+
+
+def test_without_full_validation_each_epoch_is_the_mean_of_its_validation_losses() -> None:
+    # 4 epochs of 5 steps; validation falls, then rises over the last two epochs; training keeps falling.
+    valid = [1.0] * 5 + [0.6] * 5 + [0.7] * 5 + [0.9] * 5
+    text = "step,train_loss,valid_loss\n" + "".join(
+        f"{s},{1 / s:.4f},{v}\n" for s, v in zip(range(1, 21), valid, strict=True)
+    )
+    analysis = analyse(parse_results_columns(text), (), n_epochs=4)
+    assert analysis.epoch_ends == (5, 10, 15, 20)
+    assert analysis.overfitting is True
+    assert analysis.lines[-1].startswith(
+        "Overfitting: validation loss rose over the last 2 epochs (0.600 → 0.900) while training loss kept "
+        "falling (0.129 → 0.056). Try fewer epochs (validation loss was lowest after epoch 2: `--epochs 2`)"
+    )
