@@ -129,12 +129,14 @@ def native_grid(
     some bucket (e.g. full validation loss, measured only at epoch ends) is left out here; the picture and
     the text still carry it. Category labels are the bucket's last step (`"step 120"` would not fit 20).
     """
-    dense = [s for s in chart.series if s.points]
+    # Only finite values can be sent (JSON has no NaN or infinity); a series without any is left out.
+    finite = [(s, [p for p in s.points if math.isfinite(p[0]) and math.isfinite(p[1])]) for s in chart.series]
+    dense = [(s, ps) for s, ps in finite if ps]
     if not dense:
         return [], []
-    lo = min(p[0] for s in dense for p in s.points)
-    hi = max(p[0] for s in dense for p in s.points)
-    count = max(1, min(max_points, max(len(s.points) for s in dense)))
+    lo = min(p[0] for _, ps in dense for p in ps)
+    hi = max(p[0] for _, ps in dense for p in ps)
+    count = max(1, min(max_points, max(len(ps) for _, ps in dense)))
     span = (hi - lo) or 1.0
     edges = [lo + span * i / count for i in range(count + 1)]
 
@@ -142,9 +144,9 @@ def native_grid(
         return min(count - 1, int((x - lo) / span * count))
 
     rows: list[tuple[ChartSeries, list[float]]] = []
-    for series in dense:
+    for series, finite_points in dense:
         sums, counts = [0.0] * count, [0] * count
-        for x, y in series.points:
+        for x, y in finite_points:
             b = bucket(x)
             sums[b] += y
             counts[b] += 1
@@ -219,7 +221,8 @@ def _draw(ax: Any, chart: Chart, points: int | None) -> None:
         if mark.kind == "epoch":
             ax.axvline(mark.x, color=EPOCH_COLOUR, linewidth=0.8, linestyle="--", zorder=1)
     for series in chart.series:
-        data = series.points if points is None else downsample(series.points, points)
+        data = [p for p in series.points if math.isfinite(p[0]) and math.isfinite(p[1])]
+        data = list(data if points is None else downsample(data, points))
         if not data:
             continue
         xs, ys = zip(*data, strict=True)
@@ -237,6 +240,8 @@ def _draw(ax: Any, chart: Chart, points: int | None) -> None:
             zorder=3 if series.role == "full_valid" else 2,
         )
     for mark in chart.marks:
+        if mark.y is not None and not math.isfinite(mark.y):
+            continue
         if mark.kind == "checkpoint" and mark.y is not None:
             ax.plot([mark.x], [mark.y], marker="D", color="#212529", markersize=5, zorder=4, linestyle="")
         elif mark.kind == "best" and mark.y is not None:
