@@ -1,5 +1,10 @@
 """Neutral replies and cards -> Slack Web API calls (`chat.postMessage`, `chat.postEphemeral`, `chat.update`).
 
+A card with charts gets its picture too: after the card is posted, the PNG (drawn in a worker thread) goes
+into the card's thread with the external upload flow (`files.getUploadURLExternal`, a POST of the bytes,
+`files.completeUploadExternal` with `channel_id`/`thread_ts`); `files.upload` is retired. A workspace that
+refuses the newer blocks (`invalid_blocks`) gets the card again without them.
+
 `SlackSender` is the platform's `bot.notifier.Sender` (proactive sends) and also delivers the replies to a
 command or a click (`deliver`). Slack's refusals (`not_in_channel`, `ratelimited` after the retries, ...) are
 logged by method and error code only, never with the token, and never crash the caller of `deliver`.
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -29,7 +35,7 @@ from adapters.slack_translate import PLATFORM, Origin
 from bot.model import Conversation, MessageRef, Platform, Reply
 from bot.store.health import best_effort
 from cards.model import Card
-from cards.render_slack import render_blocks
+from cards.render_slack import has_native_blocks, render_blocks
 
 log = logging.getLogger(__name__)
 
@@ -250,8 +256,61 @@ class SlackSender:
     # -- Web API calls ---------------------------------------------------------------------------------------
 
     async def _post(self, channel: str, card: Card, thread: str | None) -> MessageRef:
-        resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread, **render_blocks(card))
-        return MessageRef(platform=PLATFORM, conversation_id=str(resp["channel"]), message_id=str(resp["ts"]))
+        message = render_blocks(card)
+        try:
+            resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread, **message)
+        except SlackApiError as exc:
+            if _error_code(exc) != "invalid_blocks" or not has_native_blocks(message):
+                raise
+            # Charts and tables are new blocks; where they are not available the text carries the facts.
+            log.info("slack refused native chart/table blocks in %s; posting without them", channel)
+            resp = await self.client.chat_postMessage(
+                channel=channel, thread_ts=thread, **render_blocks(card, native=False)
+            )
+        ref = MessageRef(platform=PLATFORM, conversation_id=str(resp["channel"]), message_id=str(resp["ts"]))
+        if card.charts:
+            # The picture goes into the card's thread; the card is out already, so a failure is only logged.
+            try:
+                await self.upload_chart(ref.conversation_id, thread or ref.message_id, card)
+            except SlackApiError as exc:
+                log.warning("slack chart upload in %s failed: %s", channel, _error_code(exc))
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.warning("slack chart upload in %s failed: %s", channel, type(exc).__name__)
+        return ref
+
+    async def upload_chart(self, channel: str, thread_ts: str | None, card: Card) -> str:
+        """Draw the card's charts as one PNG and share it into `channel` (in `thread_ts`); the file id."""
+        from cards.charts import render_png
+
+        png = await asyncio.to_thread(render_png, card.charts)
+        alt = " ".join(c.alt for c in card.charts)[:1000] or card.title
+        name = re.sub(r"[^A-Za-z0-9]+", "-", card.title).strip("-")[:80].lower() or "chart"
+        got = await self.client.files_getUploadURLExternal(
+            filename=f"{name}.png", length=len(png), alt_txt=alt
+        )
+        await self._post_bytes(str(got["upload_url"]), png)
+        await self.client.files_completeUploadExternal(
+            files=[{"id": str(got["file_id"]), "title": card.title}], channel_id=channel, thread_ts=thread_ts
+        )
+        return str(got["file_id"])
+
+    async def _post_bytes(self, url: str, data: bytes) -> None:
+        session = self._session()
+        if session is None:
+            async with aiohttp.ClientSession() as own:
+                await self._post_with(own, url, data)
+        else:
+            await self._post_with(session, url, data)
+
+    @staticmethod
+    async def _post_with(session: aiohttp.ClientSession, url: str, data: bytes) -> None:
+        timeout = aiohttp.ClientTimeout(total=30)
+        headers = {"Content-Type": "image/png"}
+        async with session.post(url, data=data, headers=headers, timeout=timeout) as resp:
+            if resp.status != 200:
+                raise aiohttp.ClientResponseError(
+                    resp.request_info, (), status=resp.status, message="upload refused"
+                )
 
     async def _update(self, message: MessageRef, card: Card) -> None:
         await self.client.chat_update(

@@ -24,10 +24,11 @@ cancelled.
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -63,7 +64,8 @@ from bot.model import Action, Command, Conversation, MessageRef, Platform, Reply
 from bot.notifier import Notifier
 from bot.router import Dispatcher
 from bot.store.health import best_effort
-from cards.model import Card
+from cards.model import Card, Image
+from cards.render_teams import MAX_CARD_BYTES, card_bytes, render_adaptive
 
 __all__ = ["ROUTE", "TeamsAdapter", "TeamsDeliveryError", "TeamsSender", "TeamsStore", "mount_teams"]
 
@@ -87,6 +89,12 @@ NO_AUTH_WARNING = (
     "Teams: MicrosoftAppId is not set, so requests to %s are NOT authenticated. "
     "Fine for local use with the Bot Framework Emulator; never expose this endpoint like this."
 )
+
+
+class ImageHost(Protocol):
+    """Serves a picture at a URL Teams can fetch (bot.chart_images.ChartImages)."""
+
+    async def publish(self, png: bytes, job_id: str | None = None) -> str: ...
 
 
 class TeamsStore(Protocol):
@@ -154,6 +162,8 @@ class TeamsAdapter:
         self.keys: KeyRefresher | None = None
         if self.app_id:
             self.keys = KeyRefresher(install_signing_keys(settings.teams_openid_metadata_url))
+        # Set by the app: where chart pictures are served from (None: inline data URI when small enough).
+        self.chart_images: ImageHost | None = None
 
     @property
     def authenticates(self) -> bool:
@@ -423,9 +433,8 @@ class TeamsAdapter:
                 await self.update_in(turn, target, reply.card)
                 ref = MessageRef("teams", conversation_id, target)
             else:
-                ref = MessageRef(
-                    "teams", conversation_id, await self.post_in(turn, card_activity(reply.card))
-                )
+                pictured = await self.pictured(reply.card)
+                ref = MessageRef("teams", conversation_id, await self.post_in(turn, card_activity(pictured)))
             await self._remember(reply.card, ref)
 
     async def post_in(self, turn: TurnContext, activity: Activity) -> str:
@@ -433,9 +442,31 @@ class TeamsAdapter:
         response = await connector_call("send", lambda: turn.send_activity(activity), self._sleep)
         return str(getattr(response, "id", "") or "")
 
+    async def pictured(self, card: Card) -> Card:
+        """A card with charts gets their picture as an Image (with alt text): at the bot's expiring URL, or
+        inline as a data URI when no host is set and the whole message stays within Teams' size limit."""
+        if not card.charts:
+            return card
+        from cards.charts import render_png
+
+        png = await asyncio.to_thread(render_png, card.charts)
+        alt = " ".join(c.alt for c in card.charts) or card.title
+        if self.chart_images is not None:
+            try:
+                url = await self.chart_images.publish(png)
+            except Exception:  # the database is down: the card still goes out, with its native charts
+                log.exception("Teams: could not store a chart picture")
+            else:
+                return replace(card, images=(*card.images, Image(url, alt)))
+        uri = data_uri(png)
+        # Inline only when the whole message, everything else kept as it is, stays within the size limit.
+        if card_bytes(render_adaptive(card)) + len(uri) + len(alt) + 200 <= MAX_CARD_BYTES:
+            return replace(card, images=(*card.images, Image(uri, alt)))
+        return card
+
     async def update_in(self, turn: TurnContext, message_id: str, card: Card) -> None:
         """Replace message `message_id` of this turn's conversation with `card` (throttling retried)."""
-        activity = card_activity(card)
+        activity = card_activity(await self.pictured(card))
         activity.id = message_id
         await connector_call("update", lambda: turn.update_activity(activity), self._sleep)
 
@@ -497,6 +528,10 @@ class TeamsAdapter:
         await self.close()
 
 
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def has_bearer_token(authorization: str) -> bool:
     """`Authorization: Bearer <token>` with a non-empty token (validity is the JWT check's business)."""
     scheme, _, token = authorization.strip().partition(" ")
@@ -523,8 +558,10 @@ class TeamsSender:
         conversation_id = ref.conversation.id if ref.conversation else ""
         posted: list[str] = []
 
+        pictured = await self._adapter.pictured(card)
+
         async def post(turn: TurnContext) -> None:
-            activity = card_activity(card)
+            activity = card_activity(pictured)
             tenant = ref.conversation.tenant_id if ref.conversation else None
             if tenant:
                 # Teams wants the tenant on proactive messages.

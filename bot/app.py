@@ -20,6 +20,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from bot.azure_clients import AzureClients
+from bot.chart_images import ChartImages
 from bot.checks import CheckPool
 from bot.config import Settings, is_loopback_host
 from bot.context import Context
@@ -41,11 +42,11 @@ SHUTDOWN_LIMIT = 9.0
 
 def build_router() -> Router:
     """Every capability's router, composed in a fixed order (first match wins)."""
-    from handlers import deploy, jobs, start, watch
+    from handlers import chart, deploy, jobs, start, watch
     from handlers import help as help_handlers
 
     return Router("ftbot").include(
-        help_handlers.router, jobs.router, start.router, watch.router, deploy.router
+        help_handlers.router, jobs.router, start.router, watch.router, deploy.router, chart.router
     )
 
 
@@ -219,7 +220,13 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[STORE] = store
     app.router.add_get("/healthz", healthz)
+    # `ctx.settings` is read at publish time: the public URL is known only once the port is bound.
+    chart_images = ChartImages(store, lambda: ctx.settings)
+    chart_images.mount(app)
+    scheduler.every("prune-chart-images", 3600, chart_images.prune)
     adapters = _mount_adapters(app, settings, dispatcher, store, notifier)
+    if "teams" in adapters:
+        adapters["teams"].chart_images = chart_images
 
     async def on_cleanup(_app: web.Application) -> None:
         await scheduler.stop()

@@ -204,6 +204,12 @@ class Settings(BaseSettings):
         description="Seconds after a job create went unanswered before a start that Azure has no job for is "
         "declared not started (its uploads are then deleted and the user told).",
     )
+    chart_ttl_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="How long chart pictures stay at their unguessable URL under FTBOT_PUBLIC_URL (Teams "
+        "fetches them from there); after that the link answers 404.",
+    )
     emulator_speed: float = Field(
         default=16.0,
         gt=0,

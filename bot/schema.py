@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -243,4 +244,17 @@ file_deletions = Table(
     Column("lease_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("resource", "file_id"),
+)
+
+# Chart pictures served to Teams at `/charts/<token>.png` (unguessable token), until they expire. In the
+# database so that any replica can serve them.
+chart_images = Table(
+    "chart_images",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("png", LargeBinary, nullable=False),
+    Column("job_id", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_chart_images_expires_at", "expires_at"),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cards.format import number, percent, plural
-from cards.jobs import job_key
+from cards.jobs import CHART, job_key
 from cards.model import Button, Card, Table, Tone
 from cards.views import CheckpointView
 
@@ -114,7 +114,7 @@ def checkpoints_card(
     if warning:
         text = f"{warning}\n{text}"
     # One Deploy button per deployable row (at most three: Azure keeps the last three epochs).
-    buttons = tuple(
+    deploys = [
         Button(
             f"Deploy step {c.step}",
             DEPLOY_ACTION,
@@ -122,7 +122,8 @@ def checkpoints_card(
             style="primary" if c is deployable[-1] else "default",
         )
         for c in deployable[-3:]
-    )
+    ]
+    buttons = (*deploys, Button("Chart", CHART, {"job": job_id}))
     return Card(
         title=f"Checkpoints of {job_id}",
         tone=Tone.WARNING if warning else Tone.INFO,

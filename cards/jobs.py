@@ -16,6 +16,9 @@ PAUSE = "job.pause"
 RESUME = "job.resume"
 CHECKPOINTS = "job.checkpoints"
 SHOW = "job.show"
+CHART = "job.chart"
+# Jobs that have (or had) training steps to draw.
+_CHARTABLE = frozenset({"running", "paused", "pausing", "resuming", "succeeded", "failed", "cancelled"})
 
 _TONES = {
     "succeeded": Tone.SUCCESS,
@@ -156,6 +159,8 @@ def job_buttons(job: JobView) -> tuple[Button, ...]:
         Button("Refresh", REFRESH, payload, style="primary"),
         Button("Events", EVENTS, payload),
     ]
+    if job.status in _CHARTABLE:
+        buttons.append(Button("Chart", CHART, payload))
     if job.status == "running":
         buttons.append(Button("Pause", PAUSE, payload))
     elif job.status == "paused":

@@ -39,12 +39,50 @@ class Table:
     # One optional action per row (e.g. open that job): a client that can (Teams) makes the row's first cell
     # clickable and may then shorten long ids in it, since the full id travels in the action's payload.
     row_actions: tuple[Button | None, ...] = ()
+    # Use the platform's own table where it has one (Slack `table` block, one per message).
+    native: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Image:
     url: str  # https URL the client can fetch, or a data: URI
     alt: str
+
+
+ChartRole = Literal["train", "valid", "full_valid", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChartSeries:
+    """One line of a chart: `(x, y)` points in x order. `role` picks its colour and style everywhere."""
+
+    name: str
+    points: tuple[tuple[float, float], ...]
+    role: ChartRole = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class ChartMark:
+    """Something marked on a chart: a vertical line at `x` (`epoch`), a point (`checkpoint`, `best`)."""
+
+    kind: Literal["epoch", "checkpoint", "best"]
+    x: float
+    y: float | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A line chart (one panel). Renderers draw it natively (Slack `data_visualization`, Teams `Chart.Line`,
+    both downsampled to what the platform allows) and as a PNG (`cards.charts`); `alt` says its facts in
+    words for screen readers and clients that show no chart."""
+
+    title: str
+    x_label: str
+    y_label: str
+    series: tuple[ChartSeries, ...]
+    alt: str
+    marks: tuple[ChartMark, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +120,8 @@ class Card:
     facts: tuple[Fact, ...] = ()
     tables: tuple[Table, ...] = ()
     images: tuple[Image, ...] = ()
+    # Native charts; adapters also post them as one PNG picture (cards.charts.render_png).
+    charts: tuple[Chart, ...] = ()
     buttons: tuple[Button, ...] = ()
     footer: str = ""
     # Plain-text summary for notifications and clients that cannot show cards.

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Final
 
+from cards.charts import native_grid
 from cards.markup import ELLIPSIS, cut, cut_words, escape_slack, text_len, to_cell, to_mrkdwn, to_plain
-from cards.model import Button, Card, Fact, Image, Table, Tone
+from cards.model import Button, Card, Chart, Fact, Image, Table, Tone
 from cards.payload import pack_slack
 
 
@@ -44,6 +45,17 @@ class SlackLimits:
     IMAGE_TITLE: Final = 2000
     # Message `text`: 40,000 is the hard limit, about 4,000 is what Slack advises for notifications.
     MESSAGE_TEXT: Final = 4000
+    # data_visualization (line): title 50, 1-6 series named uniquely in 20 characters, 1-20 data points whose
+    # labels are the axis categories (20 characters each), axis labels 50, at most 2 charts per message.
+    CHART_TITLE: Final = 50
+    CHART_SERIES: Final = 6
+    CHART_POINTS: Final = 20
+    CHART_NAME: Final = 20
+    CHART_AXIS_LABEL: Final = 50
+    CHARTS_PER_MESSAGE: Final = 2
+    # table: at most 100 rows of at most 20 cells; one table block per message.
+    TABLE_ROWS: Final = 100
+    TABLE_CELLS: Final = 20
 
 
 _TONE_MARK = {
@@ -184,6 +196,57 @@ def _image_block(image: Image) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+def _chart_block(chart: Chart) -> dict[str, Any] | None:
+    """A native line chart (`data_visualization`), downsampled to the block's few shared categories."""
+    categories, rows = native_grid(chart, SlackLimits.CHART_POINTS, SlackLimits.CHART_SERIES)
+    if not rows or not categories:
+        return None
+    names: set[str] = set()
+    series = []
+    for s, values in rows:
+        name = cut(to_plain(s.name), SlackLimits.CHART_NAME).strip() or "series"
+        while name in names:  # names must be unique
+            name = cut(name, SlackLimits.CHART_NAME - 1) + "'"
+        names.add(name)
+        data = [{"label": c, "value": round(v, 4)} for c, v in zip(categories, values, strict=True)]
+        series.append({"name": name, "data": data})
+    axis = {
+        "categories": categories,
+        "x_label": _filled(cut(to_plain(chart.x_label), SlackLimits.CHART_AXIS_LABEL)),
+        "y_label": _filled(cut(to_plain(chart.y_label), SlackLimits.CHART_AXIS_LABEL)),
+    }
+    return {
+        "type": "data_visualization",
+        "title": _filled(cut(to_plain(chart.title), SlackLimits.CHART_TITLE)),
+        "chart": {"type": "line", "series": series, "axis_config": axis},
+    }
+
+
+def _table_block(table: Table) -> list[dict[str, Any]]:
+    """A native `table` block: header row first, raw text cells, rows beyond 100 counted after it."""
+    width = min(SlackLimits.TABLE_CELLS, max([len(table.columns), *(len(r) for r in table.rows)], default=0))
+    if width == 0:
+        return []
+
+    def row(cells: tuple[str, ...]) -> list[dict[str, Any]]:
+        padded = (*cells[:width], *([""] * (width - len(cells))))
+        return [{"type": "raw_text", "text": _filled(to_cell(c))} for c in padded]
+
+    header = [row(table.columns)] if table.columns else []
+    room = SlackLimits.TABLE_ROWS - len(header)
+    blocks: list[dict[str, Any]] = []
+    if table.title:
+        title = escape_slack(to_plain(table.title, 200).replace("*", "∗"))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*"}})
+    blocks.append({"type": "table", "rows": header + [row(r) for r in table.rows[:room]]})
+    notes = [f"{len(table.rows) - room} more rows not shown"] if len(table.rows) > room else []
+    if table.more:
+        notes.append(to_mrkdwn(table.more, 1000))
+    if notes:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(notes)}]})
+    return blocks
+
+
 def _confirm(button: Button) -> dict[str, Any] | None:
     if button.confirm is None:
         return None
@@ -230,19 +293,36 @@ def _buttons(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
     return out
 
 
+def has_native_blocks(message: dict[str, Any]) -> bool:
+    """Whether a rendered message uses blocks a workspace may not have yet (charts, tables)."""
+    return any(b.get("type") in ("data_visualization", "table") for b in message.get("blocks", []))
+
+
 def _fallback_text(card: Card) -> str:
     text = card.summary or (f"{card.title} ({card.badge})" if card.badge else card.title)
     return _filled(to_mrkdwn(text, SlackLimits.MESSAGE_TEXT))
 
 
-def render_blocks(card: Card) -> dict[str, Any]:
-    """The card as a Slack message `{"text": fallback, "blocks": [...]}`, within every Block Kit limit."""
+def render_blocks(card: Card, *, native: bool = True) -> dict[str, Any]:
+    """The card as a Slack message `{"text": fallback, "blocks": [...]}`, within every Block Kit limit.
+
+    `native=False` leaves out the newer blocks (charts, tables), for a workspace that refuses them: the text
+    and the fallback still carry the facts.
+    """
     content: list[dict[str, Any]] = []
     if card.text.strip():
         content.append({"type": "section", "text": _mrkdwn(card.text, SlackLimits.SECTION_TEXT)})
+    if native:
+        charts = [_chart_block(c) for c in card.charts[: SlackLimits.CHARTS_PER_MESSAGE]]
+        content.extend(c for c in charts if c is not None)
     content.extend(_fact_sections(card.facts))
+    native_table = native
     for table in card.tables:
-        content.extend(_table_section(table))
+        if table.native and native_table:
+            content.extend(_table_block(table))
+            native_table = False  # one table block per message
+        else:
+            content.extend(_table_section(table))
     content.extend(_image_block(i) for i in card.images)
 
     shown_buttons = card.buttons[: _MAX_ACTION_BLOCKS * SlackLimits.ACTION_ELEMENTS]
@@ -275,4 +355,4 @@ def _left_out_note(blocks: int, buttons: int) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
-__all__ = ["SlackLimits", "render_blocks"]
+__all__ = ["SlackLimits", "has_native_blocks", "render_blocks"]

@@ -19,8 +19,9 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cards.charts import native_grid
 from cards.markup import cut, to_ac_markdown, to_plain
-from cards.model import Button, Card, Fact, Image, Table, Tone
+from cards.model import Button, Card, Chart, Fact, Image, Table, Tone
 from cards.payload import pack_teams, teams_verb
 
 SCHEMA_URL = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -40,6 +41,15 @@ _COLOR = {
     Tone.ERROR: "Attention",
 }
 _STYLE = {"default": "default", "primary": "positive", "danger": "destructive"}
+# Teams' chart colours (the documented names) closest to the picture's colours per series role.
+_CHART_COLOR = {
+    "train": "categoricalBlue",
+    "valid": "categoricalMarigold",
+    "full_valid": "categoricalGreen",
+    "other": "categoricalPurple",
+}
+# Points per line in a native chart: enough for the shape, few enough for a phone.
+CHART_POINTS = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,7 @@ class _Budget:
     cell: int = 500
     images: int = 10
     image_url: int = 60_000
+    charts: int = 4
 
 
 _BUDGETS = (
@@ -59,7 +70,7 @@ _BUDGETS = (
     _Budget(text=8_000, rows=50, cell=200),
     _Budget(text=4_000, rows=25, cell=120, image_url=30_000),
     _Budget(text=2_000, rows=10, columns=8, cell=80, images=2, image_url=8_000),
-    _Budget(text=1_000, rows=5, columns=6, cell=40, images=0, image_url=0),
+    _Budget(text=1_000, rows=5, columns=6, cell=40, images=0, image_url=0, charts=1),
 )
 
 
@@ -196,6 +207,31 @@ def _image(image: Image, budget: _Budget) -> dict[str, Any]:
     return _text_block(f"🖼 {to_ac_markdown(image.alt, 500) or 'image'} (not shown here)", isSubtle=True)
 
 
+def _chart(chart: Chart) -> dict[str, Any] | None:
+    """Teams' `Chart.Line` (documented properties only); clients without charts show the fallback text."""
+    categories, rows = native_grid(chart, CHART_POINTS)
+    if not rows:
+        return None
+    data = [
+        {
+            "legend": to_plain(s.name, 60) or "series",
+            "color": _CHART_COLOR.get(s.role, "categoricalPurple"),
+            "values": [
+                {"x": int(c.rstrip("'")), "y": round(v, 4)} for c, v in zip(categories, values, strict=True)
+            ],
+        }
+        for s, values in rows
+    ]
+    return {
+        "type": "Chart.Line",
+        "title": to_plain(chart.title, 200),
+        "xAxisTitle": to_plain(chart.x_label, 100),
+        "yAxisTitle": to_plain(chart.y_label, 100),
+        "data": data,
+        "fallback": _text_block(to_ac_markdown(chart.alt, 2000) or chart.title, isSubtle=True),
+    }
+
+
 def _execute(button: Button, title: str) -> dict[str, Any]:
     data = pack_teams(button.action, button.payload)
     return {
@@ -240,6 +276,10 @@ def _render(card: Card, budget: _Budget) -> dict[str, Any]:
     body: list[dict[str, Any]] = [_header(card)]
     if card.text:
         body.extend(_paragraphs(to_ac_markdown(card.text, budget.text)))
+    for chart in card.charts[: budget.charts]:
+        element = _chart(chart)
+        if element is not None:
+            body.append(element)
     if card.facts:
         body.append(_facts(card.facts, budget))
     for table in card.tables:

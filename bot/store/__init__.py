@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.store.approvals import Approval, ApprovalStore, NewApproval
 from bot.store.audit import AuditEntry, AuditStore
 from bot.store.base import StoreBase
+from bot.store.charts import ChartStore
 from bot.store.conversations import ConversationStore, StoredConversation
 from bot.store.health import HealthStore
 from bot.store.inbound import InboundStore
@@ -46,5 +47,6 @@ class Store(
     WatchStore,
     HealthStore,
     IntentStore,
+    ChartStore,
 ):
     """All reads and writes of the bot's state. Create with `Store.open(url)`, then `await upgrade()`."""

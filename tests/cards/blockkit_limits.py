@@ -31,7 +31,19 @@ MAX_CONFIRM_BUTTON = 30
 MAX_IMAGE_URL = 3000
 MAX_ALT_TEXT = 2000
 BUTTON_STYLES = {"primary", "danger"}
-BLOCK_TYPES = {"header", "section", "context", "actions", "image", "divider"}
+BLOCK_TYPES = {"header", "section", "context", "actions", "image", "divider", "data_visualization", "table"}
+# data_visualization (docs.slack.dev/reference/block-kit/blocks/data-visualization-block, 2026-06-16)
+MAX_CHART_TITLE = 50
+MAX_CHART_SERIES = 6
+MAX_CHART_POINTS = 20
+MAX_CHART_LABEL = 20  # series names, data point labels, axis categories
+MAX_CHART_AXIS_LABEL = 50
+MAX_CHARTS = 2
+CHART_TYPES = {"line", "bar", "area", "pie"}
+# table (docs.slack.dev/reference/block-kit/blocks/table-block)
+MAX_TABLE_ROWS = 100
+MAX_TABLE_CELLS = 20
+MAX_TABLES = 1
 
 # In mrkdwn, `<` only opens a link/mention and `&` only an entity; anything else must have been escaped.
 _ANGLE_RE = re.compile(r"<(?:https?://|mailto:|[@#!])[^<>\s|]*(?:\|[^<>]*)?>")
@@ -101,6 +113,12 @@ class _Checker:
             if "style" in confirm and confirm["style"] not in BUTTON_STYLES:
                 self.fail(where, f"confirm style {confirm['style']!r} invalid")
 
+    def chart(self, where: str, block: dict[str, Any]) -> None:
+        _chart(self, where, block)
+
+    def table(self, where: str, block: dict[str, Any]) -> None:
+        _table(self, where, block)
+
     def block(self, where: str, block: dict[str, Any], ids: Counter[str]) -> None:
         kind = block.get("type")
         if kind not in BLOCK_TYPES:
@@ -141,6 +159,10 @@ class _Checker:
                         self.fail(f"{where}.elements[{i}]", f"unexpected element {element.get('type')!r}")
                     else:
                         self.button(f"{where}.elements[{i}]", element, ids)
+        elif kind == "data_visualization":
+            self.chart(where, block)
+        elif kind == "table":
+            self.table(where, block)
         elif kind == "image":
             url = block.get("image_url")
             if not isinstance(url, str) or not url.startswith("https://") or units(url) > MAX_IMAGE_URL:
@@ -148,6 +170,71 @@ class _Checker:
             alt = block.get("alt_text")
             if not isinstance(alt, str) or not alt or units(alt) > MAX_ALT_TEXT:
                 self.fail(where, f"alt_text must be 1..{MAX_ALT_TEXT} units")
+
+
+def _label(value: Any, limit: int) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and units(value) <= limit
+
+
+def _chart(check: _Checker, where: str, block: dict[str, Any]) -> None:
+    if not _label(block.get("title"), MAX_CHART_TITLE):
+        check.fail(where, f"title must be 1..{MAX_CHART_TITLE} characters")
+    chart = block.get("chart")
+    if not isinstance(chart, dict) or chart.get("type") not in CHART_TYPES:
+        check.fail(where, f"chart.type must be one of {sorted(CHART_TYPES)}")
+        return
+    if chart["type"] == "pie":
+        return
+    series = chart.get("series")
+    if not isinstance(series, list) or not 1 <= len(series) <= MAX_CHART_SERIES:
+        check.fail(where, f"chart needs 1..{MAX_CHART_SERIES} series")
+        return
+    axis = chart.get("axis_config")
+    categories = axis.get("categories") if isinstance(axis, dict) else None
+    if not isinstance(categories, list) or not categories:
+        check.fail(where, "axis_config.categories is required")
+        return
+    for c in categories:
+        if not _label(c, MAX_CHART_LABEL):
+            check.fail(where, f"category {c!r} must be 1..{MAX_CHART_LABEL} characters")
+    if len(set(categories)) != len(categories):
+        check.fail(where, "axis categories repeat")
+    for name in ("x_label", "y_label"):
+        if name in axis and not _label(axis[name], MAX_CHART_AXIS_LABEL):
+            check.fail(where, f"axis_config.{name} must be 1..{MAX_CHART_AXIS_LABEL} characters")
+    names = [s.get("name") for s in series if isinstance(s, dict)]
+    if len(names) != len(series) or not all(_label(n, MAX_CHART_LABEL) for n in names):
+        check.fail(where, f"every series needs a name of 1..{MAX_CHART_LABEL} characters")
+    if len(set(names)) != len(names):
+        check.fail(where, "series names must be unique")
+    for i, s in enumerate(series):
+        data = s.get("data") if isinstance(s, dict) else None
+        if not isinstance(data, list) or not 1 <= len(data) <= MAX_CHART_POINTS:
+            check.fail(f"{where}.series[{i}]", f"data needs 1..{MAX_CHART_POINTS} points")
+            continue
+        labels = [p.get("label") for p in data]
+        if labels != categories:
+            check.fail(f"{where}.series[{i}]", "data labels must match the axis categories")
+        for p in data:
+            value = p.get("value")
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+                check.fail(f"{where}.series[{i}]", f"value {value!r} is not a number")
+
+
+def _table(check: _Checker, where: str, block: dict[str, Any]) -> None:
+    rows = block.get("rows")
+    if not isinstance(rows, list) or not 1 <= len(rows) <= MAX_TABLE_ROWS:
+        check.fail(where, f"table needs 1..{MAX_TABLE_ROWS} rows")
+        return
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or not 1 <= len(row) <= MAX_TABLE_CELLS:
+            check.fail(f"{where}.rows[{i}]", f"a row holds 1..{MAX_TABLE_CELLS} cells")
+            continue
+        for cell in row:
+            if not isinstance(cell, dict) or cell.get("type") not in ("raw_text", "rich_text"):
+                check.fail(f"{where}.rows[{i}]", "cells are raw_text or rich_text")
+            elif cell["type"] == "raw_text" and not _label(cell.get("text"), 10_000):
+                check.fail(f"{where}.rows[{i}]", "raw_text cell is empty")
 
 
 def violations(message: dict[str, Any]) -> list[str]:
@@ -170,6 +257,11 @@ def violations(message: dict[str, Any]) -> list[str]:
     for action_id, count in ids.items():
         if count > 1:
             check.fail("blocks", f"action_id {action_id!r} used {count} times (must be unique)")
+    kinds = Counter(b.get("type") for b in blocks)
+    if kinds["data_visualization"] > MAX_CHARTS:
+        check.fail("blocks", f"{kinds['data_visualization']} charts (at most {MAX_CHARTS} per message)")
+    if kinds["table"] > MAX_TABLES:
+        check.fail("blocks", f"{kinds['table']} table blocks (at most {MAX_TABLES} per message)")
     block_ids = Counter(b.get("block_id") for b in blocks if b.get("block_id"))
     for block_id, count in block_ids.items():
         if count > 1:

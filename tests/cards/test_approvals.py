@@ -178,8 +178,8 @@ def test_checkpoints_card_has_a_deploy_button_per_deployable_row() -> None:
 
     card = checkpoints_card("ftjob-1", [point(s, s > 10) for s in (10, 20, 30, 40)], job_status="succeeded")
     valid(card)
-    assert [b.label for b in card.buttons] == ["Deploy step 20", "Deploy step 30", "Deploy step 40"]
-    assert all(b.action == DEPLOY_ACTION and b.payload["job"] == "ftjob-1" for b in card.buttons)
+    assert [b.label for b in card.buttons] == ["Deploy step 20", "Deploy step 30", "Deploy step 40", "Chart"]
+    assert all(b.action == DEPLOY_ACTION and b.payload["job"] == "ftjob-1" for b in card.buttons[:3])
     assert card.buttons[0].payload["model"] == "m:ckpt-step-20"
     assert isinstance(card.buttons[0], Button)
 

@@ -13,7 +13,7 @@ from cards.errors import error_card, not_found_card
 from cards.events import events_card
 from cards.format import progress_bar
 from cards.help import help_card, unknown_verb_card, usage_card
-from cards.jobs import CANCEL, CHECKPOINTS, EVENTS, PAUSE, REFRESH, RESUME, job_card, job_list_card
+from cards.jobs import CANCEL, CHART, CHECKPOINTS, EVENTS, PAUSE, REFRESH, RESUME, job_card, job_list_card
 from cards.model import Card, Tone
 from cards.payload import unpack_slack, unpack_teams
 from cards.render_slack import render_blocks
@@ -69,15 +69,16 @@ def test_running_job_card(running_job: JobView) -> None:
     teams, slack = rendered_both_ways(card)
 
     buttons = slack_buttons(slack)
-    assert [b["text"]["text"] for b in buttons] == ["Refresh", "Events", "Pause", "Cancel"]
+    assert [b["text"]["text"] for b in buttons] == ["Refresh", "Events", "Chart", "Pause", "Cancel"]
     unpacked = [unpack_slack(b["action_id"], b["value"]) for b in buttons]
     assert [(u.action, dict(u.payload)) for u in unpacked if u] == [
         (REFRESH, {"job": JOB_ID}),
         (EVENTS, {"job": JOB_ID}),
+        (CHART, {"job": JOB_ID}),
         (PAUSE, {"job": JOB_ID}),
         (CANCEL, {"job": JOB_ID}),
     ]
-    cancel = buttons[3]
+    cancel = buttons[4]
     assert cancel["style"] == "danger" and cancel["confirm"]["confirm"]["text"] == "Yes, cancel it"
     assert cancel["confirm"]["deny"]["text"] == "Keep it running"
 
@@ -86,14 +87,15 @@ def test_running_job_card(running_job: JobView) -> None:
         "Action.Execute",
         "Action.Execute",
         "Action.Execute",
+        "Action.Execute",
         "Action.ShowCard",
     ]
     assert actions[0]["fallback"]["type"] == "Action.Submit"
     assert unpack_teams(actions[0]["data"]).action == REFRESH  # type: ignore[union-attr]
-    assert actions[3]["title"] == "Cancel"
-    yes = actions[3]["card"]["actions"][0]
+    assert actions[4]["title"] == "Cancel"
+    yes = actions[4]["card"]["actions"][0]
     assert yes["type"] == "Action.Execute" and yes["title"] == "Yes, cancel it"
-    assert actions[3]["card"]["body"][-1]["text"] == "Keep it running? Click Cancel again to close this."
+    assert actions[4]["card"]["body"][-1]["text"] == "Keep it running? Click Cancel again to close this."
     assert unpack_teams(yes["fallback"]["data"]).payload == {"job": JOB_ID}  # type: ignore[union-attr]
     assert "Updated 09:20 UTC" in json.dumps(slack["blocks"][-1])
 
@@ -105,7 +107,7 @@ def test_terminal_jobs_have_no_cancel_button(running_job: JobView, status: str) 
     )
     card = job_card(job)
     # A succeeded job offers its checkpoints (the deployable ones); no finished job offers Cancel.
-    expected = [REFRESH, EVENTS, CHECKPOINTS] if status == "succeeded" else [REFRESH, EVENTS]
+    expected = [REFRESH, EVENTS, CHART, CHECKPOINTS] if status == "succeeded" else [REFRESH, EVENTS, CHART]
     assert [b.action for b in card.buttons] == expected
     assert card.badge == status
     assert "Finished" in {f.label for f in card.facts}
@@ -115,8 +117,8 @@ def test_terminal_jobs_have_no_cancel_button(running_job: JobView, status: str) 
 
 def test_paused_job_offers_resume_not_pause(running_job: JobView) -> None:
     card = job_card(replace(running_job, status="paused"))
-    assert [b.action for b in card.buttons] == [REFRESH, EVENTS, RESUME, CHECKPOINTS, CANCEL]
-    assert card.buttons[2].label == "Resume" and dict(card.buttons[2].payload) == {"job": JOB_ID}
+    assert [b.action for b in card.buttons] == [REFRESH, EVENTS, CHART, RESUME, CHECKPOINTS, CANCEL]
+    assert card.buttons[3].label == "Resume" and dict(card.buttons[3].payload) == {"job": JOB_ID}
     rendered_both_ways(card)
 
 

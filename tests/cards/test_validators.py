@@ -105,7 +105,9 @@ def _button(action_id: str = "a", **extra: Any) -> dict[str, Any]:
         ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}], "1..10"),
         ([{"type": "image", "image_url": "http://x/y.png", "alt_text": "a"}], "https"),
         ([{"type": "image", "image_url": "https://x/y.png", "alt_text": ""}], "alt_text"),
-        ([{"type": "table"}], "unknown block type"),
+        ([{"type": "bogus"}], "unknown block type"),
+        ([{"type": "table"}], "1..100 rows"),
+        ([{"type": "data_visualization", "title": "t", "chart": {"type": "scatter"}}], "chart.type"),
     ],
 )
 def test_blockkit_checker_catches(blocks: list[dict[str, Any]], expected: str) -> None:

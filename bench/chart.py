@@ -1,0 +1,230 @@
+"""Benchmark of `chart`: a 100,000-step results.csv to PNG plus analysis (plain script, not a test).
+
+Two variants in the same run, same library (matplotlib Agg), same parse and analysis of every step:
+  ours      parse by column -> analysis -> MinMaxLTTB to 2,000 points a line -> PNG
+  baseline  parse by column -> analysis -> PNG of every point
+Imports and a first drawing happen before the clock starts; each variant runs `--rounds` times interleaved
+and keeps its best (the build machine is shared). Then `python -X importtime -c "import bot.app"` for this
+tree and for `--before` (a git ref, default the branch point from main), median of `--imports` runs each.
+
+    .venv/bin/python bench/chart.py [--steps 100000] [--rounds 3] [--metric loss|accuracy|both] [--before REF]
+
+`--metric loss` (the default, as `chart` and the success alert) draws one panel; `both` two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bot.azure.results_csv import parse_results_columns
+from bot.results_analysis import CheckpointInfo
+from cards.charts import render_png
+from cards.loss_chart import LOSS_COLUMNS, loss_chart_card
+from handlers.chart import build_view
+
+GOALS = {"seconds": 1.0, "ratio": 5.0}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def results_csv(steps: int, epochs: int = 10, seed: int = 42) -> bytes:
+    """A deterministic results.csv: noisy decaying losses, validation turning up late, full_* per epoch."""
+    rng = random.Random(seed)
+    per_epoch = steps // epochs
+    lines = [
+        "step,train_loss,train_mean_token_accuracy,valid_loss,validation_mean_token_accuracy,"
+        "full_valid_loss,full_valid_mean_token_accuracy"
+    ]
+    for step in range(1, steps + 1):
+        e = step / per_epoch
+        train = (0.05 + 1.9 * math.exp(-0.8 * e)) * max(0.3, rng.gauss(1, 0.08))
+        valid_curve = 0.35 + 1.6 * math.exp(-0.8 * e) + 0.01 * max(0.0, e - 6)
+        valid = valid_curve * max(0.3, rng.gauss(1, 0.12))
+        full = f"{valid_curve:.4f},{math.exp(-0.35 * valid_curve):.3f}" if step % per_epoch == 0 else ","
+        lines.append(
+            f"{step},{train:.4f},{math.exp(-0.35 * train):.3f},{valid:.4f},{math.exp(-0.35 * valid):.3f},{full}"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def checkpoints(steps: int, epochs: int = 10) -> list[CheckpointInfo]:
+    per_epoch = steps // epochs
+    return [
+        CheckpointInfo(f"ftchkpt-{e:032x}", e * per_epoch, None, None, deployable=True)
+        for e in range(epochs - 2, epochs + 1)
+    ]
+
+
+def _columns(data: bytes, metric: str) -> Any:
+    return parse_results_columns(data, LOSS_COLUMNS if metric == "loss" else None)  # as the handler does
+
+
+def ours(data: bytes, metric: str, steps: int) -> bytes:
+    columns = _columns(data, metric)
+    view = build_view(
+        "ftjob-" + "0" * 32, "succeeded", columns, checkpoints(steps), metric=metric, n_epochs=10
+    )  # type: ignore[arg-type]
+    return render_png(loss_chart_card(view).charts)
+
+
+def baseline(data: bytes, metric: str, steps: int) -> bytes:
+    import numpy as np
+
+    columns = parse_results_columns(data)
+    view = build_view(
+        "ftjob-" + "0" * 32, "succeeded", columns, checkpoints(steps), metric=metric, n_epochs=10
+    )  # type: ignore[arg-type]
+    every = {}
+    for name in view.series:
+        values = columns.values[name]
+        keep = np.isfinite(values)
+        every[name] = tuple(zip(columns.steps[keep].tolist(), values[keep].tolist(), strict=True))
+    return render_png(loss_chart_card(replace(view, series=every)).charts, points=None)
+
+
+def drawing(data: bytes, metric: str, steps: int) -> tuple[object, object]:
+    """The drawing alone, for both variants: (ours: downsample + draw, baseline: draw every point)."""
+    import numpy as np
+
+    from cards.charts import PNG_POINTS, downsample_arrays
+
+    columns = parse_results_columns(data)
+    view = build_view(
+        "ftjob-" + "0" * 32, "succeeded", columns, checkpoints(steps), metric=metric, n_epochs=10
+    )  # type: ignore[arg-type]
+    names = list(view.series)
+
+    def ours_draw() -> bytes:
+        series = {n: downsample_arrays(columns.steps, columns.values[n], PNG_POINTS) for n in names}
+        return render_png(loss_chart_card(replace(view, series=series)).charts)
+
+    every = {}
+    for name in names:
+        keep = np.isfinite(columns.values[name])
+        every[name] = tuple(
+            zip(columns.steps[keep].tolist(), columns.values[name][keep].tolist(), strict=True)
+        )
+    full = loss_chart_card(replace(view, series=every)).charts
+
+    def baseline_draw() -> bytes:
+        return render_png(full, points=None)
+
+    return ours_draw, baseline_draw
+
+
+def timed(fn: object, *args: object) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), time.process_time()
+    fn(*args)  # type: ignore[operator]
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def import_time(tree: Path) -> tuple[float, bool]:
+    """Cumulative import time of `bot.app` (seconds) in `tree`, and whether plotting libraries came along."""
+    code = "import sys, bot.app; print(int(any(m in sys.modules for m in ('numpy', 'matplotlib'))))"
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        cwd=tree,
+        env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    total = 0.0
+    for line in out.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[2].strip() == "bot.app":
+            total = int(parts[1]) / 1e6
+    return total, out.stdout.strip() == "1"
+
+
+def export(ref: str, into: Path) -> Path:
+    archive = into / "before.tar"
+    subprocess.run(["git", "archive", "-o", str(archive), ref], cwd=ROOT, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into / "before", filter="data")
+    return into / "before"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--metric", choices=("loss", "accuracy", "both"), default="loss")
+    parser.add_argument("--imports", type=int, default=5)
+    parser.add_argument(
+        "--before", default="", help="git ref to compare import time with (default: merge-base with main)"
+    )
+    args = parser.parse_args()
+
+    data = results_csv(args.steps)
+    print(f"results.csv: {args.steps:,} steps, {len(data) / 1e6:.1f} MB, metric={args.metric}")
+    ours(data[:20_000] + b"", args.metric, args.steps)  # warm-up: imports, fonts, first drawing
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(args.rounds):
+        for name, fn in (("ours", ours), ("baseline", baseline)):
+            wall, cpu = timed(fn, data, args.metric, args.steps)
+            if name not in best or wall < best[name][0]:
+                best[name] = (wall, cpu)
+    ours_draw, baseline_draw = drawing(data, args.metric, args.steps)
+    draw: dict[str, tuple[float, float]] = {}
+    for _ in range(args.rounds):
+        for name, fn in (("ours", ours_draw), ("baseline", baseline_draw)):
+            wall, cpu = timed(fn)
+            if name not in draw or wall < draw[name][0]:
+                draw[name] = (wall, cpu)
+    png = ours(data, args.metric, args.steps)
+    print(f"PNG: {len(png) / 1024:.0f} KiB")
+    for name, (wall, cpu) in best.items():
+        print(f"  {name:9} {wall:6.3f} s wall  {cpu:6.3f} s CPU")
+    ratio = best["baseline"][0] / best["ours"][0]
+    cpu_ratio = best["baseline"][1] / best["ours"][1]
+    print(f"  ratio     {ratio:.1f}x wall, {cpu_ratio:.1f}x CPU (baseline / ours)")
+    print("drawing alone (the results already parsed and analysed):")
+    for name, (wall, cpu) in draw.items():
+        print(f"  {name:9} {wall:6.3f} s wall  {cpu:6.3f} s CPU")
+    draw_ratio = draw["baseline"][0] / draw["ours"][0]
+    print(f"  ratio     {draw_ratio:.1f}x wall, {draw['baseline'][1] / draw['ours'][1]:.1f}x CPU")
+    ok = best["ours"][0] <= GOALS["seconds"] and ratio >= GOALS["ratio"]
+    print(
+        f"goal <= {GOALS['seconds']} s end to end: {'met' if best['ours'][0] <= GOALS['seconds'] else 'NOT met'}; "
+        f">= {GOALS['ratio']}x end to end: {'met' if ratio >= GOALS['ratio'] else 'NOT met'}, "
+        f"drawing alone: {'met' if draw_ratio >= GOALS['ratio'] else 'NOT met'}"
+    )
+
+    ref = (
+        args.before
+        or subprocess.run(
+            ["git", "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"after": ROOT}
+        if ref:
+            trees["before"] = export(ref, Path(tmp))
+        runs: dict[str, list[float]] = {k: [] for k in trees}
+        heavy: dict[str, bool] = {}
+        for _ in range(args.imports):
+            for name, tree in trees.items():
+                seconds, loaded = import_time(tree)
+                runs[name].append(seconds)
+                heavy[name] = loaded
+        for name, values in runs.items():
+            print(
+                f"python -X importtime -c 'import bot.app' ({name}{' ' + ref[:10] if name == 'before' else ''}): "
+                f"median {statistics.median(values) * 1000:.0f} ms of {len(values)}; numpy/matplotlib loaded: {heavy[name]}"
+            )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
