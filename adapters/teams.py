@@ -122,7 +122,10 @@ class TeamsAdapter:
         *,
         answer_within: float = ANSWER_WITHIN,
         sleep: Sleep = asyncio.sleep,
+        platform: Platform = "teams",
     ) -> None:
+        # "teams"; "web" when the local Direct Line channel (adapters/directline.py) runs its turns here.
+        self.platform: Platform = platform
         self.settings = settings
         self._sleep = sleep
         self.dispatcher = dispatcher
@@ -164,43 +167,48 @@ class TeamsAdapter:
             body = await request.json()
         except ValueError:
             return web.Response(status=400, text="body is not JSON")
+        status, answer = await self.process(body, request.headers.get("Authorization", ""))
+        if isinstance(answer, str):
+            return web.Response(status=status, text=answer)
+        return web.json_response(answer, status=status) if answer is not None else web.Response(status=status)
+
+    async def process(self, body: object, authorization: str = "") -> tuple[int, Any]:
+        """One incoming Activity (JSON) through authentication, de-duplication and a turn: the HTTP status
+        and the body to answer (an invoke's response, a short error text, or None). The local Direct Line
+        channel calls this in-process with the activities of the chat page."""
         if not isinstance(body, dict) or not body.get("type"):
-            return web.Response(status=400, text="body is not a Bot Framework Activity")
+            return 400, "body is not a Bot Framework Activity"
         try:
             activity = Activity().deserialize(body)
         except Exception:  # msrest raises its own DeserializationError for malformed fields
-            return web.Response(status=400, text="body is not a Bot Framework Activity")
+            return 400, "body is not a Bot Framework Activity"
         try:
-            auth = await self.cloud.bot_framework_authentication.authenticate_request(
-                activity, request.headers.get("Authorization", "")
-            )
+            auth = await self.cloud.bot_framework_authentication.authenticate_request(activity, authorization)
         except Exception as exc:  # PermissionError, but also jwt decode errors for a malformed token
             log.warning("Teams: rejected an unauthenticated request (%s)", type(exc).__name__)
-            return web.Response(status=401)
+            return 401, None
         if await self._seen(activity):
             if activity.type == ActivityTypes.invoke:
-                return web.json_response(message_response(ALREADY_HANDLED))
-            return web.Response(status=200)
+                return 200, message_response(ALREADY_HANDLED)
+            return 200, None
         try:
             invoke = await self.cloud.process_activity(
                 auth, activity, functools.partial(self._on_turn, raw=body)
             )
         except Exception:
             log.exception("Teams: could not process a %s activity", activity.type)
-            return web.Response(status=500)
+            return 500, None
         if invoke is None:  # not an invoke: nothing to say in the HTTP response
-            return web.Response(status=200)
+            return 200, None
         # botbuilder has two InvokeResponse classes (core and schema); both carry `status` and `body`.
-        status = int(getattr(invoke, "status", None) or 200)
-        body = getattr(invoke, "body", None)
-        return web.json_response(body, status=status) if body is not None else web.Response(status=status)
+        return int(getattr(invoke, "status", None) or 200), getattr(invoke, "body", None)
 
     async def _seen(self, activity: Activity) -> bool:
         """Bot Framework retries a delivery it thinks failed; the activity id repeats, the work must not."""
         if activity.type not in (ActivityTypes.message, ActivityTypes.invoke) or not activity.id:
             return False
         conversation = activity.conversation.id if activity.conversation else ""
-        return await self.store.seen_event("teams", f"{conversation}|{activity.id}")
+        return await self.store.seen_event(self.platform, f"{conversation}|{activity.id}")
 
     async def _on_turn(self, turn: TurnContext, *, raw: Mapping[str, Any]) -> None:
         """One turn; a failure to deliver is logged, not turned into a 500 (a retry would be de-duplicated)."""
@@ -220,31 +228,31 @@ class TeamsAdapter:
             # Other invokes (message extensions, task modules) are not ours: the SDK answers 501.
         elif activity.type == ActivityTypes.message:
             if activity.value is not None and not (activity.text or "").strip():
-                action = submit_action(activity, raw)
+                action = submit_action(activity, raw, self.platform)
                 if action is not None:
                     await self._on_action(turn, action, invoke=False)
             elif is_command_message(activity):
                 await self._on_message(turn, raw)
         elif activity.type in (ActivityTypes.conversation_update, ActivityTypes.installation_update):
             # The bot was added somewhere: keep the reference so alerts can be sent there later.
-            await self.store.save_conversation(conversation_of(activity, raw))
+            await self.store.save_conversation(conversation_of(activity, raw, self.platform))
 
     async def _on_message(self, turn: TurnContext, raw: Mapping[str, Any]) -> None:
         text = strip_bot_mention(turn.activity)
         try:
             parsed = parse_command_text(text)
         except UsageError as exc:
-            conversation = conversation_of(turn.activity, raw)
+            conversation = conversation_of(turn.activity, raw, self.platform)
             await self.store.save_conversation(conversation)
-            usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message, "teams")
+            usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message, self.platform)
             await self._deliver(turn, [usage], conversation.id, source=None)
             return
-        cmd: Command = command_from(turn.activity, raw, text, parsed)
+        cmd: Command = command_from(turn.activity, raw, text, parsed, self.platform)
         await self.store.save_conversation(cmd.conversation)
         await self._answer(turn, self.dispatcher.on_command(cmd), cmd.conversation, source=None, invoke=False)
 
     async def _on_execute(self, turn: TurnContext, raw: Mapping[str, Any]) -> None:
-        action = execute_action(turn.activity, raw)
+        action = execute_action(turn.activity, raw, self.platform)
         if action is None:
             await self._invoke_response(turn, error_response(400, FOREIGN_BUTTON))
             return
@@ -307,7 +315,7 @@ class TeamsAdapter:
             rest.remove(replacing)
             await self._invoke_response(turn, card_response(replacing.card))
             if source:
-                await self._remember(replacing.card, MessageRef("teams", conversation.id, source))
+                await self._remember(replacing.card, MessageRef(self.platform, conversation.id, source))
         else:
             await self._invoke_response(turn, message_response(plain_summary(rest[0].card) if rest else DONE))
         return rest
@@ -345,10 +353,10 @@ class TeamsAdapter:
             target = reply.update.message_id if reply.update else (source if reply.replace_source else None)
             if target:
                 await self.update_in(turn, target, reply.card)
-                ref = MessageRef("teams", conversation_id, target)
+                ref = MessageRef(self.platform, conversation_id, target)
             else:
                 ref = MessageRef(
-                    "teams", conversation_id, await self.post_in(turn, card_activity(reply.card))
+                    self.platform, conversation_id, await self.post_in(turn, card_activity(reply.card))
                 )
             await self._remember(reply.card, ref)
 
@@ -365,7 +373,9 @@ class TeamsAdapter:
 
     async def _remember(self, card: Card, ref: MessageRef) -> None:
         if card.key and ref.message_id:
-            await self.store.remember_message(card.key, Conversation("teams", ref.conversation_id).key, ref)
+            await self.store.remember_message(
+                card.key, Conversation(self.platform, ref.conversation_id).key, ref
+            )
 
     async def continue_in(
         self,
@@ -427,6 +437,7 @@ class TeamsSender:
 
     def __init__(self, adapter: TeamsAdapter) -> None:
         self._adapter = adapter
+        self.platform = adapter.platform
 
     async def send(
         self, reference: Mapping[str, Any], card: Card, *, thread: str | None = None
@@ -449,7 +460,7 @@ class TeamsSender:
             posted.append(await self._adapter.post_in(turn, activity))
 
         await self._adapter.continue_in(ref, thread, post)
-        return MessageRef("teams", conversation_id, posted[0] if posted else "")
+        return MessageRef(self._adapter.platform, conversation_id, posted[0] if posted else "")
 
     async def update(self, reference: Mapping[str, Any], message: MessageRef, card: Card) -> None:
         """Replace message `message` (in its own conversation, e.g. a channel thread) with `card`.

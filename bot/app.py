@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
@@ -174,7 +175,9 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[STORE] = store
     app.router.add_get("/healthz", healthz)
-    adapters = _mount_adapters(app, settings, dispatcher, store, notifier)
+    adapters = _mount_adapters(
+        app, settings, dispatcher, store, notifier, resource=_resource_label(settings, embedded)
+    )
 
     async def on_cleanup(_app: web.Application) -> None:
         await scheduler.stop()
@@ -212,13 +215,31 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
 
 
+def _resource_label(settings: Settings, embedded: bool) -> str:
+    """What the local chat page's header names as the Azure resource."""
+    if embedded:
+        return "Azure emulator (local)"
+    return settings.account_name or urlsplit(settings.azure_openai_endpoint or "").hostname or "Azure OpenAI"
+
+
 def _mount_adapters(
-    app: web.Application, settings: Settings, dispatcher: Dispatcher, store: Store, notifier: Notifier
+    app: web.Application,
+    settings: Settings,
+    dispatcher: Dispatcher,
+    store: Store,
+    notifier: Notifier,
+    *,
+    resource: str = "Azure OpenAI",
 ) -> dict[str, Any]:
+    from adapters.directline import mount_directline
     from adapters.slack import mount_slack
     from adapters.teams import mount_teams
 
     mounted: dict[str, Any] = {}
+    # The local chat page (Web Chat over a local Direct Line): on loopback, or with a secret.
+    web_chat = mount_directline(app, settings, dispatcher, store, notifier, resource=resource)
+    if web_chat is not None:
+        mounted["web"] = web_chat
     slack = mount_slack(app, settings, dispatcher, store, notifier)
     if slack is not None:
         mounted["slack"] = slack
@@ -244,13 +265,35 @@ def _is_loopback(host: str) -> bool:
 
 
 def _platform_configured(settings: Settings) -> bool:
-    return bool(settings.slack_bot_token or settings.microsoft_app_id)
+    # The chat page behind a secret on a reachable address is shared too: no local files there.
+    shared_page = settings.directline_secret is not None and not _is_loopback(settings.host)
+    return bool(settings.slack_bot_token or settings.microsoft_app_id or shared_page)
 
 
-async def serve(settings: Settings) -> int:
+DEMO_COMMANDS = (
+    "help",
+    "start gpt-4o-mini-2024-07-18 --training good_training --validation good_validation",
+    "list",
+)
+
+
+def demo_banner(url: str) -> str:
+    """What `ftbot demo` prints once the page is up: where to go and what to type."""
+    tries = "\n".join(f"    {command}" for command in DEMO_COMMANDS)
+    return (
+        f"\nftbot demo is running. Open {url}/ in a browser and try:\n{tries}\n"
+        "(a second tab is a second user; Ctrl-C stops the demo)\n"
+    )
+
+
+async def serve(settings: Settings, *, demo: bool = False) -> int:
     """Run until SIGTERM/SIGINT, then shut down gracefully; the exit code for the CLI."""
     bot = await start_bot(settings)
     log.info("ftbot listening on %s (health: %s/healthz)", bot.url, bot.url)
+    if "web" in bot.adapters:
+        log.info("local chat page: %s/", bot.url)
+        if demo:
+            print(demo_banner(bot.url), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
