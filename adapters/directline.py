@@ -312,7 +312,17 @@ class Bundle:
         }
         if etag in request.headers.get("If-None-Match", ""):
             return web.Response(status=304, headers=headers)
-        encoded = await self.prepare()
+        ready = self.prepare()
+        if not ready.done():
+            # Still compressing (the page asked for it a moment ago): on this machine's loopback the plain
+            # bytes are quicker than waiting; the next load gets the compressed ones.
+            return web.Response(
+                body=await asyncio.to_thread(self.path.read_bytes),
+                headers=headers,
+                content_type="text/javascript",
+                charset="utf-8",
+            )
+        encoded = ready.result()
         accepted = request.headers.get("Accept-Encoding", "").lower()
         for coding in ("br", "gzip"):
             if coding in encoded and coding in accepted:

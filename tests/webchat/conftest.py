@@ -85,12 +85,18 @@ class DirectLineClient:
             return r.status, body
 
     async def connect(self, user: str | None = None) -> DirectLineClient:
-        status, body = await self.call("POST", f"{API}/tokens/generate", json={"user": {"id": user}} if user else {})
+        status, body = await self.call(
+            "POST", f"{API}/tokens/generate", json={"user": {"id": user}} if user else {}
+        )
         assert status == 200, body
         self.user_id = body["user"]["id"]
         status, body = await self.call("POST", f"{API}/conversations", token=body["token"])
         assert status in (200, 201), body
-        self.token, self.conversation_id, self.stream_url = body["token"], body["conversationId"], body["streamUrl"]
+        self.token, self.conversation_id, self.stream_url = (
+            body["token"],
+            body["conversationId"],
+            body["streamUrl"],
+        )
         return self
 
     async def say(self, text: str) -> str:

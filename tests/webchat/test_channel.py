@@ -39,7 +39,12 @@ def _press(card: dict[str, Any], title: str, user: str) -> dict[str, Any]:
     """What Web Chat posts for an `Action.Submit` with object data: a message with `value`, no text."""
     action = next(b for b in buttons(card) if b.get("title") == title)
     assert action["type"] == "Action.Submit"  # Web Chat ignores Action.Execute; the channel converted it
-    return {"type": "message", "value": action["data"], "from": {"id": user}, "channelData": {"postBack": True}}
+    return {
+        "type": "message",
+        "value": action["data"],
+        "from": {"id": user},
+        "channelData": {"postBack": True},
+    }
 
 
 async def test_a_card_button_updates_the_card_in_place(dl: DirectLineClient) -> None:
@@ -66,7 +71,7 @@ async def test_a_plain_submit_reaches_the_bot_as_a_message_with_value(dl: Direct
     await dl.connect("alice")
     await dl.say(START)
     await dl.wait_for(lambda acts: any("Fine-tuning job" in card_text(c) for a in acts for c in cards(a)))
-    card_id, card = _job_card(dl)
+    _, card = _job_card(dl)
     action = next(b for b in buttons(card) if b.get("title") == "Events")
     data = {k: v for k, v in action["data"].items() if k != EXECUTE_KEY}
     before = len(dl.seen)
@@ -109,10 +114,23 @@ async def test_execute_buttons_round_trip_to_the_invoke_teams_sends() -> None:
     card = {
         "type": "AdaptiveCard",
         "actions": [
-            {"type": "Action.Execute", "title": "Refresh", "verb": "ftbot:job_refresh", "data": data,
-             "fallback": {"type": "Action.Submit", "title": "Refresh", "data": data}},
-            {"type": "Action.ShowCard", "title": "Cancel", "card": {"type": "AdaptiveCard", "actions": [
-                {"type": "Action.Execute", "title": "Yes", "verb": "ftbot:cancel", "data": data}]}},
+            {
+                "type": "Action.Execute",
+                "title": "Refresh",
+                "verb": "ftbot:job_refresh",
+                "data": data,
+                "fallback": {"type": "Action.Submit", "title": "Refresh", "data": data},
+            },
+            {
+                "type": "Action.ShowCard",
+                "title": "Cancel",
+                "card": {
+                    "type": "AdaptiveCard",
+                    "actions": [
+                        {"type": "Action.Execute", "title": "Yes", "verb": "ftbot:cancel", "data": data}
+                    ],
+                },
+            },
             {"type": "Action.OpenUrl", "title": "Docs", "url": "https://example.com"},
         ],
     }
@@ -169,14 +187,19 @@ async def test_page_and_bundle_are_cached_and_compressed(emulator: Any, tmp_path
             async with http.get(f"{bot.url}/") as r:
                 page = await r.text()
                 assert r.status == 200 and r.headers["Cache-Control"] == "no-cache"
-            assert "local demo" in page and f"<b id=\"resource\">{bot.settings.account_name}</b>" in page
+            assert "local demo" in page and f'<b id="resource">{bot.settings.account_name}</b>' in page
             src = page.split('<script src="')[1].split('"')[0]
+            # The page started compressing the bundle; until that is done it is served as is.
+            await bot.adapters["web"].bundle.prepare()
             assert src.startswith("/webchat/webchat.js?v=")
             for coding in ("br", "gzip"):
                 async with http.get(f"{bot.url}{src}", headers={"Accept-Encoding": coding}) as r:
                     assert r.status == 200
                     assert r.headers["Content-Encoding"] == coding
-                    assert "immutable" in r.headers["Cache-Control"] and "max-age=31536000" in r.headers["Cache-Control"]
+                    assert (
+                        "immutable" in r.headers["Cache-Control"]
+                        and "max-age=31536000" in r.headers["Cache-Control"]
+                    )
                     assert r.headers["Vary"] == "Accept-Encoding"
                     assert len(await r.read()) < 2000
                     etag = r.headers["ETag"]
@@ -198,7 +221,9 @@ async def test_without_the_bundle_the_page_says_how_to_install_it(emulator: Any,
 
 
 async def test_with_a_secret_everything_needs_it(emulator: Any, tmp_path: Path) -> None:
-    settings = bot_settings(emulator, tmp_path, webchat_dir=_bundle(tmp_path), directline_secret="s3cret-value")
+    settings = bot_settings(
+        emulator, tmp_path, webchat_dir=_bundle(tmp_path), directline_secret="s3cret-value"
+    )
     bot = await start_bot(settings)
     try:
         async with aiohttp.ClientSession() as http:

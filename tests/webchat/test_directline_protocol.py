@@ -83,7 +83,9 @@ async def test_watermarks_return_only_what_is_new(dl: DirectLineClient) -> None:
     assert int(dl.watermark or 0) > int(mark)
 
     # Without a watermark the whole conversation comes back; a watermark of 0 is the same.
-    _, everything = await dl.call("GET", f"{API}/conversations/{dl.conversation_id}/activities", token=dl.token)
+    _, everything = await dl.call(
+        "GET", f"{API}/conversations/{dl.conversation_id}/activities", token=dl.token
+    )
     _, from_zero = await dl.call(
         "GET", f"{API}/conversations/{dl.conversation_id}/activities?watermark=0", token=dl.token
     )
@@ -136,7 +138,10 @@ async def test_unknown_and_foreign_conversations(dl: DirectLineClient, web_bot: 
     # Someone else's conversation with my token: forbidden, and nothing is posted there.
     other = await DirectLineClient(dl.http, dl.base).connect("mallory")
     status, body = await dl.call(
-        "POST", f"{API}/conversations/{other.conversation_id}/activities", token=dl.token, json={"type": "message"}
+        "POST",
+        f"{API}/conversations/{other.conversation_id}/activities",
+        token=dl.token,
+        json={"type": "message"},
     )
     assert status == 403 and _error(body)[0] == "Forbidden"
     assert await other.poll() == []
@@ -147,7 +152,9 @@ async def test_malformed_activities_are_bad_requests(dl: DirectLineClient) -> No
     path = f"{API}/conversations/{dl.conversation_id}/activities"
     status, body = await dl.call("POST", path, token=dl.token, json={"text": "no type"})
     assert status == 400 and _error(body)[0] == "MissingProperty"
-    status, body = await dl.call("POST", path, token=dl.token, data=b"{not json", headers={"Content-Type": "application/json"})
+    status, body = await dl.call(
+        "POST", path, token=dl.token, data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert status == 400 and _error(body)[0] == "BadSyntax"
     status, body = await dl.call("POST", path, token=dl.token, json=["a", "list"])
     assert status == 400
@@ -157,7 +164,9 @@ async def test_malformed_activities_are_bad_requests(dl: DirectLineClient) -> No
 
 async def test_the_token_decides_who_speaks(dl: DirectLineClient) -> None:
     await dl.connect("alice")
-    activity_id = await dl.post({"type": "message", "text": "help", "from": {"id": "the-boss", "name": "Boss"}})
+    activity_id = await dl.post(
+        {"type": "message", "text": "help", "from": {"id": "the-boss", "name": "Boss"}}
+    )
     seen = await dl.wait_for(lambda acts: any(a["id"] == activity_id for a in acts))
     echo = next(a for a in seen if a["id"] == activity_id)
     assert echo["from"]["id"] == "alice"
@@ -165,12 +174,16 @@ async def test_the_token_decides_who_speaks(dl: DirectLineClient) -> None:
 
 async def test_reconnect_gives_a_stream_url_from_the_watermark(dl: DirectLineClient) -> None:
     await dl.connect()
-    status, body = await dl.call("GET", f"{API}/conversations/{dl.conversation_id}?watermark=3", token=dl.token)
+    status, body = await dl.call(
+        "GET", f"{API}/conversations/{dl.conversation_id}?watermark=3", token=dl.token
+    )
     assert status == 200 and body["conversationId"] == dl.conversation_id
     assert body["streamUrl"].endswith("&watermark=3")
 
 
-async def test_websocket_stream_delivers_activity_sets(dl: DirectLineClient, http: aiohttp.ClientSession) -> None:
+async def test_websocket_stream_delivers_activity_sets(
+    dl: DirectLineClient, http: aiohttp.ClientSession
+) -> None:
     await dl.connect()
     async with http.ws_connect(dl.stream_url) as ws:
         sent = await dl.say("help")
@@ -191,7 +204,9 @@ async def test_websocket_stream_delivers_activity_sets(dl: DirectLineClient, htt
         assert sent not in [a["id"] for a in message["activities"]]
 
 
-async def test_stream_needs_a_token_for_that_conversation(dl: DirectLineClient, http: aiohttp.ClientSession) -> None:
+async def test_stream_needs_a_token_for_that_conversation(
+    dl: DirectLineClient, http: aiohttp.ClientSession
+) -> None:
     await dl.connect()
     other = await DirectLineClient(dl.http, dl.base).connect()
     base = dl.stream_url.split("?")[0]
