@@ -500,7 +500,11 @@ class DirectLine:
         secret, a new conversation and a token for it (201)."""
         self._check_origin(request)
         scheme, value = self._credential(request)
-        if self.secret is not None and scheme == "bearer" and hmac.compare_digest(value, self.secret):
+        if (
+            self.secret is not None
+            and scheme == "bearer"
+            and hmac.compare_digest(value.encode(), self.secret.encode())
+        ):
             body = await self._json(request, required=False)
             user = _user_of(body)
             user_id = str(user.get("id") or f"local-user-{next(self._users)}")

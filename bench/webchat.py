@@ -17,15 +17,12 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 from playwright.async_api import CDPSession, Page, async_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bot.app import start_bot  # noqa: E402
-from bot.config import Settings  # noqa: E402
+from bot.app import start_bot
+from bot.config import Settings
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run"]  # fmt: skip
@@ -64,7 +61,9 @@ async def main(rounds: int) -> int:
             warm: list[tuple[float, float]] = []
             busy: list[float] = []
             async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+                browser = await pw.chromium.launch(
+                    executable_path="/usr/bin/chromium", headless=True, args=ARGS
+                )
                 for _ in range(rounds):
                     context = await browser.new_context()
                     page = await context.new_page()
@@ -80,7 +79,9 @@ async def main(rounds: int) -> int:
     for name, runs in (("first visit (cold cache)", cold), ("reload (bundle cached, baseline)", warm)):
         ready = statistics.median(r for r, _ in runs)
         helped = statistics.median(h for _, h in runs)
-        print(f"{name:34} page ready {ready:5.2f} s   help answered {helped:5.2f} s   (median of {len(runs)})")
+        print(
+            f"{name:34} page ready {ready:5.2f} s   help answered {helped:5.2f} s   (median of {len(runs)})"
+        )
     cold_help = statistics.median(h for _, h in cold)
     warm_help = statistics.median(h for _, h in warm)
     print(f"first visit / reload: x{cold_help / warm_help:.2f}")
