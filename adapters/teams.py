@@ -11,6 +11,9 @@ clicked card). Work that takes longer than `answer_within` seconds is answered a
 a typing indicator) and its replies are sent proactively when ready. Every conversation reference is stored
 for proactive sends, which `TeamsSender` (registered on the notifier for platform "teams") makes later.
 
+The local chat page's Direct Line channel (`adapters/directline.py`) runs its activities through a second,
+anonymous instance of this adapter (`platform="web"`, via `process`), so the page gets the same turn.
+
 With credentials, a request without a bearer token is refused (401) before its body is read. On shutdown
 (`close`), new requests get 503 and work in flight gets `SHUTDOWN_GRACE` seconds before it is cancelled.
 """
