@@ -100,6 +100,17 @@ async def test_chat_page_in_chromium(web_bot: RunningBot, emulator: Any) -> None
             await finished.scroll_into_view_if_needed()
             await page.screenshot(path=str(ARTIFACTS / "webchat.png"))
 
+            # A confirmation (Action.ShowCard holding the real button) opens in the card and its button works.
+            await page.locator("button.ac-pushButton", has_text="Cancel").click()
+            yes = page.locator("button.ac-pushButton", has_text="Yes, cancel it")
+            await yes.wait_for(timeout=WAIT_MS)
+            await yes.click()
+            # The clicked card is replaced by the job's card after the cancel (no new message).
+            await page.get_by_text("Cancel requested by").wait_for(timeout=WAIT_MS)
+            assert await job_title.count() == 1
+            assert await page.locator("button.ac-pushButton", has_text="Cancel").count() == 0
+            await page.screenshot(path=str(ARTIFACTS / "webchat-cancelled.png"))
+
             # A second tab is a second user, with a conversation of its own.
             second = await browser.new_page()
             await second.goto(f"{web_bot.url}/")
