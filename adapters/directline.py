@@ -169,6 +169,9 @@ class Conversation:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def append(self, activity: dict[str, Any]) -> int:
+        if self.log and self.log[-1][1].get("type") == "typing":
+            # A typing indicator is news only until the next activity: a reload must not replay it.
+            self.log.pop()
         self.last += 1
         self.log.append((self.last, activity))
         if len(self.timestamps) > 2 * MAX_ACTIVITIES:  # forget the ids that left the log

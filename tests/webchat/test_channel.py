@@ -17,6 +17,9 @@ from adapters.directline import (
     mount_directline,
     to_page_card,
 )
+from adapters.directline import (
+    Conversation as DirectLineConversation,
+)
 from bot.app import RunningBot, start_bot
 from bot.config import Settings
 from bot.model import Conversation
@@ -101,6 +104,16 @@ async def test_proactive_sends_reach_the_page_through_the_notifier(
     mark = len(seen)
     seen = await dl.wait_for(lambda acts: any(a["id"] == ref.message_id for a in acts[mark:]))
     assert "(seen)" in card_text(cards(seen[-1])[0])
+
+
+async def test_a_typing_indicator_is_not_kept_once_something_follows() -> None:
+    conv = DirectLineConversation(id="c", user_id="u", user_name="u")
+    conv.append({"id": "c|1", "type": "message"})
+    conv.append({"id": "c|2", "type": "typing"})
+    assert [a["id"] for a in conv.after(1)] == ["c|2"]
+    conv.append({"id": "c|3", "type": "message"})
+    assert [a["id"] for a in conv.after(0)] == ["c|1", "c|3"]
+    assert conv.last == 3
 
 
 async def test_typed_triggers_from_hints_work() -> None:
