@@ -83,6 +83,9 @@ EXECUTE_KEY = "ftbot.execute"
 _TRIGGER = re.compile(r"^\s*(?:@ftbot|/ft)\b\s*", re.IGNORECASE)
 _USER_ID = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 
+# Asks a browser for the page's password (user name: who you are; password: FTBOT_DIRECTLINE_SECRET).
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="ftbot local chat", charset="UTF-8"'}
+
 BUNDLE_MISSING = (
     "Web Chat's bundle is not installed: run `make install` (it fetches botframework-webchat with npm), "
     "or point FTBOT_WEBCHAT_DIR at a folder holding webchat.js."
@@ -92,14 +95,18 @@ BUNDLE_MISSING = (
 class DirectLineError(Exception):
     """A Direct Line error response: HTTP status plus the `ErrorResponse` code and message."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
 
     def response(self) -> web.Response:
-        return web.json_response({"error": {"code": self.code, "message": self.message}}, status=self.status)
+        body = {"error": {"code": self.code, "message": self.message}}
+        return web.json_response(body, status=self.status, headers=self.headers)
 
 
 def _now() -> str:
@@ -434,7 +441,7 @@ class DirectLine:
             return web.Response(
                 status=401,
                 text="ftbot: this chat page needs the password set in FTBOT_DIRECTLINE_SECRET.",
-                headers={"WWW-Authenticate": 'Basic realm="ftbot local chat", charset="UTF-8"'},
+                headers=BASIC_CHALLENGE,
             )
         if not self.bundle.present:
             return web.Response(status=503, text=f"ftbot: {BUNDLE_MISSING}")
@@ -457,7 +464,7 @@ class DirectLine:
     async def bundle_file(self, request: web.Request) -> web.StreamResponse:
         self._check_origin(request)
         if self._secret_user(request) is None:
-            raise DirectLineError(401, "Unauthorized", "The password is missing.")
+            raise DirectLineError(401, "Unauthorized", "The password is missing.", BASIC_CHALLENGE)
         if not self.bundle.present:
             return web.Response(status=404, text=BUNDLE_MISSING)
         return await self.bundle.response(request)
@@ -470,7 +477,9 @@ class DirectLine:
         self._check_origin(request)
         basic_user = self._secret_user(request)
         if basic_user is None:
-            raise DirectLineError(401, "Unauthorized", "Send the Direct Line secret as a bearer token.")
+            raise DirectLineError(
+                401, "Unauthorized", "Send the Direct Line secret as a bearer token.", BASIC_CHALLENGE
+            )
         body = await self._json(request, required=False)
         user = _user_of(body)
         user_id = basic_user or str(user.get("id") or "") or f"local-user-{next(self._users)}"

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from adapters.directline import default_bundle_dir
-from bot.app import RunningBot
+from bot.app import RunningBot, start_bot
 from bot.model import Conversation
 from cards.model import Card, Fact, Tone
+from tests.conftest import bot_settings
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
@@ -131,3 +132,29 @@ async def test_chat_page_in_chromium(web_bot: RunningBot, emulator: Any) -> None
 async def _conversation_id(bot: RunningBot, user: str) -> str:
     directline = bot.adapters["web"]
     return next(c.id for c in directline.conversations.values() if c.user_id == user)
+
+
+async def test_with_a_secret_the_browser_asks_for_it(emulator: Any, tmp_path: Path) -> None:
+    """Behind FTBOT_DIRECTLINE_SECRET the page is HTTP Basic: the user name typed there is who you are."""
+    bot = await start_bot(bot_settings(emulator, tmp_path, directline_secret="pa55-word"))
+    try:
+        async with playwright_api.async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                stranger = await browser.new_context()
+                answer = await stranger.request.get(f"{bot.url}/")
+                assert answer.status == 401 and "Basic" in answer.headers["www-authenticate"]
+                context = await browser.new_context(
+                    http_credentials={"username": "carol", "password": "pa55-word"}
+                )
+                page = await context.new_page()
+                await page.goto(f"{bot.url}/")
+                await _send(page, "help")
+                await page.get_by_text("ftbot commands").wait_for(timeout=WAIT_MS)
+                assert await page.locator("#user").inner_text() == "carol"
+            finally:
+                await browser.close()
+    finally:
+        await bot.close()
