@@ -9,7 +9,10 @@ import asyncio
 import gc
 import ipaddress
 import logging
+import os
 import signal
+import sys
+import webbrowser
 from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import resources
@@ -286,6 +289,20 @@ def demo_banner(url: str) -> str:
     )
 
 
+def _desktop_session() -> bool:
+    """A person at a desktop ran the demo in a terminal (not CI, not a script, not over plain SSH)."""
+    if not sys.stdout.isatty() or os.environ.get("CI"):
+        return False
+    return sys.platform in ("darwin", "win32") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
+def _open_browser(url: str) -> None:
+    with suppress(Exception):
+        webbrowser.open(url)
+
+
 async def serve(settings: Settings, *, demo: bool = False) -> int:
     """Run until SIGTERM/SIGINT, then shut down gracefully; the exit code for the CLI."""
     bot = await start_bot(settings)
@@ -294,6 +311,9 @@ async def serve(settings: Settings, *, demo: bool = False) -> int:
         log.info("local chat page: %s/", bot.url)
         if demo:
             print(demo_banner(bot.url), flush=True)
+            if _desktop_session():
+                # Best effort, in a thread: a browser launcher may take a moment, and may not exist.
+                asyncio.get_running_loop().run_in_executor(None, _open_browser, f"{bot.url}/")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
