@@ -4,10 +4,31 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml tests/js/package.json 2>/dev/null | sha1sum | cut -c1-12)
+# The local chat page serves Web Chat's prebuilt bundle; `npm pack` fetches just that package (no dependency
+# tree), at the version webchat/package.json pins, and only its webchat.js is kept.
+WEBCHAT_VERSION := $(shell sed -n 's/.*"botframework-webchat": *"\([^"]*\)".*/\1/p' webchat/package.json)
+WEBCHAT := webchat/dist/webchat.js
 
 .PHONY: demo test lint bench install browser
 
-install: $(STAMP)
+install: $(STAMP) $(WEBCHAT)
+
+$(WEBCHAT): webchat/package.json
+	@mkdir -p webchat/dist
+	cd webchat && rm -f botframework-webchat-*.tgz \
+		&& npm pack --silent botframework-webchat@$(WEBCHAT_VERSION) >/dev/null \
+		&& tar -xzf botframework-webchat-$(WEBCHAT_VERSION).tgz -C dist --strip-components=2 \
+			package/dist/webchat.js package/dist/webchat.js.LICENSE.txt \
+		&& rm -f botframework-webchat-*.tgz
+	@touch $@
+
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser of its own); install it if
+# missing (as root, as on CI; elsewhere the tests skip with the reason unless FTBOT_REQUIRE_BROWSER=1).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "installing Chromium for the browser tests (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+		|| echo "could not install Chromium: the browser tests will skip (set FTBOT_REQUIRE_BROWSER=1 to fail)"; }
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,20 +37,13 @@ $(STAMP): pyproject.toml
 	@if [ -f tests/js/package.json ]; then cd tests/js && npm install --no-audit --no-fund --silent; fi
 	@rm -f $(VENV)/.installed-*; touch $@
 
-demo: $(STAMP)
+demo: install
 	$(BIN)/ftbot demo
 
-lint: $(STAMP)
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-
-# The browser tests drive Debian's Chromium (never a browser Playwright would download); install it if missing.
-browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
-		echo "installing Chromium for the browser tests (apt-get)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-		|| echo "could not install Chromium: the browser tests will skip (set FTBOT_REQUIRE_BROWSER=1 to fail)"; }
 
 test: lint browser
 	$(BIN)/pytest -q -ra $(PYTEST_ARGS)

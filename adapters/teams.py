@@ -11,6 +11,9 @@ clicked card). Work that takes longer than `answer_within` seconds is answered a
 a typing indicator) and its replies are sent proactively when ready. Every conversation reference is stored
 for proactive sends, which `TeamsSender` (registered on the notifier for platform "teams") makes later.
 
+The local chat page's Direct Line channel (`adapters/directline.py`) runs its activities through a second,
+anonymous instance of this adapter (`platform="web"`, via `process`), so the page gets the same turn.
+
 With credentials, a request without a bearer token is refused (401) before its body is read; Bot Framework's
 signing keys are fetched off the request path (adapters/teams_keys.py); a request from a tenant not allowed
 (`FTBOT_TEAMS_ALLOWED_TENANTS`, default: MicrosoftAppTenantId; neither: nobody) gets 403 before any work.
@@ -141,7 +144,10 @@ class TeamsAdapter:
         *,
         answer_within: float = ANSWER_WITHIN,
         sleep: Sleep = asyncio.sleep,
+        platform: Platform = "teams",
     ) -> None:
+        # "teams"; "web" when the local Direct Line channel (adapters/directline.py) runs its turns here.
+        self.platform: Platform = platform
         self.settings = settings
         self._sleep = sleep
         self.dispatcher = dispatcher
@@ -211,41 +217,46 @@ class TeamsAdapter:
             return web.Response(status=400, text="the body cannot be decoded with its charset")
         except ValueError:
             return web.Response(status=400, text="body is not JSON")
+        status, answer = await self.process(body, request.headers.get("Authorization", ""))
+        if isinstance(answer, str):
+            return web.Response(status=status, text=answer)
+        return web.json_response(answer, status=status) if answer is not None else web.Response(status=status)
+
+    async def process(self, body: object, authorization: str = "") -> tuple[int, Any]:
+        """One incoming Activity (JSON) through authentication, de-duplication and a turn: the HTTP status
+        and the body to answer (an invoke's response, a short error text, or None). The local Direct Line
+        channel calls this in-process with the activities of the chat page."""
         if not isinstance(body, dict) or not body.get("type"):
-            return web.Response(status=400, text="body is not a Bot Framework Activity")
+            return 400, "body is not a Bot Framework Activity"
         try:
             activity = Activity().deserialize(body)
         except Exception:  # msrest raises its own DeserializationError for malformed fields
-            return web.Response(status=400, text="body is not a Bot Framework Activity")
+            return 400, "body is not a Bot Framework Activity"
         try:
-            auth = await self.cloud.bot_framework_authentication.authenticate_request(
-                activity, request.headers.get("Authorization", "")
-            )
+            auth = await self.cloud.bot_framework_authentication.authenticate_request(activity, authorization)
         except Exception as exc:  # PermissionError, but also jwt decode errors for a malformed token
             log.warning("Teams: rejected an unauthenticated request (%s)", type(exc).__name__)
-            return web.Response(status=401)
+            return 401, None
         if self.authenticates:
             tenant = tenant_of(activity, body)
             if tenant not in self.tenants:
                 log.warning("Teams: rejected a request from tenant %s (not allowed)", tenant or "(none)")
-                return web.Response(status=403)
+                return 403, None
         if await self._seen(activity):
             if activity.type == ActivityTypes.invoke:
-                return web.json_response(message_response(ALREADY_HANDLED))
-            return web.Response(status=200)
+                return 200, message_response(ALREADY_HANDLED)
+            return 200, None
         try:
             invoke = await self.cloud.process_activity(
                 auth, activity, functools.partial(self._on_turn, raw=body)
             )
         except Exception:
             log.exception("Teams: could not process a %s activity", activity.type)
-            return web.Response(status=500)
+            return 500, None
         if invoke is None:  # not an invoke: nothing to say in the HTTP response
-            return web.Response(status=200)
+            return 200, None
         # botbuilder has two InvokeResponse classes (core and schema); both carry `status` and `body`.
-        status = int(getattr(invoke, "status", None) or 200)
-        body = getattr(invoke, "body", None)
-        return web.json_response(body, status=status) if body is not None else web.Response(status=status)
+        return int(getattr(invoke, "status", None) or 200), getattr(invoke, "body", None)
 
     async def _seen(self, activity: Activity) -> bool:
         """Bot Framework retries a delivery it thinks failed; the activity id repeats, the work must not."""
@@ -254,7 +265,7 @@ class TeamsAdapter:
         conversation = activity.conversation.id if activity.conversation else ""
         # Without the database a redelivery cannot be recognised: answering twice beats not answering.
         return await best_effort(
-            self.store.seen_event("teams", f"{conversation}|{activity.id}"),
+            self.store.seen_event(self.platform, f"{conversation}|{activity.id}"),
             "record the activity",
             default=False,
             store=self.store,
@@ -278,25 +289,26 @@ class TeamsAdapter:
             # Other invokes (message extensions, task modules) are not ours: the SDK answers 501.
         elif activity.type == ActivityTypes.message:
             if activity.value is not None and not (activity.text or "").strip():
-                action = submit_action(activity, raw)
+                action = submit_action(activity, raw, self.platform)
                 if action is not None:
                     await self._on_action(turn, action, invoke=False)
             elif is_command_message(activity):
                 await self._on_message(turn, raw)
         elif activity.type in (ActivityTypes.conversation_update, ActivityTypes.installation_update):
             # The bot was added somewhere: keep the reference so alerts can be sent there later.
-            conversation = conversation_of(activity, raw)
+            conversation = conversation_of(activity, raw, self.platform)
             await self._save_conversation(conversation)
             # Say hello once per conversation (an install in a personal chat sends both activities); with the
             # database down nobody can tell whether it was said, so it stays unsaid rather than repeated.
             said = await best_effort(
-                self.store.seen_event("teams-welcome", conversation.id),
+                self.store.seen_event(f"{self.platform}-welcome", conversation.id),
                 "record the welcome",
                 default=True,
                 store=self.store,
             )
             if bot_was_added(activity) and not said:
-                welcome = self.dispatcher.presenter.welcome("teams", personal=conversation.kind == "personal")
+                personal = conversation.kind == "personal"
+                welcome = self.dispatcher.presenter.welcome(self.platform, personal=personal)
                 await self._deliver(turn, [welcome], conversation.id, source=None)
 
     async def _on_message(self, turn: TurnContext, raw: Mapping[str, Any]) -> None:
@@ -304,12 +316,12 @@ class TeamsAdapter:
         try:
             parsed = parse_command_text(text)
         except UsageError as exc:
-            conversation = conversation_of(turn.activity, raw)
+            conversation = conversation_of(turn.activity, raw, self.platform)
             await self._save_conversation(conversation)
-            usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message, "teams")
+            usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message, self.platform)
             await self._deliver(turn, [usage], conversation.id, source=None)
             return
-        cmd: Command = command_from(turn.activity, raw, text, parsed)
+        cmd: Command = command_from(turn.activity, raw, text, parsed, self.platform)
         await self._save_conversation(cmd.conversation)
         await self._answer(turn, self.dispatcher.on_command(cmd), cmd.conversation, source=None, invoke=False)
 
@@ -323,7 +335,7 @@ class TeamsAdapter:
         )
 
     async def _on_execute(self, turn: TurnContext, raw: Mapping[str, Any]) -> None:
-        action = execute_action(turn.activity, raw)
+        action = execute_action(turn.activity, raw, self.platform)
         if action is None:
             await self._invoke_response(turn, error_response(400, FOREIGN_BUTTON))
             return
@@ -386,7 +398,7 @@ class TeamsAdapter:
             rest.remove(replacing)
             await self._invoke_response(turn, card_response(replacing.card))
             if source:
-                await self._remember(replacing.card, MessageRef("teams", conversation.id, source))
+                await self._remember(replacing.card, MessageRef(self.platform, conversation.id, source))
         elif rest and rest[0].ephemeral:
             # Teams has no ephemeral messages; the invoke response is seen by the clicking user alone.
             await self._invoke_response(turn, message_response(plain_summary(rest.pop(0).card)))
@@ -431,10 +443,12 @@ class TeamsAdapter:
             target = reply.update.message_id if reply.update else (source if reply.replace_source else None)
             if target:
                 await self.update_in(turn, target, reply.card)
-                ref = MessageRef("teams", conversation_id, target)
+                ref = MessageRef(self.platform, conversation_id, target)
             else:
                 pictured = await self.pictured(reply.card)
-                ref = MessageRef("teams", conversation_id, await self.post_in(turn, card_activity(pictured)))
+                ref = MessageRef(
+                    self.platform, conversation_id, await self.post_in(turn, card_activity(pictured))
+                )
             await self._remember(reply.card, ref)
 
     async def post_in(self, turn: TurnContext, activity: Activity) -> str:
@@ -473,7 +487,9 @@ class TeamsAdapter:
     async def _remember(self, card: Card, ref: MessageRef) -> None:
         if card.key and ref.message_id:
             await best_effort(
-                self.store.remember_message(card.key, Conversation("teams", ref.conversation_id).key, ref),
+                self.store.remember_message(
+                    card.key, Conversation(self.platform, ref.conversation_id).key, ref
+                ),
                 "remember the posted card",
                 default=None,
                 store=self.store,
@@ -545,6 +561,7 @@ class TeamsSender:
 
     def __init__(self, adapter: TeamsAdapter) -> None:
         self._adapter = adapter
+        self.platform = adapter.platform
 
     async def send(
         self, reference: Mapping[str, Any], card: Card, *, thread: str | None = None
@@ -569,7 +586,7 @@ class TeamsSender:
             posted.append(await self._adapter.post_in(turn, activity))
 
         await self._adapter.continue_in(ref, thread, post)
-        return MessageRef("teams", conversation_id, posted[0] if posted else "")
+        return MessageRef(self._adapter.platform, conversation_id, posted[0] if posted else "")
 
     async def update(self, reference: Mapping[str, Any], message: MessageRef, card: Card) -> None:
         """Replace message `message` (in its own conversation, e.g. a channel thread) with `card`.

@@ -20,7 +20,7 @@ from botbuilder.schema import Activity, ActivityTypes, ConversationReference
 from botbuilder.schema import Attachment as BfAttachment
 
 from bot.grammar import ParsedText
-from bot.model import Action, Attachment, Command, Conversation, ConversationKind, MessageRef, User
+from bot.model import Action, Attachment, Command, Conversation, ConversationKind, MessageRef, Platform, User
 from cards.markup import cut, to_plain
 from cards.model import Card
 from cards.payload import unpack_teams
@@ -87,10 +87,10 @@ def load_reference(reference: Mapping[str, Any], conversation_id: str | None = N
     return loaded
 
 
-def conversation_of(activity: Activity, raw: Mapping[str, Any]) -> Conversation:
+def conversation_of(activity: Activity, raw: Mapping[str, Any], platform: Platform = "teams") -> Conversation:
     tenant = tenant_of(activity, raw)
     return Conversation(
-        platform="teams",
+        platform=platform,
         id=(activity.conversation.id if activity.conversation else "") or "",
         kind=conversation_kind(activity),
         team=tenant,
@@ -178,46 +178,48 @@ def file_attachments(activity: Activity) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
-def command_from(activity: Activity, raw: Mapping[str, Any], text: str, parsed: ParsedText) -> Command:
-    conversation = conversation_of(activity, raw)
+def command_from(
+    activity: Activity, raw: Mapping[str, Any], text: str, parsed: ParsedText, platform: Platform = "teams"
+) -> Command:
+    conversation = conversation_of(activity, raw, platform)
     return Command(
         verb=parsed.verb,
         args=parsed.args,
         options=dict(parsed.options),
         user=user_of(activity, raw),
         conversation=conversation,
-        platform="teams",
+        platform=platform,
         text=text,
         attachments=file_attachments(activity),
         raw=raw,
     )
 
 
-def _action(activity: Activity, raw: Mapping[str, Any], data: object) -> Action | None:
+def _action(activity: Activity, raw: Mapping[str, Any], data: object, platform: Platform) -> Action | None:
     packed = unpack_teams(data if isinstance(data, Mapping) else None)
     if packed is None:
         return None
-    conversation = conversation_of(activity, raw)
-    source = MessageRef("teams", conversation.id, activity.reply_to_id) if activity.reply_to_id else None
+    conversation = conversation_of(activity, raw, platform)
+    source = MessageRef(platform, conversation.id, activity.reply_to_id) if activity.reply_to_id else None
     return Action(
         action=packed.action,
         payload=dict(packed.payload),
         user=user_of(activity, raw),
         conversation=conversation,
-        platform="teams",
+        platform=platform,
         message=source,
         raw=raw,
     )
 
 
-def submit_action(activity: Activity, raw: Mapping[str, Any]) -> Action | None:
+def submit_action(activity: Activity, raw: Mapping[str, Any], platform: Platform = "teams") -> Action | None:
     """An `Action.Submit` press: a message whose `value` is the button's data (plus any card inputs)."""
-    return _action(activity, raw, activity.value)
+    return _action(activity, raw, activity.value, platform)
 
 
-def execute_action(activity: Activity, raw: Mapping[str, Any]) -> Action | None:
+def execute_action(activity: Activity, raw: Mapping[str, Any], platform: Platform = "teams") -> Action | None:
     """An `Action.Execute` press: an `adaptiveCard/action` invoke carrying the data in `value.action.data`."""
-    return _action(activity, raw, _dict(_dict(activity.value).get("action")).get("data"))
+    return _action(activity, raw, _dict(_dict(activity.value).get("action")).get("data"), platform)
 
 
 def plain_summary(card: Card) -> str:

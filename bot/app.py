@@ -9,12 +9,16 @@ import asyncio
 import functools
 import gc
 import logging
+import os
 import signal
+import sys
+import webbrowser
 from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
@@ -224,9 +228,13 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     chart_images = ChartImages(store, lambda: ctx.settings)
     chart_images.mount(app)
     scheduler.every("prune-chart-images", 3600, chart_images.prune)
-    adapters = _mount_adapters(app, settings, dispatcher, store, notifier)
+    adapters = _mount_adapters(
+        app, settings, dispatcher, store, notifier, resource=_resource_label(settings, embedded)
+    )
     if "teams" in adapters:
         adapters["teams"].chart_images = chart_images
+    if "web" in adapters:  # the local chat page runs its turns through its own Teams adapter
+        adapters["web"].turns.chart_images = chart_images
 
     async def on_cleanup(_app: web.Application) -> None:
         await scheduler.stop()
@@ -279,13 +287,31 @@ def _schedule_watchers(ctx: Context, scheduler: Scheduler) -> None:
     scheduler.every("deliver-outbox", max(0.5, min(2.0, interval / 4)), watcher.deliver_once)
 
 
+def _resource_label(settings: Settings, embedded: bool) -> str:
+    """What the local chat page's header names as the Azure resource."""
+    if embedded:
+        return "Azure emulator (local)"
+    return settings.account_name or urlsplit(settings.azure_openai_endpoint or "").hostname or "Azure OpenAI"
+
+
 def _mount_adapters(
-    app: web.Application, settings: Settings, dispatcher: Dispatcher, store: Store, notifier: Notifier
+    app: web.Application,
+    settings: Settings,
+    dispatcher: Dispatcher,
+    store: Store,
+    notifier: Notifier,
+    *,
+    resource: str = "Azure OpenAI",
 ) -> dict[str, Any]:
+    from adapters.directline import mount_directline
     from adapters.slack import mount_slack
     from adapters.teams import mount_teams
 
     mounted: dict[str, Any] = {}
+    # The local chat page (Web Chat over a local Direct Line): on loopback, or with a secret.
+    web_chat = mount_directline(app, settings, dispatcher, store, notifier, resource=resource)
+    if web_chat is not None:
+        mounted["web"] = web_chat
     slack = mount_slack(app, settings, dispatcher, store, notifier)
     if slack is not None:
         mounted["slack"] = slack
@@ -326,13 +352,52 @@ def _log_authorization(settings: Settings, policy: Policy) -> None:
 
 
 def _platform_configured(settings: Settings) -> bool:
-    return bool(settings.slack_bot_token or settings.microsoft_app_id)
+    # The chat page behind a secret on a reachable address is shared too: no local files there.
+    shared_page = settings.directline_secret is not None and not _is_loopback(settings.host)
+    return bool(settings.slack_bot_token or settings.microsoft_app_id or shared_page)
 
 
-async def serve(settings: Settings) -> int:
+DEMO_COMMANDS = (
+    "help",
+    "start gpt-4o-mini-2024-07-18 --training good_training --validation good_validation",
+    "list",
+)
+
+
+def demo_banner(url: str) -> str:
+    """What `ftbot demo` prints once the page is up: where to go and what to type."""
+    tries = "\n".join(f"    {command}" for command in DEMO_COMMANDS)
+    return (
+        f"\nftbot demo is running. Open {url}/ in a browser and try:\n{tries}\n"
+        "(a second tab is a second user; Ctrl-C stops the demo)\n"
+    )
+
+
+def _desktop_session() -> bool:
+    """A person at a desktop ran the demo in a terminal (not CI, not a script, not over plain SSH)."""
+    if not sys.stdout.isatty() or os.environ.get("CI"):
+        return False
+    return sys.platform in ("darwin", "win32") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
+def _open_browser(url: str) -> None:
+    with suppress(Exception):
+        webbrowser.open(url)
+
+
+async def serve(settings: Settings, *, demo: bool = False) -> int:
     """Run until SIGTERM/SIGINT, then shut down gracefully; the exit code for the CLI."""
     bot = await start_bot(settings)
     log.info("ftbot listening on %s (health: %s/healthz)", bot.url, bot.url)
+    if "web" in bot.adapters:
+        log.info("local chat page: %s/", bot.url)
+        if demo:
+            print(demo_banner(bot.url), flush=True)
+            if _desktop_session():
+                # Best effort, in a thread: a browser launcher may take a moment, and may not exist.
+                asyncio.get_running_loop().run_in_executor(None, _open_browser, f"{bot.url}/")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             setup_logging(settings.log_format, settings.log_level, settings.secret_values())
             from bot.app import serve
 
-            return asyncio.run(serve(settings))
+            return asyncio.run(serve(settings, demo=command == "demo"))
         if command == "db":
             settings = _settings()
             setup_logging(settings.log_format, settings.log_level, settings.secret_values())

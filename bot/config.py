@@ -320,6 +320,16 @@ class Settings(BaseSettings):
         ge=1,
         description="Fine-tuned deployments Azure allows per resource (10 in 2026), checked before asking.",
     )
+    directline_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret of the local chat page and its Direct Line endpoint. Needed (as the page's password, "
+        "or `Authorization: Bearer`) when FTBOT_HOST is not a loopback address; absent there, both stay off.",
+    )
+    webchat_dir: Path | None = Field(
+        default=None,
+        description="Folder holding Web Chat's `webchat.js` for the local chat page. Default: `webchat/dist` "
+        "of the source tree, filled by `make install`.",
+    )
 
     resources: list[AzureResource] = Field(
         default_factory=list, description="Extra Azure resources (TOML only)."
@@ -350,6 +360,7 @@ class Settings(BaseSettings):
                 self.slack_bot_token,
                 self.slack_signing_secret,
                 self.microsoft_app_password,
+                self.directline_secret,
                 *(r.api_key() for r in self.resources),
                 *(r.tenant_credential_secret() for r in self.resources),
             )
