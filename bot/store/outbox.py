@@ -1,10 +1,16 @@
-"""Notifications to send exactly once, leased to one replica at a time."""
+"""Notifications to send exactly once, leased to one replica at a time.
+
+A row's life: `pending` -> `sending` (committed on its own, just before the platform call; `not_before` then
+holds when that send began) -> `sent`. A row found in `sending` whose lease ran out belongs to a replica that
+died (or stalled) mid-send: the message may or may not have gone out, so the next owner looks for it before
+posting again (see `handlers/watcher.py`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -20,6 +26,8 @@ class OutboxItem:
     conversation_key: str
     payload: Mapping[str, Any]
     attempts: int
+    status: str = "pending"  # "sending": an earlier attempt may have reached the platform
+    send_started: datetime | None = None  # when that attempt began (for a bounded look-back)
 
 
 class OutboxStore(StoreBase):
@@ -44,11 +52,32 @@ class OutboxStore(StoreBase):
         rows = await self.claim(outbox, outbox.c.id, outbox.c.status == "pending", owner, limit, lease)
         return [OutboxItem(r.id, r.dedupe_key, r.conversation_key, r.payload, r.attempts) for r in rows]
 
+    async def mark_sending(self, item_id: int, owner: str, *, lease: timedelta) -> datetime | None:
+        """Record, in its own commit, that a send of this claimed item starts now (and renew its lease for
+        the send). The time recorded, or None if the lease was lost to another replica meanwhile."""
+        now = utcnow()
+        stmt = (
+            update(outbox)
+            .where(
+                outbox.c.id == item_id,
+                outbox.c.lease_owner == owner,
+                outbox.c.status.in_(("pending", "sending")),
+            )
+            .values(status="sending", not_before=now, lease_until=now + lease)
+        )
+        async with await self.write() as conn:
+            result = await conn.execute(stmt)
+        return now if result.rowcount else None
+
     async def mark_sent(self, item_id: int, owner: str) -> bool:
         """Complete a claimed item; False if the lease was lost to another replica meanwhile."""
         stmt = (
             update(outbox)
-            .where(outbox.c.id == item_id, outbox.c.lease_owner == owner, outbox.c.status == "pending")
+            .where(
+                outbox.c.id == item_id,
+                outbox.c.lease_owner == owner,
+                outbox.c.status.in_(("pending", "sending")),
+            )
             .values(status="sent", sent_at=utcnow(), lease_owner=None, lease_until=None)
         )
         async with await self.write() as conn:
