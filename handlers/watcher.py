@@ -15,8 +15,9 @@ conversation back, so there such a crash repeats at most that one message; updat
 redone (idempotent). A 429 (or an outage) puts the row back with `not_before` = now + Retry-After, and the
 rest of that conversation waits behind it so order holds.
 
-Test-only fault hook: `FTBOT_TEST_EXIT_AFTER_POSTS=N` makes the process `os._exit` right after the Nth
-successful new post of the outbox, before it is marked sent (the crash window, made deterministic).
+Test-only fault hook: `FTBOT_TEST_EXIT_AFTER_POSTS=N` (or `N:post` / `N:thread` to count only top-level
+posts / thread replies) makes the process `os._exit(70)` right after the Nth successful new post of the
+outbox, before it is marked sent: the crash window, made deterministic for tests.
 """
 
 from __future__ import annotations
@@ -89,9 +90,7 @@ class Watcher:
     _kicker: asyncio.Future[None] | None = field(default=None, repr=False)
     _kick_again: bool = field(default=False, repr=False)
     _posts: int = field(default=0, repr=False)
-    _exit_after_posts: int = field(
-        default_factory=lambda: int(os.environ.get(EXIT_AFTER_POSTS) or 0), repr=False
-    )
+    _exit_after: tuple[int, str | None] = field(default_factory=lambda: _exit_hook(), repr=False)
 
     @property
     def lease(self) -> timedelta:
@@ -367,7 +366,8 @@ class Watcher:
                 )
                 return
             except Exception as raised:
-                maybe_sent = isinstance(raised, _MaybeSent)
+                # A row that was `sending` stays so until it is sent: a later attempt looks again first.
+                maybe_sent = isinstance(raised, _MaybeSent) or item.status == "sending"
                 exc = raised.cause if isinstance(raised, _MaybeSent) else raised
                 wait = self._retry_delay(exc, item)
                 if wait is None:
@@ -378,7 +378,12 @@ class Watcher:
                 await self._hold(rows[i:], wait, _short(exc), maybe_sent=maybe_sent)
                 return
             if wait is not None:
-                await self._hold(rows[i:], wait, "waiting for the job card to be posted")
+                await self._hold(
+                    rows[i:],
+                    wait,
+                    "waiting for the job card to be posted",
+                    maybe_sent=item.status == "sending",
+                )
                 return
             if not await store.mark_sent(item.id, self.owner):
                 log.warning("outbox: lease on %s ran out during the send", item.dedupe_key)
@@ -445,12 +450,12 @@ class Watcher:
             if getattr(exc, "retryable", None) is None:
                 raise _MaybeSent(exc) from exc
             raise
-        self._posts += 1
-        if self._exit_after_posts and self._posts >= self._exit_after_posts:
-            log.warning(
-                "outbox: %s=%d reached; exiting between a send and its record", EXIT_AFTER_POSTS, self._posts
-            )
-            os._exit(70)
+        exit_after, exit_op = self._exit_after
+        if exit_after and exit_op in (None, op):
+            self._posts += 1
+            if self._posts >= exit_after:
+                log.warning("outbox: %s reached; exiting between a send and its record", EXIT_AFTER_POSTS)
+                os._exit(70)
         if card.key and ref.message_id:
             await store.remember_message(card.key, conv.key, ref)
         return None
@@ -466,6 +471,12 @@ class _MaybeSent(Exception):
     def __init__(self, cause: Exception) -> None:
         super().__init__(str(cause))
         self.cause = cause
+
+
+def _exit_hook() -> tuple[int, str | None]:
+    """`FTBOT_TEST_EXIT_AFTER_POSTS` as (N, op or None); (0, None) when unset."""
+    count, _, op = (os.environ.get(EXIT_AFTER_POSTS) or "").partition(":")
+    return (int(count), op or None) if count else (0, None)
 
 
 def _short(exc: BaseException) -> str:
