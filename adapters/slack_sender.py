@@ -8,6 +8,7 @@ logged by method and error code only, never with the token, and never crash the 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
@@ -318,7 +319,15 @@ class SlackSender:
 
     async def _post(self, channel: str, card: Card, thread: str | None, key: str | None = None) -> MessageRef:
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": key}} if key else None
-        resp = await self.client.chat_postMessage(
+        client = self.client
+        if key:
+            # A dropped connection may have carried the post: no blind retry (slack_sdk's connection-error
+            # handler would post it twice); the outbox looks for it by its key before trying again.
+            client = copy.copy(self.client)
+            client.retry_handlers = [
+                h for h in self.client.retry_handlers if not isinstance(h, AsyncConnectionErrorRetryHandler)
+            ]
+        resp = await client.chat_postMessage(
             channel=channel, thread_ts=thread, metadata=metadata, **render_blocks(card)
         )
         return MessageRef(platform=PLATFORM, conversation_id=str(resp["channel"]), message_id=str(resp["ts"]))

@@ -8,7 +8,9 @@ each message's `metadata` only with `include_all_metadata`, as Slack does); file
 `response_url` posts. Every Web API call must carry `Authorization: Bearer <token>` or gets `not_authed`.
 Faults: `fail_next(method, error)` answers `{"ok": false, "error": ...}` once; `rate_limit_next(method,
 retry_after)` answers HTTP 429 with `Retry-After` once; `rate_limit_share(fraction, retry_after)` answers 429 to
-that share of posts and updates (seeded draws, reproducible).
+that share of posts and updates (seeded draws, reproducible); `lose_answer_next(method)` does the call
+and then drops the connection without answering (a post that went out but whose answer was lost; with
+`tagged=True` only a call carrying message metadata).
 
     async with FakeSlackApi(token="xoxb-test") as slack:
         settings = load_settings(slack_api_url=slack.api_url, ...)
@@ -46,6 +48,7 @@ class Call:
     authorization: str = ""
     refused: bool = False  # answered with a fault (429 or an error), so nothing was posted
     result: dict[str, Any] = field(default_factory=dict)  # what the stand-in answered (e.g. the new `ts`)
+    answer_lost: bool = False  # done, but the connection was dropped before the answer (`lose_answer_next`)
 
 
 @dataclass
@@ -78,6 +81,7 @@ class FakeSlackApi:
         self._throttle_after = 1
         self._draws = random.Random(7)
         self.throttled = 0  # 429s answered by `rate_limit_share`
+        self._lose_answers: list[tuple[str, bool]] = []
         # channel -> every message posted there (thread replies included), in posting order.
         self.channels: dict[str, list[dict[str, Any]]] = {}
 
@@ -132,6 +136,9 @@ class FakeSlackApi:
 
     def rate_limit_next(self, method: str, retry_after: int = 0) -> None:
         self._faults.setdefault(method, []).append(("429", retry_after))
+
+    def lose_answer_next(self, method: str, *, tagged: bool = False) -> None:
+        self._lose_answers.append((method, tagged))
 
     def rate_limit_share(self, fraction: float, retry_after: int = 1) -> None:
         """Answer HTTP 429 with `Retry-After` to `fraction` of `chat.postMessage` / `chat.update` calls."""
@@ -207,6 +214,18 @@ class FakeSlackApi:
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         call.result = handler(args)
+        lose = next(
+            (
+                n
+                for n, (m, tagged) in enumerate(self._lose_answers)
+                if m == method and (args.get("metadata") or not tagged)
+            ),
+            None,
+        )
+        if lose is not None and request.transport is not None:
+            del self._lose_answers[lose]
+            call.answer_lost = True
+            request.transport.close()  # done, but the caller never hears so
         return web.json_response(call.result)
 
     def _auth_test(self, _: Mapping[str, Any]) -> dict[str, Any]:
