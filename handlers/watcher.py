@@ -36,6 +36,7 @@ from typing import Any
 from bot.azure.errors import AzureError, NotFound
 from bot.azure.models import FineTuningJob, JobEvent
 from bot.context import Context
+from bot.model import MessageRef
 from bot.store import OutboxItem, Subscription, WatchedJob
 from bot.store.base import utcnow
 from bot.store.conversations import StoredConversation
@@ -359,7 +360,7 @@ class Watcher:
             return
         for i, item in enumerate(rows):
             try:
-                wait = await self._deliver(conv, item)
+                done = await self._deliver(conv, item)
             except _LeaseLost:
                 log.warning(
                     "outbox: lease on %s lost before the send; another replica has it", item.dedupe_key
@@ -377,15 +378,15 @@ class Watcher:
                 log.info("outbox: %s later (%.1f s): %s", item.dedupe_key, wait, _short(exc))
                 await self._hold(rows[i:], wait, _short(exc), maybe_sent=maybe_sent)
                 return
-            if wait is not None:
+            if not isinstance(done, _Sent):
                 await self._hold(
                     rows[i:],
-                    wait,
+                    done,
                     "waiting for the job card to be posted",
                     maybe_sent=item.status == "sending",
                 )
                 return
-            if not await store.mark_sent(item.id, self.owner):
+            if not await store.mark_sent(item.id, self.owner, remember=done.remember):
                 log.warning("outbox: lease on %s ran out during the send", item.dedupe_key)
 
     async def _hold(
@@ -407,7 +408,7 @@ class Watcher:
             return min(float(after), MAX_BACKOFF)
         return min(MAX_BACKOFF, 2.0 ** min(item.attempts, 7))
 
-    async def _deliver(self, conv: StoredConversation, item: OutboxItem) -> float | None:
+    async def _deliver(self, conv: StoredConversation, item: OutboxItem) -> _Sent | float:
         """Send one row; a number means "not yet, look again in that many seconds"."""
         notifier = self.ctx.notifier
         assert notifier is not None
@@ -417,10 +418,11 @@ class Watcher:
         anchor_key = payload.get("anchor")
         anchor = await self.ctx.store.find_message(anchor_key, conv.key) if anchor_key else None
         if op == "update":
-            if anchor is None:
-                return ANCHOR_WAIT if item.attempts < 3 else None  # no card here to update: nothing to do
-            await notifier.update(conv.platform, conv.reference, anchor, card)
-            return None
+            if anchor is None and item.attempts < 3:
+                return ANCHOR_WAIT
+            if anchor is not None:  # else no card here to update: nothing to do
+                await notifier.update(conv.platform, conv.reference, anchor, card)
+            return _Sent()
         thread: str | None = None
         if op == "thread":
             if anchor is None and item.attempts < ANCHOR_TRIES:
@@ -437,9 +439,7 @@ class Watcher:
             )
             if found is not None:
                 log.info("outbox: %s went out before an interruption; not posting it again", item.dedupe_key)
-                if card.key:
-                    await store.remember_message(card.key, conv.key, found)
-                return None
+                return _Sent((card.key, conv.key, found) if card.key else None)
         if await store.mark_sending(item.id, self.owner, lease=self.lease) is None:
             raise _LeaseLost
         try:
@@ -456,9 +456,15 @@ class Watcher:
             if self._posts >= exit_after:
                 log.warning("outbox: %s reached; exiting between a send and its record", EXIT_AFTER_POSTS)
                 os._exit(70)
-        if card.key and ref.message_id:
-            await store.remember_message(card.key, conv.key, ref)
-        return None
+        # Recorded with the row's `sent`, in one commit: the window a crash can fall into is that commit.
+        return _Sent((card.key, conv.key, ref) if card.key and ref.message_id else None)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A row done: what to record with it (card key, conversation key, the posted message)."""
+
+    remember: tuple[str, str, MessageRef] | None = None
 
 
 class _LeaseLost(Exception):

@@ -15,8 +15,10 @@ from typing import Any
 
 from sqlalchemy import update
 
+from bot.model import MessageRef
 from bot.schema import outbox
 from bot.store.base import StoreBase, utcnow
+from bot.store.conversations import remember_message_stmt
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +71,12 @@ class OutboxStore(StoreBase):
             result = await conn.execute(stmt)
         return now if result.rowcount else None
 
-    async def mark_sent(self, item_id: int, owner: str) -> bool:
-        """Complete a claimed item; False if the lease was lost to another replica meanwhile."""
+    async def mark_sent(
+        self, item_id: int, owner: str, *, remember: tuple[str, str, MessageRef] | None = None
+    ) -> bool:
+        """Complete a claimed item; False if the lease was lost to another replica meanwhile. `remember`
+        (card key, conversation key, message) records the posted card in the same commit, so the window
+        between a send and its record is that one commit."""
         stmt = (
             update(outbox)
             .where(
@@ -82,6 +88,8 @@ class OutboxStore(StoreBase):
         )
         async with await self.write() as conn:
             result = await conn.execute(stmt)
+            if remember is not None:
+                await conn.execute(remember_message_stmt(self, *remember))
         return bool(result.rowcount)
 
     async def mark_failed(self, item_id: int, owner: str, error: str, *, give_up: bool) -> None:
