@@ -13,9 +13,11 @@ logged by method and error code only, never with the token, and never crash the 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import aiohttp
@@ -82,6 +84,21 @@ _REFUSED = frozenset(
         "cant_update_message",
     }
 )
+
+
+# Message metadata that tags an outbox send (Slack: `event_type` is an alphanumeric-and-underscore name).
+METADATA_EVENT = "ftbot_outbox"
+FIND_PAGE = 100  # messages per history/replies page when looking for an interrupted send
+FIND_PAGES = 3  # ... and at most this many pages back
+CLOCK_SLACK = 60.0  # seconds: how far Slack's clock may be behind ours
+
+
+def _outbox_key(message: Mapping[str, Any]) -> str | None:
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != METADATA_EVENT:
+        return None
+    key = (metadata.get("event_payload") or {}).get("key")
+    return str(key) if key is not None else None
 
 
 def _error_retry_after(exc: SlackApiError) -> float | None:
@@ -166,12 +183,13 @@ class SlackSender:
     # -- bot.notifier.Sender ---------------------------------------------------------------------------------
 
     async def send(
-        self, reference: Mapping[str, Any], card: Card, *, thread: str | None = None
+        self, reference: Mapping[str, Any], card: Card, *, thread: str | None = None, key: str | None = None
     ) -> MessageRef:
-        """Post a card into the referenced channel; raises `SlackDeliveryError` when Slack refuses."""
+        """Post a card into the referenced channel; raises `SlackDeliveryError` when Slack refuses. `key`
+        (an outbox dedupe key) rides along as message metadata, for `find_sent`."""
         channel = str(reference["channel"])
         try:
-            ref = await self._post(channel, card, thread)
+            ref = await self._post(channel, card, thread, key)
         except SlackApiError as exc:
             code = _error_code(exc)
             log.warning("slack chat.postMessage to %s failed: %s", channel, code)
@@ -188,6 +206,57 @@ class SlackSender:
             log.warning("slack chat.update of %s failed: %s", message.message_id, code)
             raise SlackDeliveryError("chat.update", code, _error_retry_after(exc)) from None
         await self._remember(card, message)
+
+    async def find_sent(
+        self, reference: Mapping[str, Any], key: str, *, thread: str | None, since: datetime
+    ) -> MessageRef | None:
+        """The message `send(..., key=key)` posted at or after `since`, looked up in the channel's history
+        (or the thread's replies) with their metadata, at most `FIND_PAGES` pages back. None when not there,
+        or when Slack will not show us (no `*:history` scope, not a member): the caller then posts again,
+        which repeats at most that one message. Throttling raises `SlackDeliveryError` (try again later)."""
+        channel = str(reference["channel"])
+        method = "conversations.replies" if thread else "conversations.history"
+        # Slack's clock and ours may disagree by a little: start the window a minute early.
+        oldest = f"{max(0.0, since.timestamp() - CLOCK_SLACK):.6f}"
+        cursor: str | None = None
+        try:
+            for _ in range(FIND_PAGES):
+                if thread:
+                    resp = await self.client.conversations_replies(
+                        channel=channel,
+                        ts=thread,
+                        oldest=oldest,
+                        limit=FIND_PAGE,
+                        include_all_metadata=True,
+                        cursor=cursor,
+                    )
+                else:
+                    resp = await self.client.conversations_history(
+                        channel=channel,
+                        oldest=oldest,
+                        limit=FIND_PAGE,
+                        include_all_metadata=True,
+                        cursor=cursor,
+                    )
+                for message in resp.get("messages") or []:
+                    if _outbox_key(message) == key:
+                        return MessageRef(
+                            platform=PLATFORM, conversation_id=channel, message_id=str(message["ts"])
+                        )
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+                if not resp.get("has_more") or not cursor:
+                    return None
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            status = getattr(exc.response, "status_code", 200)
+            if code == "ratelimited" or status == 429 or status >= 500:
+                raise SlackDeliveryError(method, code, _error_retry_after(exc)) from None
+            log.warning(
+                "slack %s in %s failed: %s; an interrupted send will be posted again", method, channel, code
+            )
+            return None
+        log.warning("slack %s in %s: not found within %d pages; posting again", method, channel, FIND_PAGES)
+        return None
 
     # -- replies to a command or a click ---------------------------------------------------------------------
 
@@ -255,17 +324,28 @@ class SlackSender:
 
     # -- Web API calls ---------------------------------------------------------------------------------------
 
-    async def _post(self, channel: str, card: Card, thread: str | None) -> MessageRef:
+    async def _post(self, channel: str, card: Card, thread: str | None, key: str | None = None) -> MessageRef:
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": key}} if key else None
+        client = self.client
+        if key:
+            # A dropped connection may have carried the post: no blind retry (slack_sdk's connection-error
+            # handler would post it twice); the outbox looks for it by its key before trying again.
+            client = copy.copy(self.client)
+            client.retry_handlers = [
+                h for h in self.client.retry_handlers if not isinstance(h, AsyncConnectionErrorRetryHandler)
+            ]
         message = render_blocks(card)
         try:
-            resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread, **message)
+            resp = await client.chat_postMessage(
+                channel=channel, thread_ts=thread, metadata=metadata, **message
+            )
         except SlackApiError as exc:
             if _error_code(exc) != "invalid_blocks" or not has_native_blocks(message):
                 raise
             # Charts and tables are new blocks; where they are not available the text carries the facts.
             log.info("slack refused native chart/table blocks in %s; posting without them", channel)
-            resp = await self.client.chat_postMessage(
-                channel=channel, thread_ts=thread, **render_blocks(card, native=False)
+            resp = await client.chat_postMessage(
+                channel=channel, thread_ts=thread, metadata=metadata, **render_blocks(card, native=False)
             )
         ref = MessageRef(platform=PLATFORM, conversation_id=str(resp["channel"]), message_id=str(resp["ts"]))
         if card.charts:

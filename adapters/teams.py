@@ -564,9 +564,13 @@ class TeamsSender:
         self.platform = adapter.platform
 
     async def send(
-        self, reference: Mapping[str, Any], card: Card, *, thread: str | None = None
+        self, reference: Mapping[str, Any], card: Card, *, thread: str | None = None, key: str | None = None
     ) -> MessageRef:
         """Post `card` into the referenced conversation, as a reply to message `thread` when given.
+
+        `key` (an outbox dedupe key) is not sent: a bot cannot read a Teams conversation back to look for
+        it, so this sender is no `SentFinder`, and a crash between this post and the outbox's record of it
+        repeats that one message after a restart.
 
         Raises `TeamsDeliveryError` when Teams refuses (403: the bot was removed or blocked; `.retryable`
         tells throttling and outages from refusals).

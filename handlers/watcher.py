@@ -6,9 +6,18 @@ Poll cost per interval: one job-list call per resource (a page of 100 holds ever
 Azure's quotas), an events call only for a job that moved and that some conversation streams, nothing for
 quiet followers, a growing back-off for queued and paused jobs, nothing once a job has ended.
 
-Delivery: rows are leased (one replica at a time), sent in order per conversation, then marked sent; a crash
-between a send and its mark repeats at most that one message. A 429 (or an outage) puts the row back with
-`not_before` = now + Retry-After, and the rest of that conversation waits behind it so order holds.
+Delivery: rows are leased (one replica at a time) and sent in order per conversation. Each new post is
+recorded as `sending` in its own commit first, carries its dedupe key (Slack: message metadata), and is
+marked sent after. A row found still `sending` after its owner's lease ran out (the owner died between the
+send and the mark, or the send timed out) is looked for in its channel or thread first (bounded, from when
+that send began) and only posted if it is not there: no repeat on Slack. Teams gives a bot no way to read a
+conversation back, so there such a crash repeats at most that one message; updates in place are simply
+redone (idempotent). A 429 (or an outage) puts the row back with `not_before` = now + Retry-After, and the
+rest of that conversation waits behind it so order holds.
+
+Test-only fault hook: `FTBOT_TEST_EXIT_AFTER_POSTS=N` (or `N:post` / `N:thread` to count only top-level
+posts / thread replies) makes the process `os._exit(70)` right after the Nth successful new post of the
+outbox, before it is marked sent: the crash window, made deterministic for tests.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from typing import Any
 from bot.azure.errors import AzureError, NotFound
 from bot.azure.models import FineTuningJob, JobEvent
 from bot.context import Context
+from bot.model import MessageRef
 from bot.store import OutboxItem, Subscription, WatchedJob
 from bot.store.base import utcnow
 from bot.store.conversations import StoredConversation
@@ -44,6 +54,7 @@ ANCHOR_WAIT = 2.0  # seconds between looks for a job card that is being posted r
 ANCHOR_TRIES = 10
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = 120.0
+EXIT_AFTER_POSTS = "FTBOT_TEST_EXIT_AFTER_POSTS"
 
 SuccessExtras = Callable[[Context, FineTuningJob, str], Awaitable[AlertExtras]]
 _success_extras: list[SuccessExtras] = []
@@ -79,6 +90,8 @@ class Watcher:
     _tick_started: datetime = field(default_factory=utcnow, repr=False)
     _kicker: asyncio.Future[None] | None = field(default=None, repr=False)
     _kick_again: bool = field(default=False, repr=False)
+    _posts: int = field(default=0, repr=False)
+    _exit_after: tuple[int, str | None] = field(default_factory=lambda: _exit_hook(), repr=False)
 
     @property
     def lease(self) -> timedelta:
@@ -347,28 +360,45 @@ class Watcher:
             return
         for i, item in enumerate(rows):
             try:
-                wait = await self._deliver(conv, item)
-            except Exception as exc:
+                done = await self._deliver(conv, item)
+            except _LeaseLost:
+                log.warning(
+                    "outbox: lease on %s lost before the send; another replica has it", item.dedupe_key
+                )
+                return
+            except Exception as raised:
+                # A row that was `sending` stays so until it is sent: a later attempt looks again first.
+                maybe_sent = isinstance(raised, _MaybeSent) or item.status == "sending"
+                exc = raised.cause if isinstance(raised, _MaybeSent) else raised
                 wait = self._retry_delay(exc, item)
                 if wait is None:
                     log.warning("outbox: giving up on %s: %s", item.dedupe_key, _short(exc))
                     await store.mark_failed(item.id, self.owner, _short(exc), give_up=True)
                     continue
                 log.info("outbox: %s later (%.1f s): %s", item.dedupe_key, wait, _short(exc))
-                await self._hold(rows[i:], wait, _short(exc))
+                await self._hold(rows[i:], wait, _short(exc), maybe_sent=maybe_sent)
                 return
-            if wait is not None:
-                await self._hold(rows[i:], wait, "waiting for the job card to be posted")
+            if not isinstance(done, _Sent):
+                await self._hold(
+                    rows[i:],
+                    done,
+                    "waiting for the job card to be posted",
+                    maybe_sent=item.status == "sending",
+                )
                 return
-            if not await store.mark_sent(item.id, self.owner):
+            if not await store.mark_sent(item.id, self.owner, remember=done.remember):
                 log.warning("outbox: lease on %s ran out during the send", item.dedupe_key)
 
-    async def _hold(self, rows: Sequence[OutboxItem], wait: float, why: str) -> None:
+    async def _hold(
+        self, rows: Sequence[OutboxItem], wait: float, why: str, *, maybe_sent: bool = False
+    ) -> None:
         """Put the first row back for `wait` seconds (one attempt counted) and the rest behind it, so a
-        conversation's messages keep their order."""
+        conversation's messages keep their order. `maybe_sent`: the first row's send got no answer."""
         until = utcnow() + timedelta(seconds=wait)
         for n, item in enumerate(rows):
-            await self.ctx.store.defer_outbox(item.id, self.owner, until=until, error=why, attempt=n == 0)
+            await self.ctx.store.defer_outbox(
+                item.id, self.owner, until=until, error=why, attempt=n == 0, maybe_sent=maybe_sent and n == 0
+            )
 
     def _retry_delay(self, exc: Exception, item: OutboxItem) -> float | None:
         if item.attempts + 1 >= MAX_ATTEMPTS or getattr(exc, "retryable", True) is False:
@@ -378,7 +408,7 @@ class Watcher:
             return min(float(after), MAX_BACKOFF)
         return min(MAX_BACKOFF, 2.0 ** min(item.attempts, 7))
 
-    async def _deliver(self, conv: StoredConversation, item: OutboxItem) -> float | None:
+    async def _deliver(self, conv: StoredConversation, item: OutboxItem) -> _Sent | float:
         """Send one row; a number means "not yet, look again in that many seconds"."""
         notifier = self.ctx.notifier
         assert notifier is not None
@@ -388,10 +418,11 @@ class Watcher:
         anchor_key = payload.get("anchor")
         anchor = await self.ctx.store.find_message(anchor_key, conv.key) if anchor_key else None
         if op == "update":
-            if anchor is None:
-                return ANCHOR_WAIT if item.attempts < 3 else None  # no card here to update: nothing to do
-            await notifier.update(conv.platform, conv.reference, anchor, card)
-            return None
+            if anchor is None and item.attempts < 3:
+                return ANCHOR_WAIT
+            if anchor is not None:  # else no card here to update: nothing to do
+                await notifier.update(conv.platform, conv.reference, anchor, card)
+            return _Sent()
         thread: str | None = None
         if op == "thread":
             if anchor is None and item.attempts < ANCHOR_TRIES:
@@ -399,10 +430,59 @@ class Watcher:
             # Teams personal chats have no threads: plain follow-up messages there.
             if anchor is not None and not (conv.platform == "teams" and conv.kind == "personal"):
                 thread = anchor.message_id
-        ref = await notifier.send(conv.platform, conv.reference, card, thread=thread)
-        if card.key and ref.message_id:
-            await self.ctx.store.remember_message(card.key, conv.key, ref)
-        return None
+        store = self.ctx.store
+        if item.status == "sending" and notifier.can_find_sent(conv.platform):
+            # An earlier attempt was interrupted after it started: look before posting again.
+            since = item.send_started or utcnow() - timedelta(hours=1)
+            found = await notifier.find_sent(
+                conv.platform, conv.reference, item.dedupe_key, thread=thread, since=since
+            )
+            if found is not None:
+                log.info("outbox: %s went out before an interruption; not posting it again", item.dedupe_key)
+                return _Sent((card.key, conv.key, found) if card.key else None)
+        if await store.mark_sending(item.id, self.owner, lease=self.lease) is None:
+            raise _LeaseLost
+        try:
+            ref = await notifier.send(conv.platform, conv.reference, card, thread=thread, key=item.dedupe_key)
+        except Exception as exc:
+            # A platform's answer (a refusal, a 429) means nothing was posted; anything else (a timeout, a
+            # dropped connection) may have posted it.
+            if getattr(exc, "retryable", None) is None:
+                raise _MaybeSent(exc) from exc
+            raise
+        exit_after, exit_op = self._exit_after
+        if exit_after and exit_op in (None, op):
+            self._posts += 1
+            if self._posts >= exit_after:
+                log.warning("outbox: %s reached; exiting between a send and its record", EXIT_AFTER_POSTS)
+                os._exit(70)
+        # Recorded with the row's `sent`, in one commit: the window a crash can fall into is that commit.
+        return _Sent((card.key, conv.key, ref) if card.key and ref.message_id else None)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A row done: what to record with it (card key, conversation key, the posted message)."""
+
+    remember: tuple[str, str, MessageRef] | None = None
+
+
+class _LeaseLost(Exception):
+    """Another replica took this row over before its send began."""
+
+
+class _MaybeSent(Exception):
+    """A send failed without an answer from the platform: the message may have been posted."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _exit_hook() -> tuple[int, str | None]:
+    """`FTBOT_TEST_EXIT_AFTER_POSTS` as (N, op or None); (0, None) when unset."""
+    count, _, op = (os.environ.get(EXIT_AFTER_POSTS) or "").partition(":")
+    return (int(count), op or None) if count else (0, None)
 
 
 def _short(exc: BaseException) -> str:

@@ -58,19 +58,8 @@ class ConversationStore(StoreBase):
     # -- card messages (update in place) ----------------------------------------------------------------------
 
     async def remember_message(self, card_key: str, conversation_key: str, ref: MessageRef) -> None:
-        stmt = self.insert(card_messages).values(
-            card_key=card_key,
-            conversation_key=conversation_key,
-            platform=ref.platform,
-            message_id=ref.message_id,
-            updated_at=utcnow(),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["card_key", "conversation_key"],
-            set_={"message_id": stmt.excluded.message_id, "updated_at": stmt.excluded.updated_at},
-        )
         async with await self.write() as conn:
-            await conn.execute(stmt)
+            await conn.execute(remember_message_stmt(self, card_key, conversation_key, ref))
 
     async def find_message(self, card_key: str, conversation_key: str) -> MessageRef | None:
         query = select(card_messages, conversations.c.conversation_id).join(
@@ -85,3 +74,19 @@ class ConversationStore(StoreBase):
             return None
         conversation_id = row.conversation_id or conversation_key.split(":", 1)[-1]
         return MessageRef(platform=row.platform, conversation_id=conversation_id, message_id=row.message_id)
+
+
+def remember_message_stmt(store: StoreBase, card_key: str, conversation_key: str, ref: MessageRef) -> Any:
+    """The upsert behind `remember_message`, for a caller that commits it with other writes."""
+    stmt = store.insert(card_messages).values(
+        card_key=card_key,
+        conversation_key=conversation_key,
+        platform=ref.platform,
+        message_id=ref.message_id,
+        updated_at=utcnow(),
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["card_key", "conversation_key"],
+        set_={"message_id": stmt.excluded.message_id, "updated_at": stmt.excluded.updated_at},
+    )
+    return stmt

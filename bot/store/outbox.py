@@ -1,16 +1,24 @@
-"""Notifications to send exactly once, leased to one replica at a time."""
+"""Notifications to send exactly once, leased to one replica at a time.
+
+A row's life: `pending` -> `sending` (committed on its own, just before the platform call; `not_before` then
+holds when that send began) -> `sent`. A row found in `sending` whose lease ran out belongs to a replica that
+died (or stalled) mid-send: the message may or may not have gone out, so the next owner looks for it before
+posting again (see `handlers/watcher.py`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
 
+from bot.model import MessageRef
 from bot.schema import outbox
 from bot.store.base import StoreBase, utcnow
+from bot.store.conversations import remember_message_stmt
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +28,8 @@ class OutboxItem:
     conversation_key: str
     payload: Mapping[str, Any]
     attempts: int
+    status: str = "pending"  # "sending": an earlier attempt may have reached the platform
+    send_started: datetime | None = None  # when that attempt began (for a bounded look-back)
 
 
 class OutboxStore(StoreBase):
@@ -44,15 +54,42 @@ class OutboxStore(StoreBase):
         rows = await self.claim(outbox, outbox.c.id, outbox.c.status == "pending", owner, limit, lease)
         return [OutboxItem(r.id, r.dedupe_key, r.conversation_key, r.payload, r.attempts) for r in rows]
 
-    async def mark_sent(self, item_id: int, owner: str) -> bool:
-        """Complete a claimed item; False if the lease was lost to another replica meanwhile."""
+    async def mark_sending(self, item_id: int, owner: str, *, lease: timedelta) -> datetime | None:
+        """Record, in its own commit, that a send of this claimed item starts now (and renew its lease for
+        the send). The time recorded, or None if the lease was lost to another replica meanwhile."""
+        now = utcnow()
         stmt = (
             update(outbox)
-            .where(outbox.c.id == item_id, outbox.c.lease_owner == owner, outbox.c.status == "pending")
+            .where(
+                outbox.c.id == item_id,
+                outbox.c.lease_owner == owner,
+                outbox.c.status.in_(("pending", "sending")),
+            )
+            .values(status="sending", not_before=now, lease_until=now + lease)
+        )
+        async with await self.write() as conn:
+            result = await conn.execute(stmt)
+        return now if result.rowcount else None
+
+    async def mark_sent(
+        self, item_id: int, owner: str, *, remember: tuple[str, str, MessageRef] | None = None
+    ) -> bool:
+        """Complete a claimed item; False if the lease was lost to another replica meanwhile. `remember`
+        (card key, conversation key, message) records the posted card in the same commit, so the window
+        between a send and its record is that one commit."""
+        stmt = (
+            update(outbox)
+            .where(
+                outbox.c.id == item_id,
+                outbox.c.lease_owner == owner,
+                outbox.c.status.in_(("pending", "sending")),
+            )
             .values(status="sent", sent_at=utcnow(), lease_owner=None, lease_until=None)
         )
         async with await self.write() as conn:
             result = await conn.execute(stmt)
+            if remember is not None:
+                await conn.execute(remember_message_stmt(self, *remember))
         return bool(result.rowcount)
 
     async def mark_failed(self, item_id: int, owner: str, error: str, *, give_up: bool) -> None:

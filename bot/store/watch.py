@@ -294,24 +294,50 @@ class WatchStore(StoreBase):
     # -- outbox delivery -------------------------------------------------------------------------------------
 
     async def claim_due_outbox(self, owner: str, *, limit: int, lease: timedelta) -> list[OutboxItem]:
-        """Lease pending notifications whose `not_before` (a 429's Retry-After) has passed, oldest first."""
+        """Lease pending notifications whose `not_before` (a 429's Retry-After) has passed, oldest first, and
+        rows left in `sending` by an owner whose lease ran out (it died or stalled mid-send)."""
         now = utcnow()
-        due = and_(
-            outbox.c.status == "pending", or_(outbox.c.not_before.is_(None), outbox.c.not_before <= now)
+        due = or_(
+            and_(
+                outbox.c.status == "pending",
+                or_(outbox.c.not_before.is_(None), outbox.c.not_before <= now),
+            ),
+            outbox.c.status == "sending",  # `claim` only takes it once the owner's lease has run out
         )
         rows = await self.claim(outbox, outbox.c.id, due, owner, limit, lease)
-        return [OutboxItem(r.id, r.dedupe_key, r.conversation_key, r.payload, r.attempts) for r in rows]
+        return [
+            OutboxItem(
+                r.id,
+                r.dedupe_key,
+                r.conversation_key,
+                r.payload,
+                r.attempts,
+                status=r.status,
+                send_started=as_utc(r.not_before) if r.not_before and r.status == "sending" else None,
+            )
+            for r in rows
+        ]
 
     async def defer_outbox(
-        self, item_id: int, owner: str, *, until: datetime, error: str, attempt: bool = True
+        self,
+        item_id: int,
+        owner: str,
+        *,
+        until: datetime,
+        error: str,
+        attempt: bool = True,
+        maybe_sent: bool = False,
     ) -> None:
-        """Put a claimed notification back for later (throttled, thread not there yet, service down)."""
-        values: dict[str, Any] = {
-            "not_before": until,
-            "last_error": error[:2000],
-            "lease_owner": None,
-            "lease_until": None,
-        }
+        """Put a claimed notification back for later (throttled, thread not there yet, service down).
+        `maybe_sent`: the send failed without an answer from the platform (timeout, connection lost), so it
+        may have gone out: the row stays `sending` and the next attempt looks before posting."""
+        values: dict[str, Any] = {"last_error": error[:2000], "lease_owner": None}
+        if maybe_sent:
+            # Keep `not_before` = when that send began (the look-back starts there); wait out `until` as an
+            # ownerless lease instead, since `claim` takes a `sending` row only once its lease has run out.
+            values.update(status="sending", lease_until=until)
+        else:
+            values.update(status="pending", not_before=until, lease_until=None)
         if attempt:
             values["attempts"] = outbox.c.attempts + 1
         stmt = update(outbox).where(outbox.c.id == item_id, outbox.c.lease_owner == owner).values(**values)

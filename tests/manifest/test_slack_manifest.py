@@ -42,6 +42,8 @@ def test_bot_scopes_cover_the_features(settings: Settings, verbs: list[tuple[str
     needs = {"app_mention": "app_mentions:read", "message.im": "im:history"}
     for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
         assert needs[event] in scopes
+    # reading back recent messages (with their metadata) to find a send interrupted by a crash
+    assert {"channels:history", "groups:history", "mpim:history", "im:history"} <= scopes
     assert manifest["features"]["bot_user"]["display_name"]
     assert "user" not in manifest["oauth_config"]["scopes"]  # the bot never acts as a user
 

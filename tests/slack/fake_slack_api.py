@@ -1,15 +1,19 @@
 """A stand-in Slack Web API on 127.0.0.1:0 that records every call and answers like Slack.
 
 Methods: `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `files.info`,
-`usergroups.users.list` (groups set in `usergroups`); file downloads of `url_private` (bot token checked:
-without it, Slack's HTML sign-in page, as the real service does); `response_url` posts; and the external
-upload flow: `files.getUploadURLExternal` hands out an upload URL, a POST of the bytes there is recorded as
-`upload` (kept in `uploads`), `files.completeUploadExternal` shares the uploaded files into `channel_id` /
-`thread_ts` (refused for an id nothing was uploaded to). Every Web API call must carry
+`usergroups.users.list` (groups set in `usergroups`), `conversations.history` and `conversations.replies`
+(over the messages posted here, newest first / oldest first, with `oldest`, `limit` and cursor paging, and
+each message's `metadata` only with `include_all_metadata`, as Slack does); file downloads of `url_private`
+(bot token checked: without it, Slack's HTML sign-in page, as the real service does); `response_url` posts;
+and the external upload flow: `files.getUploadURLExternal` hands out an upload URL, a POST of the bytes there
+is recorded as `upload` (kept in `uploads`), `files.completeUploadExternal` shares the uploaded files into
+`channel_id` / `thread_ts` (refused for an id nothing was uploaded to). Every Web API call must carry
 `Authorization: Bearer <token>` or gets `not_authed`.
 Faults: `fail_next(method, error)` answers `{"ok": false, "error": ...}` once; `rate_limit_next(method,
 retry_after)` answers HTTP 429 with `Retry-After` once; `rate_limit_share(fraction, retry_after)` answers 429 to
-that share of posts and updates (seeded draws, reproducible).
+that share of posts and updates (seeded draws, reproducible); `lose_answer_next(method)` does the call
+and then drops the connection without answering (a post that went out but whose answer was lost; with
+`tagged=True` only a call carrying message metadata).
 
     async with FakeSlackApi(token="xoxb-test") as slack:
         settings = load_settings(slack_api_url=slack.api_url, ...)
@@ -23,6 +27,7 @@ import asyncio
 import itertools
 import json
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +52,7 @@ class Call:
     refused: bool = False  # answered with a fault (429 or an error), so nothing was posted
     result: dict[str, Any] = field(default_factory=dict)  # what the stand-in answered (e.g. the new `ts`)
     response: dict[str, Any] = field(default_factory=dict)  # what the stand-in answered (Web API calls)
+    answer_lost: bool = False  # done, but the connection was dropped before the answer (`lose_answer_next`)
 
 
 @dataclass
@@ -83,6 +89,9 @@ class FakeSlackApi:
         self._throttle_after = 1
         self._draws = random.Random(7)
         self.throttled = 0  # 429s answered by `rate_limit_share`
+        self._lose_answers: list[tuple[str, bool]] = []
+        # channel -> every message posted there (thread replies included), in posting order.
+        self.channels: dict[str, list[dict[str, Any]]] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -138,6 +147,9 @@ class FakeSlackApi:
 
     def rate_limit_next(self, method: str, retry_after: int = 0) -> None:
         self._faults.setdefault(method, []).append(("429", retry_after))
+
+    def lose_answer_next(self, method: str, *, tagged: bool = False) -> None:
+        self._lose_answers.append((method, tagged))
 
     def rate_limit_share(self, fraction: float, retry_after: int = 1) -> None:
         """Answer HTTP 429 with `Retry-After` to `fraction` of `chat.postMessage` / `chat.update` calls."""
@@ -209,10 +221,24 @@ class FakeSlackApi:
             "usergroups.users.list": self._usergroup_users,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
         }.get(method)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         call.result = call.response = handler(args)
+        lose = next(
+            (
+                n
+                for n, (m, tagged) in enumerate(self._lose_answers)
+                if m == method and (args.get("metadata") or not tagged)
+            ),
+            None,
+        )
+        if lose is not None and request.transport is not None:
+            del self._lose_answers[lose]
+            call.answer_lost = True
+            request.transport.close()  # done, but the caller never hears so
         return web.json_response(call.result)
 
     def _auth_test(self, _: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,21 +254,77 @@ class FakeSlackApi:
         }
 
     def _next_ts(self) -> str:
-        return f"1700000000.{next(self._ts):06d}"
+        # Wall-clock seconds (as Slack's are, so `oldest` windows work) and a counter: unique, increasing.
+        return f"{int(time.time())}.{next(self._ts):06d}"
 
     def _post_message(self, args: Mapping[str, Any]) -> dict[str, Any]:
         if not args.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
         ts = self._next_ts()
-        message = {"type": "message", "bot_id": BOT_ID, "text": args.get("text", ""), "ts": ts}
+        message: dict[str, Any] = {
+            "type": "message",
+            "bot_id": BOT_ID,
+            "text": args.get("text", ""),
+            "ts": ts,
+        }
         if args.get("thread_ts"):
             message["thread_ts"] = args["thread_ts"]
+        stored = dict(message, blocks=args.get("blocks") or [])
+        if isinstance(args.get("metadata"), dict):
+            stored["metadata"] = args["metadata"]
+        self.channels.setdefault(str(args["channel"]), []).append(stored)
         return {"ok": True, "channel": args["channel"], "ts": ts, "message": message}
 
     def _update(self, args: Mapping[str, Any]) -> dict[str, Any]:
         if not args.get("channel") or not args.get("ts"):
             return {"ok": False, "error": "message_not_found"}
+        for stored in self.channels.get(str(args["channel"]), []):
+            if stored["ts"] == args["ts"]:
+                stored.update(text=args.get("text", ""), blocks=args.get("blocks") or [])
         return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": args.get("text", "")}
+
+    @staticmethod
+    def _shown(stored: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
+        message = dict(stored)
+        if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            message.pop("metadata", None)
+        return message
+
+    @staticmethod
+    def _page(messages: list[dict[str, Any]], args: Mapping[str, Any]) -> dict[str, Any]:
+        """One page of `messages` (already in answer order) after `oldest`, `limit` at a time."""
+        oldest = float(args.get("oldest") or 0)
+        inclusive = str(args.get("inclusive", "")).lower() in ("1", "true")
+        kept = [m for m in messages if float(m["ts"]) > oldest or (inclusive and float(m["ts"]) == oldest)]
+        start = int(str(args.get("cursor") or "0"))
+        limit = max(1, min(int(args.get("limit") or 100), 999))
+        page = kept[start : start + limit]
+        more = start + limit < len(kept)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _history(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Top-level messages, newest first."""
+        posted = self.channels.get(str(args.get("channel") or ""))
+        if posted is None:
+            return {"ok": False, "error": "channel_not_found"}
+        top = [self._shown(m, args) for m in reversed(posted) if not m.get("thread_ts")]
+        return self._page(top, args)
+
+    def _replies(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """A thread's parent and replies, oldest first."""
+        posted = self.channels.get(str(args.get("channel") or ""))
+        if posted is None:
+            return {"ok": False, "error": "channel_not_found"}
+        ts = str(args.get("ts") or "")
+        thread = [m for m in posted if m["ts"] == ts or m.get("thread_ts") == ts]
+        if not thread:
+            return {"ok": False, "error": "thread_not_found"}
+        return self._page([self._shown(m, args) for m in thread], args)
 
     def _ephemeral(self, args: Mapping[str, Any]) -> dict[str, Any]:
         if not args.get("channel") or not args.get("user"):
@@ -354,7 +436,7 @@ async def _arguments(request: web.Request) -> dict[str, Any]:
     elif request.can_read_body:
         form = await request.post()
         args.update({k: v for k, v in form.items() if isinstance(v, str)})
-    for key in ("blocks", "attachments"):  # a form sends these as JSON strings
+    for key in ("blocks", "attachments", "metadata"):  # a form sends these as JSON strings
         if isinstance(args.get(key), str):
             args[key] = json.loads(args[key])
     return args

@@ -136,6 +136,15 @@ class BotProcess:
         if self._drainer is not None:
             await self._drainer
 
+    async def exited(self, within: float) -> int:
+        """Wait for the process to end by itself (a fault hook's `os._exit`); its exit code."""
+        assert self.proc is not None
+        async with asyncio.timeout(within):
+            code = await self.proc.wait()
+        if self._drainer is not None:
+            await self._drainer
+        return code
+
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.terminate()

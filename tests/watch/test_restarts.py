@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from bot.store import Store
-from tests.slack.fake_slack_api import FakeSlackApi
+from handlers.watcher import EXIT_AFTER_POSTS
+from tests.slack.fake_slack_api import Call, FakeSlackApi
 from tests.watch.harness import (
     alerts_by_job,
     bot_env,
@@ -86,3 +87,74 @@ async def test_two_replicas_on_one_postgres_alert_each_job_once(
     assert per_job == Counter({j: 2 if j in jobs[:10] else 1 for j in jobs})
     lines = event_lines(slack_api)
     assert lines and len(lines) == len(set(lines))
+
+
+def _metadata_key(call: Call) -> str | None:
+    metadata = call.args.get("metadata") or {}
+    return (
+        (metadata.get("event_payload") or {}).get("key")
+        if metadata.get("event_type") == "ftbot_outbox"
+        else None
+    )
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(("crash_after", "op"), [("9", "thread"), ("1:post", "post")])
+async def test_a_crash_between_a_send_and_its_record_repeats_nothing(
+    db: str,
+    crash_after: str,
+    op: str,
+    slack_api: FakeSlackApi,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The crash window made deterministic: the bot exits (as kill -9 would: no cleanup) right after Slack
+    took its Nth outbox post (an event batch in a thread; a top-level alert) and before that post is marked
+    sent. After a restart the row is found in the thread's replies or the channel's history by its metadata
+    key, recorded as sent, and not posted again; everything else arrives once."""
+    if db == "postgres":
+        url = request.getfixturevalue("postgres_server")
+        store = Store.open(url)
+        async with store.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await store.close()
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path}/bot.db"
+    async with emulator_process(speed=40, max_running_jobs=10, max_queued_jobs=10) as emu:
+        jobs = await create_jobs(emu.url, 3)
+        env = bot_env(emu, slack_api, url, **{EXIT_AFTER_POSTS: crash_after})
+        async with bot_process(env, tmp_path / "bot.log") as bot:
+            for job_id in jobs:
+                await slash(bot.url, f"watch {job_id}")
+            assert await bot.exited(60) == 70
+            store = Store.open(url)
+            try:
+                (row,) = await store.outbox_rows("sending")
+            finally:
+                await store.close()
+            key = str(row["dedupe_key"])
+            assert row["payload"]["op"] == op
+            # The post went out and was not recorded: exactly the window.
+            assert [_metadata_key(c) for c in slack_api.posted()].count(key) == 1
+            assert len(alerts_by_job(slack_api)) < len(jobs), "every job ended before the crash"
+            looked = len(
+                slack_api.called("conversations.history") + slack_api.called("conversations.replies")
+            )
+            del bot.env[EXIT_AFTER_POSTS]
+            await bot.start()
+            await wait_until(
+                lambda: set(alerts_by_job(slack_api)) >= set(jobs), 60, "every alert after the restart"
+            )
+            await asyncio.sleep(2)
+        store = Store.open(url)
+        try:
+            rows = {r["dedupe_key"]: r for r in await store.outbox_rows()}
+        finally:
+            await store.close()
+    assert rows[key]["status"] == "sent"
+    assert [_metadata_key(c) for c in slack_api.posted()].count(key) == 1
+    assert len(slack_api.called("conversations.history") + slack_api.called("conversations.replies")) > looked
+    keys = [k for k in map(_metadata_key, slack_api.posted()) if k]
+    assert len(keys) == len(set(keys)), "an outbox row was posted twice"
+    assert_once(slack_api, jobs)

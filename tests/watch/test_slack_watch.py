@@ -157,3 +157,26 @@ async def test_everything_arrives_once_through_azure_faults_and_slack_throttling
     assert slack_api.throttled > 0
     state = await emu.admin("GET", "state")
     assert state["faults"], "the emulator's faults were on"
+
+
+async def test_a_post_whose_answer_is_lost_is_found_not_posted_again(
+    bot: RunningBot, slack_api: FakeSlackApi, emu: EmulatorProcess
+) -> None:
+    """Slack took an outbox post but the connection dropped before its answer: no blind retry; the row
+    stays `sending`, and the next attempt finds the message by its metadata key and records it as sent."""
+    slack_api.lose_answer_next("chat.postMessage", tagged=True)
+    (job_id,) = await create_jobs(emu.url, 1)
+    await slash(bot.url, f"watch {job_id}")
+    await wait_until(lambda: alerts_by_job(slack_api)[job_id] >= 1, 40, "the success alert")
+    await asyncio.sleep(2.5)
+    (lost,) = [c for c in slack_api.posted() if c.answer_lost]
+    key = lost.args["metadata"]["event_payload"]["key"]
+    tagged = [
+        c.args["metadata"]["event_payload"]["key"] for c in slack_api.posted() if c.args.get("metadata")
+    ]
+    assert tagged.count(key) == 1 and len(tagged) == len(set(tagged))
+    assert slack_api.called("conversations.history") or slack_api.called("conversations.replies")
+    assert alerts_by_job(slack_api) == Counter({job_id: 1})
+    lines = event_lines(slack_api)
+    assert len(lines) == len(set(lines)), "an event line was posted twice"
+    assert {r["status"] for r in await bot.ctx.store.outbox_rows()} == {"sent"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +14,7 @@ import pytest
 
 from bot.app import RunningBot, start_bot
 from bot.config import Settings
+from handlers.watcher import Watcher
 from tests.teams.conftest import assert_cards_valid, card_text, payload
 from tests.teams.fake_connector import Call, FakeConnector
 from tests.watch.harness import (
@@ -108,3 +110,26 @@ async def test_channel_thread_personal_follow_ups_and_a_subscribed_channel(
     await wait_until(lambda: bool(alerts_for(connector, outside)), 40, "the subscription's alert")
     (alert,) = alerts_for(connector, outside)
     assert alert.conversation_id.startswith("19:chan-general@thread.tacv2")
+
+
+async def test_a_teams_send_cut_off_by_a_crash_is_posted_again_once(
+    bot: RunningBot, connector: FakeConnector
+) -> None:
+    """A Teams bot cannot read a conversation back, so a row its dead owner left `sending` (the post may or
+    may not have reached Teams) is posted again: at most that one message repeats, and only once."""
+    await say(bot, "message_personal", connector.url, "help")
+    await wait_until(lambda: len(connector.messages()) >= 1, 10, "the help card")
+    key = f"teams:{PERSONAL}"
+    assert await bot.store.get_conversation(key) is not None
+    card = {"title": "Fine-tuning job ftjob-cut succeeded"}
+    await bot.store.enqueue("alert:ftjob-cut:succeeded:" + key, key, {"op": "post", "card": card})
+    (row,) = await bot.store.claim_due_outbox("dead", limit=10, lease=timedelta(seconds=30))
+    # The dead replica had started this send (its lease is over now) and never recorded the outcome.
+    assert await bot.store.mark_sending(row.id, "dead", lease=timedelta(seconds=-1)) is not None
+    before = len(connector.messages())
+    await Watcher(bot.ctx, interval=1.0).deliver_once()
+    await asyncio.sleep(1.5)  # the bot's own watcher ticks too: nothing more may go out
+    again = [c for c in connector.messages()[before:] if any("ftjob-cut" in t for t in texts([c]))]
+    assert len(again) == 1
+    (sent,) = [r for r in await bot.store.outbox_rows() if r["id"] == row.id]
+    assert sent["status"] == "sent"

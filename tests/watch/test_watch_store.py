@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import update
+
 from bot.model import Conversation, User
+from bot.schema import outbox
 from bot.store import Queued, Store
 from bot.store.base import utcnow
 
@@ -91,3 +94,44 @@ async def test_watchers_subscriptions_and_quiet_settings(store: Store) -> None:
     assert await store.quiet_conversations(["slack:C2", "slack:C3"]) == {"slack:C2"}
     assert await store.discover_jobs("default", [("ftjob-x", "m"), ("ftjob-new", "m")]) == 1
     assert await store.known_job_ids(["ftjob-new", "ftjob-none"]) == {"ftjob-new"}
+
+
+async def test_a_send_is_recorded_before_it_starts_and_a_dead_senders_row_is_taken_over(store: Store) -> None:
+    await store.enqueue(
+        "alert:ftjob-a:succeeded:slack:C1", "slack:C1", {"op": "post", "card": {"title": "x"}}
+    )
+    (item,) = await store.claim_due_outbox("dead", limit=10, lease=LEASE)
+    assert item.status == "pending" and item.send_started is None
+    started = await store.mark_sending(item.id, "dead", lease=timedelta(seconds=-1))
+    assert started is not None
+    # The owner died between its send and `mark_sent`: once its lease has run out the row is claimable,
+    # still `sending`, with the instant that send began (where a look-back for it starts).
+    (again,) = await store.claim_due_outbox("alive", limit=10, lease=LEASE)
+    assert again.status == "sending" and again.send_started == started
+    assert await store.mark_sent(item.id, "dead") is False  # the dead owner's late record changes nothing
+    assert await store.mark_sending(item.id, "dead", lease=LEASE) is None
+    assert await store.mark_sent(again.id, "alive") is True
+    assert [r["status"] for r in await store.outbox_rows()] == ["sent"]
+    assert await store.claim_due_outbox("alive", limit=10, lease=LEASE) == []
+
+
+async def test_a_send_without_an_answer_stays_sending_and_waits(store: Store) -> None:
+    await store.enqueue("events:ftjob-a:1-4:slack:C1", "slack:C1", {"op": "thread", "card": {"title": "x"}})
+    await store.enqueue("events:ftjob-b:1-4:slack:C1", "slack:C1", {"op": "thread", "card": {"title": "y"}})
+    timed_out, refused = await store.claim_due_outbox("r1", limit=10, lease=LEASE)
+    started = await store.mark_sending(timed_out.id, "r1", lease=LEASE)
+    await store.mark_sending(refused.id, "r1", lease=LEASE)
+    # A timeout: it may have been posted. It stays `sending` (the next attempt looks first) and waits.
+    later = utcnow() + timedelta(seconds=60)
+    await store.defer_outbox(timed_out.id, "r1", until=later, error="timeout", maybe_sent=True)
+    # A refusal (Slack answered `ratelimited`): nothing was posted, plain pending again.
+    await store.defer_outbox(refused.id, "r1", until=utcnow() - timedelta(seconds=1), error="ratelimited")
+    (retry,) = await store.claim_due_outbox("r2", limit=10, lease=LEASE)
+    assert retry.id == refused.id and retry.status == "pending"
+    row = next(r for r in await store.outbox_rows() if r["id"] == timed_out.id)
+    assert row["status"] == "sending" and row["lease_owner"] is None and row["attempts"] == 1
+    # Once its wait is over, it comes back as `sending`, still dated from the send that may have gone out.
+    async with store.engine.begin() as conn:
+        await conn.execute(update(outbox).where(outbox.c.id == timed_out.id).values(lease_until=utcnow()))
+    (back,) = await store.claim_due_outbox("r3", limit=10, lease=LEASE)
+    assert back.id == timed_out.id and back.status == "sending" and back.send_started == started
