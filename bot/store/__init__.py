@@ -11,6 +11,7 @@ from bot.store.approvals import Approval, ApprovalStore, NewApproval
 from bot.store.audit import AuditEntry, AuditStore
 from bot.store.base import StoreBase
 from bot.store.conversations import ConversationStore, StoredConversation
+from bot.store.idle import IdleRow, IdleStore
 from bot.store.inbound import InboundStore
 from bot.store.jobs import JobStore, StoredJob
 from bot.store.outbox import OutboxItem, OutboxStore
@@ -19,6 +20,7 @@ from bot.store.watch import Queued, Subscription, WatchedJob, WatchStore
 __all__ = [
     "Approval",
     "AuditEntry",
+    "IdleRow",
     "NewApproval",
     "OutboxItem",
     "Queued",
@@ -31,5 +33,14 @@ __all__ = [
 ]
 
 
-class Store(ConversationStore, InboundStore, JobStore, OutboxStore, AuditStore, ApprovalStore, WatchStore):
+class Store(
+    ConversationStore,
+    InboundStore,
+    JobStore,
+    OutboxStore,
+    AuditStore,
+    ApprovalStore,
+    WatchStore,
+    IdleStore,
+):
     """All reads and writes of the bot's state. Create with `Store.open(url)`, then `await upgrade()`."""
