@@ -205,4 +205,5 @@ async def get_metrics(request: web.Request) -> web.Response:
     state.count("metrics.query")
     m = request.match_info
     account = state.arm_account(m["subscription"], m["resource_group"], m["account"])
+    state.count(f"metrics.query.{account.config.name}")  # per account: "one query per resource" is checkable
     return web.json_response(query(account, dict(request.query), state.now()))
