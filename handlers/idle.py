@@ -299,7 +299,8 @@ async def alert_conversation(ctx: Context) -> str | None:
 class SweepReport:
     resources: int = 0
     deployments: int = 0
-    warnings: int = 0
+    due: int = 0  # messages the step produced (warnings and deleted notes)
+    queued: int = 0  # of which new in the outbox (the rest were queued by an earlier sweep)
     gone: int = 0
     metrics_calls: int = 0
     seconds: float = 0.0
@@ -333,10 +334,11 @@ async def sweep_resource(ctx: Context, resource: str, alert_key: str | None, rep
             snooze_days=max(1, round(min(leads))) if leads else 1,
         )
     )
-    await ctx.store.commit_idle_sweep(resource, result.rows, result.gone, result.queued)
+    new = await ctx.store.commit_idle_sweep(resource, result.rows, result.gone, result.queued)
     report.resources += 1
     report.deployments += len(found.seen)
-    report.warnings += len(result.queued)
+    report.due += len(result.queued)
+    report.queued += new
     report.gone += len(result.gone)
     report.metrics_calls += found.metrics_calls
 
@@ -372,10 +374,10 @@ class IdleSweeper:
             ran = True
         finally:
             await store.finish_sweep(SWEEP_NAME, self.owner, ran=ran)
-        if report.warnings:
-            log.info("idle sweep: %d deployments, %d messages queued", report.deployments, report.warnings)
+        if report.queued:
+            log.info("idle sweep: %d deployments, %d messages queued", report.deployments, report.queued)
         kick = self.ctx.extras.get("watcher")
-        if kick is not None and report.warnings:
+        if kick is not None and report.queued:
             await kick.deliver_once()
         return report
 

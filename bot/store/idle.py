@@ -99,29 +99,38 @@ class IdleStore(StoreBase):
 
     async def commit_idle_sweep(
         self, resource: str, seen: Sequence[IdleRow], gone: Iterable[str], queued: Sequence[Queued]
-    ) -> None:
-        """One resource's sweep in one transaction: the deployments seen, those gone, the messages to send."""
+    ) -> int:
+        """One resource's sweep in one transaction: the deployments seen, those gone, the messages to send.
+        Returns how many messages were new (a key queued before is a no-op)."""
         now = utcnow()
+        new = 0
         async with await self.write() as conn:
-            for row in seen:
-                values = {
-                    "resource": row.resource,
-                    "deployment": row.deployment,
-                    "model": row.model,
-                    "sku": row.sku,
-                    "created_at": row.created_at,
-                    "last_used_at": row.last_used_at,
-                    "deletes_at": row.deletes_at,
-                    "conversation_key": row.conversation_key,
-                    "gone_at": None,
-                    "updated_at": now,
-                }
-                stmt = self.insert(idle_deployments).values(**values, kept_alive_at=None, snoozed_until=None)
+            if seen:
+                values = [
+                    {
+                        "resource": row.resource,
+                        "deployment": row.deployment,
+                        "model": row.model,
+                        "sku": row.sku,
+                        "created_at": row.created_at,
+                        "last_used_at": row.last_used_at,
+                        "deletes_at": row.deletes_at,
+                        "conversation_key": row.conversation_key,
+                        "gone_at": None,
+                        "updated_at": now,
+                        "kept_alive_at": None,
+                        "snoozed_until": None,
+                    }
+                    for row in seen
+                ]
+                stmt = self.insert(idle_deployments)
+                # A keep-alive or a snooze recorded between the sweep's read and this commit is not undone.
+                kept = ("resource", "deployment", "kept_alive_at", "snoozed_until")
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["resource", "deployment"],
-                    set_={k: stmt.excluded[k] for k in values if k not in ("resource", "deployment")},
+                    set_={k: stmt.excluded[k] for k in values[0] if k not in kept},
                 )
-                await conn.execute(stmt)
+                await conn.execute(stmt, values)  # one executemany for the whole resource
             names = list(gone)
             if names:
                 await conn.execute(
@@ -142,7 +151,9 @@ class IdleStore(StoreBase):
                     attempts=0,
                     created_at=now,
                 )
-                await conn.execute(enqueue.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+                result = await conn.execute(enqueue.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+                new += result.rowcount or 0
+        return new
 
     async def set_idle_fields(self, resource: str, deployment: str, **values: datetime | None) -> bool:
         """Record a keep-alive (`kept_alive_at`) or a snooze (`snoozed_until`) on a known deployment."""

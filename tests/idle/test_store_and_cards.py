@@ -31,8 +31,8 @@ async def test_one_replica_holds_the_sweep(store: Store) -> None:
 async def test_sweep_commit_queues_each_message_once(store: Store) -> None:
     row = IdleRow("default", "dep-a", MODEL, "Standard", T0, T0 + timedelta(days=15))
     queued = [Queued("idle:default:dep-a:x:3d", "slack:C1", {"op": "post", "card": {"title": "t"}})]
-    await store.commit_idle_sweep("default", [row], [], queued)
-    await store.commit_idle_sweep("default", [row], [], queued)
+    assert await store.commit_idle_sweep("default", [row], [], queued) == 1
+    assert await store.commit_idle_sweep("default", [row], [], queued) == 0
     assert len(await store.outbox_rows()) == 1
     kept = T0 + timedelta(days=2)
     assert await store.set_idle_fields("default", "dep-a", kept_alive_at=kept)
