@@ -264,10 +264,19 @@ async def survey(ctx: Context, resource: str) -> Survey:
     if not seen:
         return Survey(resource, now, seen, {})
     start = _midnight(now) - timedelta(days=LOOKBACK_DAYS)
-    usage = await ctx.azure.metrics().deployment_daily_totals(
-        arm.account_id, start=start, end=now, top=len(listed) + 10
-    )
-    return Survey(resource, now, seen, usage, metrics_calls=1)
+    metrics = ctx.azure.metrics()
+    try:
+        usage = await metrics.deployment_daily_totals(
+            arm.account_id, start=start, end=now, top=len(listed) + 10
+        )
+        return Survey(resource, now, seen, usage, metrics_calls=1)
+    except az.BadRequest as exc:
+        # A resource kind that publishes only `ModelRequests` (Foundry) refuses the first name: ask once more.
+        log.info("idle: %s has no AzureOpenAIRequests metric (%s); using ModelRequests", resource, exc)
+        usage = await metrics.deployment_daily_totals(
+            arm.account_id, start=start, end=now, top=len(listed) + 10, metric="ModelRequests"
+        )
+        return Survey(resource, now, seen, usage, metrics_calls=2)
 
 
 async def _homes(ctx: Context, resource: str, seen: Sequence[Seen]) -> dict[str, str]:
