@@ -46,19 +46,33 @@ SHUTDOWN_LIMIT = 9.0
 
 def build_router() -> Router:
     """Every capability's router, composed in a fixed order (first match wins)."""
-    from handlers import chart, deploy, jobs, start, watch
+    from handlers import chart, deploy, idle, jobs, start, watch
     from handlers import help as help_handlers
 
     return Router("ftbot").include(
-        help_handlers.router, jobs.router, start.router, watch.router, deploy.router, chart.router
+        help_handlers.router,
+        jobs.router,
+        start.router,
+        watch.router,
+        deploy.router,
+        idle.router,
+        chart.router,
     )
 
 
 def schedule(scheduler: Scheduler, ctx: Context) -> None:
     """Periodic work of the handlers: deployments being provisioned, approval requests due to expire."""
     from handlers import deploy
+    from handlers.idle import IdleSweeper
+    from handlers.watcher import replica_id
 
     scheduler.every("deploy-sweep", ctx.settings.deploy_poll_interval, lambda: deploy.sweep(ctx))
+    # The idle sweep's cadence is kept in the database (its lease row's last run), so a restart or a second
+    # replica neither skips nor repeats a sweep; the scheduler only looks often enough to notice it is due.
+    interval = ctx.settings.idle_sweep_interval
+    sweeper = IdleSweeper(ctx, owner=replica_id(), interval=interval)
+    ctx.extras["idle"] = sweeper
+    scheduler.every("idle-sweep", min(interval, 60.0), sweeper.tick)
 
 
 def _reconciler() -> Any:

@@ -315,6 +315,21 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between looks at deployments being provisioned and approval requests due to expire.",
     )
+    idle_sweep_interval: float = Field(
+        default=6 * 3600,
+        gt=0,
+        description="Seconds between idle-deployment sweeps (inventory, last use, warnings; default 6 h).",
+    )
+    idle_warn_days: str = Field(
+        default="3,1",
+        description="Days before Azure's 15-day idle deletion at which to warn, comma-separated (default 3,1).",
+    )
+    alert_channel: str | None = Field(
+        default=None,
+        description="Where idle warnings go for deployments the bot did not make: `slack:C0123ABCD` or a Teams "
+        "conversation key (`teams:<conversation id>`).",
+    )
+
     fine_tuned_deployment_quota: int = Field(
         default=10,
         ge=1,
@@ -349,6 +364,22 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else None
+
+    @field_validator("idle_warn_days")
+    @classmethod
+    def _warn_days(cls, value: str) -> str:
+        try:
+            days = [float(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            raise ValueError("must be numbers of days separated by commas, e.g. 3,1") from None
+        if not days or any(d <= 0 or d >= 15 for d in days):
+            raise ValueError("each lead time must be more than 0 and less than 15 days")
+        return value
+
+    @property
+    def idle_warn_leads(self) -> list[float]:
+        """The idle warning lead times in days, largest first."""
+        return sorted({float(part) for part in self.idle_warn_days.split(",") if part.strip()}, reverse=True)
 
     def secret_values(self) -> list[str]:
         """Every secret this process knows, for the log redaction filter."""

@@ -258,3 +258,32 @@ chart_images = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_chart_images_expires_at", "expires_at"),
 )
+
+# Idle guard (0008): fine-tuned deployments seen by the sweep, with what it worked out about them.
+idle_deployments = Table(
+    "idle_deployments",
+    metadata,
+    Column("resource", String(100), nullable=False),
+    Column("deployment", String(64), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("sku", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("kept_alive_at", DateTime(timezone=True)),
+    Column("deletes_at", DateTime(timezone=True), nullable=False),
+    Column("snoozed_until", DateTime(timezone=True)),
+    Column("conversation_key", String(300)),
+    Column("gone_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("resource", "deployment"),
+)
+
+# Periodic work done by one replica at a time (the idle sweep): a named lease and when it last ran.
+sweep_leases = Table(
+    "sweep_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_run_at", DateTime(timezone=True)),
+)

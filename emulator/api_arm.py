@@ -205,6 +205,7 @@ async def delete_deployment(request: web.Request) -> web.Response:
 
 async def list_deployments(request: web.Request) -> web.Response:
     state = state_of(request)
+    state.count("deployments.list")  # one per page
     account = _account(request)
     now = state.now()
     items = sorted(account.deployments.values(), key=lambda d: d.name)

@@ -23,6 +23,8 @@ from bot.azure.transport import AzureTransport, BearerAuth, TransportClient, jso
 METRICS_API_VERSION = "2023-10-01"
 DEFAULT_METRIC = "AzureOpenAIRequests"
 DEPLOYMENT_DIMENSION = "ModelDeploymentName"
+# Series per query: Azure's default is 10 when a filter splits by a dimension.
+DEFAULT_TOP = 1000
 
 
 @dataclass(frozen=True)
@@ -120,14 +122,17 @@ class MetricsClient(TransportClient):
         start: datetime,
         end: datetime,
         metric: str = DEFAULT_METRIC,
+        top: int = DEFAULT_TOP,
     ) -> dict[str, DeploymentUsage]:
-        """Daily `Total` of `metric` per `ModelDeploymentName` between `start` and `end` (UTC)."""
+        """Daily `Total` of `metric` per `ModelDeploymentName` between `start` and `end` (UTC). Azure returns
+        only `top` series (10 unless asked), so ask for at least as many as the resource has deployments."""
         params = {
             "metricnames": metric,
             "timespan": f"{_iso(start)}/{_iso(end)}",
             "interval": "P1D",
             "aggregation": "Total",
             "$filter": f"{DEPLOYMENT_DIMENSION} eq '*'",
+            "top": str(max(1, top)),
         }
         path = f"{resource_id.rstrip('/')}/providers/Microsoft.Insights/metrics"
         body = await self._transport.call("GET", path, params=params, parse=json_body)

@@ -13,6 +13,7 @@ from bot.store.base import StoreBase
 from bot.store.charts import ChartStore
 from bot.store.conversations import ConversationStore, StoredConversation
 from bot.store.health import HealthStore
+from bot.store.idle import IdleRow, IdleStore
 from bot.store.inbound import InboundStore
 from bot.store.intents import IntentFile, IntentStore, PendingDeletion, StoredIntent
 from bot.store.jobs import JobStore, StoredJob
@@ -22,6 +23,7 @@ from bot.store.watch import Queued, Subscription, WatchedJob, WatchStore
 __all__ = [
     "Approval",
     "AuditEntry",
+    "IdleRow",
     "IntentFile",
     "NewApproval",
     "OutboxItem",
@@ -48,5 +50,6 @@ class Store(
     HealthStore,
     IntentStore,
     ChartStore,
+    IdleStore,
 ):
     """All reads and writes of the bot's state. Create with `Store.open(url)`, then `await upgrade()`."""

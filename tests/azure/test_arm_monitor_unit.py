@@ -225,6 +225,7 @@ async def test_metrics_query_and_daily_totals() -> None:
         "interval": "P1D",
         "aggregation": "Total",
         "$filter": "ModelDeploymentName eq '*'",
+        "top": "1000",  # Azure answers 10 series unless asked for more
         "api-version": "2023-10-01",
     }
     assert usage["dep-a"].daily == {date(2025, 1, 1): 3.0, date(2025, 1, 2): 0.0}

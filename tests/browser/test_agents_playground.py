@@ -44,6 +44,7 @@ async def playground(emulator: Any, tmp_path: Path) -> AsyncIterator[tuple[str, 
         "-p",
         str(port),
         "--dt",
+        cwd=tmp_path,  # it writes devTools/ logs into its working folder
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
