@@ -109,7 +109,9 @@ class AzureResource(BaseModel):
         description="Cross-tenant deploys from this resource: environment variable holding that service "
         "principal's client secret.",
     )
-    api_version: str = DEFAULT_DATA_API_VERSION
+    api_version: str = Field(
+        default=DEFAULT_DATA_API_VERSION, description="This resource's data-plane api-version, or `v1`."
+    )
     roles: Roles | None = Field(
         default=None, description="Roles for this resource only (else the global [roles])."
     )
@@ -173,7 +175,11 @@ class Settings(BaseSettings):
         description="A fixed bearer token for ARM instead of Entra ID: only for a standalone emulator "
         "(tests, demos); never set it against Azure.",
     )
-    azure_api_version: str = Field(default=DEFAULT_DATA_API_VERSION, description="Data-plane api-version.")
+    azure_api_version: str = Field(
+        default=DEFAULT_DATA_API_VERSION,
+        description="Data-plane api-version (a dated one, or `v1`: `{endpoint}/openai/v1/...` with no "
+        "api-version, Entra tokens for https://ai.azure.com/.default).",
+    )
     arm_endpoint: str = Field(
         default="https://management.azure.com", description="ARM control-plane endpoint."
     )

@@ -45,6 +45,7 @@ __all__ = [
     "NormalStatus",
     "Page",
     "ResultRow",
+    "ServiceModel",
     "Sku",
     "StatusKind",
     "is_checkpoint_id",
@@ -498,3 +499,39 @@ class AsyncOperation(AzureModel):
     @property
     def succeeded(self) -> bool:
         return self.status.lower() == "succeeded"
+
+
+# ---- models (`GET /openai/models`) ----------------------------------------------------------------
+
+
+class ServiceModel(AzureModel):
+    """One entry of `GET /openai/models`: a base model (capabilities, lifecycle, deprecation dates as Unix
+    seconds) or a fine-tuned one (`model` names its base, `fine_tune` its job)."""
+
+    id: str
+    object: str = "model"
+    status: str | None = None
+    created_at: int | None = None
+    model: str | None = None
+    fine_tune: str | None = None
+    capabilities: dict[str, Any] = Field(default_factory=dict)
+    lifecycle_status: str | None = None
+    deprecation: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("capabilities", "deprecation", mode="before")
+    @classmethod
+    def _null_dict(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @property
+    def fine_tuned(self) -> bool:
+        return bool(self.model) or bool(self.fine_tune)
+
+    @property
+    def fine_tunable(self) -> bool:
+        return bool(self.capabilities.get("fine_tune"))
+
+    def deprecation_at(self, what: str) -> int | None:
+        """Unix seconds after which the model no longer serves `what` (`fine_tune` or `inference`)."""
+        value = self.deprecation.get(what)
+        return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
