@@ -44,9 +44,16 @@ def build_router() -> Router:
     """Every capability's router, composed in a fixed order (first match wins)."""
     from handlers import chart, deploy, jobs, start, watch
     from handlers import help as help_handlers
+    from handlers import models as models_handlers
 
     return Router("ftbot").include(
-        help_handlers.router, jobs.router, start.router, watch.router, deploy.router, chart.router
+        help_handlers.router,
+        jobs.router,
+        start.router,
+        watch.router,
+        deploy.router,
+        chart.router,
+        models_handlers.router,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import aiohttp
@@ -15,12 +15,19 @@ HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "cont
 
 
 @asynccontextmanager
-async def recording_proxy(target: str, seen: list[tuple[str, URL]]) -> AsyncIterator[str]:
-    """Forward every request to `target` unchanged, noting (method, URL) in `seen`; yields the proxy's URL."""
+async def recording_proxy(
+    target: str, seen: list[tuple[str, URL]], refuse: Callable[[str], bool] = lambda path: False
+) -> AsyncIterator[str]:
+    """Forward every request to `target` unchanged, noting (method, URL) in `seen`; yields the proxy's URL.
+    Paths for which `refuse` is true get Azure's 404 instead (a resource that does not serve that route)."""
     async with aiohttp.ClientSession(auto_decompress=False) as session:
 
         async def forward(request: web.Request) -> web.StreamResponse:
             seen.append((request.method, request.rel_url))
+            if refuse(request.rel_url.path):
+                return web.json_response(
+                    {"error": {"code": "404", "message": "Resource not found"}}, status=404
+                )
             headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
             async with session.request(
                 request.method,
