@@ -45,6 +45,7 @@ def build_router() -> Router:
     from handlers import chart, deploy, jobs, start, watch
     from handlers import help as help_handlers
     from handlers import models as models_handlers
+    from handlers import quota as quota_handlers
 
     return Router("ftbot").include(
         help_handlers.router,
@@ -54,6 +55,7 @@ def build_router() -> Router:
         deploy.router,
         chart.router,
         models_handlers.router,
+        quota_handlers.router,
     )
 
 

@@ -321,6 +321,16 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between looks at deployments being provisioned and approval requests due to expire.",
     )
+    # Per-resource limits the `quota` verb measures against (Azure quotas-limits.md, 2026-02-17).
+    quota_running_jobs: int = Field(
+        default=3, ge=1, description="Training jobs running at once per resource."
+    )
+    quota_queued_jobs: int = Field(default=20, ge=0, description="Training jobs queued per resource.")
+    quota_total_jobs: int = Field(default=100, ge=1, description="Training jobs in total per resource.")
+    quota_files: int = Field(default=100, ge=1, description="Files per resource.")
+    quota_files_bytes: int = Field(
+        default=1024**3, ge=1, description="Total size of a resource's files, in bytes (1 GB)."
+    )
     fine_tuned_deployment_quota: int = Field(
         default=10,
         ge=1,
