@@ -48,6 +48,8 @@ def build_router() -> Router:
     """Every capability's router, composed in a fixed order (first match wins)."""
     from handlers import chart, deploy, idle, jobs, start, watch
     from handlers import help as help_handlers
+    from handlers import models as models_handlers
+    from handlers import quota as quota_handlers
 
     return Router("ftbot").include(
         help_handlers.router,
@@ -57,6 +59,8 @@ def build_router() -> Router:
         deploy.router,
         idle.router,
         chart.router,
+        models_handlers.router,
+        quota_handlers.router,
     )
 
 
@@ -289,10 +293,31 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
 
 
+async def _alert_extras(ctx: Context, job: Any, resource: str | None) -> Any:
+    """What the charts and approvals add to every success alert: the loss chart and its verdict in the
+    alert's thread, and a Deploy button that opens an approval request for the fine-tuned model."""
+    from cards.alerts import AlertExtras
+    from cards.approvals import REQUEST
+    from cards.model import Button
+    from handlers.chart import chart_card_for
+
+    buttons: tuple[Button, ...] = ()
+    if job.fine_tuned_model:
+        payload = {
+            "job": job.id,
+            "model": job.fine_tuned_model,
+            **({"resource": resource} if resource else {}),
+        }
+        buttons = (Button("Deploy", REQUEST, payload),)
+    return AlertExtras(buttons=buttons, follow_ups=(await chart_card_for(ctx, job.id, resource, "loss"),))
+
+
 def _schedule_watchers(ctx: Context, scheduler: Scheduler) -> None:
     """Job watchers and the outbox delivery (handlers/watcher.py) on the scheduler: a poll every
     FTBOT_WATCH_INTERVAL seconds, deliveries (and their retries) a few times per interval."""
-    from handlers.watcher import Watcher
+    from handlers.watcher import Watcher, register_success_extras
+
+    register_success_extras(_alert_extras)
 
     interval = ctx.settings.watch_interval
     watcher = Watcher(ctx, interval=interval)

@@ -109,7 +109,9 @@ class AzureResource(BaseModel):
         description="Cross-tenant deploys from this resource: environment variable holding that service "
         "principal's client secret.",
     )
-    api_version: str = DEFAULT_DATA_API_VERSION
+    api_version: str = Field(
+        default=DEFAULT_DATA_API_VERSION, description="This resource's data-plane api-version, or `v1`."
+    )
     roles: Roles | None = Field(
         default=None, description="Roles for this resource only (else the global [roles])."
     )
@@ -173,7 +175,11 @@ class Settings(BaseSettings):
         description="A fixed bearer token for ARM instead of Entra ID: only for a standalone emulator "
         "(tests, demos); never set it against Azure.",
     )
-    azure_api_version: str = Field(default=DEFAULT_DATA_API_VERSION, description="Data-plane api-version.")
+    azure_api_version: str = Field(
+        default=DEFAULT_DATA_API_VERSION,
+        description="Data-plane api-version (a dated one, or `v1`: `{endpoint}/openai/v1/...` with no "
+        "api-version, Entra tokens for https://ai.azure.com/.default).",
+    )
     arm_endpoint: str = Field(
         default="https://management.azure.com", description="ARM control-plane endpoint."
     )
@@ -330,6 +336,16 @@ class Settings(BaseSettings):
         "conversation key (`teams:<conversation id>`).",
     )
 
+    # Per-resource limits the `quota` verb measures against (Azure quotas-limits.md, 2026-02-17).
+    quota_running_jobs: int = Field(
+        default=3, ge=1, description="Training jobs running at once per resource."
+    )
+    quota_queued_jobs: int = Field(default=20, ge=0, description="Training jobs queued per resource.")
+    quota_total_jobs: int = Field(default=100, ge=1, description="Training jobs in total per resource.")
+    quota_files: int = Field(default=100, ge=1, description="Files per resource.")
+    quota_files_bytes: int = Field(
+        default=1024**3, ge=1, description="Total size of a resource's files, in bytes (1 GB)."
+    )
     fine_tuned_deployment_quota: int = Field(
         default=10,
         ge=1,

@@ -24,6 +24,7 @@ _TONES = {
     "succeeded": Tone.SUCCESS,
     "failed": Tone.ERROR,
     "cancelled": Tone.WARNING,
+    "cancelling": Tone.WARNING,
     "paused": Tone.WARNING,
     "pausing": Tone.WARNING,
     "running": Tone.RUNNING,
@@ -31,12 +32,14 @@ _TONES = {
     "pending": Tone.INFO,
     "created": Tone.INFO,
     "queued": Tone.INFO,
+    "not running": Tone.INFO,
     "validating_files": Tone.INFO,
 }
 
 
 def status_tone(status: str) -> Tone:
-    """Tone for a job status; statuses we do not know yet are neutral, never an error."""
+    """Tone for a job status word (the bot's normalised word: `bot.azure.models.normalise_status`);
+    statuses we do not know yet are neutral, never an error."""
     return _TONES.get(status, Tone.NEUTRAL)
 
 

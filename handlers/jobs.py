@@ -16,7 +16,7 @@ from bot import params as p
 from bot.azure import errors as az
 from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.errors import AzureError, rai_failure
-from bot.azure.models import Checkpoint, FineTuningJob, JobEvent, JobStatus
+from bot.azure.models import Checkpoint, FineTuningJob, JobEvent, JobStatus, normalise_status
 from bot.context import Context
 from bot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from bot.model import Action, Command, Conversation, Reply, User
@@ -150,7 +150,7 @@ def job_view(job: FineTuningJob, progress: JobEvent | None = None, examples: int
     return JobView(
         id=job.id,
         model=job.model or "?",
-        status=job.status,
+        status=normalise_status(job.status).word,
         fine_tuned_model=job.fine_tuned_model,
         training_file=job.training_file,
         validation_file=job.validation_file,

@@ -70,7 +70,8 @@ def register_success_extras(hook: SuccessExtras) -> SuccessExtras:
     """
     if not asyncio.iscoroutinefunction(hook):
         raise TypeError(f"success-extras hook {hook!r} must be an `async def` function")
-    _success_extras.append(hook)
+    if hook not in _success_extras:  # registering twice (several bots in one process) adds it once
+        _success_extras.append(hook)
     return hook
 
 

@@ -18,6 +18,8 @@ from azure.core.exceptions import AzureError as AzureCoreError
 from bot.azure.errors import Unauthorized
 
 DATA_PLANE_SCOPE = "https://cognitiveservices.azure.com/.default"
+# The v1 API (GA 2025-08) names this scope for Entra tokens; older samples still use the one above.
+V1_DATA_PLANE_SCOPE = "https://ai.azure.com/.default"
 ARM_SCOPE = "https://management.azure.com/.default"
 AUXILIARY_HEADER = "x-ms-authorization-auxiliary"
 

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from bot.azure.auth import DATA_PLANE_SCOPE, TokenProvider
+from bot.azure.auth import DATA_PLANE_SCOPE, V1_DATA_PLANE_SCOPE, TokenProvider
 from bot.azure.errors import AzureError, ServiceUnavailable
 from bot.azure.models import (
     ChatCompletion,
@@ -30,22 +30,32 @@ from bot.azure.models import (
     FileObject,
     FineTuningJob,
     JobEvent,
-    JobStatus,
     Page,
+    ServiceModel,
+    StatusKind,
+    normalise_status,
 )
 from bot.azure.retry import RetryPolicy
 from bot.azure.transport import ApiKeyAuth, Auth, AzureTransport, BearerAuth, TransportClient, json_body
 from bot.azure.upload import FileSource, prepared_upload
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
+# `api_version = "v1"`: the v1 API, `{endpoint}/openai/v1/...` with no api-version query.
+V1 = "v1"
 # How far back (seconds, by the service's `created_at`) a retried create looks for its own earlier attempt.
 RECENT_WINDOW_SECONDS = 300.0
 
 M = TypeVar("M", bound=BaseModel)
 
-_PAUSE_TARGETS = frozenset({JobStatus.PAUSING, JobStatus.PAUSED})
-_RESUME_TARGETS = frozenset({JobStatus.RESUMING, JobStatus.RUNNING})
-_CANCEL_TARGETS = frozenset({JobStatus.CANCELLED})
+# What a job's status is after the action took effect (v1 answers `canceling` before `cancelled`).
+_PAUSE_TARGETS = frozenset({StatusKind.PAUSING, StatusKind.PAUSED})
+_RESUME_TARGETS = frozenset({StatusKind.RESUMING, StatusKind.RUNNING})
+_CANCEL_TARGETS = frozenset({StatusKind.CANCELLING, StatusKind.CANCELLED})
+
+
+def is_v1(api_version: str | None) -> bool:
+    """True for the v1 API setting (`v1`, any case)."""
+    return (api_version or "").strip().lower() == V1
 
 
 def _path_id(value: str) -> str:
@@ -76,13 +86,24 @@ class AzureOpenAIClient(TransportClient):
     ) -> None:
         if not api_key and tokens is None:
             raise ValueError("AzureOpenAIClient needs an api_key or a TokenProvider")
-        auth: Auth = ApiKeyAuth(api_key) if api_key else BearerAuth(_require(tokens), DATA_PLANE_SCOPE)
+        self.v1 = is_v1(api_version)
+        scope = V1_DATA_PLANE_SCOPE if self.v1 else DATA_PLANE_SCOPE
+        auth: Auth = ApiKeyAuth(api_key) if api_key else BearerAuth(_require(tokens), scope)
         base = endpoint.rstrip("/")
+        if base.endswith("/openai/v1"):
+            base = base[: -len("/v1")]
         if not base.endswith("/openai"):
             base += "/openai"
+        if self.v1:
+            base += "/v1"
         self.endpoint = endpoint
         self._transport = AzureTransport(
-            base, auth=auth, api_version=api_version, http=http, retry=retry, surface="Azure OpenAI"
+            base,
+            auth=auth,
+            api_version=None if self.v1 else api_version,
+            http=http,
+            retry=retry,
+            surface="Azure OpenAI",
         )
         self._poll_sleep = poll_sleep
         self._recent_window = recent_window
@@ -318,10 +339,10 @@ class AzureOpenAIClient(TransportClient):
     async def resume_job(self, job_id: str) -> FineTuningJob:
         return await self._job_action(job_id, "resume", _RESUME_TARGETS)
 
-    async def _job_action(self, job_id: str, action: str, targets: frozenset[JobStatus]) -> FineTuningJob:
+    async def _job_action(self, job_id: str, action: str, targets: frozenset[StatusKind]) -> FineTuningJob:
         async def recover() -> FineTuningJob | None:
             job = await self.get_job(job_id)
-            return job if job.status_kind in targets else None
+            return job if normalise_status(job.status).kind in targets else None
 
         return await self._transport.call(
             "POST",
@@ -387,15 +408,29 @@ class AzureOpenAIClient(TransportClient):
         self, deployment: str, messages: Sequence[Mapping[str, Any]], **params: Any
     ) -> ChatCompletion:
         """A chat completion on a deployment. Retried like a read: a repeat at worst bills one more call."""
-        body = {"messages": [dict(m) for m in messages], **params}
+        body: dict[str, Any] = {"messages": [dict(m) for m in messages], **params}
+        # v1 names the deployment in the body (`model`); the dated APIs in the path.
+        path = "chat/completions" if self.v1 else f"deployments/{_path_id(deployment)}/chat/completions"
+        if self.v1:
+            body["model"] = deployment
         return await self._transport.call(
             "POST",
-            f"deployments/{_path_id(deployment)}/chat/completions",
+            path,
             json=body,
             parse=_model_parser(ChatCompletion),
             idempotent=True,
             description=f"chat on {deployment}",
         )
+
+    # ---- models -----------------------------------------------------------------------------------
+
+    async def list_models(self) -> list[ServiceModel]:
+        """`GET models`: the base models the resource offers (capabilities, lifecycle, deprecation dates)
+        and its fine-tuned models. Not every resource answers it; callers fall back to the catalogue."""
+        page = await self._transport.call(
+            "GET", "models", parse=_model_parser(Page[ServiceModel]), description="list models"
+        )
+        return list(page.data)
 
     # ---- shared -----------------------------------------------------------------------------------
 

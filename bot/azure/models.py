@@ -6,6 +6,7 @@ api-versions; OpenAI's platform has others), and the enums below are helpers, ne
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, Self, TypeVar
 
@@ -41,9 +42,12 @@ __all__ = [
     "JobError",
     "JobEvent",
     "JobStatus",
+    "NormalStatus",
     "Page",
     "ResultRow",
+    "ServiceModel",
     "Sku",
+    "StatusKind",
     "is_checkpoint_id",
     "is_file_id",
     "is_fine_tuned_model",
@@ -51,6 +55,7 @@ __all__ = [
     "is_model_name",
     "is_suffix",
     "is_terminal",
+    "normalise_status",
     "parse_results_csv",
 ]
 
@@ -107,16 +112,84 @@ class JobStatus(TolerantEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
 
+    @classmethod
+    def parse(cls, value: str | None) -> JobStatus | None:
+        """As `TolerantEnum.parse`, with Azure's other spelling `canceled` read as `cancelled`."""
+        if value is not None and value.strip().lower() == "canceled":
+            value = "cancelled"
+        return super().parse(value)
+
 
 _TERMINAL_JOB = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 _ACTIVE_JOB = frozenset({JobStatus.RUNNING, JobStatus.PAUSING, JobStatus.RESUMING})
 
 
+class StatusKind(StrEnum):
+    """What a job status means to the bot, whatever Azure called it."""
+
+    WAITING = "waiting"  # accepted, not training yet (created, pending, notRunning, queued, validating_files)
+    RUNNING = "running"
+    PAUSING = "pausing"
+    PAUSED = "paused"
+    RESUMING = "resuming"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # a value Azure added later: shown as it came, never a crash
+
+
+@dataclass(frozen=True, slots=True)
+class NormalStatus:
+    """A job status normalised across the dated and v1 APIs: `kind` to decide with, `word` to show."""
+
+    raw: str | None
+    kind: StatusKind
+    word: str
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind in (StatusKind.SUCCEEDED, StatusKind.FAILED, StatusKind.CANCELLED)
+
+
+# Folded (lower-case, no `_`/`-`/space) spelling -> (kind, the word the bot shows). The dated APIs say
+# `pending`/`cancelled`; the v1 API and OpenAI say `queued`/`validating_files`; Azure also sends
+# `notRunning`, `canceling` and `canceled`.
+_STATUS_WORDS: dict[str, tuple[StatusKind, str]] = {
+    "created": (StatusKind.WAITING, "created"),
+    "pending": (StatusKind.WAITING, "pending"),
+    "notrunning": (StatusKind.WAITING, "not running"),
+    "queued": (StatusKind.WAITING, "queued"),
+    "validatingfiles": (StatusKind.WAITING, "validating_files"),
+    "running": (StatusKind.RUNNING, "running"),
+    "pausing": (StatusKind.PAUSING, "pausing"),
+    "paused": (StatusKind.PAUSED, "paused"),
+    "resuming": (StatusKind.RESUMING, "resuming"),
+    "canceling": (StatusKind.CANCELLING, "cancelling"),
+    "cancelling": (StatusKind.CANCELLING, "cancelling"),
+    "cancelled": (StatusKind.CANCELLED, "cancelled"),
+    "canceled": (StatusKind.CANCELLED, "cancelled"),
+    "succeeded": (StatusKind.SUCCEEDED, "succeeded"),
+    "failed": (StatusKind.FAILED, "failed"),
+}
+
+
+def normalise_status(value: str | None) -> NormalStatus:
+    """Azure's job status in the bot's terms. Case and `_`/`-`/space are ignored (`notRunning`,
+    `not_running`, `Canceled`); an unknown value keeps its own spelling with kind UNKNOWN."""
+    raw = value.strip() if isinstance(value, str) else None
+    if not raw:
+        return NormalStatus(value, StatusKind.UNKNOWN, "unknown")
+    folded = raw.lower().replace("_", "").replace("-", "").replace(" ", "")
+    known = _STATUS_WORDS.get(folded)
+    if known is None:
+        return NormalStatus(value, StatusKind.UNKNOWN, raw)
+    return NormalStatus(value, known[0], known[1])
+
+
 def is_terminal(status: str | None) -> bool:
     """True for succeeded/failed/cancelled (also spelled `canceled`); unknown statuses are not terminal."""
-    if status is not None and status.lower() == "canceled":
-        return True
-    return JobStatus.parse(status) in _TERMINAL_JOB
+    return normalise_status(status).terminal
 
 
 class FileStatus(TolerantEnum):
@@ -426,3 +499,39 @@ class AsyncOperation(AzureModel):
     @property
     def succeeded(self) -> bool:
         return self.status.lower() == "succeeded"
+
+
+# ---- models (`GET /openai/models`) ----------------------------------------------------------------
+
+
+class ServiceModel(AzureModel):
+    """One entry of `GET /openai/models`: a base model (capabilities, lifecycle, deprecation dates as Unix
+    seconds) or a fine-tuned one (`model` names its base, `fine_tune` its job)."""
+
+    id: str
+    object: str = "model"
+    status: str | None = None
+    created_at: int | None = None
+    model: str | None = None
+    fine_tune: str | None = None
+    capabilities: dict[str, Any] = Field(default_factory=dict)
+    lifecycle_status: str | None = None
+    deprecation: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("capabilities", "deprecation", mode="before")
+    @classmethod
+    def _null_dict(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @property
+    def fine_tuned(self) -> bool:
+        return bool(self.model) or bool(self.fine_tune)
+
+    @property
+    def fine_tunable(self) -> bool:
+        return bool(self.capabilities.get("fine_tune"))
+
+    def deprecation_at(self, what: str) -> int | None:
+        """Unix seconds after which the model no longer serves `what` (`fine_tune` or `inference`)."""
+        value = self.deprecation.get(what)
+        return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -17,9 +17,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 DataFormat = Literal["chat", "completion"]
+# The day of the newest source this catalogue follows (Microsoft's supported-models page); update with it.
+CATALOGUE_DATE = "2026-03-05"
 SFT = frozenset({"supervised"})
 SFT_DPO = frozenset({"supervised", "dpo"})
 RFT = frozenset({"reinforcement"})
+# Training types (`trainingType` on job create) in the bot's words, cheapest last; 2026 section of the reference.
+TRAINING_TYPES: tuple[str, ...] = ("standard", "datazone", "global", "developer")
+ALL_TYPES = frozenset(TRAINING_TYPES)
+NO_DEVELOPER = frozenset({"standard", "datazone", "global"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,7 @@ class ModelInfo:
     retires: str | None = None  # ISO date after which the base model takes no new fine-tuning
     retired: bool = False  # no longer offered for fine-tuning
     gated: bool = False  # fine-tuning by invitation only
+    training_types: frozenset[str] = ALL_TYPES  # where the model trains (Standard also depends on region)
 
 
 _MODELS: tuple[ModelInfo, ...] = (
@@ -60,7 +67,9 @@ _MODELS: tuple[ModelInfo, ...] = (
         methods=SFT_DPO,
         retires="2026-10-01",
     ),
-    ModelInfo("o4-mini", "o200k_base", 65_536, methods=RFT, retires="2026-10-16"),
+    ModelInfo(
+        "o4-mini", "o200k_base", 65_536, methods=RFT, retires="2026-10-16", training_types=NO_DEVELOPER
+    ),
     # The full name: a bare `gpt-5` prefix would also claim names like `gpt-5-turbo`.
     ModelInfo("gpt-5-2025-08-07", "o200k_base", 65_536, methods=RFT, gated=True),
     ModelInfo("gpt-4", "cl100k_base", 8_192, retired=True),

@@ -24,6 +24,8 @@ def test_every_emulator_model_is_known_to_the_bot_the_same_way(base: catalog.Bas
     assert info.data_format == ("chat" if base.chat else "completion")
     if not base.retired:
         assert info.methods == base.methods
+        words = {"Standard": "standard", "DataZoneStandard": "datazone", "GlobalStandard": "global"}
+        assert info.training_types == {words.get(t, t.lower()) for t in base.training_types}
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,13 @@ async def test_a_started_job_streams_into_its_thread_updates_its_card_and_alerts
     body = json.dumps(alert.args["blocks"])
     assert "succeeded" in header(alert) and ".ft-" in body and "Trained tokens" in body
     assert "Training cost (estimate)" in body and "ft1:job.checkpoints" in body and "ft1:job.events" in body
+    assert "ft1:deploy.request" in body  # Deploy opens an approval request for the fine-tuned model
+    # The loss chart and its verdict follow in the alert's thread, with the PNG uploaded there.
+    await wait_until(lambda: bool(slack_api.called("files.completeUploadExternal")), 20, "the chart picture")
+    in_alert_thread = [c for c in slack_api.posted() if c.args.get("thread_ts") == alert.result.get("ts")]
+    assert any("overfitting" in json.dumps(c.args.get("blocks", [])).lower() for c in in_alert_thread)
+    [upload] = slack_api.called("files.completeUploadExternal")
+    assert upload.args.get("thread_ts") == alert.result.get("ts")
 
     lines = event_lines(slack_api)
     assert lines and all(thread == card_ts for thread, _ in lines)  # all in the job card's thread

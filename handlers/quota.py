@@ -1,0 +1,88 @@
+"""`quota [--resource R]`: a resource's jobs (running, queued, in total), fine-tuned deployments and files
+(count and total size) against its limits (settings; Azure's quotas-limits.md of 2026-02-17 by default)."""
+
+from __future__ import annotations
+
+from bot import params as p
+from bot.azure import errors as az
+from bot.azure.models import StatusKind, normalise_status
+from bot.context import Context
+from bot.model import Command
+from bot.router import Opt, Router
+from cards.model import Card
+from cards.quota import QuotaLine, QuotaView, quota_card
+
+router = Router("quota")
+
+RESOURCE = Opt("resource", p.resource_name, metavar="NAME", help="which Azure resource (default: the first)")
+# A job counts as running while it trains or changes state on the way (paused ones do not run).
+_RUNNING = frozenset({StatusKind.RUNNING, StatusKind.PAUSING, StatusKind.RESUMING, StatusKind.CANCELLING})
+# Jobs read at most: a little above Azure's 100-job limit, so a full resource shows as full.
+MAX_JOBS = 500
+
+
+def _is_fine_tuned(model: str | None) -> bool:
+    name = model or ""
+    return ".ft-" in name or name.startswith(("ft:", "ftchkpt-")) or ":ckpt-" in name
+
+
+@router.command(
+    "quota",
+    summary="Jobs, fine-tuned deployments and files of a resource against its limits",
+    example="quota --resource default",
+    options=(RESOURCE,),
+)
+async def quota(ctx: Context, cmd: Command) -> Card:
+    settings = ctx.settings
+    resource = ctx.azure.resource(cmd.params["resource"]).name
+    client = ctx.azure.data(resource)
+    running = queued = total = 0
+    async for job in client.jobs(limit=100, max_items=MAX_JOBS):
+        total += 1
+        kind = normalise_status(job.status).kind
+        running += kind in _RUNNING
+        queued += kind is StatusKind.WAITING
+    files = [f for f in await client.list_files() if (f.status or "").lower() != "deleted"]
+    notes = []
+    deployments: int | None
+    try:
+        deployments = sum(
+            _is_fine_tuned(d.model_name) for d in await ctx.azure.arm(resource).list_deployments()
+        )
+    except az.AzureError:
+        deployments = None
+        notes.append(
+            "The deployments could not be read from ARM: check the resource's subscription, group and name."
+        )
+    lines = [
+        QuotaLine(
+            "Running jobs",
+            running,
+            settings.quota_running_jobs,
+            at_limit="A new job waits in the queue until one finishes (Developer training allows more).",
+        ),
+        QuotaLine("Queued jobs", queued, settings.quota_queued_jobs, at_limit="Azure refuses new jobs."),
+        QuotaLine(
+            "Jobs in total",
+            total,
+            settings.quota_total_jobs,
+            at_limit="Delete old jobs (`cleanup`) before starting more.",
+        ),
+        QuotaLine(
+            "Fine-tuned deployments",
+            deployments,
+            settings.fine_tuned_deployment_quota,
+            at_limit="Remove one (`undeploy`) before deploying another.",
+        ),
+        QuotaLine(
+            "Files", len(files), settings.quota_files, at_limit="Delete old files before uploading more."
+        ),
+        QuotaLine(
+            "Size of the files",
+            sum(f.bytes or 0 for f in files),
+            settings.quota_files_bytes,
+            size=True,
+            at_limit="Delete old files before uploading more.",
+        ),
+    ]
+    return quota_card(QuotaView(resource=resource, lines=lines, notes=notes))
