@@ -10,37 +10,28 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import RunningBot, start_bot
+from bot.app import RunningBot
 from bot.config import Roles
 from bot.model import Conversation, User
-from tests.conftest import bot_settings
 from tests.deploy.support import EmulatorProcess, button, click, slash, text_of, until
-from tests.slack.conftest import BOT_TOKEN, assert_all_valid
+from tests.slack.conftest import slack_bot
 from tests.slack.fake_slack_api import FakeSlackApi
 from tests.slack.payloads import CHANNEL, USER
-from tests.slack.signing import SIGNING_SECRET
 
 APPROVER = "U0APPROVER1"
 
 
 @pytest.fixture
 async def bot(slack_api: FakeSlackApi, emu: EmulatorProcess, tmp_path: Path) -> AsyncIterator[RunningBot]:
-    settings = bot_settings(
+    async with slack_bot(
         emu,
         tmp_path,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack_api.api_url,
+        slack_api,
         azure_static_token="emulator-token-not-secret",
         deploy_poll_interval=0.2,
         roles=Roles(approvers=[APPROVER], operators=[APPROVER]),
-    )
-    running = await start_bot(settings)
-    try:
+    ) as running:
         yield running
-    finally:
-        await running.close()
-    assert_all_valid(slack_api)
 
 
 async def say(bot: RunningBot, slack: FakeSlackApi, text: str, user: str = USER) -> Any:

@@ -12,17 +12,15 @@ import aiohttp
 import httpx
 import pytest
 
-from bot.app import RunningBot, start_bot
+from bot.app import RunningBot
 from bot.config import Roles
 from handlers.idle import IdleSweeper
-from tests.conftest import bot_settings
 from tests.deploy.support import EmulatorProcess, button, click
 from tests.deploy.test_verbs import APPROVER, deploy_and_approve, say
 from tests.idle.support import arm_deploy, deployable_models
-from tests.slack.conftest import BOT_TOKEN, assert_all_valid
+from tests.slack.conftest import slack_bot
 from tests.slack.fake_slack_api import Call, FakeSlackApi
 from tests.slack.payloads import CHANNEL, USER
-from tests.slack.signing import SIGNING_SECRET
 from tests.watch.harness import header
 
 ALERTS = "C0ALERTS01"
@@ -31,24 +29,17 @@ DAY = 86400.0
 
 @pytest.fixture
 async def bot(slack_api: FakeSlackApi, emu: EmulatorProcess, tmp_path: Path) -> AsyncIterator[RunningBot]:
-    settings = bot_settings(
+    async with slack_bot(
         emu,
         tmp_path,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack_api.api_url,
+        slack_api,
         azure_static_token="emulator-token-not-secret",
         deploy_poll_interval=0.2,
         idle_sweep_interval=3600,  # the test sweeps by hand
         alert_channel=f"slack:{ALERTS}",
         roles=Roles(approvers=[APPROVER], operators=[APPROVER]),
-    )
-    running = await start_bot(settings)
-    try:
+    ) as running:
         yield running
-    finally:
-        await running.close()
-    assert_all_valid(slack_api)
 
 
 def warning_of(slack: FakeSlackApi, name: str) -> Call:

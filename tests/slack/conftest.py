@@ -4,6 +4,7 @@ requests; only the far side is fake: the stand-in Slack Web API records what the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.slack import ROUTE, SlackAdapter, mount_slack
+from bot.app import RunningBot
 from bot.config import load_settings
 from bot.context import Context
 from bot.model import Action, Command, Reply
@@ -197,3 +199,30 @@ def assert_all_valid(slack: FakeSlackApi) -> None:
 
     for message in slack.messages():
         assert_valid_blocks({"blocks": message.get("blocks"), "text": message.get("text")})
+
+
+@contextlib.asynccontextmanager
+async def slack_bot(
+    emu: Any, tmp_path: Path, slack: FakeSlackApi, **settings: Any
+) -> AsyncIterator[RunningBot]:
+    """The whole bot on an ephemeral port: Azure is `emu` (the in-process emulator or its own process), Slack
+    the stand-in Web API; every Block Kit message it sent is checked when it stops. `settings` add to (or
+    replace) `tests.conftest.bot_settings`."""
+    from bot.app import start_bot
+    from tests.conftest import bot_settings
+
+    running = await start_bot(
+        bot_settings(
+            emu,
+            tmp_path,
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=slack.api_url,
+            **settings,
+        )
+    )
+    try:
+        yield running
+    finally:
+        await running.close()
+    assert_all_valid(slack)

@@ -22,7 +22,7 @@ from cards.payload import pack_slack
 from emulator import datasets
 from tests.conftest import bot_settings
 from tests.slack import payloads
-from tests.slack.conftest import BOT_TOKEN, assert_all_valid
+from tests.slack.conftest import BOT_TOKEN, slack_bot
 from tests.slack.fake_slack_api import FakeSlackApi
 from tests.slack.signing import SIGNING_SECRET, form_body, interactive_body, signed_headers
 
@@ -38,20 +38,8 @@ MODEL = "gpt-4o-mini-2024-07-18"
 @pytest.fixture
 async def bot(slack_api: FakeSlackApi, emulator: Any, tmp_path: Path) -> AsyncIterator[RunningBot]:
     slack_api.usergroups[GROUP] = [GROUP_MEMBER]
-    settings = bot_settings(
-        emulator,
-        tmp_path,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack_api.api_url,
-        roles={"operators": [OPERATOR, GROUP]},
-    )
-    running = await start_bot(settings)
-    try:
+    async with slack_bot(emulator, tmp_path, slack_api, roles={"operators": [OPERATOR, GROUP]}) as running:
         yield running
-    finally:
-        await running.close()
-    assert_all_valid(slack_api)
 
 
 async def _post(bot: RunningBot, body: str, content_type: str) -> int:

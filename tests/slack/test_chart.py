@@ -14,32 +14,20 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from bot.app import RunningBot, start_bot
+from bot.app import RunningBot
 from cards.jobs import CHART
 from cards.payload import pack_slack
 from tests.charts.azure_jobs import finished_job
-from tests.conftest import bot_settings
 from tests.slack import payloads
-from tests.slack.conftest import BOT_TOKEN, assert_all_valid
+from tests.slack.conftest import BOT_TOKEN, slack_bot
 from tests.slack.fake_slack_api import FakeSlackApi
-from tests.slack.signing import SIGNING_SECRET, form_body, interactive_body, signed_headers
+from tests.slack.signing import form_body, interactive_body, signed_headers
 
 
 @pytest.fixture
 async def bot(slack_api: FakeSlackApi, emulator: Any, tmp_path: Path) -> AsyncIterator[RunningBot]:
-    settings = bot_settings(
-        emulator,
-        tmp_path,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack_api.api_url,
-    )
-    running = await start_bot(settings)
-    try:
+    async with slack_bot(emulator, tmp_path, slack_api) as running:
         yield running
-    finally:
-        await running.close()
-    assert_all_valid(slack_api)
 
 
 async def _post(bot: RunningBot, body: str, content_type: str) -> int:

@@ -12,14 +12,13 @@ import aiohttp
 import httpx
 import pytest
 
-from bot.app import RunningBot, start_bot
+from bot.app import RunningBot
 from bot.model import Conversation, User
 from emulator import datasets
-from tests.conftest import bot_settings
 from tests.slack import payloads
-from tests.slack.conftest import BOT_TOKEN, assert_all_valid
+from tests.slack.conftest import BOT_TOKEN, slack_bot
 from tests.slack.fake_slack_api import BOT_USER_ID, FakeSlackApi
-from tests.slack.signing import SIGNING_SECRET, form_body, json_body, signed_headers
+from tests.slack.signing import form_body, json_body, signed_headers
 
 API = {"api-version": "2025-04-01-preview"}
 
@@ -27,19 +26,8 @@ API = {"api-version": "2025-04-01-preview"}
 @pytest.fixture
 async def bot(slack_api: FakeSlackApi, emulator: Any, tmp_path: Path) -> AsyncIterator[RunningBot]:
     """The whole bot, its Azure side the emulator (clock moved by the test), its Slack side the stand-in."""
-    settings = bot_settings(
-        emulator,
-        tmp_path,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack_api.api_url,
-    )
-    running = await start_bot(settings)
-    try:
+    async with slack_bot(emulator, tmp_path, slack_api) as running:
         yield running
-    finally:
-        await running.close()
-    assert_all_valid(slack_api)
 
 
 async def _running_job(emulator: Any) -> str:
