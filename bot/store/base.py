@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Table, and_, event, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bot.schema import HEAD_REVISION
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
@@ -36,7 +36,9 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _alembic_config(url: str) -> Config:
+def _alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     # Alembic's Config is a ConfigParser with `%` interpolation: a percent-encoded password (`p%40ss`) would
@@ -90,11 +92,25 @@ class StoreBase:
         return cls(engine, timeout)
 
     async def upgrade(self, revision: str = "head") -> None:
-        """Apply Alembic migrations. Replicas starting together on PostgreSQL serialise on an advisory lock."""
+        """Apply Alembic migrations. Replicas starting together on PostgreSQL serialise on an advisory lock.
+
+        A database already at the head is told by one query, without importing Alembic (and Mako): start-up
+        pays for migrations only when there is something to migrate."""
+        if revision == "head" and await self.revision() == HEAD_REVISION:
+            return
         async with self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_xact_lock(7461626)"))
             await conn.run_sync(_upgrade, self.engine.url.render_as_string(hide_password=False), revision)
+
+    async def revision(self) -> str | None:
+        """The schema's Alembic revision (None: no schema yet)."""
+        try:
+            async with self.engine.connect() as conn:
+                row = (await conn.execute(text("SELECT version_num FROM alembic_version"))).first()
+        except Exception:  # no alembic_version table yet: a new database
+            return None
+        return str(row[0]) if row is not None else None
 
     async def downgrade(self, revision: str = "base") -> None:
         async with self.engine.begin() as conn:
@@ -181,12 +197,16 @@ class _WriteTx:
 
 
 def _upgrade(connection: Connection, url: str, revision: str) -> None:
+    from alembic import command
+
     cfg = _alembic_config(url)
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, revision)
 
 
 def _downgrade(connection: Connection, url: str, revision: str) -> None:
+    from alembic import command
+
     cfg = _alembic_config(url)
     cfg.attributes["connection"] = connection
     command.downgrade(cfg, revision)

@@ -91,6 +91,9 @@ def test_postgresql_with_such_a_password_starts(
     literal = PASSWORD.replace("'", "''")
     asyncio.run(
         as_admin(
+            # An empty schema, whatever earlier tests of this session left there (tables the role may not read).
+            "DROP SCHEMA public CASCADE",
+            "CREATE SCHEMA public",
             f"CREATE ROLE {role} LOGIN PASSWORD '{literal}'",
             f"GRANT ALL ON SCHEMA public TO {role}",
             f'GRANT CREATE ON DATABASE "{database}" TO {role}',
