@@ -53,6 +53,7 @@ from adapters.teams_translate import (
     error_response,
     execute_action,
     is_command_message,
+    is_personal,
     load_reference,
     message_response,
     plain_summary,
@@ -396,7 +397,9 @@ class TeamsAdapter:
         replacing = next((r for r in rest if r.replace_source and r.update is None), None)
         if replacing is not None:
             rest.remove(replacing)
-            await self._invoke_response(turn, card_response(replacing.card))
+            await self._invoke_response(
+                turn, card_response(replacing.card, personal=is_personal(turn.activity))
+            )
             if source:
                 await self._remember(replacing.card, MessageRef(self.platform, conversation.id, source))
         elif rest and rest[0].ephemeral:
@@ -447,7 +450,9 @@ class TeamsAdapter:
             else:
                 pictured = await self.pictured(reply.card)
                 ref = MessageRef(
-                    self.platform, conversation_id, await self.post_in(turn, card_activity(pictured))
+                    self.platform,
+                    conversation_id,
+                    await self.post_in(turn, card_activity(pictured, personal=is_personal(turn.activity))),
                 )
             await self._remember(reply.card, ref)
 
@@ -480,7 +485,7 @@ class TeamsAdapter:
 
     async def update_in(self, turn: TurnContext, message_id: str, card: Card) -> None:
         """Replace message `message_id` of this turn's conversation with `card` (throttling retried)."""
-        activity = card_activity(await self.pictured(card))
+        activity = card_activity(await self.pictured(card), personal=is_personal(turn.activity))
         activity.id = message_id
         await connector_call("update", lambda: turn.update_activity(activity), self._sleep)
 
@@ -582,7 +587,7 @@ class TeamsSender:
         pictured = await self._adapter.pictured(card)
 
         async def post(turn: TurnContext) -> None:
-            activity = card_activity(pictured)
+            activity = card_activity(pictured, personal=is_personal(turn.activity))
             tenant = ref.conversation.tenant_id if ref.conversation else None
             if tenant:
                 # Teams wants the tenant on proactive messages.

@@ -21,7 +21,7 @@ from botbuilder.schema import Attachment as BfAttachment
 
 from bot.grammar import ParsedText
 from bot.model import Action, Attachment, Command, Conversation, ConversationKind, MessageRef, Platform, User
-from cards.markup import cut, to_plain
+from cards.markup import TEAMS_TRIGGER, ac_trigger, cut, to_plain
 from cards.model import Card
 from cards.payload import unpack_teams
 from cards.render_teams import CONTENT_TYPE, render_adaptive
@@ -226,18 +226,28 @@ def plain_summary(card: Card) -> str:
     return cut(to_plain(card.summary or card.title), 200)
 
 
-def card_activity(card: Card) -> Activity:
+def _rendered(card: Card, personal: bool) -> dict[str, Any]:
+    # In a personal chat nobody mentions the bot: commands on the card read `status ...`, not `@ftbot status`.
+    with ac_trigger("" if personal else TEAMS_TRIGGER):
+        return render_adaptive(card)
+
+
+def card_activity(card: Card, *, personal: bool = False) -> Activity:
     """A message Activity carrying the card as an Adaptive Card attachment (`summary` feeds notifications)."""
     return Activity(
         type=ActivityTypes.message,
         summary=plain_summary(card),
-        attachments=[BfAttachment(content_type=CONTENT_TYPE, content=render_adaptive(card))],
+        attachments=[BfAttachment(content_type=CONTENT_TYPE, content=_rendered(card, personal))],
     )
 
 
-def card_response(card: Card) -> dict[str, Any]:
+def card_response(card: Card, *, personal: bool = False) -> dict[str, Any]:
     """Invoke response body that replaces the clicked card for everyone (Universal Actions)."""
-    return {"statusCode": 200, "type": RESPONSE_CARD, "value": render_adaptive(card)}
+    return {"statusCode": 200, "type": RESPONSE_CARD, "value": _rendered(card, personal)}
+
+
+def is_personal(activity: Activity) -> bool:
+    return conversation_kind(activity) == "personal"
 
 
 def message_response(text: str) -> dict[str, Any]:

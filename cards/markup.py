@@ -12,7 +12,9 @@ or a code span, so a truncated string is still well-formed. Lengths are counted 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
@@ -146,15 +148,31 @@ def _ac_escape(text: str) -> str:
 
 SLACK_TRIGGER = "/ft "
 TEAMS_TRIGGER = "@ftbot "
+# How a command is typed where an Adaptive Card is read: `@ftbot ...` in a Teams channel or group chat, the bare
+# verb in a personal chat (no mention needed there). The Teams adapter sets it around rendering (`ac_trigger`).
+_AC_TRIGGER: ContextVar[str] = ContextVar("ac_trigger", default=TEAMS_TRIGGER)
+
+
+@contextmanager
+def ac_trigger(trigger: str) -> Iterator[None]:
+    """Render Adaptive Cards with `trigger` before commands (e.g. "" in a personal chat)."""
+    token = _AC_TRIGGER.set(trigger)
+    try:
+        yield
+    finally:
+        _AC_TRIGGER.reset(token)
 
 
 def _ac_piece(seg: Segment, text: str) -> str:
     if seg.kind == "bold":
         return f"**{_ac_escape(text)}**"
     if seg.kind == "code":
-        # A command written for Slack (`/ft status ...`) is typed as `@ftbot status ...` in Teams.
-        if text.startswith(SLACK_TRIGGER):
-            text = TEAMS_TRIGGER + text[len(SLACK_TRIGGER) :]
+        # A command written for Slack (`/ft status ...`) is typed as `@ftbot status ...` in a Teams channel
+        # and as `status ...` in a personal chat.
+        for prefix in (SLACK_TRIGGER, TEAMS_TRIGGER):
+            if text.startswith(prefix):
+                text = _AC_TRIGGER.get() + text[len(prefix) :]
+                break
         # Teams has no inline code style: backticks would show literally (or vanish), so the text goes plain,
         # with only what could turn into markdown defused (`[--limit N]` is left alone: no `(` follows).
         return text.replace("`", "ˋ").replace("*", "∗").replace("](", "] (")

@@ -85,14 +85,15 @@ async def test_help_start_and_a_button_in_the_agents_playground(
 
     await _say(page, "help")
     await page.get_by_text("ftbot commands").wait_for(timeout=15_000)
-    # One verb per line: each usage is its own text element, at its own height.
-    status = page.get_by_text("@ftbot status JOB", exact=False).first
-    cancel = page.get_by_text("@ftbot cancel JOB", exact=False).first
+    # One verb per line: each usage is its own text element, at its own height. A personal chat needs no
+    # mention, so the commands read as typed there (`status JOB`, not `@ftbot status JOB`).
+    status = page.get_by_text("status JOB [--resource", exact=False).first
+    cancel = page.get_by_text("cancel JOB [--yes]", exact=False).first
     status_box, cancel_box = await status.bounding_box(), await cancel.bounding_box()
     assert status_box and cancel_box and cancel_box["y"] > status_box["y"] + status_box["height"] / 2
-    assert "@ftbot cancel" not in (await status.inner_text())
+    assert "cancel" not in (await status.inner_text())
     card_text = await page.locator("text=ftbot commands").locator("xpath=ancestor::div[3]").inner_text()
-    assert "`" not in card_text and "<job>" not in card_text
+    assert "`" not in card_text and "<job>" not in card_text and "@ftbot" not in card_text
     await page.screenshot(path=str(artifact("playground-help.png")), full_page=True)
 
     await _say(page, "start gpt-4o-mini-2024-07-18 --training good_training --validation good_validation")

@@ -70,7 +70,7 @@ async def test_unknown_verb_gets_a_usage_card(teams_bot: TeamsBot) -> None:
 
     calls = await teams_bot.connector.wait_for(1)
     text = card_text(calls[0].cards[0])
-    assert "nonsense" in text and "@ftbot" in text
+    assert "nonsense" in text and "@ftbot" not in text  # a personal chat: commands without the mention
     assert teams_bot.seen.commands == []
 
 
@@ -145,3 +145,9 @@ async def test_an_undeliverable_answer_is_logged_not_retried(
     assert status == 200  # a 5xx would make the channel retry a turn that already ran
     assert teams_bot.connector.refused == 1 and teams_bot.connector.calls == []
     assert any("could not answer" in r.message for r in caplog.records if r.levelname == "ERROR")
+
+
+async def test_in_a_channel_commands_on_cards_carry_the_mention(teams_bot: TeamsBot) -> None:
+    await teams_bot.post(teams_bot.payload("message_channel_mention", text="<at>ftbot</at> nonsense"))
+    calls = await teams_bot.connector.wait_for(1)
+    assert "@ftbot help" in card_text(calls[0].cards[0])
