@@ -22,6 +22,7 @@ from typing import Any
 
 from bot import params as p
 from bot.azure import errors as az
+from bot.azure import ids
 from bot.azure.arm import DEVELOPER_SKU
 from bot.azure.errors import rai_failure
 from bot.azure.models import Checkpoint, Deployment, FineTuningJob
@@ -173,11 +174,6 @@ async def find_target(ctx: Context, what: str, resource: str | None) -> Target:
     )
 
 
-def _is_fine_tuned(model: str | None) -> bool:
-    name = model or ""
-    return ".ft-" in name or name.startswith(("ft:", "ftchkpt-", "ftckpt")) or ":ckpt-" in name
-
-
 def _sku_offered(sku: str, base_model: str | None) -> None:
     if sku == "Standard":
         return
@@ -260,7 +256,7 @@ async def _check_target_side(
                 f"A deployment called `{plan.name}` already exists on {plan.resource}.",
                 hint="Pick another name with `--name`.",
             )
-    used = sum(1 for d in deployments if _is_fine_tuned(d.model_name))
+    used = sum(1 for d in deployments if ids.counts_as_fine_tuned_deployment(d.model_name))
     if waiting is None:
         waiting = await ctx.store.open_approvals(plan.resource)
     waiting = [a for a in waiting if a.id != ignore]
@@ -827,7 +823,7 @@ async def deployments(ctx: Context, cmd: Command) -> Card:
     approved = await ctx.store.approvals_of(resource)
     rows = []
     for d in await ctx.azure.arm(resource).list_deployments():
-        if not _is_fine_tuned(d.model_name):
+        if not ids.counts_as_fine_tuned_deployment(d.model_name):
             continue
         created = (d.systemData or {}).get("createdAt")
         a = approved.get(d.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot import params as p
 from bot.azure import errors as az
+from bot.azure import ids
 from bot.azure.models import StatusKind, normalise_status
 from bot.context import Context
 from bot.model import Command
@@ -19,11 +20,6 @@ RESOURCE = Opt("resource", p.resource_name, metavar="NAME", help="which Azure re
 _RUNNING = frozenset({StatusKind.RUNNING, StatusKind.PAUSING, StatusKind.RESUMING, StatusKind.CANCELLING})
 # Jobs read at most: a little above Azure's 100-job limit, so a full resource shows as full.
 MAX_JOBS = 500
-
-
-def _is_fine_tuned(model: str | None) -> bool:
-    name = model or ""
-    return ".ft-" in name or name.startswith(("ft:", "ftchkpt-")) or ":ckpt-" in name
 
 
 @router.command(
@@ -47,7 +43,8 @@ async def quota(ctx: Context, cmd: Command) -> Card:
     deployments: int | None
     try:
         deployments = sum(
-            _is_fine_tuned(d.model_name) for d in await ctx.azure.arm(resource).list_deployments()
+            ids.counts_as_fine_tuned_deployment(d.model_name)
+            for d in await ctx.azure.arm(resource).list_deployments()
         )
     except az.AzureError:
         deployments = None

@@ -58,6 +58,13 @@ def is_fine_tuned_model(value: object) -> bool:
     return _matches(FINE_TUNED_MODEL, value)
 
 
+def counts_as_fine_tuned_deployment(model: str | None) -> bool:
+    """A deployment's model name that Azure counts against the fine-tuned deployment quota: a fine-tuned
+    model (`...ft-...`, `ft:...`) or one of its checkpoints (`ftchkpt-...`, `...:ckpt-...`)."""
+    name = model or ""
+    return ".ft-" in name or name.startswith(("ft:", "ftchkpt-", "ftckpt")) or ":ckpt-" in name
+
+
 def is_suffix(value: object) -> bool:
     """A job suffix as the REST API accepts it: 1-40 of `a-z A-Z 0-9 _ -`."""
     return _matches(SUFFIX, value)
