@@ -213,6 +213,10 @@ async def sweep(ctx: Context) -> None:
 
 async def _sweep(ctx: Context) -> None:
     try:
+        await record_created(ctx)
+    except Exception as exc:
+        log.info("recording created jobs failed: %s", _brief(exc))
+    try:
         await reconcile_starts(ctx)
     except Exception:
         log.exception(
@@ -226,6 +230,24 @@ async def _sweep(ctx: Context) -> None:
         await ctx.store.forget_intents_before(utcnow() - INTENTS_KEPT)
     except Exception as exc:
         log.info("pruning finished starts failed: %s", type(exc).__name__)
+
+
+async def record_created(ctx: Context) -> int:
+    """Jobs Azure created for a start whose job row was lost (a kill between marking the intent created and
+    recording the job): recorded now with their home conversation, so they are known and watched."""
+    lost = await ctx.store.created_without_job()
+    for intent in lost:
+        assert intent.job_id is not None
+        await ctx.store.record_job(
+            intent.job_id,
+            resource=intent.resource,
+            home=intent.conversation,
+            user=intent.user,
+            model=intent.model,
+            status=None,
+        )
+        log.info("recorded job %s of start %s (its record was lost)", intent.job_id, intent.id)
+    return len(lost)
 
 
 async def reconcile_starts(ctx: Context) -> int:

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 
 from bot.model import Conversation, User
-from bot.schema import file_deletions, start_intents
+from bot.schema import file_deletions, jobs, start_intents
 from bot.store.base import StoreBase, as_utc, utcnow
 
 UPLOADING, SENT, UNKNOWN, ABANDONED = "uploading", "sent", "unknown", "abandoned"
@@ -200,6 +200,20 @@ class IntentStore(StoreBase):
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(start_intents).where(start_intents.c.id == intent_id))).first()
         return _intent(row) if row is not None else None
+
+    async def created_without_job(self) -> list[StoredIntent]:
+        """Starts whose job was created (the intent says so) but whose job row is missing: the process died
+        between the two writes, or the store failed then. One query, however many starts there are."""
+        query = (
+            select(start_intents)
+            .select_from(start_intents.outerjoin(jobs, jobs.c.job_id == start_intents.c.job_id))
+            .where(
+                start_intents.c.state == CREATED, start_intents.c.job_id.is_not(None), jobs.c.job_id.is_(None)
+            )
+            .order_by(start_intents.c.created_at)
+        )
+        async with self.engine.connect() as conn:
+            return [_intent(r) for r in (await conn.execute(query)).all()]
 
     async def intents(self, *, states: Iterable[str] | None = None) -> list[StoredIntent]:
         query = select(start_intents).order_by(start_intents.c.created_at, start_intents.c.id)

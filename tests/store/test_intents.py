@@ -127,3 +127,19 @@ async def test_finished_intents_are_forgotten_after_a_while(store: Store) -> Non
     assert await store.forget_intents_before(utcnow() - timedelta(days=1)) == 0
     assert await store.forget_intents_before(utcnow() + timedelta(seconds=1)) == 1
     assert sorted(i.id for i in await store.intents()) == ["due", "open"]
+
+
+async def test_a_created_start_whose_job_row_was_lost_is_found(store: Store) -> None:
+    from types import SimpleNamespace
+
+    from handlers.reconcile import record_created
+
+    intent_id, job_id = "lost1", "ftjob-" + "1" * 32
+    await _open(store, intent_id)
+    # Azure created the job and the intent says so; the process died before the job row was written.
+    assert await store.move_intent(intent_id, (UPLOADING,), CREATED, job_id=job_id, outcome="created")
+    ctx = SimpleNamespace(store=store)
+    assert [i.id for i in await store.created_without_job()] == [intent_id]
+    assert await record_created(ctx) == 1  # type: ignore[arg-type]
+    assert (await store.get_job(job_id)) is not None
+    assert await store.created_without_job() == []
