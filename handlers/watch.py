@@ -7,6 +7,11 @@ outbox (keyed so each is sent once), the new cursor and state, whether the job i
 again. It does no I/O: the runner (`handlers/watcher.py`) claims jobs, calls Azure, runs this, and commits
 the result in one transaction; tests call it with recorded pages.
 
+Statuses go through `bot.azure.models.normalise_status` once, at the top of the step: decisions use its
+kind (`canceled`/`cancelled`, `canceling`, `notRunning`, `pausing`, `resuming` all behave as what they
+mean), the state and the cards keep its word, and a status Azure adds later is shown as it came, polled
+with back-off like a quiet job and never taken for an ending.
+
 Triggers (STYLE.md #13): a batch of new events -> one message in the job card's thread; a new status or
 step -> the job card updated in place; a terminal status -> one alert per conversation (with the RAI
 notice for safety failures). Dedupe keys: (job, event range | status | step, conversation).
@@ -21,7 +26,14 @@ from functools import lru_cache
 from typing import Any
 
 from bot import params as p
-from bot.azure.models import FineTuningJob, JobEvent, is_terminal
+from bot.azure.models import (
+    FineTuningJob,
+    JobEvent,
+    NormalStatus,
+    StatusKind,
+    is_terminal,
+    normalise_status,
+)
 from bot.azure.rai import rai_failure
 from bot.context import Context
 from bot.dataprep.prices import PriceTable
@@ -45,8 +57,10 @@ from handlers.jobs import RAI_WORDS, job_view
 
 router = Router("watch")
 
-# Statuses in which a job produces events every interval; others (queued, paused) back off.
-ACTIVE = frozenset({"running", "pausing", "resuming", "validating_files"})
+# Statuses in which a job produces events every interval (by kind; OpenAI's `validating_files` waits but
+# logs as it goes); others (queued, paused, unknown) back off.
+ACTIVE_KINDS = frozenset({StatusKind.RUNNING, StatusKind.PAUSING, StatusKind.RESUMING, StatusKind.CANCELLING})
+ACTIVE_WORDS = frozenset({"validating_files"})
 TERMINAL = ("succeeded", "failed", "cancelled")
 MAX_BACKOFF = 4  # a quiet job is looked at least every 4 intervals
 KEPT_LOSSES = 5
@@ -117,12 +131,20 @@ class PollResult:
     next_poll_in: float | None  # seconds; None when done
 
 
-def wants_events(state: WatchState, cursor: str | None, status: str, targets: Sequence[Target]) -> bool:
+def is_active(status: NormalStatus) -> bool:
+    """A job that logs events every interval (running, pausing, resuming, cancelling, validating files)."""
+    return status.kind in ACTIVE_KINDS or status.word in ACTIVE_WORDS
+
+
+def wants_events(
+    state: WatchState, cursor: str | None, status: str | None, targets: Sequence[Target]
+) -> bool:
     """Page events only for a job that moved and that some conversation streams: never for quiet jobs
-    that did not change status, never for alert-only followers."""
+    that did not change status, never for alert-only followers. `status` is Azure's, as it came."""
     if not any(t.stream for t in targets):
         return False
-    return cursor is None or status != state.status or status in ACTIVE or is_terminal(status)
+    normal = normalise_status(status)
+    return cursor is None or normal.word != state.status or is_active(normal) or normal.terminal
 
 
 def unseen(events: Sequence[JobEvent], cursor: str | None) -> list[JobEvent]:
@@ -194,17 +216,18 @@ def alert_view(
     resource: str | None = None,
     prices: PriceTable | None = None,
 ) -> AlertView:
-    rai = rai_failure(job) if job.status == "failed" else None
+    normal = normalise_status(job.status)
+    rai = rai_failure(job) if normal.kind is StatusKind.FAILED else None
     started = job.created_at
     return AlertView(
         job_id=job.id,
-        status=job.status if job.status != "canceled" else "cancelled",
+        status=normal.word,
         model=job.model or "?",
         fine_tuned_model=job.fine_tuned_model,
         trained_tokens=job.trained_tokens,
         billed_tokens=billed_tokens,
         duration_seconds=(job.finished_at - started) if job.finished_at and started else None,
-        cost=cost_text(job, prices) if job.status == "succeeded" else None,
+        cost=cost_text(job, prices) if normal.kind is StatusKind.SUCCEEDED else None,
         error_code=job.error.code if job.error else None,
         error_message=job.error.message if job.error else None,
         cancelled_by=cancelled_by,
@@ -246,7 +269,8 @@ def poll_step(
 ) -> PollResult:
     """One poll of one job: (stored state and cursor, the job and its events as Azure sends them now) ->
     (notifications, new state and cursor, done, next poll). Pure: the same inputs give the same keys."""
-    status = "cancelled" if job.status == "canceled" else job.status
+    normal = normalise_status(job.status)
+    status = normal.word  # what the state keeps and the cards show; decisions below use `normal.kind`
     fresh = unseen(events, cursor)
     new_cursor = fresh[-1].id if fresh else cursor
 
@@ -283,7 +307,7 @@ def poll_step(
         changed_at=now if changed or state.changed_at is None else state.changed_at,
         billed_tokens=billed,
     )
-    terminal = is_terminal(status)
+    terminal = normal.terminal
     queued: list[Queued] = []
     streams = [t for t in targets if t.stream]
 
@@ -327,7 +351,7 @@ def poll_step(
             queued.append(
                 Queued(f"alert:{job.id}:{status}:{t.conversation}", t.conversation, _payload("post", alert))
             )
-            if status == "succeeded" and extras is not None:
+            if normal.kind is StatusKind.SUCCEEDED and extras is not None:
                 for i, follow in enumerate(extras.follow_ups):
                     queued.append(
                         Queued(
@@ -338,14 +362,19 @@ def poll_step(
                     )
         # Azure logs a few lines after `Job succeeded.` (evaluation, results file, billed tokens): a job
         # streamed into a thread gets one closing look for them, unless the billed line is already in.
-        closing = status == "succeeded" and bool(streams) and not is_terminal(state.status) and billed is None
+        closing = (
+            normal.kind is StatusKind.SUCCEEDED
+            and bool(streams)
+            and not is_terminal(state.status)
+            and billed is None
+        )
         if closing:
             return PollResult(tuple(queued), new_state, new_cursor, False, interval)
         return PollResult(tuple(queued), new_state, new_cursor, True, None)
 
     if not targets:
         return PollResult(tuple(queued), new_state, new_cursor, True, None)
-    if status in ACTIVE or changed:
+    if is_active(normal) or changed:
         wait = interval
     else:
         quiet_for = now - (new_state.changed_at or now)
@@ -423,7 +452,7 @@ async def watch(ctx: Context, cmd: Command) -> Reply:
         else "Watching: new events go into this card's thread, and the result is posted when it ends."
     )
     if job.is_terminal:
-        note = f"This job already {job.status}; its result is posted here now."
+        note = f"This job already {normalise_status(job.status).word}; its result is posted here now."
     return Reply(job_card(job_view(job), f"Watched from {when(ctx.clock(), seconds=True)}", note=note))
 
 

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.azure.errors import AzureError, NotFound
-from bot.azure.models import FineTuningJob, JobEvent
+from bot.azure.models import FineTuningJob, JobEvent, StatusKind, normalise_status
 from bot.context import Context
 from bot.model import MessageRef
 from bot.store import OutboxItem, Subscription, WatchedJob
@@ -220,10 +220,13 @@ class Watcher:
                 events: list[JobEvent] = []
                 if wants_events(state, stored.events_cursor, job.status, targets):
                     events = await self._events(client, stored.job_id, stored.events_cursor)
-                extras = await self._extras(job, resource) if job.succeeded and targets else None
-                cancelled_by = (
-                    await self._cancelled_by(job) if job.status in ("cancelled", "canceled") else None
+                # Azure's status in the bot's terms (`canceled`, `notRunning`, ... and unknown ones as they
+                # came); the pure step normalises it the same way.
+                kind = normalise_status(job.status).kind
+                extras = (
+                    await self._extras(job, resource) if kind is StatusKind.SUCCEEDED and targets else None
                 )
+                cancelled_by = await self._cancelled_by(job) if kind is StatusKind.CANCELLED else None
                 result = poll_step(
                     state,
                     stored.events_cursor,
