@@ -46,6 +46,26 @@ def approval_key(approval_id: str) -> str:
     return f"approval:{approval_id}"
 
 
+def deploy_request_button(
+    label: str,
+    job_id: str,
+    model: str,
+    *,
+    checkpoint: str | None = None,
+    resource: str | None = None,
+    primary: bool = False,
+) -> Button:
+    """The button that opens a deployment request (`REQUEST`, handled by handlers/deploy.py through the
+    approvals): on the checkpoints card, the success alert and a paused job's card. `model` is what to deploy
+    (a fine-tuned model, a checkpoint's model name or a checkpoint id); `checkpoint` its checkpoint id."""
+    payload = {"job": job_id, "model": model}
+    if checkpoint:
+        payload["checkpoint"] = checkpoint
+    if resource:
+        payload["resource"] = resource
+    return Button(label, REQUEST, payload, style="primary" if primary else "default")
+
+
 @dataclass(frozen=True, slots=True)
 class ApprovalView:
     id: str

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cards.approvals import REQUEST, deploy_request_button
 from cards.format import number, percent, plural
 from cards.jobs import CHART, job_key
 from cards.model import Button, Card, Table, Tone
 from cards.views import CheckpointView
 
 DEPLOYABLE_MARK = "✓"
-# The action of the Deploy buttons (handled by handlers/deploy.py; same id as cards.approvals.REQUEST).
-DEPLOY_ACTION = "deploy.request"
+# The action of the Deploy buttons (handled by handlers/deploy.py through the approvals).
+DEPLOY_ACTION = REQUEST
 # Statuses after which no checkpoint will ever become deployable, as the sentence says them.
 _DEAD = {"failed": "failed", "cancelled": "was cancelled"}
 
@@ -98,7 +99,12 @@ def checkpoints_card(
         more=more,
     )
     deployable = [c for c in ordered if c.deployable]
-    if deployable:
+    if deployable and job_status == "paused":
+        text = (
+            f"{DEPLOYABLE_MARK} marks the checkpoint Azure made where the job paused: it passed the safety "
+            "evaluation and can be deployed while the job stays paused."
+        )
+    elif deployable:
         marked = f"{len(deployable)} checkpoint{'s' if len(deployable) != 1 else ''}"
         text = f"{DEPLOYABLE_MARK} marks the {marked} you can deploy (the last epochs)."
     elif job_status in _DEAD:
@@ -115,12 +121,7 @@ def checkpoints_card(
         text = f"{warning}\n{text}"
     # One Deploy button per deployable row (at most three: Azure keeps the last three epochs).
     deploys = [
-        Button(
-            f"Deploy step {c.step}",
-            DEPLOY_ACTION,
-            {"job": job_id, "model": c.model or c.id},
-            style="primary" if c is deployable[-1] else "default",
-        )
+        deploy_request_button(f"Deploy step {c.step}", job_id, c.model or c.id, primary=c is deployable[-1])
         for c in deployable[-3:]
     ]
     buttons = (*deploys, Button("Chart", CHART, {"job": job_id}))

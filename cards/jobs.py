@@ -1,10 +1,12 @@
-"""Job cards: one job's status (progress bar, Refresh/Events/Pause/Resume/Cancel) and the job list."""
+"""Job cards: one job's status (progress bar, Refresh/Events/Pause/Resume/Cancel, and "Deploy this
+checkpoint" once a paused job's checkpoint passed Azure's safety evaluation) and the job list."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cards.format import NOT_SET, hyperparameters, plural, progress_bar, progress_percent, when
+from cards.approvals import deploy_request_button
+from cards.format import NOT_SET, hyperparameters, number, plural, progress_bar, progress_percent, when
 from cards.markup import literal
 from cards.model import Button, Card, Confirm, Fact, Table, Tone
 from cards.views import JobView
@@ -17,6 +19,7 @@ RESUME = "job.resume"
 CHECKPOINTS = "job.checkpoints"
 SHOW = "job.show"
 CHART = "job.chart"
+DEPLOY_PAUSED = "Deploy this checkpoint"
 # Jobs that have (or had) training steps to draw.
 _CHARTABLE = frozenset({"running", "paused", "pausing", "resuming", "succeeded", "failed", "cancelled"})
 
@@ -127,7 +130,26 @@ def _text(job: JobView, note: str = "") -> str:
         )
     if job.status == "succeeded" and job.fine_tuned_model and not rai:
         lines.append(f"Ready to deploy as `{job.fine_tuned_model}`.")
+    if job.status == "paused":
+        lines.append(pause_line(job))
     return "\n".join(lines)
+
+
+def pause_line(job: JobView) -> str:
+    """What a pause is worth: the checkpoint Azure made where the job stopped, once it passed the safety
+    evaluation, or that it is still being evaluated."""
+    point = job.pause_checkpoint
+    if point is None:
+        return (
+            "Paused. Azure makes a checkpoint at the step it stopped and evaluates it for safety; once it "
+            "passes, it can be deployed from this card (Refresh). Resume continues the training."
+        )
+    loss = f", validation loss {number(point.valid_loss)}" if point.valid_loss is not None else ""
+    name = f" (`{point.model}`)" if point.model and point.model != point.id else ""
+    return (
+        f"Paused at step {point.step:,}: checkpoint `{point.id}`{name} passed Azure's safety evaluation"
+        f"{loss} and can be deployed while the job stays paused. Resume continues the training."
+    )
 
 
 # How a status reads in a sentence ("Job X failed."); others read "Job X is <status>".
@@ -170,6 +192,11 @@ def job_buttons(job: JobView) -> tuple[Button, ...]:
         buttons.append(Button("Resume", RESUME, payload))
     if job.status in ("succeeded", "paused"):
         buttons.append(Button("Checkpoints", CHECKPOINTS, payload))
+    point = job.pause_checkpoint
+    if job.status == "paused" and point is not None:
+        buttons.append(
+            deploy_request_button(DEPLOY_PAUSED, job.id, point.model or point.id, checkpoint=point.id)
+        )
     if not job.terminal:
         confirm = Confirm(
             title="Cancel this job?",

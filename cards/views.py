@@ -47,6 +47,9 @@ class JobView:
     # and the harmful-content categories in plain words ("violence", "self-harm"). Set by the handler.
     rai_phase: str | None = None
     rai_categories: tuple[str, ...] = ()
+    # A paused job's checkpoint at the step it stopped, once Azure's safety evaluation passed it: it can be
+    # deployed while the job stays paused. None before that (and for any other status).
+    pause_checkpoint: CheckpointView | None = None
 
     @property
     def terminal(self) -> bool:

@@ -25,7 +25,7 @@ from bot.azure import errors as az
 from bot.azure import ids
 from bot.azure.arm import DEVELOPER_SKU
 from bot.azure.errors import rai_failure
-from bot.azure.models import Checkpoint, Deployment, FineTuningJob
+from bot.azure.models import Checkpoint, Deployment, FineTuningJob, normalise_status
 from bot.config import AzureResource
 from bot.context import Context
 from bot.dataprep.prices import hosting_price
@@ -53,6 +53,7 @@ from cards.approvals import (
     deployments_card,
 )
 from cards.model import Button, Card, Confirm, Tone
+from handlers.paused import find_pause_checkpoint, is_paused
 
 log = logging.getLogger(__name__)
 router = Router("deploy")
@@ -112,6 +113,7 @@ class Target:
     job: FineTuningJob
     step: int | None = None  # set when it is a checkpoint (not the final model)
     valid_loss: float | None = None
+    paused: bool = False  # the checkpoint a paused job made where it stopped (handlers/paused.py)
 
 
 def _loss(c: Checkpoint) -> float | None:
@@ -139,14 +141,53 @@ def _deployable_job(job: FineTuningJob) -> None:
         )
 
 
-async def find_target(ctx: Context, what: str, resource: str | None) -> Target:
-    """A job id, a fine-tuned model name, a checkpoint id or a checkpoint's model name -> what to deploy."""
+def _paused_target(job: FineTuningJob, point: Checkpoint | None, what: str) -> Target | None:
+    if point is None or what not in (point.id, point.fine_tuned_model_checkpoint):
+        return None
+    return Target(point.fine_tuned_model_checkpoint or point.id, job, point.step_number, _loss(point), True)
+
+
+def _still_deployable(job: FineTuningJob, a: Approval) -> None:
+    """At approval time: a paused job's checkpoint is deployed only while the job is still paused; anything
+    else needs the job to have succeeded (as when it was asked for)."""
+    if a.detail.get("paused_job") and a.checkpoint_step is not None:
+        if is_paused(job) or job.succeeded:
+            return
+        raise InvalidState(
+            f"Job `{job.id}` is no longer paused (it is {normalise_status(job.status).word}); the checkpoint "
+            "it made when it paused is deployed only while it stays paused.",
+            hint=f"Pause it again, or deploy it once it has succeeded: `deploy {job.id}`.",
+        )
+    _deployable_job(job)
+
+
+async def find_target(ctx: Context, what: str, resource: str | None, job_hint: str | None = None) -> Target:
+    """A job id, a fine-tuned model name, a checkpoint id or a checkpoint's model name -> what to deploy.
+    `job_hint`: the job a button named (looked at first; a paused job's checkpoint is found there)."""
     client = ctx.azure.data(resource)
     if what.startswith("ftjob-"):
         job = await client.get_job(p.job_id(what))
+        if is_paused(job):
+            point = await find_pause_checkpoint(client, job)
+            if point is not None:
+                raise InvalidState(
+                    f"Job `{job.id}` is paused, so it has no final model yet; the checkpoint it made where it "
+                    f"stopped (step {point.step_number}) can be deployed.",
+                    hint=f"`deploy {point.id}`, or the Deploy this checkpoint button on its card.",
+                )
         _deployable_job(job)
         points = await _checkpoints(ctx, resource, job)
         return Target(job.fine_tuned_model or "", job, None, _loss(points[-1]) if points else None)
+    checkpoint_name = what.startswith(("ftchkpt-", "ftckpt")) or ":ckpt-step-" in what
+    if job_hint and checkpoint_name:
+        try:
+            hinted = await client.get_job(p.job_id(job_hint or ""))
+        except (ValueError, az.NotFound):
+            hinted = None
+        if hinted is not None and is_paused(hinted):
+            found = _paused_target(hinted, await find_pause_checkpoint(client, hinted), what)
+            if found is not None:
+                return found
     async for job in client.jobs(status="succeeded", limit=50, max_items=200):
         if what == job.fine_tuned_model:
             points = await _checkpoints(ctx, resource, job)
@@ -168,8 +209,15 @@ async def find_target(ctx: Context, what: str, resource: str | None) -> Target:
                 final = index == len(points) - 1
                 model = job.fine_tuned_model if final else (c.fine_tuned_model_checkpoint or c.id)
                 return Target(model or c.id, job, None if final else c.step_number, _loss(c))
+    if checkpoint_name:
+        # A paused job's checkpoint (typed, or from a button whose job is no longer the hint).
+        async for job in client.jobs(status="paused", limit=50, max_items=20):
+            found = _paused_target(job, await find_pause_checkpoint(client, job), what)
+            if found is not None:
+                return found
     raise NotFound(
-        f"No deployable model or checkpoint called `{what[:120]}` was found among the succeeded jobs.",
+        f"No deployable model or checkpoint called `{what[:120]}` was found among the succeeded (and "
+        "paused) jobs.",
         hint="Use a job id (`deploy ftjob-...`) or pick a row with a Deploy button on `/ft checkpoints <job>`.",
     )
 
@@ -299,10 +347,11 @@ async def make_plan(
     capacity: int | None,
     resource: str | None,
     source_resource: str | None,
+    job_hint: str | None = None,
 ) -> Plan:
     dst = ctx.azure.resource(resource)
     src = ctx.azure.resource(source_resource) if source_resource else dst
-    target = await find_target(ctx, what, src.name)
+    target = await find_target(ctx, what, src.name, job_hint)
     sku = SKUS[sku_word]
     _sku_offered(sku, target.job.model)
     crossing, tenant = _crossing(src, dst)
@@ -339,6 +388,12 @@ async def view_of(ctx: Context, a: Approval) -> ApprovalView:
     votes = await ctx.store.votes(a.id)
     detail: Mapping[str, Any] = a.detail
     note = f"Price: {price.source}, as of {price.as_of}." if price is not None else ""
+    warnings: list[str] = []
+    if detail.get("paused_job"):
+        warnings.append(
+            "A checkpoint of a paused job, made where it stopped: it is deployed only while the job stays "
+            "paused (checked again at approval)."
+        )
     return ApprovalView(
         id=a.id,
         state=a.state,
@@ -372,6 +427,7 @@ async def view_of(ctx: Context, a: Approval) -> ApprovalView:
         error=a.error,
         local=bool(ctx.policy and ctx.policy.local),
         no_approvers=_no_approvers(ctx, a.resource),
+        warnings=tuple(warnings),
     )
 
 
@@ -431,6 +487,7 @@ async def request_deploy(
     capacity: int | None = None,
     resource: str | None = None,
     source_resource: str | None = None,
+    job_hint: str | None = None,
 ) -> Reply:
     target_resource = ctx.azure.resource(resource).name
     if ctx.policy is not None:
@@ -443,6 +500,7 @@ async def request_deploy(
         capacity=capacity,
         resource=resource,
         source_resource=source_resource,
+        job_hint=job_hint,
     )
     roles = ctx.policy.roles_config(plan.resource) if ctx.policy else None
     new = NewApproval(
@@ -468,6 +526,7 @@ async def request_deploy(
             "base_model": plan.target.job.model,
             "crossing": list(plan.crossing),
             "source_resource": plan.source_resource,
+            **({"paused_job": True} if plan.target.paused else {}),
         },
     )
     approval = await ctx.store.create_approval(new, secrets.token_hex(6))
@@ -516,7 +575,13 @@ async def request_button(ctx: Context, action: Action) -> Reply:
     if not what:
         raise UsageError("This button carries nothing to deploy.")
     return await request_deploy(
-        ctx, action.user, action.conversation, action.platform, what, resource=action.payload.get("resource")
+        ctx,
+        action.user,
+        action.conversation,
+        action.platform,
+        what,
+        resource=action.payload.get("resource"),
+        job_hint=action.payload.get("job") if what != action.payload.get("job") else None,
     )
 
 
@@ -645,7 +710,7 @@ async def start_deployment(ctx: Context, a: Approval, owner: str) -> Approval:
         existing = next((d for d in deployments if d.name == a.deployment), None)
         if existing is None or existing.model_name != a.model:  # else: our own PUT went through already
             if job is not None:
-                _deployable_job(job)
+                _still_deployable(job, a)
             await _check_target_side(ctx, plan, ignore=a.id, deployments=deployments, waiting=waiting)
         operation = await arm.put_deployment(
             a.deployment,

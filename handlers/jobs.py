@@ -30,6 +30,7 @@ from cards.jobs import CANCEL, CHECKPOINTS, EVENTS, PAUSE, REFRESH, RESUME, SHOW
 from cards.markup import literal
 from cards.model import Button, Card, Tone
 from cards.views import CheckpointView, EventPageView, EventView, JobView, epoch
+from handlers.paused import find_pause_checkpoint, is_paused
 
 router = Router("jobs")
 
@@ -128,9 +129,15 @@ def planned_steps(job: FineTuningJob, examples: int | None) -> int | None:
     return math.ceil(examples / batch) * epochs
 
 
-def job_view(job: FineTuningJob, progress: JobEvent | None = None, examples: int | None = None) -> JobView:
+def job_view(
+    job: FineTuningJob,
+    progress: JobEvent | None = None,
+    examples: int | None = None,
+    pause_checkpoint: Checkpoint | None = None,
+) -> JobView:
     """The card view of a job. `progress` is its newest metrics event (the step); `examples` the training
-    file's example count, which with the resolved hyperparameters gives the step total."""
+    file's example count, which with the resolved hyperparameters gives the step total; `pause_checkpoint`
+    the deployable checkpoint of a paused job (handlers/paused.py)."""
     hyper: dict[str, Any] = {}
     if job.hyperparameters is not None:
         hyper = {k: v for k, v in job.hyperparameters.model_dump().items() if v is not None}
@@ -166,6 +173,7 @@ def job_view(job: FineTuningJob, progress: JobEvent | None = None, examples: int
         error_message=job.error.message if job.error else None,
         rai_phase=rai.phase if rai else None,
         rai_categories=tuple(RAI_WORDS.get(c, c.replace("_", " ")) for c in rai.categories) if rai else (),
+        pause_checkpoint=checkpoint_view(pause_checkpoint, True) if pause_checkpoint else None,
     )
 
 
@@ -217,8 +225,9 @@ async def job_status_card(ctx: Context, job_id: str, resource: str | None) -> Ca
     job = await client.get_job(job_id)
     progress = await latest_progress(client, job)
     examples = await training_examples(client, job) if progress is not None else None
+    point = await find_pause_checkpoint(client, job)
     card = job_card(
-        job_view(job, progress, examples), f"Updated {when(ctx.azure_now(resource), seconds=True)}"
+        job_view(job, progress, examples, point), f"Updated {when(ctx.azure_now(resource), seconds=True)}"
     )
     return card
 
@@ -367,12 +376,16 @@ async def checkpoints_of(ctx: Context, job_id: str, resource: str | None) -> Car
     client = ctx.azure.data(resource)
     job = await client.get_job(job_id)
     items = [c async for c in client.checkpoints(job.id, limit=10)]
-    # After a successful job the last three epochs are deployable (Azure keeps only those).
-    last_three = (
+    # After a successful job the last three epochs are deployable (Azure keeps only those); while a job is
+    # paused, the checkpoint made where it stopped, once it passed the safety evaluation.
+    deployable = (
         {c.id for c in sorted(items, key=lambda c: c.step_number or 0)[-3:]} if job.succeeded else set()
     )
-    views = [checkpoint_view(c, c.id in last_three) for c in items]
-    return checkpoints_card(job.id, views, job_status=job.status)
+    if is_paused(job):
+        point = await find_pause_checkpoint(client, job)
+        deployable = {point.id} if point is not None else set()
+    views = [checkpoint_view(c, c.id in deployable) for c in items]
+    return checkpoints_card(job.id, views, job_status=normalise_status(job.status).word)
 
 
 # -- changing a job ------------------------------------------------------------------------------------------

@@ -311,12 +311,13 @@ class AzureOpenAIClient(TransportClient):
     ) -> AsyncGenerator[FineTuningJob, None]:
         """All jobs, newest first, fetched `limit` per page and filtered here (the service has no filters);
         stops at the first job older than `created_after` (unix seconds) or after `max_items`."""
-        wanted = {status} if isinstance(status, str) else set(status or ())
+        # Compared as the bot's words: `cancelled` finds Azure's `canceled`, `not running` its `notRunning`.
+        wanted = {normalise_status(s).word for s in ({status} if isinstance(status, str) else status or ())}
         count = 0
         async for job in self._paged("fine_tuning/jobs", FineTuningJob, {}, after=None, limit=limit):
             if created_after is not None and job.created_at is not None and job.created_at < created_after:
                 return
-            if wanted and job.status not in wanted:
+            if wanted and normalise_status(job.status).word not in wanted:
                 continue
             if (model is not None and job.model != model) or (suffix is not None and job.suffix != suffix):
                 continue
