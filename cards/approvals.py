@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from cards.format import number, plural, when
 from cards.model import Button, Card, Confirm, Fact, Table, Tone
+from cards.models import RETIRING_SOON_DAYS, retiring_soon
 
 # Button action ids. `REQUEST` opens a request from a button (checkpoints card, success alert):
 # payload {"model": <fine-tuned model or checkpoint id>, "job": <job id>, optional "resource"}.
@@ -102,6 +103,10 @@ class ApprovalView:
     local: bool = False  # embedded default: one person holds every role
     no_approvers: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # Developer deployments: when Azure deletes it (24 h after creation, on Azure's clock). Before the PUT,
+    # when it would end if it were created now; `ends_known` once Azure has said when it was created.
+    ends_at: datetime | None = None
+    ends_known: bool = False
 
 
 def _what(v: ApprovalView) -> str:
@@ -137,12 +142,30 @@ def _facts(v: ApprovalView) -> tuple[Fact, ...]:
         Fact("SKU", f"{SKU_LABELS.get(v.sku, v.sku)}, capacity {v.capacity}"),
         Fact("Hosting cost", _cost(v)),
     ]
+    if v.sku == "DeveloperTier" and v.ends_at is not None:
+        ends = when(v.ends_at)
+        facts.append(
+            Fact("Deleted by Azure", ends if v.ends_known else f"about {ends} (24 h after creation)")
+        )
     return tuple(facts)
+
+
+def developer_end(v: ApprovalView) -> str:
+    """The 24 h end of a Developer deployment, with its time: "" for other SKUs."""
+    if v.sku != "DeveloperTier" or v.ends_at is None:
+        return ""
+    if v.ends_known:
+        return f"Azure deletes `{v.deployment}` at {when(v.ends_at)}, 24 hours after it was created."
+    if v.state == "pending":
+        return f"Approved now, it would be deleted at about {when(v.ends_at)} (24 hours after creation)."
+    return f"Azure deletes `{v.deployment}` at about {when(v.ends_at)} (24 hours after creation)."
 
 
 def _rules(v: ApprovalView) -> str:
     lines = list(v.crossing)
     lines.append(DEVELOPER_RULE if v.sku == "DeveloperTier" else IDLE_RULE)
+    if developer_end(v):
+        lines.append(developer_end(v))
     if v.price_note and v.sku != "DeveloperTier":
         lines.append(v.price_note)
     return "\n".join(lines)
@@ -260,7 +283,8 @@ def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) ->
             tone=Tone.SUCCESS,
             badge="deployed",
             text=f"{approved}\nDeployed: `{v.model}` answers at deployment `{v.deployment}`.\n{_snippet(v)}\n"
-            + (DEVELOPER_RULE if v.sku == "DeveloperTier" else IDLE_RULE),
+            + (DEVELOPER_RULE if v.sku == "DeveloperTier" else IDLE_RULE)
+            + (f"\n{developer_end(v)}" if developer_end(v) else ""),
             facts=(*_facts(v), Fact("Endpoint", v.endpoint or "?")),
             buttons=(
                 Button(
@@ -296,7 +320,7 @@ def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) ->
         tone=Tone.RUNNING,
         badge="provisioning",
         text=f"{approved}\nAzure is provisioning the deployment (usually a few minutes); this card updates "
-        "when it is ready.",
+        "when it is ready." + (f"\n{developer_end(v)}" if developer_end(v) else ""),
         facts=_facts(v),
         footer=footer,
         summary=f"Deploying {v.deployment}: provisioning",
@@ -312,28 +336,82 @@ class DeploymentRow:
     created: datetime | None
     state: str
     approved_by: str
+    # The catalogue's retirement of the model (for a fine-tuned one, of its base model): no new fine-tuning
+    # after `base_retires`; Azure keeps serving fine-tuned deployments until `served_until`.
+    base: str = ""
+    base_retires: date | None = None
+    served_until: date | None = None
 
 
-def deployments_card(resource: str, rows: Sequence[DeploymentRow]) -> Card:
+def _left(day: date, today: date) -> str:
+    days = (day - today).days
+    if days < 0:
+        return f"since {day.isoformat()}"
+    return f"on {day.isoformat()} ({'today' if days == 0 else plural(days, 'day') + ' left'})"
+
+
+def retirement_flag(row: DeploymentRow, today: date) -> str:
+    """⚠ and the date when the deployment's model (or its base) retires within `RETIRING_SOON_DAYS` days
+    (or already has), on Azure's clock; "" otherwise."""
+    if retiring_soon(row.served_until, today) and row.served_until is not None:
+        return (
+            f"⚠ `{row.name}`: Azure stops serving models fine-tuned from `{row.base}` "
+            f"{_left(row.served_until, today)}. Retrain on a newer base model and move to it before then."
+        )
+    if retiring_soon(row.base_retires, today) and row.base_retires is not None:
+        served = (
+            f"; this deployment is served until about {row.served_until.isoformat()}"
+            if row.served_until
+            else ""
+        )
+        return (
+            f"⚠ `{row.name}`: its base model `{row.base}` retires for fine-tuning "
+            f"{_left(row.base_retires, today)}: no new fine-tuning of it after that{served}. "
+            "Plan a move to a newer model."
+        )
+    return ""
+
+
+def deployments_card(resource: str, rows: Sequence[DeploymentRow], today: date | None = None) -> Card:
+    """The fine-tuned deployments of a resource. With `today` (Azure's), a deployment whose model retires
+    within `RETIRING_SOON_DAYS` days is flagged (⚠ on its row, and a line with the date)."""
     if not rows:
         return Card(
             title=f"Deployments of {resource}",
             text="No fine-tuned deployments. Ask for one with `deploy <job|model|checkpoint>`.",
             summary=f"No fine-tuned deployments on {resource}",
         )
+    flags = {r.name: retirement_flag(r, today) for r in rows} if today is not None else {}
     table = Table(
         columns=("Name", "Model", "SKU", "Created", "State", "Approved by"),
         rows=tuple(
-            (r.name, r.model, SKU_LABELS.get(r.sku, r.sku), when(r.created), r.state, r.approved_by or "-")
+            (
+                f"⚠ {r.name}" if flags.get(r.name) else r.name,
+                r.model,
+                SKU_LABELS.get(r.sku, r.sku),
+                when(r.created),
+                r.state,
+                r.approved_by or "-",
+            )
             for r in rows
         ),
     )
+    flagged = [f for f in flags.values() if f]
+    lines = ["Fine-tuned model deployments. Remove one with `undeploy <name>`."]
+    if flagged:
+        lines.append(
+            f"{plural(len(flagged), 'deployment')} on a model that retires within {RETIRING_SOON_DAYS} days "
+            "or already has:"
+        )
+        lines += flagged
     return Card(
         title=f"Deployments of {resource}",
+        tone=Tone.WARNING if flagged else Tone.NEUTRAL,
         badge=plural(len(rows), "deployment"),
-        text="Fine-tuned model deployments. Remove one with `undeploy <name>`.",
+        text="\n".join(lines),
         tables=(table,),
-        summary=f"{plural(len(rows), 'fine-tuned deployment')} on {resource}",
+        summary=f"{plural(len(rows), 'fine-tuned deployment')} on {resource}"
+        + (f", {len(flagged)} on a retiring model" if flagged else ""),
     )
 
 

@@ -17,7 +17,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from bot import params as p
@@ -28,6 +28,7 @@ from bot.azure.errors import rai_failure
 from bot.azure.models import Checkpoint, Deployment, FineTuningJob, normalise_status
 from bot.config import AzureResource
 from bot.context import Context
+from bot.dataprep.models import base_model_name, model_info
 from bot.dataprep.prices import hosting_price
 from bot.errors import FtbotError, InvalidState, NotAllowed, NotFound, UsageError
 from bot.model import Action, Command, Conversation, MessageRef, Platform, Reply, User
@@ -41,6 +42,7 @@ from cards.approvals import (
     CLEANUP,
     REJECT,
     REQUEST,
+    SKU_LABELS,
     UNDEPLOY,
     VIEW,
     ApprovalView,
@@ -62,12 +64,18 @@ SKUS = {
     "standard": "Standard",
     "globalstandard": "GlobalStandard",
     "datazone": "DataZoneStandard",
+    "provisioned": "ProvisionedManaged",
     "developer": DEVELOPER_SKU,
 }
-# Base models whose fine-tuned deployments Azure offers beyond Standard (Global, Data Zone, Developer):
-# the 2026 model table. Standard is offered for every fine-tunable model.
-_BEYOND_STANDARD = ("gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06", "gpt-4.1", "o4-mini")
+SKU_WORDS = {sku: word for word, sku in SKUS.items()}
+# Fine-tuned models deploy as Standard, Global Standard, Data Zone Standard or Provisioned; as Developer
+# (ARM `DeveloperTier`) only where the base model offers Developer training (not o4-mini): the 2026 section
+# and `fine-tuning-deploy.md`, as the emulator's catalogue has them.
+_EVERY_MODEL = ("standard", "globalstandard", "datazone", "provisioned")
 DEFAULT_CAPACITY = {"DeveloperTier": 50}
+# Azure deletes a Developer deployment this long after it was created, whatever its use (2026 section).
+DEVELOPER_LIFETIME = timedelta(hours=24)
+CREATED_AT = "deployment_created_at"  # detail key: ARM's systemData.createdAt of the deployment
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")
 SYSTEM = User(id="ftbot", name="ftbot")
 REQUEST_ID_RE = re.compile(r"[a-f0-9]{12}")
@@ -222,15 +230,26 @@ async def find_target(ctx: Context, what: str, resource: str | None, job_hint: s
     )
 
 
-def _sku_offered(sku: str, base_model: str | None) -> None:
-    if sku == "Standard":
+def offered_skus(base_model: str | None) -> tuple[str, ...] | None:
+    """The `--sku` words Azure offers for deployments of models fine-tuned from `base_model`, per the bundled
+    catalogue; None when the catalogue does not know the model (then Azure decides at the PUT)."""
+    info = model_info(base_model)
+    if info is None:
+        return None
+    return (*_EVERY_MODEL, "developer") if "developer" in info.training_types else _EVERY_MODEL
+
+
+def _sku_offered(sku_word: str, base_model: str | None) -> None:
+    """Refuse, before anyone is asked to approve, a SKU the model is not offered in; say which ones are."""
+    offered = offered_skus(base_model)
+    if offered is None or sku_word in offered:
         return
-    base = base_model or ""
-    if not base.startswith(_BEYOND_STANDARD):
-        raise InvalidState(
-            f"Azure does not offer the {sku} deployment type for models fine-tuned from `{base or '?'}`.",
-            hint="Use `--sku standard`.",
-        )
+    label = SKU_LABELS.get(SKUS[sku_word], SKUS[sku_word])
+    raise InvalidState(
+        f"Azure does not offer {label} deployments of models fine-tuned from `{base_model}`. "
+        f"It offers: {', '.join(f'`{w}`' for w in offered)}. Nobody was asked to approve.",
+        hint=f"Use one of those, e.g. `--sku {offered[0]}`.",
+    )
 
 
 def _default_name(target: Target) -> str:
@@ -353,7 +372,7 @@ async def make_plan(
     src = ctx.azure.resource(source_resource) if source_resource else dst
     target = await find_target(ctx, what, src.name, job_hint)
     sku = SKUS[sku_word]
-    _sku_offered(sku, target.job.model)
+    _sku_offered(sku_word, target.job.model)
     crossing, tenant = _crossing(src, dst)
     plan = Plan(
         target=target,
@@ -388,6 +407,15 @@ async def view_of(ctx: Context, a: Approval) -> ApprovalView:
     votes = await ctx.store.votes(a.id)
     detail: Mapping[str, Any] = a.detail
     note = f"Price: {price.source}, as of {price.as_of}." if price is not None else ""
+    ends_at, ends_known = None, False
+    if a.sku == DEVELOPER_SKU:
+        created = _parse_time(detail.get(CREATED_AT))
+        if created is not None:
+            ends_at, ends_known = created + DEVELOPER_LIFETIME, True
+        elif a.state == "pending":
+            ends_at = ctx.azure_now(a.resource) + DEVELOPER_LIFETIME
+        elif a.decided_at is not None:
+            ends_at = a.decided_at + DEVELOPER_LIFETIME
     warnings: list[str] = []
     if detail.get("paused_job"):
         warnings.append(
@@ -428,6 +456,8 @@ async def view_of(ctx: Context, a: Approval) -> ApprovalView:
         local=bool(ctx.policy and ctx.policy.local),
         no_approvers=_no_approvers(ctx, a.resource),
         warnings=tuple(warnings),
+        ends_at=ends_at,
+        ends_known=ends_known,
     )
 
 
@@ -546,7 +576,7 @@ async def request_deploy(
             p.one_of(*SKUS),
             default="standard",
             metavar="SKU",
-            help="standard (default), globalstandard, datazone or developer",
+            help="standard (default), globalstandard, datazone, provisioned or developer (24 h, no hosting fee)",
         ),
         Opt("capacity", p.int_between(1, 1000), metavar="N", help="capacity units (default 1; Developer 50)"),
         RESOURCE,
@@ -731,7 +761,12 @@ async def start_deployment(ctx: Context, a: Approval, owner: str) -> Approval:
     if operation.deployment.is_settled and not operation.deployment.succeeded:
         state = "failed"
     await ctx.store.set_deploy_state(
-        a.id, state, owner=owner, lease=follow_lease(ctx), operation_url=operation.operation_url
+        a.id,
+        state,
+        owner=owner,
+        lease=follow_lease(ctx),
+        operation_url=operation.operation_url,
+        **_created(a, operation.deployment),
     )
     done = await ctx.store.get_approval(a.id) or a
     if state != "provisioning":
@@ -814,7 +849,7 @@ async def ask_again(ctx: Context, action: Action) -> Reply:
         action.platform,
         a.job_id if a.checkpoint_step is None and a.job_id else a.model,
         name=a.deployment,
-        sku_word=next((k for k, v in SKUS.items() if v == a.sku), "standard"),
+        sku_word=SKU_WORDS.get(a.sku, "standard"),
         capacity=a.capacity,
         resource=a.resource,
         source_resource=str(a.detail.get("source_resource") or a.resource),
@@ -838,21 +873,32 @@ async def follow(ctx: Context, a: Approval, owner: str) -> Approval:
         return a
     state: DeployState
     error: str | None
+    extra: dict[str, Any] = {}
     if deployment is None:
         state, error = "failed", "The deployment disappeared before it was ready (deleted in Azure?)."
     elif deployment.succeeded:
         state, error = "succeeded", None
+        extra = _created(a, deployment)
     elif deployment.is_settled:
         state = "failed"
         error = f"Azure reports the deployment as {deployment.provisioning_state}."
     else:
         await ctx.store.set_deploy_state(a.id, "provisioning", owner=owner, lease=follow_lease(ctx))
         return a
-    await ctx.store.set_deploy_state(a.id, state, owner=owner, error=error)
+    await ctx.store.set_deploy_state(a.id, state, owner=owner, error=error, **extra)
     done = await ctx.store.get_approval(a.id) or a
     await _audit(ctx, a.platform, SYSTEM, "deploy.result", done, result=state, error=error)
     await update_card(ctx, done)
     return done
+
+
+def _created(a: Approval, deployment: Deployment) -> dict[str, Any]:
+    """The deployment's creation time as ARM says it (`systemData.createdAt`), kept in the request's detail
+    for a Developer deployment (its card states its 24 h end); {} when nothing new is known."""
+    created = (deployment.systemData or {}).get("createdAt")
+    if a.sku != DEVELOPER_SKU or not isinstance(created, str) or a.detail.get(CREATED_AT) == created:
+        return {}
+    return {"detail": {**a.detail, CREATED_AT: created}}
 
 
 async def sweep(ctx: Context) -> None:
@@ -886,12 +932,15 @@ async def sweep(ctx: Context) -> None:
 async def deployments(ctx: Context, cmd: Command) -> Card:
     resource = ctx.azure.resource(cmd.params["resource"]).name
     approved = await ctx.store.approvals_of(resource)
+    arm = ctx.azure.arm(resource)
     rows = []
-    for d in await ctx.azure.arm(resource).list_deployments():
+    for d in await arm.list_deployments():
         if not ids.counts_as_fine_tuned_deployment(d.model_name):
             continue
         created = (d.systemData or {}).get("createdAt")
         a = approved.get(d.name)
+        mine = a is not None and a.model == d.model_name
+        base, retires = model_retirement(d.model_name, a.detail.get("base_model") if a and mine else None)
         rows.append(
             DeploymentRow(
                 name=d.name,
@@ -899,10 +948,35 @@ async def deployments(ctx: Context, cmd: Command) -> Card:
                 sku=d.sku.name if d.sku else "?",
                 created=_parse_time(created),
                 state=d.provisioning_state or "?",
-                approved_by=a.decider if a is not None and a.model == d.model_name else "",
+                approved_by=a.decider if a is not None and mine else "",
+                base=base,
+                base_retires=retires,
+                served_until=a_year_later(retires),
             )
         )
-    return deployments_card(resource, rows)
+    # Retirements are days on Azure's clock: the `Date` of the ARM answer just read (the data plane's, as
+    # `ctx.azure_now` gives it, may not have answered yet in this process).
+    return deployments_card(resource, rows, today=arm.now().date())
+
+
+def model_retirement(model: str | None, base_hint: str | None = None) -> tuple[str, date | None]:
+    """(base model, the day it retires for fine-tuning) from the bundled catalogue (`retires=`): a base model
+    is its own base; a fine-tuned model or checkpoint named `<base>.ft-...` has that base; a bare checkpoint
+    id (`ftchkpt-...`) the base its request recorded. ("", None) when the catalogue does not say."""
+    for name in (model, base_hint):
+        info = model_info(name) if name else None
+        if info is not None and name:
+            base = base_model_name(name)
+            return base, date.fromisoformat(info.retires) if info.retires else None
+    return "", None
+
+
+def a_year_later(day: date | None) -> date | None:
+    """Azure serves fine-tuned deployments for a year after their base stops taking new fine-tuning
+    (gpt-4o-mini: no new fine-tuning after 2026-10-01, deployments until 2027-10; 2026 section)."""
+    if day is None:
+        return None
+    return day.replace(year=day.year + 1, day=28 if (day.month, day.day) == (2, 29) else day.day)
 
 
 def _parse_time(value: object) -> Any:
