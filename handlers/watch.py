@@ -27,6 +27,7 @@ from typing import Any
 
 from bot import params as p
 from bot.azure.models import (
+    Checkpoint,
     FineTuningJob,
     JobEvent,
     NormalStatus,
@@ -96,6 +97,9 @@ class WatchState:
     card_step: int = 0  # step shown when the job card was last updated (progress updates are thinned too)
     changed_at: float | None = None  # when the status last changed (back-off grows with quiet time)
     billed_tokens: int | None = None
+    pause_checkpoint: str | None = (
+        None  # the deployable checkpoint of this pause, once seen (its card has it)
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +110,7 @@ class WatchState:
             "card_step": self.card_step,
             "changed_at": self.changed_at,
             "billed_tokens": self.billed_tokens,
+            "pause_checkpoint": self.pause_checkpoint,
         }
 
     @classmethod
@@ -119,6 +124,7 @@ class WatchState:
             card_step=int(data.get("card_step") or 0),
             changed_at=data.get("changed_at"),
             billed_tokens=data.get("billed_tokens"),
+            pause_checkpoint=data.get("pause_checkpoint"),
         )
 
 
@@ -266,9 +272,12 @@ def poll_step(
     extras: AlertExtras | None = None,
     cancelled_by: str | None = None,
     prices: PriceTable | None = None,
+    pause_checkpoint: Checkpoint | None = None,
 ) -> PollResult:
     """One poll of one job: (stored state and cursor, the job and its events as Azure sends them now) ->
-    (notifications, new state and cursor, done, next poll). Pure: the same inputs give the same keys."""
+    (notifications, new state and cursor, done, next poll). Pure: the same inputs give the same keys.
+    `pause_checkpoint`: a paused job's deployable checkpoint (handlers/paused.py), looked for by the runner
+    until the state has one; when it first appears the card is updated to offer it."""
     normal = normalise_status(job.status)
     status = normal.word  # what the state keeps and the cards show; decisions below use `normal.kind`
     fresh = unseen(events, cursor)
@@ -295,9 +304,15 @@ def poll_step(
         lines.append(StreamLine(epoch(event.created_at), event.level, event.message))
 
     changed = status != state.status
-    # The card is updated on every status change, and for progress as often as metric lines are streamed
-    # (chat.update is rate-limited per channel as much as posting is).
-    update_card = changed or (step is not None and step != state.step and keep_metric(step, state.card_step))
+    paused = normal.kind is StatusKind.PAUSED
+    point_id = (pause_checkpoint.id if pause_checkpoint else state.pause_checkpoint) if paused else None
+    # The card is updated on every status change, for progress as often as metric lines are streamed
+    # (chat.update is rate-limited per channel as much as posting is), and when a pause becomes deployable.
+    update_card = (
+        changed
+        or (step is not None and step != state.step and keep_metric(step, state.card_step))
+        or point_id != state.pause_checkpoint
+    )
     new_state = WatchState(
         status=status,
         step=step,
@@ -306,6 +321,7 @@ def poll_step(
         card_step=(step or 0) if update_card else state.card_step,
         changed_at=now if changed or state.changed_at is None else state.changed_at,
         billed_tokens=billed,
+        pause_checkpoint=point_id,
     )
     terminal = normal.terminal
     queued: list[Queued] = []
@@ -325,13 +341,14 @@ def poll_step(
                 )
 
     if update_card:
-        view = replace(job_view(job), status=status, step=step)
+        view = replace(job_view(job, pause_checkpoint=pause_checkpoint), status=status, step=step)
         footer = f"Updated {when(epoch(now), seconds=True)} · watched"
         card = job_card(view, footer, note=progress_note(new_state))
+        point = f":{point_id}" if point_id else ""
         for t in streams:
             queued.append(
                 Queued(
-                    f"card:{job.id}:{status}:{step}:{t.conversation}",
+                    f"card:{job.id}:{status}:{step}{point}:{t.conversation}",
                     t.conversation,
                     _payload("update", card, job_key(job.id)),
                 )

@@ -42,6 +42,7 @@ from bot.store.base import utcnow
 from bot.store.conversations import StoredConversation
 from cards.alerts import AlertExtras
 from cards.serial import card_from_json
+from handlers.paused import find_pause_checkpoint
 from handlers.watch import PollResult, WatchState, poll_step, targets_for, wants_events
 
 log = logging.getLogger(__name__)
@@ -227,6 +228,14 @@ class Watcher:
                     await self._extras(job, resource) if kind is StatusKind.SUCCEEDED and targets else None
                 )
                 cancelled_by = await self._cancelled_by(job) if kind is StatusKind.CANCELLED else None
+                # A paused job's deployable checkpoint, looked for until its card offers it.
+                point = None
+                if (
+                    kind is StatusKind.PAUSED
+                    and state.pause_checkpoint is None
+                    and any(t.stream for t in targets)
+                ):
+                    point = await find_pause_checkpoint(client, job)
                 result = poll_step(
                     state,
                     stored.events_cursor,
@@ -238,6 +247,7 @@ class Watcher:
                     resource=resource,
                     extras=extras,
                     cancelled_by=cancelled_by,
+                    pause_checkpoint=point,
                 )
             except NotFound:
                 log.info("watch: job %s no longer exists; not watching it any more", stored.job_id)

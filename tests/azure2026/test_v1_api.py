@@ -3,6 +3,7 @@ checkpoints flow against the emulator on `{endpoint}/openai/v1/...`, with no `ap
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,51 @@ async def test_entra_tokens_use_the_scope_the_docs_name(emulator: Any, version: 
         await client.list_models()
         assert await client.list_files() == []
     assert tokens.scopes and set(tokens.scopes) == {scope}
+
+
+async def test_v1_environment_setting_runs_start_watch_checkpoints_with_no_api_version(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`FTBOT_AZURE_API_VERSION=v1` as an operator sets it: `start`, then the scheduled watcher follows the job to its end
+    (job list, events, the success alert's chart from the results file), then `checkpoints`; every request
+    that reached the emulator was a v1 one without `api-version`."""
+    seen: list[tuple[str, URL]] = []
+    monkeypatch.setenv("FTBOT_AZURE_API_VERSION", "v1")
+    async with recording_proxy(emulator.url, seen) as proxy:
+        settings = bot_settings(emulator, tmp_path, azure_openai_endpoint=proxy, watch_interval=0.5)
+        assert settings.azure_api_version == "v1"
+        bot = await start_bot(settings)
+        try:
+            bot.ctx.local_files = True
+            [started] = await run(bot, f"start {MODEL} --training good_training --validation good_validation")
+            assert started.card.key is not None and started.card.key.startswith("job:ftjob-")
+            job_id = started.card.key.removeprefix("job:")
+            [watched] = await run(bot, f"watch {job_id}")
+            assert "Watching" in card_text(watched)
+            statuses: list[str] = []
+            for _ in range(60):  # the scheduled watcher polls every half second; the emulator moves on
+                emulator.advance(120)
+                await asyncio.sleep(0.5)
+                rows = await bot.store.outbox_rows()
+                keys = [str(r["dedupe_key"]) for r in rows]
+                statuses = [k.split(":")[2] for k in keys if k.startswith(f"card:{job_id}:")]
+                if any(k.startswith(f"alert:{job_id}:succeeded:") for k in keys):
+                    break
+            assert any(k.startswith(f"alert:{job_id}:succeeded:") for k in keys), keys
+            assert "running" in statuses and "succeeded" in statuses, statuses
+            assert any(k.startswith(f"ev:{job_id}:") for k in keys), "events were streamed"
+            [checkpoints] = await run(bot, f"checkpoints {job_id}")
+            assert "3 checkpoints you can deploy" in card_text(checkpoints), card_text(checkpoints)
+        finally:
+            await bot.close()
+    calls = _data_plane(seen)
+    assert calls and all(u.path.startswith("/openai/v1/") for _, u in calls), sorted(
+        {u.path for _, u in calls}
+    )
+    assert not [str(u) for _, u in calls if "api-version" in u.query]
+    listed = [u for m, u in calls if m == "GET" and u.path == "/openai/v1/fine_tuning/jobs"]
+    assert listed, "the watcher lists the resource's jobs on v1"
+    assert any(u.path == f"/openai/v1/fine_tuning/jobs/{job_id}/events" for _, u in calls)
+    assert any(u.path.endswith("/content") for _, u in calls), "the alert's chart read the results file"
+    # At the emulator: the job it was asked for ran to its end there.
+    assert emulator.state.default_account.jobs[job_id].status == "succeeded"

@@ -5,6 +5,7 @@ approved, deploys that checkpoint at ARM. The whole bot, its Azure clients over 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from bot.config import Roles
 from bot.model import Action, Reply, User
 from cards.approvals import REQUEST
 from cards.jobs import DEPLOY_PAUSED
-from cards.model import Button
+from cards.model import Button, Card
+from cards.serial import card_from_json
 from handlers.paused import pause_checkpoint, paused_since
 from tests.conftest import bot_settings
 from tests.handlers.test_jobs_flow import ALICE, CHANNEL, card_text, run
@@ -34,6 +36,7 @@ async def bot(emulator: Any, tmp_path: Path) -> AsyncIterator[RunningBot]:
         tmp_path,
         azure_static_token="emulator-token-not-secret",
         roles=Roles(approvers=[BOB.id], operators=[BOB.id]),
+        watch_interval=0.3,  # the job card in the channel is watched too
     )
     running = await start_bot(settings)
     running.ctx.local_files = True
@@ -102,6 +105,19 @@ async def test_a_paused_job_offers_its_checkpoint_and_the_press_asks_for_approva
     assert f"Paused at step {made.step}: checkpoint `{made.id}`" in text
     assert f"`{made.model}`" in text and "can be deployed while the job stays paused" in text
     assert not any(c in text for c in epoch_end), "an earlier epoch's checkpoint is not the pause's"
+
+    # The watched job card in the channel (the watcher's update, through the outbox) offers it too.
+    async def watched_offer() -> Card | None:
+        for row in await bot.store.outbox_rows():
+            if str(row["dedupe_key"]).startswith(f"card:{job_id}:paused:") and made.id in row["dedupe_key"]:
+                return card_from_json(row["payload"]["card"])
+        return None
+
+    async with asyncio.timeout(15):
+        while (watched := await watched_offer()) is None:  # noqa: ASYNC110 - the watcher runs on its own
+            await asyncio.sleep(0.1)
+    [offer] = [b for b in watched.buttons if b.label == DEPLOY_PAUSED]
+    assert offer.payload == deploy.payload
 
     # The checkpoints card agrees: the pause checkpoint alone is marked, with its own Deploy button.
     [points] = await run(bot, f"checkpoints {job_id}")

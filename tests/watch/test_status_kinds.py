@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.azure.models import FineTuningJob, JobEvent
+from bot.azure.models import Checkpoint, FineTuningJob, JobEvent
 from cards.model import Card
 from cards.render_slack import render_blocks
 from cards.render_teams import render_adaptive
@@ -194,3 +194,37 @@ def test_events_during_a_pause_are_streamed() -> None:
     [batch] = cards(result, "thread")
     assert "Pausing job." in batch.text and "Job paused." in batch.text
     assert result.cursor == "ftevent-2"
+
+
+def test_a_watched_paused_job_card_offers_its_checkpoint_once_azure_made_it() -> None:
+    point = Checkpoint.model_validate(
+        {
+            "id": "ftchkpt-" + "c3" * 16,
+            "created_at": int(NOW),
+            "step_number": 31,
+            "fine_tuned_model_checkpoint": "gpt-4o-mini-2024-07-18.ft-x:ckpt-step-31",
+            "metrics": {"step": 31.0, "valid_loss": 0.42},
+        }
+    )
+    paused = poll("paused", poll("running").state)
+    [card] = cards(paused, "update")
+    assert "Deploy this checkpoint" not in [b.label for b in card.buttons]
+    assert "evaluates it for safety" in card.text
+
+    # Azure has evaluated and made the checkpoint: the card is updated to offer it (a key of its own, so the
+    # outbox does not take it for the paused update already sent).
+    made = poll("paused", paused.state, cursor="ftevent-x", pause_checkpoint=point)
+    [card] = cards(made, "update")
+    [deploy] = [b for b in card.buttons if b.label == "Deploy this checkpoint"]
+    assert deploy.payload["checkpoint"] == point.id and deploy.payload["model"].endswith(":ckpt-step-31")
+    text = shown(card)
+    assert f"Paused at step 31: checkpoint `{point.id}`" in text and "validation loss 0.420" in text
+    assert made.queued[0].key != paused.queued[0].key and point.id in made.queued[0].key
+    assert made.state.pause_checkpoint == point.id
+
+    # Later polls (the runner no longer looks for it) change nothing; resuming takes the offer away.
+    assert poll("paused", made.state, cursor="ftevent-x").queued == ()
+    resumed = poll("resuming", made.state, cursor="ftevent-x")
+    [card] = cards(resumed, "update")
+    assert "Deploy this checkpoint" not in [b.label for b in card.buttons]
+    assert resumed.state.pause_checkpoint is None
