@@ -46,11 +46,11 @@ class CsvGrid:
         if not body or ncols < 1 or b'"' in body or b"\r" in body:
             return None
         buf = np.frombuffer(body, dtype=np.uint8)
-        is_newline = buf == _NEWLINE
-        separators = np.flatnonzero(is_newline | (buf == _COMMA))
+        separators = np.flatnonzero((buf == _COMMA) | (buf == _NEWLINE))
         rows, extra = divmod(len(separators) + 1, ncols)
         # Every ncols-th separator must be a line end and there must be no other: ragged and blank lines fail.
-        if extra or not np.array_equal(separators[ncols - 1 :: ncols], np.flatnonzero(is_newline)):
+        line_ends = separators[ncols - 1 :: ncols]
+        if extra or body.count(b"\n") != len(line_ends) or not (buf[line_ends] == _NEWLINE).all():
             return None
         # bounds[k] is the separator before cell k (-1 for the first), bounds[k + 1] the one after it.
         bounds = np.empty(len(separators) + 2, dtype=np.int64)
