@@ -69,9 +69,18 @@ class CsvGrid:
         starts = self.before[:, index] + 1
         lengths = self.ends[:, index] - starts
         out = np.full(len(starts), np.nan)
-        width = int(min(lengths.max(), _WIDTH)) if len(starts) else 0
-        if width == 0:
-            return out
+        filled = np.flatnonzero(lengths > 0)
+        if len(filled) == len(starts):
+            out[:] = self._read(starts, lengths)
+        elif len(filled):  # e.g. full validation, measured once an epoch: read only the cells with text
+            out[filled] = self._read(starts[filled], lengths[filled])
+        return out
+
+    def _read(self, starts: Any, lengths: Any) -> Any:
+        """The numbers in the cells at `starts` (none blank)."""
+        import numpy as np
+
+        width = int(min(lengths.max(), _WIDTH))
         # Each cell's first `width` characters, one row per character position (the cells along the rows).
         words = [self.words[starts + offset] for offset in range(0, width, _WORD)]
         block = np.stack(words, axis=1).view(np.uint8).reshape(len(starts), -1)
@@ -87,8 +96,8 @@ class CsvGrid:
         plain = (
             ~other.any(axis=0)
             & (lengths <= _WIDTH)
-            & (digits > 0)
             & (digits <= _DIGITS)
+            & (digits > 0)
             & (is_dot.sum(axis=0) <= 1)
         )
         # Horner's rule, one character position at a time across all cells: exact in int64 for <= 15 digits.
@@ -104,10 +113,11 @@ class CsvGrid:
         # Both exact in float64 (mantissa < 2**53, 10**decimals <= 10**15): the division rounds once.
         powers = np.array([10**k for k in range(_DIGITS + 1)], dtype=np.float64)
         values = mantissa / powers[np.minimum(decimals, _DIGITS)]
-        out[plain] = np.where(negative, -values, values)[plain]
-        for row in np.flatnonzero(~plain & (lengths > 0)).tolist():
-            out[row] = _number(self.body[starts[row] : starts[row] + lengths[row]])
-        return out
+        np.negative(values, out=values, where=negative)
+        values[~plain] = np.nan
+        for row in np.flatnonzero(~plain).tolist():
+            values[row] = _number(self.body[starts[row] : starts[row] + lengths[row]])
+        return values
 
 
 def _number(cell: bytes) -> float:
