@@ -88,8 +88,16 @@ def _per_epoch(columns: ResultColumns, ends: Sequence[int], name: str) -> list[f
         return []
     steps = columns.steps
     if name.startswith("full_"):
-        at = {int(s): float(v) for s, v in zip(steps, values, strict=True) if np.isfinite(v)}
-        return [at[e] for e in ends if e in at]
+        # The value measured at each epoch end (the last one if a step repeats), vectorised over every step.
+        finite = np.isfinite(values)
+        order = np.argsort(steps[finite], kind="stable")
+        at, measured = steps[finite][order], values[finite][order]
+        wanted = np.asarray(ends, dtype=np.int64)
+        index = np.searchsorted(at, wanted, side="right") - 1
+        found = (
+            (index >= 0) & (at[np.maximum(index, 0)] == wanted) if len(at) else np.zeros(len(wanted), bool)
+        )
+        return [float(v) for v in measured[index[found]]]
     epoch = np.searchsorted(np.asarray(ends), steps, side="left")  # step == end belongs to that epoch
     out = []
     for e in range(len(ends)):

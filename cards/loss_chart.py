@@ -80,7 +80,8 @@ def _series(view: LossChartView, columns: tuple[str, ...], scale: float = 1.0) -
         points = view.series.get(column)
         if points:
             name, role = NAMES[column]
-            out.append(ChartSeries(name, tuple((x, y * scale) for x, y in points), role))
+            scaled = points if scale == 1.0 else tuple((x, y * scale) for x, y in points)
+            out.append(ChartSeries(name, tuple(scaled), role))
     return tuple(out)
 
 

@@ -127,14 +127,16 @@ def build_view(
     n_epochs: int | None = None,
     total_steps: int | None = None,
     resource: str | None = None,
+    points: int | None = PNG_POINTS,
 ) -> LossChartView:
-    """Analyse every step, then cut the series down for the picture (CPU work: run it in a thread)."""
+    """Analyse every step, then cut the series down to `points` for the picture (None: every point, the
+    benchmark's baseline). CPU work: run it in a thread."""
     analysis: Analysis = analyse(columns, checkpoints, n_epochs=n_epochs, running=running)
     series = {}
     for name in _SERIES_COLUMNS:
         values = columns.get(name)
         if values is not None:
-            series[name] = downsample_arrays(columns.steps, values, PNG_POINTS)
+            series[name] = downsample_arrays(columns.steps, values, points)
     rows = []
     for info in checkpoints:
         value = checkpoint_loss(info, columns)

@@ -91,3 +91,19 @@ def test_minmax_lttb_keeps_extremes_and_the_ends() -> None:
     assert len(keep) == 2000 and keep[0] == 0 and keep[-1] == 99_999
     assert 51_234 in set(keep.tolist())
     assert list(keep) == sorted(keep)
+
+
+def test_a_reused_figure_draws_the_same_picture_as_a_fresh_one() -> None:
+    from cards.charts import _Template
+
+    def png(run: EmulatedRun, metric: str = "loss") -> bytes:
+        view = build_view(JOB, "succeeded", run.columns, run.checkpoints(), metric=metric, n_epochs=10)  # type: ignore[arg-type]
+        return render_png(loss_chart_card(view).charts)
+
+    _Template._idle.clear()
+    empty = render_png([])  # on new figures
+    first = png(overfit_run())
+    png(good_run())
+    png(dpo_run(), "both")
+    assert png(overfit_run()) == first  # nothing of the pictures in between is left on the reused figure
+    assert render_png([]) == empty
