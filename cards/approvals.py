@@ -294,11 +294,13 @@ class DeploymentRow:
     approved_by: str
 
 
-def deployments_card(resource: str, rows: Sequence[DeploymentRow]) -> Card:
+def deployments_card(resource: str, rows: Sequence[DeploymentRow], searched: str = "") -> Card:
+    """`searched`: what a bounded read of the list did not reach (see `bot.azure.paging.Scan.note`)."""
+    tail = f" {searched}" if searched else ""
     if not rows:
         return Card(
             title=f"Deployments of {resource}",
-            text="No fine-tuned deployments. Ask for one with `deploy <job|model|checkpoint>`.",
+            text=f"No fine-tuned deployments. Ask for one with `deploy <job|model|checkpoint>`.{tail}",
             summary=f"No fine-tuned deployments on {resource}",
         )
     table = Table(
@@ -311,7 +313,7 @@ def deployments_card(resource: str, rows: Sequence[DeploymentRow]) -> Card:
     return Card(
         title=f"Deployments of {resource}",
         badge=plural(len(rows), "deployment"),
-        text="Fine-tuned model deployments. Remove one with `undeploy <name>`.",
+        text=f"Fine-tuned model deployments. Remove one with `undeploy <name>`.{tail}",
         tables=(table,),
         summary=f"{plural(len(rows), 'fine-tuned deployment')} on {resource}",
     )

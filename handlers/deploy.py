@@ -147,7 +147,8 @@ async def find_target(ctx: Context, what: str, resource: str | None) -> Target:
         _deployable_job(job)
         points = await _checkpoints(ctx, resource, job)
         return Target(job.fine_tuned_model or "", job, None, _loss(points[-1]) if points else None)
-    async for job in client.jobs(status="succeeded", limit=50, max_items=200):
+    scan = client.scan()
+    async for job in client.jobs(status="succeeded", limit=50, max_items=200, scan=scan):
         if what == job.fine_tuned_model:
             points = await _checkpoints(ctx, resource, job)
             return Target(what, job, None, _loss(points[-1]) if points else None)
@@ -168,8 +169,10 @@ async def find_target(ctx: Context, what: str, resource: str | None) -> Target:
                 final = index == len(points) - 1
                 model = job.fine_tuned_model if final else (c.fine_tuned_model_checkpoint or c.id)
                 return Target(model or c.id, job, None if final else c.step_number, _loss(c))
+    searched = scan.note("jobs")
     raise NotFound(
-        f"No deployable model or checkpoint called `{what[:120]}` was found among the succeeded jobs.",
+        f"No deployable model or checkpoint called `{what[:120]}` was found among the succeeded jobs."
+        + (f" {searched}" if searched else ""),
         hint="Use a job id (`deploy ftjob-...`) or pick a row with a Deploy button on `/ft checkpoints <job>`.",
     )
 
@@ -822,7 +825,9 @@ async def deployments(ctx: Context, cmd: Command) -> Card:
     resource = ctx.azure.resource(cmd.params["resource"]).name
     approved = await ctx.store.approvals_of(resource)
     rows = []
-    for d in await ctx.azure.arm(resource).list_deployments():
+    arm = ctx.azure.arm(resource)
+    scan = arm.scan()
+    for d in await arm.list_deployments(scan=scan):
         if not ids.counts_as_fine_tuned_deployment(d.model_name):
             continue
         created = (d.systemData or {}).get("createdAt")
@@ -837,7 +842,7 @@ async def deployments(ctx: Context, cmd: Command) -> Card:
                 approved_by=a.decider if a is not None and a.model == d.model_name else "",
             )
         )
-    return deployments_card(resource, rows)
+    return deployments_card(resource, rows, scan.note("deployments", "The rest were not read."))
 
 
 def _parse_time(value: object) -> Any:
