@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import sys
-import webbrowser
 from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import resources
@@ -107,7 +106,10 @@ class RunningBot:
 
     async def close(self) -> None:
         """Stop taking requests, let in-flight ones finish, then stop the scheduler and close connections."""
+        warming = self.ctx.extras.pop("warming", None)
         try:
+            if warming is not None:
+                await asyncio.gather(warming, return_exceptions=True)
             await self.runner.cleanup()
         finally:
             gc.unfreeze()
@@ -287,10 +289,36 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     scheduler.start()
     # Start-up leaves a large heap of long-lived objects (SDKs, models, routes); a full collection walking it
     # in the middle of the first burst of requests delayed every ack by ~100 ms (bench/ack.py, round 1).
-    # Freezing moves them out of the collector's way; close() hands them back.
+    # Freezing moves them out of the collector's way; close() hands them back. Adapters built after start-up
+    # (the local chat page, local Teams) are warmed first, in the background, and frozen with the rest.
+    deferred = _deferred_builds(adapters)
+    if deferred:
+        ctx.extras["warming"] = asyncio.get_running_loop().create_task(_warm_then_freeze(deferred))
+    else:
+        gc.collect()
+        gc.freeze()
+    return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
+
+
+def _deferred_builds(adapters: dict[str, Any]) -> list[Any]:
+    """The `adapters.deferred.Deferred` builds of the mounted adapters (local Teams, the chat page's turns)."""
+    found = []
+    for adapter in adapters.values():
+        for part in (adapter, getattr(adapter, "turns", None)):
+            deferred = getattr(part, "deferred", None)
+            if deferred is not None:
+                found.append(deferred)
+    return found
+
+
+async def _warm_then_freeze(deferred: list[Any]) -> None:
+    """Build the deferred adapters now that `/healthz` answers, then freeze the heap (see start_bot)."""
+    results = await asyncio.gather(*(d.get() for d in deferred), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            log.warning("could not build an adapter after start-up: %s", result)
     gc.collect()
     gc.freeze()
-    return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
 
 
 async def _alert_extras(ctx: Context, job: Any, resource: str | None) -> Any:
@@ -342,25 +370,34 @@ def _mount_adapters(
     *,
     resource: str = "Azure OpenAI",
 ) -> dict[str, Any]:
+    # Each platform's SDK is imported only when that platform is served; the local ones (the chat page and
+    # unauthenticated local Teams) build their Bot Framework adapter after start-up (adapters/deferred.py).
     from adapters.directline import mount_directline
-    from adapters.slack import mount_slack
-    from adapters.teams import mount_teams
 
     mounted: dict[str, Any] = {}
     # The local chat page (Web Chat over a local Direct Line): on loopback, or with a secret.
     web_chat = mount_directline(app, settings, dispatcher, store, notifier, resource=resource)
     if web_chat is not None:
         mounted["web"] = web_chat
-    slack = mount_slack(app, settings, dispatcher, store, notifier)
-    if slack is not None:
-        mounted["slack"] = slack
+    if settings.slack_bot_token is not None and settings.slack_signing_secret is not None:
+        from adapters.slack import mount_slack
+
+        slack = mount_slack(app, settings, dispatcher, store, notifier)
+        if slack is not None:
+            mounted["slack"] = slack
+    else:
+        log.info("Slack is not configured (SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET); /slack/events is off")
     # Without an app id nothing authenticates Teams requests: serve them only when opted in (or the embedded
     # default) and on a loopback address (local use: the Bot Framework Emulator, tests).
     if settings.microsoft_app_id:
+        from adapters.teams import mount_teams
+
         mounted["teams"] = mount_teams(app, settings, dispatcher, store, notifier)
     elif settings.teams_unauthenticated() and _is_loopback(settings.host):
+        from adapters.deferred import mount_teams_deferred
+
         local = settings.model_copy(update={"teams_no_auth": True})
-        mounted["teams"] = mount_teams(app, local, dispatcher, store, notifier)
+        mounted["teams"] = mount_teams_deferred(app, local, dispatcher, store, notifier)
     elif settings.teams_unauthenticated():
         log.warning(
             "Teams is off: MicrosoftAppId is not set and FTBOT_HOST=%s is reachable from other machines",
@@ -422,6 +459,8 @@ def _desktop_session() -> bool:
 
 
 def _open_browser(url: str) -> None:
+    import webbrowser  # only for the demo at a desktop (~75 ms of every start otherwise)
+
     with suppress(Exception):
         webbrowser.open(url)
 
