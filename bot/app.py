@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import importlib
 import logging
 import os
 import signal
 import sys
+import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import resources
@@ -286,17 +288,12 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     if not settings.public_url:
         settings = settings.model_copy(update={"public_url": url})
         ctx.settings = settings
-    scheduler.start()
-    # Start-up leaves a large heap of long-lived objects (SDKs, models, routes); a full collection walking it
-    # in the middle of the first burst of requests delayed every ack by ~100 ms (bench/ack.py, round 1).
-    # Freezing moves them out of the collector's way; close() hands them back. Adapters built after start-up
-    # (the local chat page, local Teams) are warmed first, in the background, and frozen with the rest.
-    deferred = _deferred_builds(adapters)
-    if deferred:
-        ctx.extras["warming"] = asyncio.get_running_loop().create_task(_warm_then_freeze(deferred))
-    else:
-        gc.collect()
-        gc.freeze()
+    # What `/healthz` does not need comes right after it can answer, in the background: the scheduler
+    # (APScheduler is imported in a worker thread first) and the adapters built after start-up (the local
+    # chat page, local Teams). Then the heap is frozen (see `_after_start`).
+    ctx.extras["warming"] = asyncio.get_running_loop().create_task(
+        _after_start(scheduler, _deferred_builds(adapters))
+    )
     return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
 
 
@@ -311,12 +308,24 @@ def _deferred_builds(adapters: dict[str, Any]) -> list[Any]:
     return found
 
 
-async def _warm_then_freeze(deferred: list[Any]) -> None:
-    """Build the deferred adapters now that `/healthz` answers, then freeze the heap (see start_bot)."""
+async def _after_start(scheduler: Scheduler, deferred: list[Any]) -> None:
+    """Start the scheduler and build the deferred adapters now that `/healthz` answers; then freeze the heap.
+
+    Start-up leaves a large heap of long-lived objects (SDKs, models, routes); a full collection walking it in
+    the middle of the first burst of requests delayed every ack by ~100 ms (bench/ack.py, round 1). Freezing
+    moves them out of the collector's way; close() hands them back."""
+    began = time.perf_counter()
+    await asyncio.to_thread(importlib.import_module, "apscheduler.schedulers.asyncio")
+    scheduler.start()
     results = await asyncio.gather(*(d.get() for d in deferred), return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):
             log.warning("could not build an adapter after start-up: %s", result)
+    if deferred:
+        log.info(
+            "scheduler and deferred adapters (local chat page, local Teams) ready %.0f ms after start-up",
+            (time.perf_counter() - began) * 1000,
+        )
     gc.collect()
     gc.freeze()
 
