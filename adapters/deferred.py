@@ -108,6 +108,7 @@ class DeferredTeams:
     def __init__(self, settings: Settings, dispatcher: Dispatcher, store: Any, notifier: Notifier) -> None:
         self._private = web.Application()
         self._chart_images: Any = None
+        self.no_auth = settings.teams_no_auth  # known before the build (what mount_teams is given)
 
         async def build() -> Any:
             from adapters.teams import mount_teams
