@@ -138,6 +138,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--no-bolt", action="store_true", help="skip the minimal Bolt app")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="the source tree of the bot to launch (e.g. an older commit's)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ftbot-startup-"))
     scripts = {"bare": work / "bare.py", "bolt": work / "bolt.py"}
@@ -157,7 +163,7 @@ def main() -> int:
     variants["ftbot warm DB"] = ftbot
     times: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}
-    env_path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env_path = os.pathsep.join([str(args.root.resolve()), os.environ.get("PYTHONPATH", "")])
     os.environ["PYTHONPATH"] = env_path.rstrip(os.pathsep)
     try:
         # One unmeasured launch of each: the .pyc files are written and the page cache is warm.
