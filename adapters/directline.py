@@ -48,13 +48,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
+from adapters.deferred import Deferred, DeferredSender
 from adapters.inflight import InFlight
-from adapters.teams import INVOKE_EXECUTE, TeamsAdapter, TeamsSender
 from bot.config import Settings
 from bot.model import Platform
 from bot.notifier import Notifier
@@ -68,6 +68,10 @@ API = "/v3/directline"
 CONNECTOR = "/_ftbot/connector"
 BUNDLE_ROUTE = "/webchat/webchat.js"
 PLATFORM: Platform = "web"
+INVOKE_EXECUTE = "adaptiveCard/action"  # adapters.teams.INVOKE_EXECUTE (a test checks they agree)
+
+if TYPE_CHECKING:
+    from adapters.teams import TeamsAdapter
 CHANNEL_ID = "webchat"
 BOT = {"id": "ftbot", "name": "ftbot", "role": "bot"}
 TOKEN_TTL = 3600  # seconds; the page refreshes its token (Web Chat does this every 15 minutes)
@@ -360,7 +364,7 @@ class DirectLine:
     def __init__(
         self,
         settings: Settings,
-        turns: TeamsAdapter,
+        turns: LocalTurns,
         *,
         resource: str,
         secret: str | None,
@@ -789,6 +793,50 @@ def _answering_errors(handler: Handler) -> Handler:
     return wrapped
 
 
+class LocalTurns:
+    """The channel's own anonymous Teams adapter, built on first use (or by `warm()` after start-up): the
+    Bot Framework SDK it needs is not on the path to a healthy `/healthz` (see `adapters.deferred`)."""
+
+    def __init__(self, settings: Settings, dispatcher: Dispatcher, store: Any) -> None:
+        self._chart_images: Any = None
+
+        async def build() -> TeamsAdapter:
+            from adapters.teams import TeamsAdapter
+
+            adapter = TeamsAdapter(settings, dispatcher, store, platform=PLATFORM)
+            adapter.chart_images = self._chart_images
+            return adapter
+
+        self.deferred: Deferred[TeamsAdapter] = Deferred(build, modules=("adapters.teams",))
+
+    @property
+    def chart_images(self) -> Any:
+        return self._chart_images
+
+    @chart_images.setter
+    def chart_images(self, value: Any) -> None:
+        self._chart_images = value
+        built = self.deferred.built
+        if built is not None:
+            built.chart_images = value
+
+    def warm(self) -> None:
+        self.deferred.warm()
+
+    async def process(self, activity: dict[str, Any]) -> Any:
+        return await (await self.deferred.get()).process(activity)
+
+    async def sender(self) -> Any:
+        from adapters.teams import TeamsSender
+
+        return TeamsSender(await self.deferred.get())
+
+    async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
+        adapter = await self.deferred.settled()
+        if adapter is not None:
+            await adapter.close(grace=grace)
+
+
 def mount_directline(
     app: web.Application,
     settings: Settings,
@@ -815,7 +863,7 @@ def mount_directline(
     # The channel runs its turns through its own anonymous Teams adapter: it is the channel, in-process, so
     # there is no Bot Framework token to check, and its connector is this process.
     local = settings.model_copy(update={"microsoft_app_id": "", "microsoft_app_password": None})
-    turns = TeamsAdapter(local, dispatcher, store, platform=PLATFORM)
+    turns = LocalTurns(local, dispatcher, store)
     bundle = Bundle(settings.webchat_dir or default_bundle_dir())
     if not bundle.present:
         log.warning("Local chat page: %s", BUNDLE_MISSING)
@@ -849,5 +897,5 @@ def mount_directline(
     for method, path, handler in routes:
         app.router.add_route(method, path, _answering_errors(handler))
     app.on_shutdown.append(directline.on_shutdown)
-    notifier.register(TeamsSender(turns))
+    notifier.register(DeferredSender(PLATFORM, turns.sender))
     return directline

@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import importlib
 import logging
 import os
 import signal
 import sys
-import webbrowser
+import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import resources
@@ -107,7 +108,10 @@ class RunningBot:
 
     async def close(self) -> None:
         """Stop taking requests, let in-flight ones finish, then stop the scheduler and close connections."""
+        warming = self.ctx.extras.pop("warming", None)
         try:
+            if warming is not None:
+                await asyncio.gather(warming, return_exceptions=True)
             await self.runner.cleanup()
         finally:
             gc.unfreeze()
@@ -284,13 +288,46 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     if not settings.public_url:
         settings = settings.model_copy(update={"public_url": url})
         ctx.settings = settings
+    # What `/healthz` does not need comes right after it can answer, in the background: the scheduler
+    # (APScheduler is imported in a worker thread first) and the adapters built after start-up (the local
+    # chat page, local Teams). Then the heap is frozen (see `_after_start`).
+    ctx.extras["warming"] = asyncio.get_running_loop().create_task(
+        _after_start(scheduler, _deferred_builds(adapters))
+    )
+    return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
+
+
+def _deferred_builds(adapters: dict[str, Any]) -> list[Any]:
+    """The `adapters.deferred.Deferred` builds of the mounted adapters (local Teams, the chat page's turns)."""
+    found = []
+    for adapter in adapters.values():
+        for part in (adapter, getattr(adapter, "turns", None)):
+            deferred = getattr(part, "deferred", None)
+            if deferred is not None:
+                found.append(deferred)
+    return found
+
+
+async def _after_start(scheduler: Scheduler, deferred: list[Any]) -> None:
+    """Start the scheduler and build the deferred adapters now that `/healthz` answers; then freeze the heap.
+
+    Start-up leaves a large heap of long-lived objects (SDKs, models, routes); a full collection walking it in
+    the middle of the first burst of requests delayed every ack by ~100 ms (bench/ack.py, round 1). Freezing
+    moves them out of the collector's way; close() hands them back."""
+    began = time.perf_counter()
+    await asyncio.to_thread(importlib.import_module, "apscheduler.schedulers.asyncio")
     scheduler.start()
-    # Start-up leaves a large heap of long-lived objects (SDKs, models, routes); a full collection walking it
-    # in the middle of the first burst of requests delayed every ack by ~100 ms (bench/ack.py, round 1).
-    # Freezing moves them out of the collector's way; close() hands them back.
+    results = await asyncio.gather(*(d.get() for d in deferred), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            log.warning("could not build an adapter after start-up: %s", result)
+    if deferred:
+        log.info(
+            "scheduler and deferred adapters (local chat page, local Teams) ready %.0f ms after start-up",
+            (time.perf_counter() - began) * 1000,
+        )
     gc.collect()
     gc.freeze()
-    return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
 
 
 async def _alert_extras(ctx: Context, job: Any, resource: str | None) -> Any:
@@ -342,25 +379,34 @@ def _mount_adapters(
     *,
     resource: str = "Azure OpenAI",
 ) -> dict[str, Any]:
+    # Each platform's SDK is imported only when that platform is served; the local ones (the chat page and
+    # unauthenticated local Teams) build their Bot Framework adapter after start-up (adapters/deferred.py).
     from adapters.directline import mount_directline
-    from adapters.slack import mount_slack
-    from adapters.teams import mount_teams
 
     mounted: dict[str, Any] = {}
     # The local chat page (Web Chat over a local Direct Line): on loopback, or with a secret.
     web_chat = mount_directline(app, settings, dispatcher, store, notifier, resource=resource)
     if web_chat is not None:
         mounted["web"] = web_chat
-    slack = mount_slack(app, settings, dispatcher, store, notifier)
-    if slack is not None:
-        mounted["slack"] = slack
+    if settings.slack_bot_token is not None and settings.slack_signing_secret is not None:
+        from adapters.slack import mount_slack
+
+        slack = mount_slack(app, settings, dispatcher, store, notifier)
+        if slack is not None:
+            mounted["slack"] = slack
+    else:
+        log.info("Slack is not configured (SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET); /slack/events is off")
     # Without an app id nothing authenticates Teams requests: serve them only when opted in (or the embedded
     # default) and on a loopback address (local use: the Bot Framework Emulator, tests).
     if settings.microsoft_app_id:
+        from adapters.teams import mount_teams
+
         mounted["teams"] = mount_teams(app, settings, dispatcher, store, notifier)
     elif settings.teams_unauthenticated() and _is_loopback(settings.host):
+        from adapters.deferred import mount_teams_deferred
+
         local = settings.model_copy(update={"teams_no_auth": True})
-        mounted["teams"] = mount_teams(app, local, dispatcher, store, notifier)
+        mounted["teams"] = mount_teams_deferred(app, local, dispatcher, store, notifier)
     elif settings.teams_unauthenticated():
         log.warning(
             "Teams is off: MicrosoftAppId is not set and FTBOT_HOST=%s is reachable from other machines",
@@ -422,6 +468,8 @@ def _desktop_session() -> bool:
 
 
 def _open_browser(url: str) -> None:
+    import webbrowser  # only for the demo at a desktop (~75 ms of every start otherwise)
+
     with suppress(Exception):
         webbrowser.open(url)
 

@@ -94,6 +94,8 @@ class AzureClients:
                 tokens=self.tokens(),
                 base_url=self.settings.arm_endpoint,
                 api_version=self.settings.arm_api_version,
+                max_pages=self.settings.azure_list_pages,
+                max_seconds=self.settings.azure_list_seconds,
             )
             self._arm[resource.name] = client
         return client
@@ -141,6 +143,8 @@ class AzureClients:
                 api_key=key,
                 tokens=None if key else self.tokens(),
                 api_version=resource.api_version,
+                max_pages=self.settings.azure_list_pages,
+                max_seconds=self.settings.azure_list_seconds,
             )
             self._data[resource.name] = client
         return client

@@ -249,6 +249,20 @@ class Settings(BaseSettings):
         description="A check stops after this many invalid examples (the report says where it stopped).",
     )
 
+    azure_list_pages: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Pages of an Azure list one command or check reads at most (jobs come 50 a page: "
+        "`list --all --status X` searches the newest 1,000); past it the answer says what it did not read.",
+    )
+    azure_list_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="Seconds one read of an Azure list may take across its pages; past it the answer says "
+        "what it did not read.",
+    )
+
     watch_interval: float = Field(
         default=30.0,
         gt=0,

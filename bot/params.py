@@ -4,6 +4,7 @@ usage card shows. Ids are checked for shape here, so nothing malformed ever reac
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from bot.azure import ids
 
@@ -40,6 +41,16 @@ def model_name(text: str) -> str:
 event_id = _shaped(
     lambda v: isinstance(v, str) and v.startswith("ftevent-") and len(v) < 80, "event id", "ftevent-..."
 )
+
+
+def since_day(text: str) -> float:
+    """`YYYY-MM-DD` (UTC) -> the unix time of that day's midnight: "created on or after this day"."""
+    try:
+        day = datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        shown = text[:20].replace("`", "ˋ")
+        raise ValueError(f"`{shown}` is not a day (expected something like `2026-11-01`)") from None
+    return day.timestamp()
 
 
 def int_between(low: int, high: int) -> Callable[[str], int]:

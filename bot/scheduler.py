@@ -8,9 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from typing import TYPE_CHECKING, Any
 
 from bot.store.health import is_store_failure
 
@@ -23,13 +21,20 @@ STOP_GRACE = 1.0  # seconds a scheduled run in progress gets at shutdown
 
 
 class Scheduler:
+    """Jobs are recorded until `start()`, which imports APScheduler: start-up can answer `/healthz` first."""
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._scheduler = AsyncIOScheduler(
-            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
-        )
-        self._scheduler.add_job(self.prune_seen_events, "interval", hours=1, id="prune-seen-events")
+        self._scheduler: Any = None
+        self._pending: list[tuple[Callable[..., Any], dict[str, Any]]] = []
         self._running: set[asyncio.Task[object]] = set()
+        self._add(self.prune_seen_events, hours=1, id="prune-seen-events")
+
+    def _add(self, func: Callable[..., Any], **options: Any) -> None:
+        if self._scheduler is None:
+            self._pending.append((func, options))
+        else:
+            self._scheduler.add_job(func, "interval", **options)
 
     def every(
         self, name: str, seconds: float, work: Callable[[], Awaitable[object]], *, now: bool = False
@@ -56,15 +61,25 @@ class Scheduler:
                     self._running.discard(task)
 
         first = {"next_run_time": datetime.now(UTC)} if now else {}
-        self._scheduler.add_job(run, "interval", seconds=seconds, id=name, misfire_grace_time=None, **first)
+        self._add(run, seconds=seconds, id=name, misfire_grace_time=None, **first)
 
     def start(self) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        if self._scheduler is not None:
+            return
+        self._scheduler = AsyncIOScheduler(
+            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+        )
+        for func, options in self._pending:
+            self._scheduler.add_job(func, "interval", **options)
+        self._pending.clear()
         self._scheduler.start()
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Stop scheduling; give a poll or delivery in progress `grace` seconds to finish (its work is
         leased and keyed, so cutting it short loses nothing), then cancel it before the store closes."""
-        if self._scheduler.running:
+        if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         running = list(self._running)
         if running:
@@ -75,7 +90,7 @@ class Scheduler:
 
     @property
     def running(self) -> bool:
-        return bool(self._scheduler.running)
+        return self._scheduler is not None and bool(self._scheduler.running)
 
     async def prune_seen_events(self) -> int:
         removed = await self.ctx.store.forget_events_before(self.ctx.clock() - SEEN_EVENTS_KEPT)

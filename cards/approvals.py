@@ -372,13 +372,17 @@ def retirement_flag(row: DeploymentRow, today: date) -> str:
     return ""
 
 
-def deployments_card(resource: str, rows: Sequence[DeploymentRow], today: date | None = None) -> Card:
+def deployments_card(
+    resource: str, rows: Sequence[DeploymentRow], today: date | None = None, searched: str = ""
+) -> Card:
     """The fine-tuned deployments of a resource. With `today` (Azure's), a deployment whose model retires
-    within `RETIRING_SOON_DAYS` days is flagged (⚠ on its row, and a line with the date)."""
+    within `RETIRING_SOON_DAYS` days is flagged (⚠ on its row, and a line with the date). `searched`: what a
+    bounded read of the list did not reach (see `bot.azure.paging.Scan.note`)."""
+    tail = f" {searched}" if searched else ""
     if not rows:
         return Card(
             title=f"Deployments of {resource}",
-            text="No fine-tuned deployments. Ask for one with `deploy <job|model|checkpoint>`.",
+            text=f"No fine-tuned deployments. Ask for one with `deploy <job|model|checkpoint>`.{tail}",
             summary=f"No fine-tuned deployments on {resource}",
         )
     flags = {r.name: retirement_flag(r, today) for r in rows} if today is not None else {}
@@ -397,7 +401,7 @@ def deployments_card(resource: str, rows: Sequence[DeploymentRow], today: date |
         ),
     )
     flagged = [f for f in flags.values() if f]
-    lines = ["Fine-tuned model deployments. Remove one with `undeploy <name>`."]
+    lines = [f"Fine-tuned model deployments. Remove one with `undeploy <name>`.{tail}"]
     if flagged:
         lines.append(
             f"{plural(len(flagged), 'deployment')} on a model that retires within {RETIRING_SOON_DAYS} days "

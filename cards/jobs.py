@@ -224,12 +224,18 @@ def job_card(job: JobView, updated_at_text: str = "", note: str = "") -> Card:
     )
 
 
-def job_list_card(jobs: Sequence[JobView], filter_text: str = "", more: str = "") -> Card:
+def job_list_card(
+    jobs: Sequence[JobView], filter_text: str = "", more: str = "", *, searched: str = ""
+) -> Card:
     """Recent jobs as a table. `filter_text` says what was asked for (e.g. "status=running");
-    `more` points at the next page (e.g. "`list --after ftjob-...`"). An empty list says what to do next."""
+    `more` points at the next page (e.g. "`list --after ftjob-...`"); `searched` what a bounded search did
+    not read ("Searched the newest 1,000 jobs ..."). An empty list says what to do next."""
     shown = f" ({filter_text})" if filter_text else ""
+    tail = f" {searched}" if searched else ""
     if not jobs:
-        if filter_text:
+        if searched:
+            text = f"No jobs match {filter_text or 'the search'}.{tail}"
+        elif filter_text:
             text = f"No recent jobs match {filter_text}. `/ft list` without it shows every recent job."
         else:
             text = (
@@ -257,7 +263,7 @@ def job_list_card(jobs: Sequence[JobView], filter_text: str = "", more: str = ""
     table = Table(columns=("Job", "Status", "Model", "Created"), rows=rows, more=more, row_actions=opens)
     return Card(
         title=f"Fine-tuning jobs{shown}",
-        text=f"Showing {plural(len(jobs), 'job')}. Details: `/ft status JOB`.",
+        text=f"Showing {plural(len(jobs), 'job')}. Details: `/ft status JOB`.{tail}",
         tables=(table,),
         footer=f"Filter: {filter_text}" if filter_text else "",
         summary=f"{plural(len(jobs), 'fine-tuning job')}{shown}.",

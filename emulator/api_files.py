@@ -98,6 +98,7 @@ def _get(request: web.Request) -> StoredFile:
 
 
 async def list_files(request: web.Request) -> web.Response:
+    state_of(request).count("files.list")  # one per page
     now = state_of(request).now()
     purpose = request.query.get("purpose")
     files = [f for f in account_of(request).files.values() if purpose is None or f.purpose == purpose]

@@ -217,6 +217,7 @@ def _job(request: web.Request) -> Job:
 
 
 async def list_jobs(request: web.Request) -> web.Response:
+    state_of(request).count("jobs.list")  # one per page
     jobs = list(reversed(account_of(request).jobs.values()))  # newest first
     page, more = cursor_page(jobs, request, key=lambda j: j.id, default_limit=20)
     return web.json_response(list_body([j.as_json() for j in page], more))
@@ -274,12 +275,14 @@ def _pause_or_resume(request: web.Request, verb: str, *, required: str) -> web.R
 
 
 async def list_events(request: web.Request) -> web.Response:
+    state_of(request).count("events.list")  # one per page
     events = sorted(_job(request).events, key=lambda e: (e.created_at, e.seq), reverse=True)
     page, more = cursor_page(events, request, key=lambda e: e.id, default_limit=20)
     return web.json_response(list_body([e.as_json() for e in page], more))
 
 
 async def list_checkpoints(request: web.Request) -> web.Response:
+    state_of(request).count("checkpoints.list")  # one per page
     checkpoints = sorted(_job(request).checkpoints, key=lambda c: c.step, reverse=True)  # newest first
     page, more = cursor_page(checkpoints, request, key=lambda c: c.id, default_limit=10)
     return web.json_response(list_body([c.as_json() for c in page], more))

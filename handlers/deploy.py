@@ -196,7 +196,8 @@ async def find_target(ctx: Context, what: str, resource: str | None, job_hint: s
             found = _paused_target(hinted, await find_pause_checkpoint(client, hinted), what)
             if found is not None:
                 return found
-    async for job in client.jobs(status="succeeded", limit=50, max_items=200):
+    scan = client.scan()
+    async for job in client.jobs(status="succeeded", limit=50, max_items=200, scan=scan):
         if what == job.fine_tuned_model:
             points = await _checkpoints(ctx, resource, job)
             return Target(what, job, None, _loss(points[-1]) if points else None)
@@ -219,13 +220,14 @@ async def find_target(ctx: Context, what: str, resource: str | None, job_hint: s
                 return Target(model or c.id, job, None if final else c.step_number, _loss(c))
     if checkpoint_name:
         # A paused job's checkpoint (typed, or from a button whose job is no longer the hint).
-        async for job in client.jobs(status="paused", limit=50, max_items=20):
+        async for job in client.jobs(status="paused", limit=50, max_items=20, scan=client.scan()):
             found = _paused_target(job, await find_pause_checkpoint(client, job), what)
             if found is not None:
                 return found
+    searched = scan.note("jobs")
     raise NotFound(
         f"No deployable model or checkpoint called `{what[:120]}` was found among the succeeded (and "
-        "paused) jobs.",
+        "paused) jobs." + (f" {searched}" if searched else ""),
         hint="Use a job id (`deploy ftjob-...`) or pick a row with a Deploy button on `/ft checkpoints <job>`.",
     )
 
@@ -934,7 +936,8 @@ async def deployments(ctx: Context, cmd: Command) -> Card:
     approved = await ctx.store.approvals_of(resource)
     arm = ctx.azure.arm(resource)
     rows = []
-    for d in await arm.list_deployments():
+    scan = arm.scan()
+    for d in await arm.list_deployments(scan=scan):
         if not ids.counts_as_fine_tuned_deployment(d.model_name):
             continue
         created = (d.systemData or {}).get("createdAt")
@@ -956,7 +959,9 @@ async def deployments(ctx: Context, cmd: Command) -> Card:
         )
     # Retirements are days on Azure's clock: the `Date` of the ARM answer just read (the data plane's, as
     # `ctx.azure_now` gives it, may not have answered yet in this process).
-    return deployments_card(resource, rows, today=arm.now().date())
+    return deployments_card(
+        resource, rows, today=arm.now().date(), searched=scan.note("deployments", "The rest were not read.")
+    )
 
 
 def model_retirement(model: str | None, base_hint: str | None = None) -> tuple[str, date | None]:

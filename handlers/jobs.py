@@ -250,12 +250,19 @@ async def job_status_card(ctx: Context, job_id: str, resource: str | None) -> Ca
             default=False,
             help="every job on the resource, not only this conversation's (operators)",
         ),
+        Opt("since", p.since_day, metavar="YYYY-MM-DD", help="only jobs created on or after this day (UTC)"),
         RESOURCE,
     ),
 )
 async def list_jobs(ctx: Context, cmd: Command) -> Card:
     wanted: str | None = cmd.params["status"]
     limit: int = cmd.params["limit"]
+    since: float | None = cmd.params["since"]
+    shown = " ".join(
+        part
+        for part in (f"status={wanted}" if wanted else "", f"since={_day(since)}" if since else "")
+        if part
+    )
     if cmd.params["all"]:
         if ctx.policy is None:
             raise NotAllowed(
@@ -265,15 +272,26 @@ async def list_jobs(ctx: Context, cmd: Command) -> Card:
         resource = _resource_name(ctx, None, cmd.params["resource"])
         await ctx.policy.require(cmd.user, Act.LIST_ALL_JOBS, resource=resource, subject=resource or "-")
         client = ctx.azure.data(cmd.params["resource"])
-        # One more than asked tells whether there are more; the client filters (the service cannot).
-        found = [job_view(j) async for j in client.jobs(status=wanted, limit=50, max_items=limit + 1)]
+        # One more than asked tells whether there are more; the client filters (the service cannot), so a
+        # filter that matches little reads many pages: the scan bounds them and the card says what it missed.
+        scan = client.scan()
+        jobs = client.jobs(status=wanted, created_after=since, limit=50, max_items=limit + 1, scan=scan)
+        found = [job_view(j) async for j in jobs]
         more = len(found) > limit
         hint = f"More: `/ft list --all --limit {min(50, limit * 2)}`" if more and limit < 50 else ""
-        return job_list_card(found[:limit], f"status={wanted}" if wanted else "", hint)
-    return await _conversation_jobs(ctx, cmd, wanted, limit)
+        narrow = "Narrow with `--since YYYY-MM-DD`" + ("." if cmd.params["resource"] else " or `--resource`.")
+        searched = scan.note("jobs", narrow) if not more else ""
+        return job_list_card(found[:limit], shown, hint, searched=searched)
+    return await _conversation_jobs(ctx, cmd, wanted, limit, since, shown)
 
 
-async def _conversation_jobs(ctx: Context, cmd: Command, wanted: str | None, limit: int) -> Card:
+def _day(unix: float | None) -> str:
+    return f"{epoch(unix):%Y-%m-%d}" if unix else ""
+
+
+async def _conversation_jobs(
+    ctx: Context, cmd: Command, wanted: str | None, limit: int, since: float | None, shown: str
+) -> Card:
     """The jobs started (or followed) in this conversation, newest first, with their status now in Azure."""
     resource = cmd.params["resource"]
     name = _resource_name(ctx, None, resource) if resource else None
@@ -282,7 +300,7 @@ async def _conversation_jobs(ctx: Context, cmd: Command, wanted: str | None, lim
         for j in await ctx.store.jobs_in(cmd.conversation.key, limit=50)
         if name is None or j.resource == name
     ]
-    if not wanted:  # without a status filter, one more than asked tells whether there are more
+    if not wanted and not since:  # without a filter, one more than asked tells whether there are more
         stored = stored[: limit + 1]
     gate = asyncio.Semaphore(LIST_LOOKUPS)
 
@@ -296,9 +314,11 @@ async def _conversation_jobs(ctx: Context, cmd: Command, wanted: str | None, lim
     views = [v for v in await asyncio.gather(*(current(j) for j in stored)) if v is not None]
     if wanted:
         views = [v for v in views if v.status == wanted]
+    if since:
+        views = [v for v in views if v.created_at is not None and v.created_at.timestamp() >= since]
     more = len(views) > limit
     hint = f"More: `/ft list --limit {min(50, limit * 2)}`" if more and limit < 50 else ""
-    return job_list_card(views[:limit], f"status={wanted}" if wanted else "", hint)
+    return job_list_card(views[:limit], shown, hint)
 
 
 @router.command(

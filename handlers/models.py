@@ -14,6 +14,7 @@ from bot import params as p
 from bot.azure import errors as az
 from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.models import ServiceModel
+from bot.azure.paging import Scan
 from bot.context import Context
 from bot.dataprep.models import CATALOGUE_DATE, TRAINING_TYPES, ModelInfo, all_models, model_info
 from bot.model import Command
@@ -71,14 +72,16 @@ def _from_service(models: list[ServiceModel]) -> tuple[list[BaseModelRow], list[
     return bases, tuned
 
 
-async def _from_catalogue(client: AzureOpenAIClient) -> tuple[list[BaseModelRow], list[FineTunedRow]]:
+async def _from_catalogue(
+    client: AzureOpenAIClient, scan: Scan
+) -> tuple[list[BaseModelRow], list[FineTunedRow]]:
     bases = [
         _row(info.key, info, _iso_day(info.retires))
         for info in all_models()
         if not info.retired and not info.key.startswith("gpt-3.5")
     ]
     tuned = []
-    async for job in client.jobs(status="succeeded", limit=100, max_items=MAX_JOBS):
+    async for job in client.jobs(status="succeeded", limit=100, max_items=MAX_JOBS, scan=scan):
         if job.fine_tuned_model:
             info = model_info(job.model)
             retires = _a_year_later(_iso_day(info.retires)) if info else None
@@ -98,12 +101,15 @@ async def models(ctx: Context, cmd: Command) -> Card:
     resource = ctx.azure.resource(cmd.params["resource"]).name
     client = ctx.azure.data(resource)
     source = "service"
+    searched = ""
     try:
         bases, tuned = _from_service(await client.list_models())
     except (az.NotFound, az.BadRequest):
         # Not every resource (or api-version) answers `GET /openai/models`: the bundled catalogue instead.
         source = "catalogue"
-        bases, tuned = await _from_catalogue(client)
+        scan = client.scan()
+        bases, tuned = await _from_catalogue(client, scan)
+        searched = scan.note("jobs", "Fine-tuned models of older jobs are not listed.")
     today = ctx.azure.now(resource).date()
     return models_card(
         ModelsView(
@@ -113,5 +119,6 @@ async def models(ctx: Context, cmd: Command) -> Card:
             fine_tuned=sorted(tuned, key=lambda m: m.name),
             source=source,
             catalogue_date=CATALOGUE_DATE,
+            notes=(searched,) if searched else (),
         )
     )

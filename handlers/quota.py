@@ -33,19 +33,31 @@ async def quota(ctx: Context, cmd: Command) -> Card:
     resource = ctx.azure.resource(cmd.params["resource"]).name
     client = ctx.azure.data(resource)
     running = queued = total = 0
-    async for job in client.jobs(limit=100, max_items=MAX_JOBS):
+    jobs_scan, files_scan = client.scan(), client.scan()
+    async for job in client.jobs(limit=100, max_items=MAX_JOBS, scan=jobs_scan):
         total += 1
         kind = normalise_status(job.status).kind
         running += kind in _RUNNING
         queued += kind is StatusKind.WAITING
-    files = [f for f in await client.list_files() if (f.status or "").lower() != "deleted"]
-    notes = []
+    files = [f for f in await client.list_files(scan=files_scan) if (f.status or "").lower() != "deleted"]
+    notes = [
+        note
+        for note in (
+            jobs_scan.note("jobs", "The job counts are at least these."),
+            files_scan.note("files", "The file counts are at least these."),
+        )
+        if note
+    ]
     deployments: int | None
     try:
+        arm = ctx.azure.arm(resource)
+        arm_scan = arm.scan()
         deployments = sum(
             ids.counts_as_fine_tuned_deployment(d.model_name)
-            for d in await ctx.azure.arm(resource).list_deployments()
+            for d in await arm.list_deployments(scan=arm_scan)
         )
+        if arm_scan.truncated:
+            notes.append(arm_scan.note("deployments", "The deployment count is at least this."))
     except az.AzureError:
         deployments = None
         notes.append(

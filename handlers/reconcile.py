@@ -31,6 +31,7 @@ import httpx
 from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.errors import AzureError, NotFound
 from bot.azure.models import FineTuningJob
+from bot.azure.paging import Scan
 from bot.context import Context
 from bot.store.base import utcnow
 from bot.store.intents import (
@@ -269,7 +270,8 @@ async def reconcile_one(ctx: Context, intent: StoredIntent) -> None:
     job: FineTuningJob | None = None
     if intent.state in (SENT, UNKNOWN):
         client = ctx.azure.data(intent.resource)
-        job = await find_job(ctx, client, intent)
+        scan = client.scan()
+        job = await find_job(ctx, client, intent, scan=scan)
         if job is not None:
             if await store.move_intent(
                 intent.id, (SENT, UNKNOWN), CREATED, job_id=job.id, outcome="found", notice=DUE
@@ -277,7 +279,16 @@ async def reconcile_one(ctx: Context, intent: StoredIntent) -> None:
                 await _record(ctx, intent, job)
         else:
             sent = intent.sent_at or intent.created_at
-            if utcnow() < sent + settle:
+            if scan.truncated:
+                # The bounded read stopped before the day the start was sent: "no job" would be a guess.
+                log.warning(
+                    "reconcile: intent %s: Azure's job list was not read back to its start (%d jobs in %d "
+                    "pages); looking again later",
+                    intent.id,
+                    scan.items,
+                    scan.pages,
+                )
+            if utcnow() < sent + settle or scan.truncated:
                 await store.release_intent(intent.id, not_before=sent + settle)
                 return
             if await store.move_intent(intent.id, (SENT, UNKNOWN), FAILED, outcome="no_job", notice=DUE):
@@ -337,10 +348,13 @@ async def _delete_leftovers(ctx: Context, client: AzureOpenAIClient, intent: Sto
     return await delete_files(ctx, client, intent.resource, ids, intent_id=intent.id)
 
 
-async def find_job(ctx: Context, client: AzureOpenAIClient, intent: StoredIntent) -> FineTuningJob | None:
+async def find_job(
+    ctx: Context, client: AzureOpenAIClient, intent: StoredIntent, *, scan: Scan | None = None
+) -> FineTuningJob | None:
     """The job this start created, if Azure has one. Our own upload's id is unique to the attempt: the
     match is exact. For a user-given file id: same file, model and settings, created after the intent, and
-    not a job the bot already knows (another start's)."""
+    not a job the bot already knows (another start's). None with `scan.truncated` means "not found in what
+    the bounded read reached", not "no such job"."""
     training = intent.training_file
     if not training:
         return None
@@ -349,7 +363,7 @@ async def find_job(ctx: Context, client: AzureOpenAIClient, intent: StoredIntent
     since = (intent.sent_at or intent.created_at).timestamp()
     found: list[FineTuningJob] = []
     # Newest first; a day before the intent is far enough back for any clock difference.
-    async for job in client.jobs(limit=50, created_after=since - 86400):
+    async for job in client.jobs(limit=50, created_after=since - 86400, scan=scan):
         if job.training_file != training or job.model != intent.model:
             continue
         if job.validation_file != validation:

@@ -305,9 +305,11 @@ class Watcher:
 
     async def _events(self, client: Any, job_id: str, cursor: str | None) -> list[JobEvent]:
         """Newest first, down to the stored cursor: one small page when the cursor is in it, then pages of
-        100 with `after` until it is (or the events end)."""
+        100 with `after` until it is (or the events end, or `azure_list_pages` pages were read: a cursor
+        Azure no longer has must not make every poll read a long job's whole history)."""
         found: list[JobEvent] = []
         page = await client.list_events(job_id, limit=FIRST_EVENTS_PAGE if cursor else EVENTS_PAGE)
+        pages, max_pages = 1, self.ctx.settings.azure_list_pages
         while True:
             for event in page.data:
                 found.append(event)
@@ -315,7 +317,15 @@ class Watcher:
                     return found
             if not page.has_more or not page.data:
                 return found
+            if pages >= max_pages:
+                log.info(
+                    "watch: %s: cursor not within the newest %d events; posting from there",
+                    job_id,
+                    len(found),
+                )
+                return found
             page = await client.list_events(job_id, after=page.data[-1].id, limit=EVENTS_PAGE)
+            pages += 1
 
     async def _extras(self, job: FineTuningJob, resource: str) -> AlertExtras | None:
         if not _success_extras:

@@ -12,6 +12,7 @@ from `auxiliary_tokens`, the source tenant's provider.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import httpx
 from bot.azure.auth import ARM_SCOPE, AUXILIARY_HEADER, TokenProvider
 from bot.azure.errors import AzureError, Conflict, NotFound, ServiceUnavailable
 from bot.azure.models import AsyncOperation, Deployment
+from bot.azure.paging import DEFAULT_MAX_PAGES, DEFAULT_MAX_SECONDS, Scan
 from bot.azure.retry import RetryPolicy
 from bot.azure.transport import AzureTransport, BearerAuth, TransportClient, json_body
 
@@ -32,6 +34,7 @@ ARM_API_VERSION = "2024-10-01"
 DEVELOPER_API_VERSION = "2025-07-01-preview"
 DEVELOPER_SKU = "DeveloperTier"
 ASYNC_OPERATION_HEADER = "Azure-AsyncOperation"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,11 @@ class ArmClient(TransportClient):
         http: httpx.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
         poll_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_pages: int | None = DEFAULT_MAX_PAGES,
+        max_seconds: float | None = DEFAULT_MAX_SECONDS,
     ) -> None:
+        self.max_pages = max_pages
+        self.max_seconds = max_seconds
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.account_name = account_name
@@ -73,6 +80,10 @@ class ArmClient(TransportClient):
             retry=retry,
             surface="Azure Resource Manager",
         )
+
+    def scan(self) -> Scan:
+        """A fresh bound for one paged read (pages and seconds from the settings)."""
+        return Scan(max_pages=self.max_pages, max_seconds=self.max_seconds)
 
     @property
     def account_id(self) -> str:
@@ -215,20 +226,27 @@ class ArmClient(TransportClient):
         except NotFound:
             return None
 
-    async def deployments(self) -> AsyncGenerator[Deployment, None]:
-        """Every deployment of the account, following `nextLink`."""
+    async def deployments(self, *, scan: Scan | None = None) -> AsyncGenerator[Deployment, None]:
+        """The account's deployments, following `nextLink` within the scan's bounds (the client's when none
+        is given); a bounded stop with more to read sets `scan.truncated`."""
+        bound = scan if scan is not None else self.scan()
         link: str | None = f"{self.account_id}/deployments"
         seen: set[str] = set()
         while link is not None and link not in seen:
+            if not bound.may_fetch():
+                log.info("deployments of %s: stopped after %d pages", self.account_name, bound.pages)
+                return
             seen.add(link)
             page = await self._transport.call("GET", link, parse=json_body)
+            bound.page_read()
             for item in page.get("value") or []:
+                bound.saw(None)
                 yield Deployment.model_validate(item)
             next_link = page.get("nextLink")
             link = next_link if isinstance(next_link, str) and next_link else None
 
-    async def list_deployments(self) -> list[Deployment]:
-        return [d async for d in self.deployments()]
+    async def list_deployments(self, *, scan: Scan | None = None) -> list[Deployment]:
+        return [d async for d in self.deployments(scan=scan)]
 
     async def delete_deployment(
         self, name: str, *, wait: bool = False, poll_interval: float = 5.0, max_wait: float = 600.0

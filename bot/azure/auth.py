@@ -10,12 +10,12 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
-
-from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import AzureError as AzureCoreError
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bot.azure.errors import Unauthorized
+
+if TYPE_CHECKING:  # azure-core is imported only where a credential is used (not with an API key)
+    from azure.core.credentials_async import AsyncTokenCredential
 
 DATA_PLANE_SCOPE = "https://cognitiveservices.azure.com/.default"
 # The v1 API (GA 2025-08) names this scope for Entra tokens; older samples still use the one above.
@@ -105,6 +105,8 @@ class CredentialTokenProvider:
             fresh = self._fresh(scope)  # someone else may have refreshed while we waited
             if fresh is not None:
                 return fresh
+            from azure.core.exceptions import AzureError as AzureCoreError
+
             try:
                 access = await self._credential.get_token(scope)
             except AzureCoreError as error:

@@ -13,6 +13,7 @@ may be repeated and how a non-idempotent call checks for its own effect before i
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from bot.azure.models import (
     StatusKind,
     normalise_status,
 )
+from bot.azure.paging import DEFAULT_MAX_PAGES, DEFAULT_MAX_SECONDS, Scan
 from bot.azure.retry import RetryPolicy
 from bot.azure.transport import ApiKeyAuth, Auth, AzureTransport, BearerAuth, TransportClient, json_body
 from bot.azure.upload import FileSource, prepared_upload
@@ -46,6 +48,7 @@ V1 = "v1"
 RECENT_WINDOW_SECONDS = 300.0
 
 M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 # What a job's status is after the action took effect (v1 answers `canceling` before `cancelled`).
 _PAUSE_TARGETS = frozenset({StatusKind.PAUSING, StatusKind.PAUSED})
@@ -83,6 +86,8 @@ class AzureOpenAIClient(TransportClient):
         retry: RetryPolicy | None = None,
         poll_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         recent_window: float = RECENT_WINDOW_SECONDS,
+        max_pages: int | None = DEFAULT_MAX_PAGES,
+        max_seconds: float | None = DEFAULT_MAX_SECONDS,
     ) -> None:
         if not api_key and tokens is None:
             raise ValueError("AzureOpenAIClient needs an api_key or a TokenProvider")
@@ -107,6 +112,13 @@ class AzureOpenAIClient(TransportClient):
         )
         self._poll_sleep = poll_sleep
         self._recent_window = recent_window
+        self.max_pages = max_pages
+        self.max_seconds = max_seconds
+
+    def scan(self) -> Scan:
+        """A fresh bound for one paged read (pages and seconds from the settings); pass it to a list and
+        read afterwards what it did not reach."""
+        return Scan(max_pages=self.max_pages, max_seconds=self.max_seconds)
 
     @property
     def retry(self) -> RetryPolicy:
@@ -185,10 +197,13 @@ class AzureOpenAIClient(TransportClient):
             if (f.filename or "").startswith(prefix) and f.status != "deleted"
         ]
 
-    async def list_files(self, *, purpose: str | None = None) -> list[FileObject]:
-        """All files (paging with `after` when the service says `has_more`)."""
+    async def list_files(self, *, purpose: str | None = None, scan: Scan | None = None) -> list[FileObject]:
+        """Every file within the scan's bounds (paging with `after` when the service says `has_more`)."""
         return [
-            f async for f in self._paged("files", FileObject, {"purpose": purpose}, after=None, limit=None)
+            f
+            async for f in self._paged(
+                "files", FileObject, {"purpose": purpose}, after=None, limit=None, scan=scan
+            )
         ]
 
     async def get_file(self, file_id: str) -> FileObject:
@@ -308,13 +323,16 @@ class AzureOpenAIClient(TransportClient):
         created_after: float | None = None,
         limit: int = 20,
         max_items: int | None = None,
+        scan: Scan | None = None,
     ) -> AsyncGenerator[FineTuningJob, None]:
-        """All jobs, newest first, fetched `limit` per page and filtered here (the service has no filters);
-        stops at the first job older than `created_after` (unix seconds) or after `max_items`."""
+        """Jobs, newest first, fetched `limit` per page and filtered here (the service has no filters);
+        stops at the first job older than `created_after` (unix seconds), after `max_items`, or at the
+        scan's bounds (then `scan.truncated`)."""
         # Compared as the bot's words: `cancelled` finds Azure's `canceled`, `not running` its `notRunning`.
         wanted = {normalise_status(s).word for s in ({status} if isinstance(status, str) else status or ())}
         count = 0
-        async for job in self._paged("fine_tuning/jobs", FineTuningJob, {}, after=None, limit=limit):
+        pages = self._paged("fine_tuning/jobs", FineTuningJob, {}, after=None, limit=limit, scan=scan)
+        async for job in pages:
             if created_after is not None and job.created_at is not None and job.created_at < created_after:
                 return
             if wanted and normalise_status(job.status).word not in wanted:
@@ -369,11 +387,11 @@ class AzureOpenAIClient(TransportClient):
         )
 
     def events(
-        self, job_id: str, *, after: str | None = None, limit: int = 100
+        self, job_id: str, *, after: str | None = None, limit: int = 100, scan: Scan | None = None
     ) -> AsyncGenerator[JobEvent, None]:
-        """Every event of a job in the service's order (newest first), paging with `after`."""
+        """A job's events in the service's order (newest first), paging with `after`, within the scan."""
         return self._paged(
-            f"fine_tuning/jobs/{_path_id(job_id)}/events", JobEvent, {}, after=after, limit=limit
+            f"fine_tuning/jobs/{_path_id(job_id)}/events", JobEvent, {}, after=after, limit=limit, scan=scan
         )
 
     async def list_events(self, job_id: str, *, after: str | None = None, limit: int = 20) -> Page[JobEvent]:
@@ -396,11 +414,16 @@ class AzureOpenAIClient(TransportClient):
         return newer
 
     def checkpoints(
-        self, job_id: str, *, after: str | None = None, limit: int = 10
+        self, job_id: str, *, after: str | None = None, limit: int = 10, scan: Scan | None = None
     ) -> AsyncGenerator[Checkpoint, None]:
-        """Every checkpoint of a job, paging with `after`."""
+        """A job's checkpoints, paging with `after`, within the scan."""
         return self._paged(
-            f"fine_tuning/jobs/{_path_id(job_id)}/checkpoints", Checkpoint, {}, after=after, limit=limit
+            f"fine_tuning/jobs/{_path_id(job_id)}/checkpoints",
+            Checkpoint,
+            {},
+            after=after,
+            limit=limit,
+            scan=scan,
         )
 
     # ---- inference --------------------------------------------------------------------------------
@@ -443,17 +466,28 @@ class AzureOpenAIClient(TransportClient):
         *,
         after: str | None,
         limit: int | None,
+        scan: Scan | None = None,
     ) -> AsyncGenerator[M, None]:
+        """Items page by page, within the scan's bounds (the client's when none is given: nothing pages
+        without a bound). A bounded stop with more to read sets `scan.truncated` and is logged."""
         page_model: type[Page[Any]] = Page[item]  # type: ignore[valid-type]
+        bound = scan if scan is not None else self.scan()
         cursor = after
         while True:
+            if not bound.may_fetch():
+                log.info(
+                    "%s: stopped after %d pages (%d items) with more to read", path, bound.pages, bound.items
+                )
+                return
             page = await self._transport.call(
                 "GET",
                 path,
                 params={**params, "after": cursor, "limit": limit},
                 parse=_model_parser(page_model),
             )
+            bound.page_read()
             for entry in page.data:
+                bound.saw(getattr(entry, "created_at", None))
                 yield entry
             if not page.has_more or not page.data:
                 return

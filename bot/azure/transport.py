@@ -8,6 +8,7 @@ host as the base URL, so a token is never sent anywhere else.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -83,6 +84,15 @@ class BearerAuth:
 RequestBody = tuple[bytes | AsyncIterable[bytes], dict[str, str]]
 
 
+def _tls_for(base_url: str) -> ssl.SSLContext | bool:
+    """TLS settings for a surface: the default (system CA bundle) for https. A plain-http base (the emulator,
+    a local stand-in) never uses TLS (links to other hosts are refused), so its bundle is not loaded (~0.2 s
+    of start-up); the context given instead trusts no CA at all, so any TLS connection would fail closed."""
+    if base_url.lower().startswith("http://"):
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return True
+
+
 class AzureTransport:
     """Sends requests to one Azure surface with retries; returns parsed results or raises `AzureError`."""
 
@@ -102,7 +112,7 @@ class AzureTransport:
         self.surface = surface
         self._auth = auth
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
+        self._http = http or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, verify=_tls_for(self.base_url))
         # Azure's clock minus ours, from the `Date` of its last answer: card times are computed on Azure's
         # clock, so a skewed host (or the emulator's simulated clock) never shows a job created in the future.
         self.server_offset = timedelta(0)
