@@ -111,7 +111,7 @@ async def test_deploy_by_a_model_name_nobody_has_is_a_bounded_search(
     [reply] = await run(operator_bot, "deploy gpt-4o-mini-2024-07-18.ft-nobody-has-this")
     assert pages(emulator, "jobs.list") - before == 20
     text = card_text(reply)
-    assert "was found among the succeeded jobs" in text
+    assert "was found among the succeeded (and paused) jobs" in text
     assert "Searched the newest 1,000 jobs" in text
 
 
