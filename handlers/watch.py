@@ -15,7 +15,7 @@ notice for safety failures). Dedupe keys: (job, event range | status | step, con
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -243,9 +243,12 @@ def poll_step(
     extras: AlertExtras | None = None,
     cancelled_by: str | None = None,
     prices: PriceTable | None = None,
+    holders: Collection[str] = (),
 ) -> PollResult:
     """One poll of one job: (stored state and cursor, the job and its events as Azure sends them now) ->
-    (notifications, new state and cursor, done, next poll). Pure: the same inputs give the same keys."""
+    (notifications, new state and cursor, done, next poll). Pure: the same inputs give the same keys.
+    `holders`: conversations that show a card of this job (stored message refs); on a status change each of
+    them gets its card updated too, not only the streaming targets (a quiet home, a `status` elsewhere)."""
     status = "cancelled" if job.status == "canceled" else job.status
     fresh = unseen(events, cursor)
     new_cursor = fresh[-1].id if fresh else cursor
@@ -304,11 +307,14 @@ def poll_step(
         view = replace(job_view(job), status=status, step=step)
         footer = f"Updated {when(epoch(now), seconds=True)} · watched"
         card = job_card(view, footer, note=progress_note(new_state))
-        for t in streams:
+        showing = [t.conversation for t in streams]
+        if changed:
+            showing += sorted(set(holders) - set(showing))
+        for conversation in showing:
             queued.append(
                 Queued(
-                    f"card:{job.id}:{status}:{step}:{t.conversation}",
-                    t.conversation,
+                    f"card:{job.id}:{status}:{step}:{conversation}",
+                    conversation,
                     _payload("update", card, job_key(job.id)),
                 )
             )
