@@ -47,6 +47,9 @@ class JobView:
     # and the harmful-content categories in plain words ("violence", "self-harm"). Set by the handler.
     rai_phase: str | None = None
     rai_categories: tuple[str, ...] = ()
+    # What the data check counted and the trained-token/cost estimate from it (with Azure's epochs once
+    # known), e.g. "24 training examples checked · ≈6.6k trained tokens (4 epochs, Azure's choice)".
+    data_note: str = ""
 
     @property
     def terminal(self) -> bool:

@@ -348,10 +348,10 @@ async def download(
             ) as http,
         ):
             response = await _open(http, url, name, local=local)
-            meter = None
-            if progress is not None:
-                meter = await progress.download(name, _plain_length(response))
             try:
+                meter = None
+                if progress is not None:
+                    meter = await progress.download(name, _plain_length(response))
                 return await _spool(_decoded_body(response, name), name, into, meter)
             finally:
                 await response.aclose()

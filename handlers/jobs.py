@@ -30,6 +30,7 @@ from cards.jobs import CANCEL, CHECKPOINTS, EVENTS, PAUSE, REFRESH, RESUME, SHOW
 from cards.markup import literal
 from cards.model import Button, Card, Tone
 from cards.views import CheckpointView, EventPageView, EventView, JobView, epoch
+from handlers.estimates import estimate_note
 from handlers.job_cards import refresh_job_cards
 
 router = Router("jobs")
@@ -167,6 +168,7 @@ def job_view(job: FineTuningJob, progress: JobEvent | None = None, examples: int
         error_message=job.error.message if job.error else None,
         rai_phase=rai.phase if rai else None,
         rai_categories=tuple(RAI_WORDS.get(c, c.replace("_", " ")) for c in rai.categories) if rai else (),
+        data_note=estimate_note(job),
     )
 
 
