@@ -232,14 +232,53 @@ def _host_name(authority: str) -> str:
         return ""
 
 
+# Web Chat renders card text and messages with markdown-it's typographer, which turns `[--epochs` or a
+# leading `--training` into an en dash: people then copied `–training` from the examples. Escaped dashes
+# (`\-\-`) are kept as they are and show as `--` (and copy as `--`). Link targets and bare URLs are left alone.
+_DOUBLE_DASH = re.compile(r"(?<![-\\])--(?!-)")
+_URL_PART = re.compile(r"\]\([^)\s]*\)|https?://\S+")
+
+
+def keep_dashes(markdown: str) -> str:
+    """`markdown` with every `--` (not part of a longer run of dashes, not in a URL) escaped for Web Chat."""
+    if "--" not in markdown:
+        return markdown
+    out: list[str] = []
+    pos = 0
+    for url in _URL_PART.finditer(markdown):
+        out.append(_DOUBLE_DASH.sub(r"\\-\\-", markdown[pos : url.start()]))
+        out.append(url.group(0))
+        pos = url.end()
+    out.append(_DOUBLE_DASH.sub(r"\\-\\-", markdown[pos:]))
+    return "".join(out)
+
+
+def _page_text(node: dict[str, Any]) -> dict[str, Any]:
+    """Markdown fields of one card element (TextBlock text, FactSet titles and values) made typography-safe;
+    TextRuns and button titles are not markdown and stay as they are."""
+    kind = node.get("type")
+    if kind == "TextBlock" and isinstance(node.get("text"), str):
+        return {**node, "text": keep_dashes(node["text"])}
+    if kind == "FactSet" and isinstance(node.get("facts"), list):
+        facts = [
+            {k: keep_dashes(v) if k in ("title", "value") and isinstance(v, str) else v for k, v in f.items()}
+            if isinstance(f, Mapping)
+            else f
+            for f in node["facts"]
+        ]
+        return {**node, "facts": facts}
+    return node
+
+
 def to_page_card(content: Any, activity_id: str) -> Any:
     """The card as Web Chat can act on it: `Action.Execute` -> `Action.Submit` carrying the verb, and every
-    button's data naming the message it is on (nested cards and fallbacks included)."""
+    button's data naming the message it is on (nested cards and fallbacks included); `--` in its text kept
+    from Web Chat's typography (`keep_dashes`)."""
     if isinstance(content, list):
         return [to_page_card(item, activity_id) for item in content]
     if not isinstance(content, Mapping):
         return content
-    node = {key: to_page_card(value, activity_id) for key, value in content.items()}
+    node = _page_text({key: to_page_card(value, activity_id) for key, value in content.items()})
     kind = node.get("type")
     if kind == "Action.Execute":
         data = node.get("data")
@@ -253,6 +292,8 @@ def to_page_card(content: Any, activity_id: str) -> Any:
 
 
 def _page_activity(activity: dict[str, Any], activity_id: str) -> dict[str, Any]:
+    if isinstance(activity.get("text"), str) and activity.get("textFormat", "markdown") == "markdown":
+        activity["text"] = keep_dashes(activity["text"])
     attachments = activity.get("attachments")
     if isinstance(attachments, list):
         activity["attachments"] = [

@@ -46,6 +46,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.inflight import InFlight
 from adapters.slack_files import SlackFiles
+from adapters.slack_interim import SlackInterim
 from adapters.slack_sender import SlackSender, SlackStore, retry_handlers
 from adapters.slack_translate import (
     PLATFORM,
@@ -498,7 +499,14 @@ class SlackAdapter:
         except UsageError as exc:
             usage = self.dispatcher.presenter.usage(self.dispatcher.router, None, exc.message, PLATFORM)
             return [replace(usage, ephemeral=True)]
-        return await self.dispatcher.on_command(make_command(parsed, origin, text, raw, files))
+        # Progress lines for long work (`/ft start` downloading a file), private to the one who asked; the
+        # line goes away when the answer is ready.
+        interim = SlackInterim(self.client, origin, self.session)
+        cmd = replace(make_command(parsed, origin, text, raw, files), interim=interim)
+        try:
+            return await self.dispatcher.on_command(cmd)
+        finally:
+            await interim.clear()
 
 
 def mount_slack(

@@ -25,6 +25,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.context import FileStream
 from bot.errors import FtbotError
 from bot.model import Conversation, User
 
@@ -88,8 +89,9 @@ class SlackFiles:
     async def fetch(
         self, file_id_or_link: str, *, user: User, conversation: Conversation
     ) -> tuple[str, AsyncIterator[bytes]]:
-        """The file's name and its content as a stream of chunks (the download starts on first iteration),
-        when `user`, asking in `conversation`, may have it (see the module docstring)."""
+        """The file's name and its content as a stream of chunks (the download starts on first iteration;
+        its `size` is what `files.info` says), when `user`, asking in `conversation`, may have it (see the
+        module docstring)."""
         file_id = parse_file_ref(file_id_or_link)
         try:
             info = await self._client.files_info(file=file_id)
@@ -121,7 +123,9 @@ class SlackFiles:
         if refusal is not None:
             log.warning("slack file %s: not downloading from %s (%s)", file_id, urlsplit(url).netloc, refusal)
             raise SlackFileError(f"Slack file `{file_id}` {refusal}; I will not send credentials there.")
-        return str(file.get("name") or file_id), self._download(file_id, url)
+        size = file.get("size")
+        known = size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
+        return str(file.get("name") or file_id), FileStream(self._download(file_id, url), known)
 
     def _token_refusal(self, url: str) -> str | None:
         """Why the bot token must not go to `url` (None: it may): scheme, host and port must all match."""

@@ -81,6 +81,7 @@ _ANSWERED = "ftbot.invoke_answered"  # turn_state flag: the invoke response is s
 ANSWER_WITHIN = 4.0
 # On shutdown, work still in flight gets this long to post its replies before it is cancelled (the app's
 # whole stop stays under 10 s).
+TYPING_EVERY = 3.0  # seconds at least between two typing indicators sent for one command's progress
 SHUTDOWN_GRACE = 3.0  # both adapters may use theirs in turn; with the server's 2 s the stop stays under 10 s
 
 WORKING = "Working on it… the result will follow in this conversation."
@@ -323,8 +324,30 @@ class TeamsAdapter:
             await self._deliver(turn, [usage], conversation.id, source=None)
             return
         cmd: Command = command_from(turn.activity, raw, text, parsed, self.platform)
+        cmd = replace(cmd, interim=self._typing(cmd.conversation))
         await self._save_conversation(cmd.conversation)
         await self._answer(turn, self.dispatcher.on_command(cmd), cmd.conversation, source=None, invoke=False)
+
+    def _typing(self, conversation: Conversation) -> Callable[[str], Awaitable[None]]:
+        """`Command.interim` here: progress shows as a typing indicator (kept light: the text is not posted,
+        and at most one indicator every `TYPING_EVERY` seconds), sent proactively since the turn may be over."""
+        last = [-TYPING_EVERY]
+
+        async def typing(_text: str) -> None:
+            now = asyncio.get_running_loop().time()
+            if now - last[0] < TYPING_EVERY or self._closing:
+                return
+            last[0] = now
+            try:
+
+                async def post(turn: TurnContext) -> None:
+                    await self.post_in(turn, Activity(type=ActivityTypes.typing))
+
+                await self.continue_in(load_reference(conversation.reference), None, post)
+            except Exception as exc:  # a courtesy: the work goes on without it
+                log.info("Teams: typing indicator not sent: %s", type(exc).__name__)
+
+        return typing
 
     async def _save_conversation(self, conversation: Conversation) -> None:
         # Bookkeeping: a database that is down or hung must not stop the answer (logged, tried again next time).

@@ -20,11 +20,32 @@ if TYPE_CHECKING:
 
 class FileFetcher(Protocol):
     """`fetch(platform file id, link or URL, user=..., conversation=...) -> (file name, async byte chunks)`:
-    registered by each adapter. Who asks and where let the adapter refuse a file they may not read."""
+    registered by each adapter (the chunks may be a `FileStream`, which knows the size). Who asks and where let
+    the adapter refuse a file they may not read."""
 
     def __call__(
         self, ref: str, /, *, user: User, conversation: Conversation
     ) -> Awaitable[tuple[str, AsyncIterator[bytes]]]: ...
+
+
+class FileStream:
+    """The content of a file being fetched, as async byte chunks, with its size when the platform said it
+    (Slack's `files.info`), so a handler can say how big a download is before it starts."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], size: int | None = None) -> None:
+        self._chunks = chunks
+        self.size = size
+
+    def __aiter__(self) -> FileStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await anext(self._chunks)
+
+    async def aclose(self) -> None:
+        closer = getattr(self._chunks, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 def utcnow() -> datetime:

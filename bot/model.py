@@ -6,7 +6,7 @@ is kept for debugging only. Nothing here knows Slack or Teams beyond the `platfo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -65,6 +65,12 @@ class MessageRef:
     message_id: str
 
 
+Interim = Callable[[str], Awaitable[None]]
+"""Shows a short progress line (neutral markup) to the person who typed a command, while it is being worked on:
+Slack a private (ephemeral) line replaced in place, Teams and the chat page a typing indicator. Provided by the
+adapter on `Command.interim`; it never raises and may drop lines (platform limits)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
     """A chat command: `/ft <verb> args --options` (Slack) or `@ftbot <verb> ...` (Teams)."""
@@ -80,6 +86,8 @@ class Command:
     # Filled by the router from the verb's declared arguments and options, already converted and checked.
     params: Mapping[str, Any] = field(default_factory=dict, compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Set by the adapter: progress lines for long work (see `Interim`); None where nothing can be shown.
+    interim: Interim | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

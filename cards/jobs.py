@@ -115,6 +115,8 @@ def rai_explanation(job: JobView) -> str:
 
 def _text(job: JobView, note: str = "") -> str:
     lines = []
+    if job.data_note and job.data_note != note:
+        lines.append(job.data_note)
     if note:
         lines.append(note)
     bar = progress_line(job)

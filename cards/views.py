@@ -50,6 +50,9 @@ class JobView:
     # A paused job's checkpoint at the step it stopped, once Azure's safety evaluation passed it: it can be
     # deployed while the job stays paused. None before that (and for any other status).
     pause_checkpoint: CheckpointView | None = None
+    # What the data check counted and the trained-token/cost estimate from it (with Azure's epochs once
+    # known), e.g. "24 training examples checked · ≈6.6k trained tokens (4 epochs, Azure's choice)".
+    data_note: str = ""
 
     @property
     def terminal(self) -> bool:

@@ -42,11 +42,12 @@ from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.errors import ServiceUnavailable
 from bot.azure.models import FileObject
 from bot.checks import CheckPool, default_pool
-from bot.context import Context
+from bot.context import Context, FileStream
 from bot.dataprep import MAX_FILE_BYTES, ValidationReport, validate_path
 from bot.errors import FtbotError, UsageError
 from bot.model import Attachment, Command
 from cards.markup import code
+from handlers.progress import DownloadMeter, Progress
 
 SLACK_FILE = re.compile(r"^<?(F[A-Z0-9]{6,}|https?://[^ ]*slack\.com/files[^ ]*)>?$")
 URL = re.compile(r"^<?(https?://[^ |>]+)(\|[^>]*)?>?$")
@@ -92,12 +93,18 @@ class Source:
     check: CheckSlot | None = None  # set by the resolver; None: the default pool, no per-user limit
 
 
-async def _spool(chunks: AsyncIterator[bytes], name: str, into: Path) -> Spooled:
+async def _spool(
+    chunks: AsyncIterator[bytes], name: str, into: Path, meter: DownloadMeter | None = None
+) -> Spooled:
     """Copy a download (any source: Slack, Teams, a URL) to a file under `into`, within DOWNLOAD_TIMEOUT
-    seconds and READ_TIMEOUT seconds between chunks; every failure becomes a readable `DataError`."""
+    seconds and READ_TIMEOUT seconds between chunks; every failure becomes a readable `DataError`. `meter`
+    hears of every chunk (progress lines for the person waiting)."""
     path = into / f"{secrets.token_hex(4)}-{_safe_name(name)}"
     try:
-        return await _write_chunks(chunks, name, path)
+        spooled = await _write_chunks(chunks, name, path, meter)
+        if meter is not None:
+            await meter.done()
+        return spooled
     except BaseException:
         path.unlink(missing_ok=True)  # a partial copy is of no use; free the space now
         raise
@@ -108,10 +115,12 @@ async def _spool(chunks: AsyncIterator[bytes], name: str, into: Path) -> Spooled
             await closer()
 
 
-async def _write_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> Spooled:
+async def _write_chunks(
+    chunks: AsyncIterator[bytes], name: str, path: Path, meter: DownloadMeter | None
+) -> Spooled:
     try:
         async with asyncio.timeout(DOWNLOAD_TIMEOUT):
-            return await _copy_chunks(chunks, name, path)
+            return await _copy_chunks(chunks, name, path, meter)
     except TimeoutError:
         raise DataError(
             f"Could not download `{name}`: it did not finish within {_duration(DOWNLOAD_TIMEOUT)}.",
@@ -132,7 +141,9 @@ async def _write_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> 
         ) from None
 
 
-async def _copy_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> Spooled:
+async def _copy_chunks(
+    chunks: AsyncIterator[bytes], name: str, path: Path, meter: DownloadMeter | None = None
+) -> Spooled:
     size = 0
     source = aiter(chunks)
     with open(path, "wb") as out:  # noqa: ASYNC230 - writes go through to_thread below
@@ -158,6 +169,8 @@ async def _copy_chunks(chunks: AsyncIterator[bytes], name: str, path: Path) -> S
                     hint="Split the data, or import it from Azure Blob storage with a URL.",
                 )
             await asyncio.to_thread(out.write, chunk)
+            if meter is not None:
+                await meter.add(len(chunk))
     return Spooled(name=name, path=path, size=size)
 
 
@@ -316,10 +329,13 @@ def _wbits(encoding: str, first: bytes) -> int:
     return zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS
 
 
-async def download(url: str, into: Path, *, local: bool, name: str | None = None) -> Spooled:
+async def download(
+    url: str, into: Path, *, local: bool, name: str | None = None, progress: Progress | None = None
+) -> Spooled:
     """Download `url` into a spooled file under `into`, guarded for a shared bot (see `_check_target`):
     at most MAX_CONCURRENT_DOWNLOADS at once, the whole download within DOWNLOAD_TIMEOUT seconds.
-    Local use (`local`): http and loopback are allowed (the embedded emulator, tests)."""
+    Local use (`local`): http and loopback are allowed (the embedded emulator, tests). `progress` says how big
+    it is (the answer's Content-Length) and how far it got."""
     name = name or url_name(url)
     try:
         async with (
@@ -333,7 +349,10 @@ async def download(url: str, into: Path, *, local: bool, name: str | None = None
         ):
             response = await _open(http, url, name, local=local)
             try:
-                return await _spool(_decoded_body(response, name), name, into)
+                meter = None
+                if progress is not None:
+                    meter = await progress.download(name, _plain_length(response))
+                return await _spool(_decoded_body(response, name), name, into, meter)
             finally:
                 await response.aclose()
     except TimeoutError:
@@ -342,6 +361,18 @@ async def download(url: str, into: Path, *, local: bool, name: str | None = None
         ) from None
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
         raise DataError(f"Could not download `{name}`: {_reason(exc)}.") from None
+
+
+def _plain_length(response: httpx.Response) -> int | None:
+    """The body's size from Content-Length when it is sent as is (a compressed body's length is not the
+    file's size)."""
+    if response.headers.get("Content-Encoding", "").strip().lower() not in ("", "identity"):
+        return None
+    try:
+        length = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+    return length if length > 0 else None
 
 
 class SourceResolver:
@@ -354,6 +385,7 @@ class SourceResolver:
         prefix = f"{SPOOL_PREFIX}{os.getpid()}-"
         self.tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
         self._unused = list(cmd.attachments)
+        self.progress = Progress.of(cmd)
         self._check = CheckSlot(
             ctx.checks or default_pool(),
             f"{cmd.platform}:{cmd.user.id}",
@@ -384,7 +416,9 @@ class SourceResolver:
             return await self._fetch("slack", ref, ref)
         url = URL.match(ref)
         if url:
-            spooled = await download(url.group(1), self.tmp, local=self.ctx.local_files)
+            spooled = await download(
+                url.group(1), self.tmp, local=self.ctx.local_files, progress=self.progress
+            )
             spooled.import_url = url.group(1)
             return Source(label=spooled.name, spooled=spooled)
         local = self._local(ref)
@@ -402,7 +436,11 @@ class SourceResolver:
             if not attachment.url.startswith(("https://", "http://")):
                 raise DataError(f"I cannot read the attached file `{attachment.name}`.")
             spooled = await download(
-                attachment.url, self.tmp, local=self.ctx.local_files, name=_safe_name(attachment.name)
+                attachment.url,
+                self.tmp,
+                local=self.ctx.local_files,
+                name=_safe_name(attachment.name),
+                progress=self.progress,
             )
             return Source(label=attachment.name, spooled=spooled)
         return await self._fetch(fetcher_key, ref, attachment.name)
@@ -412,7 +450,9 @@ class SourceResolver:
         if fetcher is None:
             raise DataError(f"Files from {platform} cannot be read here: that platform is not configured.")
         name, chunks = await fetcher(ref, user=self.cmd.user, conversation=self.cmd.conversation)
-        return Source(label=name or label, spooled=await _spool(chunks, name or label, self.tmp))
+        size = chunks.size if isinstance(chunks, FileStream) else None
+        meter = await self.progress.download(name or label, size)
+        return Source(label=name or label, spooled=await _spool(chunks, name or label, self.tmp, meter))
 
     def _local(self, ref: str) -> Path | None:
         if not self.ctx.local_files:

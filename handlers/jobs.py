@@ -19,7 +19,7 @@ from bot.azure.errors import AzureError, rai_failure
 from bot.azure.models import Checkpoint, FineTuningJob, JobEvent, JobStatus, normalise_status
 from bot.context import Context
 from bot.errors import InvalidState, NotAllowed, NotFound, UsageError
-from bot.model import Action, Command, Conversation, Reply, User
+from bot.model import Action, Command, Conversation, MessageRef, Reply, User
 from bot.policy import Act
 from bot.router import Arg, Opt, Router
 from bot.store import StoredJob
@@ -31,6 +31,8 @@ from cards.markup import literal
 from cards.model import Button, Card, Tone
 from cards.views import CheckpointView, EventPageView, EventView, JobView, epoch
 from handlers.paused import find_pause_checkpoint, is_paused
+from handlers.estimates import estimate_note
+from handlers.job_cards import refresh_job_cards
 
 router = Router("jobs")
 
@@ -174,6 +176,7 @@ def job_view(
         rai_phase=rai.phase if rai else None,
         rai_categories=tuple(RAI_WORDS.get(c, c.replace("_", " ")) for c in rai.categories) if rai else (),
         pause_checkpoint=checkpoint_view(pause_checkpoint, True) if pause_checkpoint else None,
+        data_note=estimate_note(job),
     )
 
 
@@ -447,8 +450,17 @@ def _check_allowed(verb: str, job: FineTuningJob) -> None:
 
 
 async def change_job(
-    ctx: Context, verb: str, job_id: str, resource: str | None, who: User, platform: str
+    ctx: Context,
+    verb: str,
+    job_id: str,
+    resource: str | None,
+    who: User,
+    platform: str,
+    *,
+    source: MessageRef | None = None,
 ) -> Card:
+    """Cancel, pause or resume; the job's card as it is now. The job's cards elsewhere (its home channel,
+    wherever someone ran `status`) are updated too, all but `source` (the card being answered in place)."""
     await may_manage(ctx, who, job_id, resource)
     client = ctx.azure.data(resource)
     job = await client.get_job(job_id)
@@ -463,10 +475,12 @@ async def change_job(
         detail={"status_before": job.status, "status_after": changed.status},
     )
     await ctx.store.set_job_status(job.id, changed.status)
-    return job_card(
+    card = job_card(
         job_view(changed),
         f"{verb.capitalize()} requested by {literal(who.name or who.id)} at {when(ctx.azure_now(resource), seconds=True)}",
     )
+    refresh_job_cards(ctx, job.id, card, skip=source)
+    return card
 
 
 def cancel_confirmation(job_id: str, resource: str | None) -> Card:
@@ -571,7 +585,9 @@ async def _change_button(ctx: Context, action: Action, verb: str) -> list[Reply]
     changed, instead of an error card."""
     job_id, resource = _payload_job(action)
     try:
-        card = await change_job(ctx, verb, job_id, resource, action.user, action.platform)
+        card = await change_job(
+            ctx, verb, job_id, resource, action.user, action.platform, source=action.message
+        )
     except InvalidState as exc:
         current = await job_status_card(ctx, job_id, resource)
         note = Card(title="Nothing changed", tone=Tone.INFO, text=exc.message, summary=exc.message)

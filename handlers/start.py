@@ -53,6 +53,7 @@ from handlers.data import (
     validate_source,
     wait_until_ready,
 )
+from handlers.estimates import remember_estimate
 from handlers.help import error_reply_card, trigger_for
 from handlers.jobs import RESOURCE, job_view, remember_examples
 from handlers.reconcile import REPLICA, delete_files, pending_note, spawn
@@ -255,6 +256,8 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
     note = data_summary(training, validation)
     stamp = when(ctx.azure_now(prm["resource"]), seconds=True)
     card = job_card(job_view(outcome), f"Started by {literal(by)} at {stamp}", note=note)
+    if training.report is not None:  # later cards of the job: the same line, with Azure's epochs once known
+        remember_estimate(outcome.id, training.report, validation.report if validation else None)
     return [] if await attempt.announce(card) else [Reply(card)]
 
 

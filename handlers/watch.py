@@ -20,7 +20,7 @@ notice for safety failures). Dedupe keys: (job, event range | status | step, con
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -273,11 +273,14 @@ def poll_step(
     cancelled_by: str | None = None,
     prices: PriceTable | None = None,
     pause_checkpoint: Checkpoint | None = None,
+    holders: Collection[str] = (),
 ) -> PollResult:
     """One poll of one job: (stored state and cursor, the job and its events as Azure sends them now) ->
     (notifications, new state and cursor, done, next poll). Pure: the same inputs give the same keys.
     `pause_checkpoint`: a paused job's deployable checkpoint (handlers/paused.py), looked for by the runner
-    until the state has one; when it first appears the card is updated to offer it."""
+    until the state has one; when it first appears the card is updated to offer it.
+    `holders`: conversations that show a card of this job (stored message refs); on a status change each of
+    them gets its card updated too, not only the streaming targets (a quiet home, a `status` elsewhere)."""
     normal = normalise_status(job.status)
     status = normal.word  # what the state keeps and the cards show; decisions below use `normal.kind`
     fresh = unseen(events, cursor)
@@ -345,11 +348,14 @@ def poll_step(
         footer = f"Updated {when(epoch(now), seconds=True)} · watched"
         card = job_card(view, footer, note=progress_note(new_state))
         point = f":{point_id}" if point_id else ""
-        for t in streams:
+        showing = [t.conversation for t in streams]
+        if changed:
+            showing += sorted(set(holders) - set(showing))
+        for conversation in showing:
             queued.append(
                 Queued(
-                    f"card:{job.id}:{status}:{step}{point}:{t.conversation}",
-                    t.conversation,
+                    f"card:{job.id}:{status}:{step}{point}:{conversation}",
+                    conversation,
                     _payload("update", card, job_key(job.id)),
                 )
             )

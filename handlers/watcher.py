@@ -41,6 +41,7 @@ from bot.store import OutboxItem, Subscription, WatchedJob
 from bot.store.base import utcnow
 from bot.store.conversations import StoredConversation
 from cards.alerts import AlertExtras
+from cards.jobs import job_key
 from cards.serial import card_from_json
 from handlers.paused import find_pause_checkpoint
 from handlers.watch import PollResult, WatchState, poll_step, targets_for, wants_events
@@ -172,13 +173,23 @@ class Watcher:
         if not watched:
             return
         watchers = await store.watchers_of(ids)
+        shown = await store.card_holders(job_key(i) for i in ids)
+        holders = {i: [conv for conv, _ in shown.get(job_key(i), ())] for i in ids}
         homes = {w.job.home_conversation for w in watched if w.job.home_conversation}
         quiet = await store.quiet_conversations(homes)
         sub_targets = [(s.conversation_key, s.statuses, s.created_at.timestamp()) for s in subs]
         results = await asyncio.gather(
             *(
                 self._poll_job(
-                    client, resource, w, listing.get(w.job.job_id), watchers, quiet, sub_targets, gate
+                    client,
+                    resource,
+                    w,
+                    listing.get(w.job.job_id),
+                    watchers,
+                    quiet,
+                    sub_targets,
+                    gate,
+                    holders.get(w.job.job_id, []),
                 )
                 for w in watched
             )
@@ -210,6 +221,7 @@ class Watcher:
         quiet: set[str],
         subs: Sequence[tuple[str, frozenset[str], float]],
         gate: asyncio.Semaphore,
+        holders: Sequence[str] = (),
     ) -> tuple[str, datetime | None]:
         """Run one job's step; returns (job id, next poll) when nothing needs writing but the reschedule."""
         stored = watched.job
@@ -248,6 +260,7 @@ class Watcher:
                     extras=extras,
                     cancelled_by=cancelled_by,
                     pause_checkpoint=point,
+                    holders=holders,
                 )
             except NotFound:
                 log.info("watch: job %s no longer exists; not watching it any more", stored.job_id)

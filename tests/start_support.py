@@ -55,12 +55,22 @@ async def slash(bot_url: str, text: str, *, user: str, channel: str, name: str =
 
 
 def heard(slack: FakeSlackApi, channel: str) -> list[str]:
-    """Every message the bot posted in `channel` (posted, private or updated), as searchable text."""
+    """Every message the bot posted in `channel` (posted, private or updated), as searchable text; the
+    private progress lines shown while it works ("⏳ Checking ...") are not answers and are left out."""
     return [
         json.dumps(args.get("blocks")) + " " + str(args.get("text", ""))
         for args in slack.messages()
-        if args.get("channel") == channel
+        if args.get("channel") == channel and not is_progress_line(args)
     ]
+
+
+def is_progress_line(message: dict[str, Any]) -> bool:
+    blocks = message.get("blocks") or []
+    return (
+        len(blocks) == 1
+        and blocks[0].get("type") == "context"
+        and str(message.get("text", "")).startswith("⏳")
+    )
 
 
 async def eventually(

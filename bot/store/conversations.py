@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,27 @@ class ConversationStore(StoreBase):
             return None
         conversation_id = row.conversation_id or conversation_key.split(":", 1)[-1]
         return MessageRef(platform=row.platform, conversation_id=conversation_id, message_id=row.message_id)
+
+    async def card_holders(self, card_keys: Iterable[str]) -> dict[str, list[tuple[str, MessageRef]]]:
+        """Every stored message of each card key (e.g. all the job cards of one job, one per conversation that
+        shows it): card key -> [(conversation key, message)], for updating them all on a change."""
+        keys = list(dict.fromkeys(card_keys))
+        if not keys:
+            return {}
+        query = select(card_messages, conversations.c.conversation_id).join(
+            conversations, conversations.c.key == card_messages.c.conversation_key, isouter=True
+        )
+        query = query.where(card_messages.c.card_key.in_(keys))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        found: dict[str, list[tuple[str, MessageRef]]] = {}
+        for row in rows:
+            conversation_id = row.conversation_id or row.conversation_key.split(":", 1)[-1]
+            ref = MessageRef(
+                platform=row.platform, conversation_id=conversation_id, message_id=row.message_id
+            )
+            found.setdefault(row.card_key, []).append((row.conversation_key, ref))
+        return found
 
 
 def remember_message_stmt(store: StoreBase, card_key: str, conversation_key: str, ref: MessageRef) -> Any:

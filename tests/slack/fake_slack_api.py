@@ -164,9 +164,10 @@ class FakeSlackApi:
         return [c for c in self.calls if c.method == "chat.postMessage" and not c.refused]
 
     def messages(self) -> list[dict[str, Any]]:
-        """Every message body the bot sent (posts, ephemerals, updates, response_url posts)."""
+        """Every message body the bot sent (posts, ephemerals, updates, response_url posts; a response_url
+        post that deletes the original carries no message)."""
         kinds = ("chat.postMessage", "chat.postEphemeral", "chat.update", "response_url")
-        return [c.args for c in self.calls if c.method in kinds]
+        return [c.args for c in self.calls if c.method in kinds and not c.args.get("delete_original")]
 
     async def wait_for(self, method: str, count: int = 1) -> list[Call]:
         """Wait until `method` was called `count` times (the timeout is a safety net against a hang only)."""

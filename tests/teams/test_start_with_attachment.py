@@ -82,3 +82,20 @@ async def test_invalid_attachment_gets_the_report_and_starts_nothing(
     assert "Line" in report and "bad.jsonl" in report
     assert bot.emulator.state.counters["files.upload"] == 0
     assert bot.emulator.state.counters["jobs.create"] == 0
+
+
+async def test_checking_an_attachment_shows_a_typing_indicator_before_the_job_card(
+    bot: RunningBot, connector: FakeConnector, file_host: str
+) -> None:
+    """Progress on Teams is kept light: a typing indicator while the file is fetched and checked."""
+    activity = with_file(connector, f"start {MODEL}", f"{file_host}/good_training.jsonl", "train.jsonl")
+    status, _ = await post(bot, activity)
+    assert status == 200
+    await connector.wait_until(lambda _: any("ftjob-" in text for text in cards(connector)))
+    kinds = [c.activity_type for c in connector.calls]
+    first_card = next(
+        i
+        for i, c in enumerate(connector.calls)
+        if any("ftjob-" in card_text(a["content"]) for a in c.body.get("attachments") or [])
+    )
+    assert "typing" in kinds[:first_card], kinds
