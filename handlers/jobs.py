@@ -30,9 +30,9 @@ from cards.jobs import CANCEL, CHECKPOINTS, EVENTS, PAUSE, REFRESH, RESUME, SHOW
 from cards.markup import literal
 from cards.model import Button, Card, Tone
 from cards.views import CheckpointView, EventPageView, EventView, JobView, epoch
-from handlers.paused import find_pause_checkpoint, is_paused
 from handlers.estimates import estimate_note
 from handlers.job_cards import refresh_job_cards
+from handlers.paused import find_pause_checkpoint, is_paused
 
 router = Router("jobs")
 
