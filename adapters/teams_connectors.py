@@ -9,9 +9,9 @@ call inside the event loop.
 
 `CachedConnectors` wraps the authentication the adapter is built with; the factories it hands out keep their
 clients in a small LRU keyed by (app id, service URL, audience), and user token clients by app id. Each
-cached client keeps its own credentials object, whose MSAL cache renews the token before it expires; `create`
-reads the token on a worker thread when the client is handed out, so the sends of the turn find it cached
-and a fetch from Azure AD (first use, renewal) never blocks the event loop.
+cached client keeps its own credentials object, whose MSAL cache renews the token before it expires; before
+each send the token is read on a worker thread (`TokenOffLoop`), so msrest's synchronous read finds it
+cached and a fetch from Azure AD (first use, renewal) never blocks the event loop.
 
     cloud = CloudAdapter(CachedConnectors(ConfigurationBotFrameworkAuthentication(config)))
 """
@@ -33,6 +33,8 @@ from botframework.connector.auth import (
     ConnectorFactory,
     UserTokenClient,
 )
+from msrest.pipeline import AsyncHTTPPolicy
+from msrest.pipeline.async_requests import AsyncRequestsCredentialsPolicy
 
 __all__ = ["CachedConnectors", "CachingConnectorFactory", "ClientCache"]
 
@@ -82,16 +84,41 @@ def app_id_of(claims_identity: ClaimsIdentity | None) -> str:
     return str(app_id or "")
 
 
-async def warm_token(client: ConnectorClient) -> None:
-    """Read the client's access token on a worker thread: MSAL answers from its cache, or fetches (and caches)
-    a token from Azure AD there, so msrest's synchronous read during the send does not block the loop."""
+class TokenOffLoop(AsyncHTTPPolicy):
+    """Before msrest's credentials policy reads the token synchronously (inside the event loop), read it on a
+    worker thread: MSAL answers from its cache, or fetches (and caches) a new token from Azure AD there."""
+
+    def __init__(self, credentials: Any) -> None:
+        super().__init__()
+        self.credentials = credentials
+
+    async def send(self, request: Any, **kwargs: Any) -> Any:
+        try:
+            await asyncio.to_thread(self.credentials.get_access_token)
+        except Exception as exc:  # the credentials policy tries again and reports it where the send fails
+            log.warning("Teams: could not get a token for the Bot Connector (%s)", type(exc).__name__)
+        assert self.next is not None  # linked by `fetch_tokens_off_loop`
+        return await self.next.send(request, **kwargs)
+
+
+def fetch_tokens_off_loop(client: ConnectorClient) -> bool:
+    """Put `TokenOffLoop` in front of the client's credentials policy (msrest's pipeline is a linked list of
+    policies); False, and the client left as it is, when it has no credentials to fetch or another shape."""
     credentials: Any = getattr(client.config, "credentials", None)
     if credentials is None or not getattr(credentials, "microsoft_app_id", None):
-        return  # anonymous (local use): no token
-    try:
-        await asyncio.to_thread(credentials.get_access_token)
-    except Exception as exc:  # the send will try again and report the failure where it is seen
-        log.warning("Teams: could not get a token for the Bot Connector (%s)", type(exc).__name__)
+        return False  # anonymous (local use): no token
+    policies = getattr(client.config.pipeline, "_impl_policies", None)
+    if not isinstance(policies, list):
+        return False
+    at = next((i for i, p in enumerate(policies) if isinstance(p, AsyncRequestsCredentialsPolicy)), None)
+    if at is None:
+        return False
+    policy = TokenOffLoop(credentials)
+    policy.next = policies[at]
+    if at > 0:
+        policies[at - 1].next = policy
+    policies.insert(at, policy)
+    return True
 
 
 class CachingConnectorFactory(ConnectorFactory):
@@ -109,8 +136,9 @@ class CachingConnectorFactory(ConnectorFactory):
         key = (self.app_id, service_url or "", audience or self._default_audience)
         client = self._cache.get(key)
         if client is None:
-            client = self._cache.put(key, await self.inner.create(service_url, audience))
-        await warm_token(client)
+            built = await self.inner.create(service_url, audience)
+            fetch_tokens_off_loop(built)
+            client = self._cache.put(key, built)
         return client
 
 
