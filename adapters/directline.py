@@ -9,7 +9,8 @@ activities by polling with watermarks or over the WebSocket stream), as it would
 This module plays the part of a Bot Framework channel: a user's activity becomes the Activity a channel would
 deliver to `/api/messages` (personal conversation, `serviceUrl` pointing at a local connector served here) and
 runs through the same turn as Teams (`adapters.teams.TeamsAdapter`, platform "web", same router, same Adaptive
-Cards). The bot's replies, updates and proactive sends come back through that connector
+Cards); that adapter, and with it the Bot Framework SDK, is loaded when the page is first opened
+(adapters/directline_turns.py), so a bot serving only Slack does not import it at start-up. The bot's replies, updates and proactive sends come back through that connector
 (`/_ftbot/connector/<key>/v3/conversations/...`) and are appended to the conversation the page watches.
 
 Web Chat only acts on `Action.Submit` and `Action.OpenUrl` (it ignores `Action.Execute`), and its Submit does
@@ -48,17 +49,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
+from adapters.directline_turns import LazySender, LazyTurns
 from adapters.inflight import InFlight
-from adapters.teams import INVOKE_EXECUTE, TeamsAdapter, TeamsSender
 from bot.config import Settings
 from bot.model import Platform
 from bot.notifier import Notifier
 from bot.router import Dispatcher
+
+if TYPE_CHECKING:
+    from adapters.teams import TeamsAdapter
 
 __all__ = ["API", "DirectLine", "mount_directline"]
 
@@ -67,6 +72,8 @@ log = logging.getLogger(__name__)
 API = "/v3/directline"
 CONNECTOR = "/_ftbot/connector"
 BUNDLE_ROUTE = "/webchat/webchat.js"
+# adapters.teams_translate.INVOKE_EXECUTE, not imported from there: that loads the Bot Framework SDK.
+INVOKE_EXECUTE = "adaptiveCard/action"
 PLATFORM: Platform = "web"
 CHANNEL_ID = "webchat"
 BOT = {"id": "ftbot", "name": "ftbot", "role": "bot"}
@@ -360,7 +367,7 @@ class DirectLine:
     def __init__(
         self,
         settings: Settings,
-        turns: TeamsAdapter,
+        turns: LazyTurns,
         *,
         resource: str,
         secret: str | None,
@@ -445,6 +452,7 @@ class DirectLine:
             )
         if not self.bundle.present:
             return web.Response(status=503, text=f"ftbot: {BUNDLE_MISSING}")
+        self.turns.warm()  # a message will follow: load the Teams adapter meanwhile
         self.bundle.prepare()
         template = (resources.files("adapters") / "directline_page.html").read_text(encoding="utf-8")
         body = template.replace("{{BUNDLE_URL}}", f"{BUNDLE_ROUTE}?v={self.bundle.version}").replace(
@@ -529,6 +537,7 @@ class DirectLine:
             conv = self._conversation(grant.conversation_id)
             token = value
         self._service_url = self._service_url or self._own_url(request)
+        self.turns.warm()
         status = 200 if conv.started else 201
         conv.started = True
         return web.json_response(self._conversation_body(request, conv, token), status=status)
@@ -688,7 +697,8 @@ class DirectLine:
 
     async def _turn(self, conv: Conversation, activity: dict[str, Any]) -> None:
         try:
-            status, answer = await self.turns.process(activity)
+            adapter = await self.turns.get()
+            status, answer = await adapter.process(activity)
         except Exception:
             log.exception("Web chat: a turn failed")
             return
@@ -815,7 +825,13 @@ def mount_directline(
     # The channel runs its turns through its own anonymous Teams adapter: it is the channel, in-process, so
     # there is no Bot Framework token to check, and its connector is this process.
     local = settings.model_copy(update={"microsoft_app_id": "", "microsoft_app_password": None})
-    turns = TeamsAdapter(local, dispatcher, store, platform=PLATFORM)
+
+    def build(teams: ModuleType) -> TeamsAdapter:
+        adapter: TeamsAdapter = teams.TeamsAdapter(local, dispatcher, store, platform=PLATFORM)
+        return adapter
+
+    # Built (and the Bot Framework SDK loaded) when the page is first used, not at start-up.
+    turns = LazyTurns(build)
     bundle = Bundle(settings.webchat_dir or default_bundle_dir())
     if not bundle.present:
         log.warning("Local chat page: %s", BUNDLE_MISSING)
@@ -849,5 +865,5 @@ def mount_directline(
     for method, path, handler in routes:
         app.router.add_route(method, path, _answering_errors(handler))
     app.on_shutdown.append(directline.on_shutdown)
-    notifier.register(TeamsSender(turns))
+    notifier.register(LazySender(turns, PLATFORM))
     return directline

@@ -344,7 +344,6 @@ def _mount_adapters(
 ) -> dict[str, Any]:
     from adapters.directline import mount_directline
     from adapters.slack import mount_slack
-    from adapters.teams import mount_teams
 
     mounted: dict[str, Any] = {}
     # The local chat page (Web Chat over a local Direct Line): on loopback, or with a secret.
@@ -356,9 +355,14 @@ def _mount_adapters(
         mounted["slack"] = slack
     # Without an app id nothing authenticates Teams requests: serve them only when opted in (or the embedded
     # default) and on a loopback address (local use: the Bot Framework Emulator, tests).
+    # The Bot Framework SDK is imported only when Teams is served (the chat page loads it when first opened).
     if settings.microsoft_app_id:
+        from adapters.teams import mount_teams
+
         mounted["teams"] = mount_teams(app, settings, dispatcher, store, notifier)
     elif settings.teams_unauthenticated() and _is_loopback(settings.host):
+        from adapters.teams import mount_teams
+
         local = settings.model_copy(update={"teams_no_auth": True})
         mounted["teams"] = mount_teams(app, local, dispatcher, store, notifier)
     elif settings.teams_unauthenticated():
