@@ -6,9 +6,11 @@ cache and renewal contract it keeps), fetched off the event loop and renewed whe
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,7 +18,8 @@ from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth.microsoft_app_credentials import MicrosoftAppCredentials
 from msrest.universal_http.requests import ClientRetryPolicy
 
-from adapters.teams_connectors import ClientCache
+from adapters.teams_connectors import ClientCache, pass_plain_json_through, plain_json
+from adapters.teams_translate import card_activity
 from cards.model import Card
 from tests.teams.conftest import BotFactory, TeamsBot, payload
 from tests.teams.fake_connector import FakeConnector, running_connector
@@ -202,3 +205,35 @@ async def test_with_credentials_one_token_is_fetched_off_the_loop_and_renewed_wh
     assert service.issued == 2
     assert loop_thread not in service.fetch_threads  # a fetch from Azure AD never blocks the event loop
     assert built.connectors == 1
+
+
+# -- serialization ------------------------------------------------------------------------------------------------
+
+
+def test_a_plain_json_card_is_passed_through_and_serializes_as_msrest_would() -> None:
+    card = Card(title="Job `ftjob-1`", text="**running** — 3/10 epochs · ünïcode", buttons=())
+    activity = card_activity(card)
+    activity.channel_data = {"tenant": {"id": "tenant-1111"}, "when": datetime(2026, 1, 2, tzinfo=UTC)}
+    stock = ConnectorClient(MicrosoftAppCredentials.empty(), base_url="http://127.0.0.1:9/")
+    fast = ConnectorClient(MicrosoftAppCredentials.empty(), base_url="http://127.0.0.1:9/")
+    pass_plain_json_through(fast)
+
+    expected = stock._serialize.body(activity, "Activity")
+    got = fast._serialize.body(activity, "Activity")
+
+    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    assert got["channelData"]["when"] == "2026-01-02T00:00:00.000Z"  # not plain JSON: msrest's way
+
+
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [
+        ({"a": [1, 2.5, True, None, "x", {"b": []}]}, True),
+        ([], True),
+        ({1: "int key"}, False),
+        ({"a": (1, 2)}, False),
+        ([datetime(2026, 1, 1)], False),
+    ],
+)
+def test_plain_json(value: Any, plain: bool) -> None:
+    assert plain_json(value) is plain
