@@ -1,22 +1,24 @@
 """Teams messages answered: ftbot's `/api/messages` against a minimal botbuilder bot, in the same run.
 
-Four processes: a stand-in Bot Connector that accepts every reply (`{"id": ...}`, as the real one answers);
+Five processes: a stand-in Bot Connector that accepts every reply (`{"id": ...}`, as the real one answers);
 ftbot (`bot.app.start_bot` on its embedded default: the emulator in-process, Teams served unauthenticated on
 loopback, a SQLite file) with one fine-tuning job created in the emulator; a minimal botbuilder bot (the same
 `CloudAdapter` class, `ConfigurationBotFrameworkAuthentication` without credentials, an `ActivityHandler`
-that echoes the text: the SDK's own sample, no ftbot); and a client. Both bots reply through the stand-in
-connector within the turn, so the time from POSTing an activity to its HTTP response includes posting the
-reply. The client sends the same Teams personal-chat activity (recorded payload, a new id each time) one at
+that echoes the text: the SDK's own sample, no ftbot); the same bot with ftbot's connector-client cache; and
+a client. Every bot replies through the stand-in connector within the turn, so the time from POSTing an
+activity to its HTTP response includes posting the reply. The client sends the same Teams personal-chat activity (recorded payload, a new id each time) one at
 a time (`--concurrency` for more), to each bot in turn, round after round:
 
     ftbot `help`            the command list card (no Azure call)
     ftbot `status <job>`    the job card (one call to the emulator's data plane)
     minimal bot             `help`, echoed as text
+    minimal, cached clients the same bot with ftbot's connector-client cache (adapters/teams_connectors.py):
+                            the SDK's floor without its per-turn client construction, for information
 
-    .venv/bin/python bench/teams.py [--n 300] [--rounds 3] [--concurrency 1]
+    .venv/bin/python bench/teams.py [--n 300] [--rounds 3] [--concurrency 1] [--ftbot-source /work/main]
 
 Prints p50/p99 and messages/s per round and pooled over the rounds (after a warm-up of 20 per bot), the
-p50 ratio of each ftbot command to the minimal bot, and whether the goal (ftbot's p50 <= 1.0x the minimal
+p50 ratio of each ftbot command to the minimal bot (and to the one with cached clients), and whether the goal (ftbot's p50 <= 1.0x the minimal
 bot's) is met. Exit code 1 when a reply is missing at the connector or a request was not answered 200.
 """
 
@@ -42,7 +44,9 @@ import aiohttp
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The ftbot process may run another checkout (`--ftbot-source`, for a before/after in one run).
+SOURCE_ENV = "FTBOT_BENCH_SOURCE"
+sys.path.insert(0, os.environ.get(SOURCE_ENV) or str(ROOT))
 
 PAYLOAD = ROOT / "tests" / "teams" / "payloads" / "message_personal.json"
 API = {"api-version": "2025-04-01-preview"}
@@ -94,8 +98,9 @@ def connector_main() -> None:
     asyncio.run(serve_forever(app, ""))
 
 
-def minimal_main() -> None:
-    """The minimal botbuilder bot: the SDK's echo sample on the same adapter class."""
+def minimal_main(tuned: bool = False) -> None:
+    """The minimal botbuilder bot: the SDK's echo sample on the same adapter class; `tuned`: with ftbot's
+    connector-client cache (adapters/teams_connectors.py), the floor ftbot's own work is added to."""
     from botbuilder.core import ActivityHandler, MessageFactory, TurnContext
     from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
@@ -109,7 +114,12 @@ def minimal_main() -> None:
         async def on_message_activity(self, turn_context: TurnContext) -> None:
             await turn_context.send_activity(MessageFactory.text(f"Echo: {turn_context.activity.text}"))
 
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(Config()))
+    authentication: Any = ConfigurationBotFrameworkAuthentication(Config())
+    if tuned:
+        from adapters.teams_connectors import CachedConnectors
+
+        authentication = CachedConnectors(authentication)
+    adapter = CloudAdapter(authentication)
     bot = EchoBot()
 
     async def messages(request: web.Request) -> web.Response:
@@ -130,6 +140,9 @@ def ftbot_main() -> None:
     from emulator import datasets
 
     logging.basicConfig(level=logging.ERROR)
+    import bot
+
+    print(f"ftbot from {Path(bot.__file__).parent.parent}", file=sys.stderr)
 
     async def run(tmp: str) -> None:
         settings = load_settings(
@@ -202,7 +215,7 @@ class Child:
         self.extra = extra
 
     @classmethod
-    async def start(cls, role: str) -> Child:
+    async def start(cls, role: str, source: Path = ROOT) -> Child:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             __file__,
@@ -210,7 +223,7 @@ class Child:
             role,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, SOURCE_ENV: str(source)},
         )
         assert proc.stdout is not None
         async with asyncio.timeout(60):
@@ -281,15 +294,17 @@ def report(name: str, samples: Sequence[float], wall: float) -> float:
     return p50
 
 
-async def main(n: int, rounds: int, concurrency: int) -> int:
+async def main(n: int, rounds: int, concurrency: int, source: Path) -> int:
     connector = await Child.start("connector")
-    ftbot = await Child.start("ftbot")
+    ftbot = await Child.start("ftbot", source)
     minimal = await Child.start("minimal")
+    tuned = await Child.start("tuned")
     try:
         service_url = f"{connector.url}/"
         job = ftbot.extra
         cases = {
             "minimal botbuilder bot": (f"{minimal.url}/api/messages", "help"),
+            "minimal, cached clients": (f"{tuned.url}/api/messages", "help"),
             "ftbot `help`": (f"{ftbot.url}/api/messages", "help"),
             "ftbot `status <job>`": (f"{ftbot.url}/api/messages", f"status {job}"),
         }
@@ -316,13 +331,16 @@ async def main(n: int, rounds: int, concurrency: int) -> int:
         for name in ("ftbot `help`", "ftbot `status <job>`"):
             ratio = p50s[name] / baseline if baseline > 0 else float("inf")
             met = met and ratio <= GOAL_RATIO
-            print(f"  p50 ratio {name} / minimal bot: {ratio:.2f}x")
+            tuned_ratio = p50s[name] / p50s["minimal, cached clients"]
+            print(
+                f"  p50 ratio {name} / minimal bot: {ratio:.2f}x   (/ minimal with cached clients: {tuned_ratio:.2f}x)"
+            )
         print(f"  goal (p50 <= {GOAL_RATIO:g}x the minimal botbuilder bot): {'met' if met else 'NOT met'}")
         got = await replies(connector)
         print(f"  replies at the connector: {got}/{expected}")
         return 0 if got == expected else 1
     finally:
-        await asyncio.gather(connector.stop(), ftbot.stop(), minimal.stop())
+        await asyncio.gather(connector.stop(), ftbot.stop(), minimal.stop(), tuned.stop())
 
 
 if __name__ == "__main__":
@@ -330,13 +348,24 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=300, help="messages per bot and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=1, help="requests in flight at a time")
+    parser.add_argument(
+        "--ftbot-source",
+        type=Path,
+        default=ROOT,
+        help="run ftbot from this checkout (e.g. main, for a before/after)",
+    )
     parser.add_argument("--role", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    roles = {"connector": connector_main, "minimal": minimal_main, "ftbot": ftbot_main}
+    roles = {
+        "connector": connector_main,
+        "minimal": minimal_main,
+        "tuned": lambda: minimal_main(tuned=True),
+        "ftbot": ftbot_main,
+    }
     if args.role == "client":
         client_main(args.url, args.concurrency)
     elif args.role:
         roles[args.role]()
     else:
-        sys.exit(asyncio.run(main(args.n, args.rounds, args.concurrency)))
+        sys.exit(asyncio.run(main(args.n, args.rounds, args.concurrency, args.ftbot_source.resolve())))
