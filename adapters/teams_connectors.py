@@ -11,7 +11,12 @@ call inside the event loop.
 clients in a small LRU keyed by (app id, service URL, audience), and user token clients by app id. Each
 cached client keeps its own credentials object, whose MSAL cache renews the token before it expires; before
 each send the token is read on a worker thread (`TokenOffLoop`), so msrest's synchronous read finds it
-cached and a fetch from Azure AD (first use, renewal) never blocks the event loop.
+cached and a fetch from Azure AD (first use, renewal) never blocks the event loop. A card that is plain JSON
+is passed through msrest's serializer as it is (`pass_plain_json_through`) instead of rebuilt value by value.
+
+The key has no tenant: the outbound credentials are the bot's own (its app id, and the tenant it is
+configured with), whatever tenant the conversation is in, as in botbuilder; conversations served from the
+same service URL share a client, as they would share a connection.
 
     cloud = CloudAdapter(CachedConnectors(ConfigurationBotFrameworkAuthentication(config)))
 """
@@ -36,7 +41,15 @@ from botframework.connector.auth import (
 from msrest.pipeline import AsyncHTTPPolicy
 from msrest.pipeline.async_requests import AsyncRequestsCredentialsPolicy
 
-__all__ = ["CachedConnectors", "CachingConnectorFactory", "ClientCache"]
+__all__ = [
+    "CachedConnectors",
+    "CachingConnectorFactory",
+    "ClientCache",
+    "TokenOffLoop",
+    "fetch_tokens_off_loop",
+    "pass_plain_json_through",
+    "plain_json",
+]
 
 log = logging.getLogger(__name__)
 
