@@ -490,6 +490,7 @@ class DirectLine:
             )
         if not self.bundle.present:
             return web.Response(status=503, text=f"ftbot: {BUNDLE_MISSING}")
+        self.turns.warm()  # a message will follow: load the Teams adapter meanwhile
         self.bundle.prepare()
         template = (resources.files("adapters") / "directline_page.html").read_text(encoding="utf-8")
         body = template.replace("{{BUNDLE_URL}}", f"{BUNDLE_ROUTE}?v={self.bundle.version}").replace(
@@ -574,6 +575,7 @@ class DirectLine:
             conv = self._conversation(grant.conversation_id)
             token = value
         self._service_url = self._service_url or self._own_url(request)
+        self.turns.warm()
         status = 200 if conv.started else 201
         conv.started = True
         return web.json_response(self._conversation_body(request, conv, token), status=status)

@@ -10,6 +10,8 @@ attachments; an invoke gets its invoke response in the HTTP body (the updated ca
 clicked card). Work that takes longer than `answer_within` seconds is answered at once ("working on it" /
 a typing indicator) and its replies are sent proactively when ready. Every conversation reference is stored
 for proactive sends, which `TeamsSender` (registered on the notifier for platform "teams") makes later.
+Connector clients (and their credentials' token cache) are kept across turns, per app id, service URL and
+audience (adapters/teams_connectors.py), instead of botbuilder's new clients on every turn.
 
 The local chat page's Direct Line channel (`adapters/directline.py`) runs its activities through a second,
 anonymous instance of this adapter (`platform="web"`, via `process`), so the page gets the same turn.
@@ -41,6 +43,7 @@ from botbuilder.schema import Activity, ActivityTypes, ConversationReference
 
 from adapters.inflight import InFlight
 from adapters.local_only import not_local
+from adapters.teams_connectors import CachedConnectors
 from adapters.teams_delivery import Sleep, TeamsDeliveryError, connector_call
 from adapters.teams_keys import KeyRefresher, install_signing_keys
 from adapters.teams_translate import (
@@ -156,7 +159,9 @@ class TeamsAdapter:
         self.store = store
         self.answer_within = answer_within
         self.app_id = settings.microsoft_app_id
-        self.cloud = CloudAdapter(bot_authentication(settings))
+        # Outbound connector clients (and their credentials' token cache) are kept across turns.
+        self.connectors = CachedConnectors(bot_authentication(settings))
+        self.cloud = CloudAdapter(self.connectors)
         self.sender = TeamsSender(self)
         self._background: set[asyncio.Task[None]] = set()
         # The dispatcher's work for turns still in their HTTP request (not yet handed to `_background`).

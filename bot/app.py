@@ -300,7 +300,10 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
 def _deferred_builds(adapters: dict[str, Any]) -> list[Any]:
     """The `adapters.deferred.Deferred` builds of the mounted adapters (local Teams, the chat page's turns)."""
     found = []
-    for adapter in adapters.values():
+    # The chat page's own adapter is warmed at start-up only when Teams is served anyway (the embedded default:
+    # the SDK is loaded regardless); otherwise the page warms it when first opened.
+    serving = adapters if "teams" in adapters else {k: v for k, v in adapters.items() if k != "web"}
+    for adapter in serving.values():
         for part in (adapter, getattr(adapter, "turns", None)):
             deferred = getattr(part, "deferred", None)
             if deferred is not None:
@@ -398,6 +401,7 @@ def _mount_adapters(
         log.info("Slack is not configured (SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET); /slack/events is off")
     # Without an app id nothing authenticates Teams requests: serve them only when opted in (or the embedded
     # default) and on a loopback address (local use: the Bot Framework Emulator, tests).
+    # The Bot Framework SDK is imported only when Teams is served (the chat page loads it when first opened).
     if settings.microsoft_app_id:
         from adapters.teams import mount_teams
 
