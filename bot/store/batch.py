@@ -216,9 +216,9 @@ def _succeed(batch: _Pending) -> None:
                 # Only the first caller of an id that this commit inserted hears "new"; the rest are repeats.
                 fut.set_result(not (i == 0 and key in batch.inserted))
     for _, waiting in (*batch.messages.values(), *batch.conversations.values()):
-        for fut in waiting:
-            if not fut.done():
-                fut.set_result(None)
+        for done in waiting:
+            if not done.done():
+                done.set_result(None)
 
 
 def _fail(batch: _Pending, exc: BaseException) -> None:
