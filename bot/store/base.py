@@ -142,6 +142,10 @@ class StoreBase:
         module = postgresql if self.dialect == "postgresql" else sqlite
         return module.insert(table)
 
+    def writes_backed_up(self) -> bool:
+        """The request path's write queue is half full: time for the adapters to answer "busy"."""
+        return self.batch.backlog >= self.batch.limit // 2
+
     async def write(self) -> _WriteTx:
         return _WriteTx(self)
 

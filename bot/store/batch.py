@@ -63,14 +63,15 @@ class WriteBatch:
         self._pending = _Pending()
         self._flusher: asyncio.Task[None] | None = None
         self._room: asyncio.Event | None = None
+        self._committing = 0
         self.commits = 0  # transactions committed (for tests and the bench)
         self.written = 0  # callers' writes committed
         self.max_backlog = 0
 
     @property
     def backlog(self) -> int:
-        """Writes queued and not yet committed."""
-        return self._pending.count
+        """Writes queued or being committed."""
+        return self._pending.count + self._committing
 
     # -- the writes -------------------------------------------------------------------------------------------
 
@@ -122,7 +123,7 @@ class WriteBatch:
     # -- the queue --------------------------------------------------------------------------------------------
 
     async def _wait_for_room(self) -> None:
-        while self._pending.count >= self.limit:
+        while self.backlog >= self.limit:
             if self._room is None:
                 self._room = asyncio.Event()
             self._room.clear()
@@ -131,7 +132,7 @@ class WriteBatch:
 
     def _queued(self) -> None:
         self._pending.count += 1
-        self.max_backlog = max(self.max_backlog, self._pending.count)
+        self.max_backlog = max(self.max_backlog, self.backlog)
         self._start()
 
     def _flushing(self) -> bool:
@@ -147,6 +148,7 @@ class WriteBatch:
         await asyncio.sleep(0)
         while self._pending.count:
             batch = self._take()
+            self._committing = batch.count
             try:
                 await self._commit(batch)
             except BaseException as exc:
@@ -159,6 +161,7 @@ class WriteBatch:
                 self.commits += 1
                 self.written += batch.count
             finally:
+                self._committing = 0
                 if self._room is not None:
                     self._room.set()
 
