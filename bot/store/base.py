@@ -184,22 +184,20 @@ class _WriteTx:
         self._conn_cm: Any = None
 
     async def __aenter__(self) -> AsyncConnection:
-        # The connection first, then the lock: a writer waiting for a free connection (a burst of reads holds
-        # them all) must not hold up every other writer meanwhile. SQLite takes its own lock at the first
-        # write statement, not at BEGIN, so holding a connection while waiting for the lock blocks nobody.
-        self._conn_cm = self._store.engine.begin()
-        conn: AsyncConnection = await self._conn_cm.__aenter__()
         if self._store._write_lock is not None:
             # Bounded: a write stuck on the database must not queue every other one forever. A few statement
             # timeouts long, so a burst of quick writes queued here is not mistaken for an outage.
             timeout = self._store.timeout
-            try:
-                async with asyncio.timeout(None if timeout is None else 3 * timeout):
-                    await self._store._write_lock.acquire()
-            except BaseException as exc:
-                await self._conn_cm.__aexit__(type(exc), exc, exc.__traceback__)
-                raise
-        return conn
+            async with asyncio.timeout(None if timeout is None else 3 * timeout):
+                await self._store._write_lock.acquire()
+        try:
+            self._conn_cm = self._store.engine.begin()
+            conn: AsyncConnection = await self._conn_cm.__aenter__()
+            return conn
+        except BaseException:
+            if self._store._write_lock is not None:
+                self._store._write_lock.release()
+            raise
 
     async def __aexit__(self, *exc: object) -> None:
         try:
