@@ -42,6 +42,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.inflight import BUSY, InFlight
@@ -179,6 +180,7 @@ class SlackAdapter:
             name="ftbot",
             logger=logging.getLogger("ftbot.slack.bolt"),
         )
+        self._verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
         self.sender = SlackSender(self.client, store, session=lambda: self.session)
         self.files = SlackFiles(self.client, token, settings.slack_api_url, session=lambda: self.session)
         self._inflight = InFlight(limit=settings.max_inflight)
@@ -214,6 +216,10 @@ class SlackAdapter:
             log.warning("Slack: refused a request before reading it (%s)", refusal)
             return web.Response(status=401)
         with self._inflight.request(), self._acking:
+            if self._over_capacity():
+                busy = await self._busy_slash_command(request)
+                if busy is not None:
+                    return busy
             try:
                 bolt_request = await to_bolt_request(request)
             except (LookupError, UnicodeDecodeError) as exc:  # unknown charset, or bytes it cannot decode
@@ -221,6 +227,24 @@ class SlackAdapter:
                 return web.Response(status=400, text="the body cannot be decoded with its charset")
             bolt_response = await self.bolt.async_dispatch(bolt_request)
             return await to_aiohttp_response(bolt_response)
+
+    async def _busy_slash_command(self, request: web.Request) -> web.Response | None:
+        """Over capacity, a signed slash command is answered "busy" here, without Bolt's dispatch: under a
+        flood the busy answers themselves took most of the loop (bench/ack.py), starving the work in flight.
+        Anything else (events, clicks, a bad signature) goes through Bolt as usual (None)."""
+        if request.content_type != "application/x-www-form-urlencoded":
+            return None
+        try:
+            body = await request.read()
+            form = urllib.parse.parse_qs(body.decode())
+        except (UnicodeDecodeError, ValueError):
+            return None
+        if form.get("command") != [COMMAND] or not self._verifier.is_valid(
+            body, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER)
+        ):
+            return None
+        self._refuse("slash command")
+        return web.json_response({"text": BUSY, "response_type": "ephemeral"})
 
     def _unsigned(self, request: web.Request) -> str | None:
         """Why the request cannot be one Slack signed, judged on its headers alone (None: read and verify it).

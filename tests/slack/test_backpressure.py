@@ -19,6 +19,7 @@ from bot.store import Store
 from cards.payload import pack_slack
 from tests.slack import payloads
 from tests.slack.conftest import SlackHarness
+from tests.slack.signing import form_body
 
 
 async def eventually(condition: Any, within: float = 5.0) -> None:
@@ -138,3 +139,13 @@ async def test_a_burst_in_one_conversation_writes_it_once_and_shares_commits(har
     assert len(inserts) < n, f"{len(inserts)} INSERT statements for {2 * n} writes"
     ref = await harness.store.find_message("job:ftjob-007", f"slack:{payloads.CHANNEL}")
     assert ref is not None
+
+
+async def test_over_capacity_a_badly_signed_command_is_still_refused(harness: SlackHarness) -> None:
+    harness.adapter._inflight.limit = 0  # always over capacity: the busy answer comes before Bolt
+    body, content_type = form_body(payloads.slash_command("status ftjob-abc"))
+    resp = await harness.send(body, content_type, secret="not-the-signing-secret")
+    assert resp.status == 401
+    resp = await harness.command("status ftjob-abc")
+    assert json.loads(await resp.text()) == {"text": BUSY, "response_type": "ephemeral"}
+    assert harness.handled.commands == []
