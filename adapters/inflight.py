@@ -7,6 +7,10 @@ both: a request still being read or dispatched may start work after the adapter'
     with inflight.request(): ...          # around a request handler
     inflight.track(task)                  # every task a request starts
     cancelled = await inflight.settle(grace)   # on shutdown
+
+With a `limit`, `full` says the adapter is over its capacity: it then answers `BUSY` at once instead of
+starting more work (a burst beyond what the bot can finish would otherwise queue without bound, and with it
+memory and garbage-collection pauses that hold up every acknowledgement).
 """
 
 from __future__ import annotations
@@ -16,14 +20,24 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+BUSY = "ftbot is busy, try again in a few seconds."
+
 
 class InFlight:
     """Counts requests in flight and holds the tasks they started; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self.requests = 0
         self.tasks: set[asyncio.Future[Any]] = set()
+        self.limit = limit
+        self.refused = 0  # requests answered "busy" (for the bench and the logs)
+        self.max_tasks = 0
         self._changed = asyncio.Event()
+
+    @property
+    def full(self) -> bool:
+        """At or over `limit` tasks (never without a limit)."""
+        return self.limit is not None and len(self.tasks) >= self.limit
 
     @contextlib.contextmanager
     def request(self) -> Iterator[None]:
@@ -36,6 +50,7 @@ class InFlight:
 
     def track(self, future: asyncio.Future[Any]) -> None:
         self.tasks.add(future)
+        self.max_tasks = max(self.max_tasks, len(self.tasks))
         future.add_done_callback(self._done)
 
     def _done(self, future: asyncio.Future[Any]) -> None:

@@ -42,9 +42,10 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.inflight import InFlight
+from adapters.inflight import BUSY, InFlight
 from adapters.slack_files import SlackFiles
 from adapters.slack_interim import SlackInterim
 from adapters.slack_sender import SlackSender, SlackStore, retry_handlers
@@ -88,6 +89,7 @@ _ANY_ACTION = re.compile(".*")
 REPLAY_SOURCE = "slack-signature"  # seen_events source for the digests of signatures already handled
 REPLAYS_REMEMBERED = 10_000  # in this process, on top of the store (which all replicas share)
 GROUP_TTL = 60.0  # seconds a user group's members are cached
+BUSY_NOTICES = 16  # "busy" notices (clicks, mentions) being sent at once; past it the request is only acked
 
 
 class AckFirst:
@@ -179,10 +181,12 @@ class SlackAdapter:
             name="ftbot",
             logger=logging.getLogger("ftbot.slack.bolt"),
         )
+        self._verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
         self.sender = SlackSender(self.client, store, session=lambda: self.session)
         self.files = SlackFiles(self.client, token, settings.slack_api_url, session=lambda: self.session)
-        self._inflight = InFlight()
+        self._inflight = InFlight(limit=settings.max_inflight)
         self._tasks = self._inflight.tasks  # the work started by acknowledged requests
+        self._notices = 0  # "busy" notices being sent
         self._acking = AckFirst()
         self._closing = False
         self._closed = False
@@ -213,6 +217,10 @@ class SlackAdapter:
             log.warning("Slack: refused a request before reading it (%s)", refusal)
             return web.Response(status=401)
         with self._inflight.request(), self._acking:
+            if self._over_capacity():
+                busy = await self._busy_slash_command(request)
+                if busy is not None:
+                    return busy
             try:
                 bolt_request = await to_bolt_request(request)
             except (LookupError, UnicodeDecodeError) as exc:  # unknown charset, or bytes it cannot decode
@@ -220,6 +228,24 @@ class SlackAdapter:
                 return web.Response(status=400, text="the body cannot be decoded with its charset")
             bolt_response = await self.bolt.async_dispatch(bolt_request)
             return await to_aiohttp_response(bolt_response)
+
+    async def _busy_slash_command(self, request: web.Request) -> web.Response | None:
+        """Over capacity, a signed slash command is answered "busy" here, without Bolt's dispatch: under a
+        flood the busy answers themselves took most of the loop (bench/ack.py), starving the work in flight.
+        Anything else (events, clicks, a bad signature) goes through Bolt as usual (None)."""
+        if request.content_type != "application/x-www-form-urlencoded":
+            return None
+        try:
+            body = await request.read()
+            form = urllib.parse.parse_qs(body.decode())
+        except (UnicodeDecodeError, ValueError):
+            return None
+        if form.get("command") != [COMMAND] or not self._verifier.is_valid(
+            body, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER)
+        ):
+            return None
+        self._refuse("slash command")
+        return web.json_response({"text": BUSY, "response_type": "ephemeral"})
 
     def _unsigned(self, request: web.Request) -> str | None:
         """Why the request cannot be one Slack signed, judged on its headers alone (None: read and verify it).
@@ -376,18 +402,71 @@ class SlackAdapter:
         self.bolt.event("app_mention")(self._on_mention)
         self.bolt.event("message")(self._on_message)
 
+    def _over_capacity(self) -> bool:
+        """Too much work under way (commands, or store writes queued behind them): say "busy" instead of
+        queueing more, so memory and the time to acknowledge stay bounded under any load."""
+        if self._inflight.full:
+            return True
+        backed_up = getattr(self.store, "writes_backed_up", None)
+        return bool(backed_up()) if callable(backed_up) else False
+
+    def _refuse(self, what: str, notice: Coroutine[Any, Any, None] | None = None) -> None:
+        self._inflight.refused += 1
+        if self._inflight.refused % 100 == 1:
+            log.warning(
+                "Slack: over capacity, a %s was answered busy (%d so far)", what, self._inflight.refused
+            )
+        if notice is None:
+            return
+        if self._notices >= BUSY_NOTICES or self._closed:
+            notice.close()
+            return
+        self._notices += 1
+        task = asyncio.create_task(notice, name=f"slack busy notice ({what})")
+        self._inflight.track(task)
+        task.add_done_callback(self._notice_sent)
+
+    def _notice_sent(self, task: asyncio.Task[None]) -> None:
+        self._notices -= 1
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("Slack: a busy notice was not delivered (%s)", type(task.exception()).__name__)
+
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
+        if self._over_capacity():
+            # The answer to a slash command is shown to its user only (ephemeral): nothing else to send.
+            await ack(text=BUSY, response_type="ephemeral")
+            self._refuse("slash command")
+            return
         await ack()
         self._spawn(self._run_command(body, request), "slash command")
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
         await ack()
+        if self._over_capacity():
+            response_url = str(body.get("response_url") or "")
+            notice = None
+            if response_url:
+                notice = self.sender.notice(response_url, BUSY)
+            self._refuse("button click", notice)
+            return
         self._spawn(self._run_actions(body, request), "button click")
+
+    def _refuse_event(self, body: Mapping[str, Any], what: str) -> None:
+        event: Mapping[str, Any] = body.get("event") or {}
+        channel, user = str(event.get("channel") or ""), str(event.get("user") or "")
+        thread = event.get("thread_ts")
+        notice = None
+        if channel and user:
+            notice = self.sender.ephemeral_text(channel, user, BUSY, thread=str(thread) if thread else None)
+        self._refuse(what, notice)
 
     async def _on_mention(
         self, body: dict[str, Any], context: AsyncBoltContext, request: AsyncBoltRequest
     ) -> None:
         # Events are acknowledged by Bolt itself once this returns.
+        if self._over_capacity():
+            self._refuse_event(body, "app_mention")
+            return
         self._spawn(self._run_event(body, context.bot_user_id, request), "app_mention")
 
     async def _on_message(
@@ -397,6 +476,9 @@ class SlackAdapter:
         # In channels the bot answers mentions (app_mention); in its direct messages every message is for it,
         # and Slack sends no app_mention there.
         if event.get("channel_type") == "im" and is_user_message(event):
+            if self._over_capacity():
+                self._refuse_event(body, "direct message")
+                return
             self._spawn(self._run_event(body, context.bot_user_id, request), "direct message")
 
     def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:

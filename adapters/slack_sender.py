@@ -158,6 +158,10 @@ def retry_handlers(sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) ->
     return [AsyncConnectionErrorRetryHandler(), RateLimitRetry(sleep=sleep)]
 
 
+def _text_blocks(text: str) -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "plain_text", "text": text}}]
+
+
 def _error_code(exc: SlackApiError) -> str:
     try:
         return str(exc.response.get("error") or f"http_{exc.response.status_code}")
@@ -308,6 +312,24 @@ class SlackSender:
                 await self._respond(origin.response_url, reply.card, response_type="in_channel")
                 return
             await self._remember(reply.card, ref)
+
+    async def notice(self, response_url: str, text: str) -> None:
+        """A short text only the clicking user sees, through the click's `response_url` (the card stays)."""
+        webhook = AsyncWebhookClient(response_url, session=self._session())
+        resp = await webhook.send(
+            text=text, blocks=_text_blocks(text), response_type="ephemeral", replace_original=False
+        )
+        if resp.status_code != 200:
+            log.warning("slack response_url answered HTTP %s", resp.status_code)
+
+    async def ephemeral_text(self, channel: str, user: str, text: str, *, thread: str | None = None) -> None:
+        """A short text only `user` sees in `channel` (no retries: it is a notice, not an answer)."""
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=text, blocks=_text_blocks(text), thread_ts=thread
+            )
+        except SlackApiError as exc:
+            log.warning("slack notice in %s not delivered: %s", channel, _error_code(exc))
 
     async def _ephemeral(self, origin: Origin, card: Card) -> None:
         try:

@@ -41,7 +41,7 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, ConversationReference
 
-from adapters.inflight import InFlight
+from adapters.inflight import BUSY, InFlight
 from adapters.local_only import not_local
 from adapters.teams_connectors import CachedConnectors
 from adapters.teams_delivery import Sleep, TeamsDeliveryError, connector_call
@@ -166,7 +166,8 @@ class TeamsAdapter:
         self._background: set[asyncio.Task[None]] = set()
         # The dispatcher's work for turns still in their HTTP request (not yet handed to `_background`).
         self._in_turn: set[asyncio.Future[list[Reply]]] = set()
-        self._inflight = InFlight()  # requests being handled and both sets above, for `close`
+        # Requests being handled and both sets above, for `close`; past the limit new work is answered BUSY.
+        self._inflight = InFlight(limit=settings.max_inflight)
         self._closing = False
         self._closed = False
         self.no_auth = not self.app_id and settings.teams_no_auth
@@ -391,6 +392,14 @@ class TeamsAdapter:
             # Shutdown finished while this request was being read: nothing would wait for or cancel the work.
             work.close()
             await self._abandoned(turn, invoke=invoke)
+            return
+        if self._inflight.full:  # over capacity: a short answer now instead of an unbounded queue
+            work.close()
+            self._inflight.refused += 1
+            if invoke:
+                await self._invoke_response(turn, message_response(BUSY))
+            else:
+                await self.post_in(turn, Activity(type=ActivityTypes.message, text=BUSY))
             return
         task = asyncio.ensure_future(work)
         self._in_turn.add(task)

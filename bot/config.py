@@ -228,6 +228,13 @@ class Settings(BaseSettings):
         description="Seconds a database statement, connection or pool checkout may take; past it the command "
         "is answered with an error instead of waiting on a hung database.",
     )
+    max_inflight: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="Commands and clicks one chat adapter works on at once; past it a new one is answered "
+        '"ftbot is busy, try again in a few seconds" at once instead of being queued.',
+    )
     validation_workers: int = Field(
         default=2,
         ge=1,

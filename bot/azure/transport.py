@@ -49,6 +49,45 @@ def redact_headers(headers: Mapping[str, str] | httpx.Headers) -> dict[str, str]
     return {k: (REDACTED if k.lower() in SENSITIVE_HEADERS else v) for k, v in headers.items()}
 
 
+POOL_SHARDS = 8
+POOL_SHARD_CONNECTIONS = 16
+
+
+class SpreadTransport(httpx.AsyncBaseTransport):
+    """Several small connection pools instead of one large one, each request to the least busy.
+
+    httpcore's pool does work quadratic in its connections on every request it queues or finishes; with a
+    hundred connections (a burst of commands waiting on Azure) that was most of the bot's CPU (bench/ack.py).
+    Pools of 16 keep that small, and every connection they open is kept for reuse (httpx keeps 20 of 100
+    by default, so a burst opened and closed a connection, a TLS handshake on Azure, for most calls).
+    """
+
+    def __init__(
+        self,
+        shards: int = POOL_SHARDS,
+        per_shard: int = POOL_SHARD_CONNECTIONS,
+        *,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
+        # One context for all pools: loading the CA bundle takes ~30 ms each time (`_tls_for`: none for http).
+        tls = httpx.create_ssl_context() if verify is True else verify
+        self._pools = [httpx.AsyncHTTPTransport(verify=tls, limits=limits) for _ in range(shards)]
+        self._busy = [0] * shards
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        shard = min(range(len(self._busy)), key=self._busy.__getitem__)
+        self._busy[shard] += 1
+        try:
+            return await self._pools[shard].handle_async_request(request)
+        finally:
+            self._busy[shard] -= 1  # until the answer's headers: its body is read right after
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
 class Auth(Protocol):
     """Produces the credential headers for one request."""
 
@@ -112,7 +151,9 @@ class AzureTransport:
         self.surface = surface
         self._auth = auth
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, verify=_tls_for(self.base_url))
+        self._http = http or httpx.AsyncClient(
+            timeout=DEFAULT_TIMEOUT, transport=SpreadTransport(verify=_tls_for(self.base_url))
+        )
         # Azure's clock minus ours, from the `Date` of its last answer: card times are computed on Azure's
         # clock, so a skewed host (or the emulator's simulated clock) never shows a job created in the future.
         self.server_offset = timedelta(0)

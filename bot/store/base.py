@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.schema import HEAD_REVISION
+from bot.store.batch import WriteBatch
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
@@ -71,6 +72,8 @@ class StoreBase:
         self.dialect = engine.dialect.name
         self.timeout = timeout
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        # The request path's small writes (seen events, card references, conversations) commit together.
+        self.batch = WriteBatch(self)
 
     @classmethod
     def open(cls, url: str, *, timeout: float | None = None) -> Self:
@@ -116,7 +119,11 @@ class StoreBase:
             await conn.run_sync(_downgrade, self.engine.url.render_as_string(hide_password=False), revision)
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        """Commit the writes still queued (a shutdown loses none of them), then close the connections."""
+        try:
+            await self.batch.flush()
+        finally:
+            await self.engine.dispose()
 
     async def ping(self, within: float = 2.0) -> bool:
         """True when the database answers a trivial query in time (used by /healthz)."""
@@ -139,6 +146,10 @@ class StoreBase:
         from sqlalchemy.dialects import sqlite
 
         return sqlite.insert(table)
+
+    def writes_backed_up(self) -> bool:
+        """The request path's write queue is half full: time for the adapters to answer "busy"."""
+        return self.batch.backlog >= self.batch.limit // 2
 
     async def write(self) -> _WriteTx:
         return _WriteTx(self)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +25,55 @@ class StoredConversation:
     reference: Mapping[str, Any]
 
 
+SAVED_CONVERSATIONS_MAX = 10_000  # conversations whose saved state this process remembers
+
+
+class _SavedConversations:
+    """What this process last saved for each conversation, and the saves under way: a burst of commands in one
+    conversation writes it once, not once per command (the saves waiting meanwhile share that write)."""
+
+    def __init__(self) -> None:
+        self.saved: OrderedDict[str, tuple[object, ...]] = OrderedDict()
+        self.saving: dict[str, tuple[tuple[object, ...], asyncio.Future[None]]] = {}
+
+    def remember(self, key: str, state: tuple[object, ...]) -> None:
+        self.saved[key] = state
+        self.saved.move_to_end(key)
+        while len(self.saved) > SAVED_CONVERSATIONS_MAX:
+            self.saved.popitem(last=False)
+
+
+def _state(conv: Conversation) -> tuple[object, ...]:
+    return (conv.platform, conv.id, conv.kind, conv.team, repr(sorted(conv.reference.items())))
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class ConversationStore(StoreBase):
     # -- conversations --------------------------------------------------------------------------------------
 
+    @property
+    def _saved_conversations(self) -> _SavedConversations:
+        saved: _SavedConversations | None = self.__dict__.get("_saved_conversations_")
+        if saved is None:
+            saved = self.__dict__["_saved_conversations_"] = _SavedConversations()
+        return saved
+
     async def save_conversation(self, conv: Conversation) -> None:
-        now = utcnow()
+        """Record the conversation (its reference, for later proactive sends). A conversation this process
+        saved in the same state is not written again; concurrent saves of one state share one write, which is
+        committed with the other request-path writes of the moment (`bot.store.batch`)."""
+        cache, state = self._saved_conversations, _state(conv)
+        if cache.saved.get(conv.key) == state:
+            cache.saved.move_to_end(conv.key)
+            return
+        under_way = cache.saving.get(conv.key)
+        if under_way is not None and under_way[0] == state:
+            await asyncio.shield(under_way[1])
+            return
         values = {
             "key": conv.key,
             "platform": conv.platform,
@@ -35,16 +81,20 @@ class ConversationStore(StoreBase):
             "kind": conv.kind,
             "team": conv.team,
             "reference": dict(conv.reference),
-            "created_at": now,
-            "updated_at": now,
         }
-        stmt = self.insert(conversations).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["key"],
-            set_={k: stmt.excluded[k] for k in ("kind", "team", "reference", "updated_at")},
-        )
-        async with await self.write() as conn:
-            await conn.execute(stmt)
+        write = asyncio.ensure_future(self.batch.save_conversation(values))
+        write.add_done_callback(_retrieve)  # every waiter may have given up (timed out) by the time it fails
+        cache.saving[conv.key] = (state, write)
+        try:
+            await asyncio.shield(write)
+        finally:
+            if cache.saving.get(conv.key, (None, None))[1] is write:
+                del cache.saving[conv.key]
+        cache.remember(conv.key, state)
+
+    def forget_saved_conversations(self) -> None:
+        """Write every conversation again on its next save (after rows were removed behind the store)."""
+        self._saved_conversations.saved.clear()
 
     async def get_conversation(self, key: str) -> StoredConversation | None:
         async with self.engine.connect() as conn:
@@ -58,8 +108,9 @@ class ConversationStore(StoreBase):
     # -- card messages (update in place) ----------------------------------------------------------------------
 
     async def remember_message(self, card_key: str, conversation_key: str, ref: MessageRef) -> None:
-        async with await self.write() as conn:
-            await conn.execute(remember_message_stmt(self, card_key, conversation_key, ref))
+        """Record where a keyed card was posted (to update it in place later); committed with the other
+        request-path writes of the moment (`bot.store.batch`), durable when it returns."""
+        await self.batch.remember_message(card_key, conversation_key, ref)
 
     async def find_message(self, card_key: str, conversation_key: str) -> MessageRef | None:
         query = select(card_messages, conversations.c.conversation_id).join(

@@ -5,19 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.schema import seen_events
-from bot.store.base import StoreBase, utcnow
+from bot.store.base import StoreBase
 
 
 class InboundStore(StoreBase):
     # -- inbound de-duplication -------------------------------------------------------------------------------
 
     async def seen_event(self, source: str, event_id: str) -> bool:
-        """Record an inbound delivery; True if it had been recorded before (a retry to ignore)."""
-        stmt = self.insert(seen_events).values(source=source, event_id=event_id, seen_at=utcnow())
-        stmt = stmt.on_conflict_do_nothing(index_elements=["source", "event_id"])
-        async with await self.write() as conn:
-            result = await conn.execute(stmt)
-        return result.rowcount == 0
+        """Record an inbound delivery; True if it had been recorded before (a retry to ignore). Committed
+        with the other request-path writes of the moment (`bot.store.batch`); durable when it returns."""
+        return await self.batch.seen_event(source, event_id)
 
     async def forget_events_before(self, cutoff: datetime) -> int:
         async with await self.write() as conn:
