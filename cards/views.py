@@ -47,6 +47,10 @@ class JobView:
     # and the harmful-content categories in plain words ("violence", "self-harm"). Set by the handler.
     rai_phase: str | None = None
     rai_categories: tuple[str, ...] = ()
+    # Training type as the card names it ("Global", "Developer") and what to add about it (Developer's
+    # pre-emption, why this type was chosen); None when Azure did not say.
+    training_type: str | None = None
+    training_note: str = ""
 
     @property
     def terminal(self) -> bool:

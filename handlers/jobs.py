@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot import params as p
+from bot import training_types
 from bot.azure import errors as az
 from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.errors import AzureError, rai_failure
@@ -166,6 +167,10 @@ def job_view(job: FineTuningJob, progress: JobEvent | None = None, examples: int
         error_message=job.error.message if job.error else None,
         rai_phase=rai.phase if rai else None,
         rai_categories=tuple(RAI_WORDS.get(c, c.replace("_", " ")) for c in rai.categories) if rai else (),
+        training_type=training_types.label(job.training_type),
+        training_note=training_types.DEVELOPER_NOTE
+        if training_types.parse(job.training_type) == training_types.DEVELOPER
+        else "",
     )
 
 

@@ -17,7 +17,9 @@ router = Router("quota")
 
 RESOURCE = Opt("resource", p.resource_name, metavar="NAME", help="which Azure resource (default: the first)")
 # A job counts as running while it trains or changes state on the way (paused ones do not run).
-_RUNNING = frozenset({StatusKind.RUNNING, StatusKind.PAUSING, StatusKind.RESUMING, StatusKind.CANCELLING})
+RUNNING_KINDS = frozenset(
+    {StatusKind.RUNNING, StatusKind.PAUSING, StatusKind.RESUMING, StatusKind.CANCELLING}
+)
 # Jobs read at most: a little above Azure's 100-job limit, so a full resource shows as full.
 MAX_JOBS = 500
 
@@ -36,7 +38,7 @@ async def quota(ctx: Context, cmd: Command) -> Card:
     async for job in client.jobs(limit=100, max_items=MAX_JOBS):
         total += 1
         kind = normalise_status(job.status).kind
-        running += kind in _RUNNING
+        running += kind in RUNNING_KINDS
         queued += kind is StatusKind.WAITING
     files = [f for f in await client.list_files() if (f.status or "").lower() != "deleted"]
     notes = []
