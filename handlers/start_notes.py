@@ -41,11 +41,12 @@ def choose_training_type(ctx: Context, model: str, asked: str | None, resource: 
         )
     except tt.NotOffered as exc:
         works = ", ".join(f"`{t}`" for t in exc.types)
+        # The usage card shows the message (not a hint): what to do goes in it.
         raise UsageError(
-            f"`{model}` does not train with `--training-type {exc.asked}`. Types that work for it: {works}.",
+            f"`{model}` does not train with `--training-type {exc.asked}`. Types that work for it: {works}. "
+            f"Start again with `--training-type {exc.types[-1]}` (the cheapest of them), or leave the option "
+            "out for the default.",
             verb="start",
-            hint=f"Start again with `--training-type {exc.types[-1]}` (the cheapest of them), or leave the "
-            "option out for the default.",
         ) from None
 
 
