@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from bot import training_types
 from bot.errors import ConfigError
 
 DEFAULT_DATA_API_VERSION = "2025-04-01-preview"
@@ -84,6 +85,16 @@ class Roles(BaseModel):
     )
 
 
+def _training_type_word(value: str | None) -> str | None:
+    """A configured training type in any documented spelling, as the bot's word; empty is none."""
+    if value is None or not value.strip():
+        return None
+    found = training_types.parse(value)
+    if found is None:
+        raise ValueError(f"must be one of {training_types.USAGE}")
+    return found
+
+
 class AzureResource(BaseModel):
     """One Azure OpenAI resource the bot can use, addressed in chat as `--resource NAME`."""
 
@@ -115,6 +126,16 @@ class AzureResource(BaseModel):
     roles: Roles | None = Field(
         default=None, description="Roles for this resource only (else the global [roles])."
     )
+    default_training_type: str | None = Field(
+        default=None,
+        description="Training type of a `start` on this resource without --training-type "
+        f"({training_types.USAGE}; else FTBOT_DEFAULT_TRAINING_TYPE).",
+    )
+
+    @field_validator("default_training_type")
+    @classmethod
+    def _training_type(cls, value: str | None) -> str | None:
+        return _training_type_word(value)
 
     @property
     def arm_id(self) -> str:
@@ -361,6 +382,9 @@ class Settings(BaseSettings):
     quota_running_jobs: int = Field(
         default=3, ge=1, description="Training jobs running at once per resource."
     )
+    quota_running_developer_jobs: int = Field(
+        default=5, ge=1, description="Developer-training jobs running at once per resource."
+    )
     quota_queued_jobs: int = Field(default=20, ge=0, description="Training jobs queued per resource.")
     quota_total_jobs: int = Field(default=100, ge=1, description="Training jobs in total per resource.")
     quota_files: int = Field(default=100, ge=1, description="Files per resource.")
@@ -371,6 +395,12 @@ class Settings(BaseSettings):
         default=10,
         ge=1,
         description="Fine-tuned deployments Azure allows per resource (10 in 2026), checked before asking.",
+    )
+    default_training_type: str | None = Field(
+        default=None,
+        description="Training type of a `start` without --training-type "
+        f"({training_types.USAGE}), for resources without their own `default_training_type`. Absent, or "
+        "not offered by the model: the cheapest type the model offers that is not pre-emptible (Global where offered).",
     )
     directline_secret: SecretStr | None = Field(
         default=None,
@@ -401,6 +431,11 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else None
+
+    @field_validator("default_training_type")
+    @classmethod
+    def _training_type(cls, value: str | None) -> str | None:
+        return _training_type_word(value)
 
     @field_validator("idle_warn_days")
     @classmethod

@@ -72,6 +72,9 @@ def progress_line(job: JobView) -> str:
 
 def _facts(job: JobView) -> tuple[Fact, ...]:
     facts = [Fact("Status", job.status), Fact("Base model", f"`{job.model}`")]
+    if job.training_type:
+        note = f" ({job.training_note})" if job.training_note else ""
+        facts.append(Fact("Training type", f"{job.training_type}{note}"))
     if job.fine_tuned_model:
         facts.append(Fact("Fine-tuned model", f"`{job.fine_tuned_model}`"))
     files = f"`{job.training_file}`" if job.training_file else NOT_SET

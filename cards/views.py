@@ -53,6 +53,10 @@ class JobView:
     # What the data check counted and the trained-token/cost estimate from it (with Azure's epochs once
     # known), e.g. "24 training examples checked · ≈6.6k trained tokens (4 epochs, Azure's choice)".
     data_note: str = ""
+    # Training type as the card names it ("Global", "Developer") and what to add about it (Developer's
+    # pre-emption, why this type was chosen); None when Azure did not say.
+    training_type: str | None = None
+    training_note: str = ""
 
     @property
     def terminal(self) -> bool:

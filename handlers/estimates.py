@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from bot import training_types
 from bot.azure.models import FineTuningJob
 from bot.dataprep import ValidationReport
 from bot.dataprep.prices import PriceTable
 from cards.format import plural
+from handlers.start_notes import cost_words
 
 KEPT = 512  # jobs whose data line is remembered (the oldest go first)
 _ESTIMATES: dict[str, DataEstimate] = {}
@@ -48,8 +50,14 @@ class DataEstimate:
             method=training.method,
         )
 
-    def line(self, resolved_epochs: int | None = None, prices: PriceTable | None = None) -> str:
-        """The data line; with `resolved_epochs` (Azure's value) the estimate is worked out from it."""
+    def line(
+        self,
+        resolved_epochs: int | None = None,
+        prices: PriceTable | None = None,
+        training_type: str | None = None,
+    ) -> str:
+        """The data line; with `resolved_epochs` (Azure's value) the estimate is worked out from it, at the
+        price of `training_type` (the bot's word) when known."""
         if self.validation_examples is None:
             parts = [plural(self.training_examples, "training example") + " checked"]
         else:
@@ -66,9 +74,10 @@ class DataEstimate:
         trained = self.tokens_per_epoch * epochs
         parts.append(f"≈{short_count(trained)} trained tokens ({plural(epochs, 'epoch')}{how})")
         if self.model:
-            cost = (prices or _default_prices()).estimate(self.model, trained, self.method)
+            cost = (prices or _default_prices()).estimate(self.model, trained, self.method, training_type)
             if cost is not None:
-                parts.append(f"≈{money(cost.amount, cost.currency)} (illustrative prices)")
+                words = cost_words(cost, training_type) if training_type else "(illustrative prices)"
+                parts.append(f"≈{money(cost.amount, cost.currency)} {words}")
         return " · ".join(parts)
 
 
@@ -118,4 +127,6 @@ def resolved_epochs(job: FineTuningJob) -> int | None:
 def estimate_note(job: FineTuningJob) -> str:
     """The data line for `job`'s card ("" for a job not started here, or since a restart)."""
     estimate = _ESTIMATES.get(job.id)
-    return estimate.line(resolved_epochs(job)) if estimate is not None else ""
+    if estimate is None:
+        return ""
+    return estimate.line(resolved_epochs(job), training_type=training_types.parse(job.training_type))

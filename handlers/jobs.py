@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot import params as p
+from bot import training_types
 from bot.azure import errors as az
 from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.errors import AzureError, rai_failure
@@ -177,6 +178,10 @@ def job_view(
         rai_categories=tuple(RAI_WORDS.get(c, c.replace("_", " ")) for c in rai.categories) if rai else (),
         pause_checkpoint=checkpoint_view(pause_checkpoint, True) if pause_checkpoint else None,
         data_note=estimate_note(job),
+        training_type=training_types.label(job.training_type),
+        training_note=training_types.DEVELOPER_NOTE
+        if training_types.parse(job.training_type) == training_types.DEVELOPER
+        else "",
     )
 
 

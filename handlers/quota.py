@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from bot import params as p
+from bot import training_types
 from bot.azure import errors as az
 from bot.azure import ids
 from bot.azure.models import StatusKind, normalise_status
@@ -17,7 +18,9 @@ router = Router("quota")
 
 RESOURCE = Opt("resource", p.resource_name, metavar="NAME", help="which Azure resource (default: the first)")
 # A job counts as running while it trains or changes state on the way (paused ones do not run).
-_RUNNING = frozenset({StatusKind.RUNNING, StatusKind.PAUSING, StatusKind.RESUMING, StatusKind.CANCELLING})
+RUNNING_KINDS = frozenset(
+    {StatusKind.RUNNING, StatusKind.PAUSING, StatusKind.RESUMING, StatusKind.CANCELLING}
+)
 # Jobs read at most: a little above Azure's 100-job limit, so a full resource shows as full.
 MAX_JOBS = 500
 
@@ -32,12 +35,17 @@ async def quota(ctx: Context, cmd: Command) -> Card:
     settings = ctx.settings
     resource = ctx.azure.resource(cmd.params["resource"]).name
     client = ctx.azure.data(resource)
-    running = queued = total = 0
+    running = developer = queued = total = 0
     jobs_scan, files_scan = client.scan(), client.scan()
     async for job in client.jobs(limit=100, max_items=MAX_JOBS, scan=jobs_scan):
         total += 1
         kind = normalise_status(job.status).kind
-        running += kind in _RUNNING
+        if kind in RUNNING_KINDS:
+            # Developer training has a limit of its own (5 in 2026); the others share one (3).
+            if training_types.parse(job.training_type) == training_types.DEVELOPER:
+                developer += 1
+            else:
+                running += 1
         queued += kind is StatusKind.WAITING
     files = [f for f in await client.list_files(scan=files_scan) if (f.status or "").lower() != "deleted"]
     notes = [
@@ -68,7 +76,13 @@ async def quota(ctx: Context, cmd: Command) -> Card:
             "Running jobs",
             running,
             settings.quota_running_jobs,
-            at_limit="A new job waits in the queue until one finishes (Developer training allows more).",
+            at_limit="A new job waits in the queue until one finishes (Developer training has its own limit).",
+        ),
+        QuotaLine(
+            "Running Developer jobs",
+            developer,
+            settings.quota_running_developer_jobs,
+            at_limit="A new Developer-training job waits in the queue until one of them finishes.",
         ),
         QuotaLine("Queued jobs", queued, settings.quota_queued_jobs, at_limit="Azure refuses new jobs."),
         QuotaLine(

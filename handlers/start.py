@@ -1,8 +1,10 @@
 """`start`: check the data and the settings, upload, create the fine-tuning job, post its card; and `validate`.
 
 Everything the documented rules can refuse is refused here, before anything is sent: suffix shape, seed,
-hyperparameter ranges, DPO on a model that cannot do it, invalid data (the validation report is posted with
-line numbers instead). The conversation becomes the job's home for later alerts.
+hyperparameter ranges, DPO on a model that cannot do it, a training type the model does not offer, invalid
+data (the validation report is posted with line numbers instead). The conversation becomes the job's home for
+later alerts. The card says the training type and the cost at its price, and warns of a base model that
+retires soon and of a job that will queue behind running ones (`handlers.start_notes`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from bot import params as p
+from bot import training_types as tt
 from bot.azure import ids
 from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.errors import AzureError
@@ -57,6 +60,14 @@ from handlers.estimates import remember_estimate
 from handlers.help import error_reply_card, trigger_for
 from handlers.jobs import RESOURCE, job_view, remember_examples
 from handlers.reconcile import REPLICA, delete_files, pending_note, spawn
+from handlers.start_notes import (
+    choose_training_type,
+    cost_estimate,
+    cost_words,
+    queue_warning,
+    retirement_warning,
+    training_type_note,
+)
 
 log = logging.getLogger(__name__)
 router = Router("start")
@@ -98,6 +109,8 @@ def job_request(prm: dict[str, Any]) -> dict[str, Any]:
         if v is not None
     }
     request: dict[str, Any] = {"seed": prm["seed"], "suffix": prm["suffix"]}
+    if prm.get("training_type"):
+        request["training_type"] = tt.wire(prm["training_type"])
     if prm["method"] == "dpo":
         dpo_hyper = dict(hyper)
         if prm["beta"] is not None:
@@ -171,10 +184,13 @@ def _money(amount: float, currency: str) -> str:
     return f"${amount:,.{digits}f}" if currency == "USD" else f"{amount:,.{digits}f} {currency}"
 
 
-def data_summary(training: Source, validation: Source | None) -> str:
+def data_summary(
+    training: Source, validation: Source | None, training_type: str | None = None, method: str = "sft"
+) -> str:
     """One line for the job card: what was checked, and the estimate from the training data only (the
-    validation data is not trained on). E.g. "24 training + 10 validation examples checked · ≈6.6k trained
-    tokens (3 epochs) · ≈$0.02 (illustrative prices)"."""
+    validation data is not trained on), at the price of `training_type` when given. E.g. "24 training + 10
+    validation examples checked · ≈6.6k trained tokens (3 epochs) · ≈$0.02 for Global training (illustrative
+    prices, 2026-02-11)"."""
     counted = [
         (s.report.valid, role)
         for role, s in (("training", training), ("validation", validation))
@@ -192,9 +208,12 @@ def data_summary(training: Source, validation: Source | None) -> str:
         how = ", the usual default: Azure picks its own" if report.epochs_is_default else ""
         epochs = plural(report.epochs, "epoch")
         parts.append(f"≈{_short(report.estimated_trained_tokens)} trained tokens ({epochs}{how})")
-        if report.estimated_cost is not None:
-            cost = report.estimated_cost
-            parts.append(f"≈{_money(cost.amount, cost.currency)} (illustrative prices)")
+        cost = report.estimated_cost
+        if training_type is not None and report.model:
+            cost = cost_estimate(report.model, report.estimated_trained_tokens, method, training_type)
+        if cost is not None:
+            words = cost_words(cost, training_type) if training_type else "(illustrative prices)"
+            parts.append(f"≈{_money(cost.amount, cost.currency)} {words}")
     return " · ".join(parts)
 
 
@@ -213,6 +232,13 @@ def data_summary(training: Source, validation: Source | None) -> str:
         Opt("lr-multiplier", p.float_between(0, 10, low_open=True), metavar="X", help="try 0.02-0.2"),
         Opt("method", p.one_of("sft", "dpo"), default="sft", metavar="sft|dpo", help="supervised or DPO"),
         Opt("beta", p.float_between(0, 2, low_open=True), metavar="X", help="DPO beta in (0, 2]"),
+        Opt(
+            "training-type",
+            tt.word,
+            metavar=tt.USAGE,
+            help="where it trains: Global is cheaper than Standard, Developer cheaper still but "
+            "pre-emptible (default: the resource's setting, else the cheapest the model offers that is not pre-emptible)",
+        ),
         RESOURCE,
     ),
 )
@@ -226,8 +252,24 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
         raise UsageError("`start` needs training data: `--training SRC` or an attached file.", verb="start")
     refs = [prm["training"]] + ([prm["validation"]] if prm["validation"] is not None else [])
     _unknown_model_check(model, refs)
+    choice = choose_training_type(ctx, model, prm["training_type"], prm["resource"])
+    prm["training_type"] = choice.name  # sent, recorded on the intent, repeated in a retry hint
     client = ctx.azure.data(prm["resource"])
     attempt = StartAttempt(ctx, cmd, client, client_name(ctx, prm["resource"]), prm)
+    # One bounded look at the resource's running jobs, alongside the data check and upload.
+    queue_check = asyncio.create_task(queue_warning(client, ctx.settings, choice.name))
+    try:
+        return await _start(ctx, cmd, attempt, choice, queue_check)
+    finally:
+        queue_check.cancel()
+
+
+async def _start(
+    ctx: Context, cmd: Command, attempt: StartAttempt, choice: tt.Choice, queue_check: asyncio.Task[str]
+) -> list[Reply]:
+    prm = attempt.prm
+    model: str = prm["model"]
+    method: str = prm["method"]
     # Recorded from here on: a crash while fetching, checking or uploading is found and told at restart.
     async with attempt.recorded(), AsyncExitStack() as stack:
         resolver = SourceResolver(ctx, cmd, stack)
@@ -253,9 +295,16 @@ async def start(ctx: Context, cmd: Command) -> list[Reply]:
     if training.report is not None and outcome.training_file:
         remember_examples(outcome.training_file, training.report.examples)  # the progress bar's total later
     by = cmd.user.name or cmd.user.id
-    note = data_summary(training, validation)
-    stamp = when(ctx.azure_now(prm["resource"]), seconds=True)
-    card = job_card(job_view(outcome), f"Started by {literal(by)} at {stamp}", note=note)
+    now = ctx.azure_now(prm["resource"])
+    lines = [
+        data_summary(training, validation, choice.name, method),
+        retirement_warning(model, now.date()),
+        await queue_check,
+    ]
+    # The type that was sent, and why it was this one (Azure's echo, when it sends one, says the same).
+    view = replace(job_view(outcome), training_type=choice.label, training_note=training_type_note(choice))
+    stamp = when(now, seconds=True)
+    card = job_card(view, f"Started by {literal(by)} at {stamp}", note="\n".join(x for x in lines if x))
     if training.report is not None:  # later cards of the job: the same line, with Azure's epochs once known
         remember_estimate(outcome.id, training.report, validation.report if validation else None)
     return [] if await attempt.announce(card) else [Reply(card)]
@@ -601,6 +650,7 @@ def _options_again(prm: dict[str, Any]) -> str:
         "batch_size": "batch-size",
         "lr_multiplier": "lr-multiplier",
         "beta": "beta",
+        "training_type": "training-type",
     }
     given = [f" --{flag} {prm[key]}" for key, flag in names.items() if prm.get(key) is not None]
     if prm.get("method") == "dpo":

@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot import params as p
+from bot import training_types
 from bot.azure.models import (
     Checkpoint,
     FineTuningJob,
@@ -205,11 +206,13 @@ def cost_text(job: FineTuningJob, prices: PriceTable | None = None) -> str | Non
     if not job.trained_tokens or not job.model:
         return None
     method = "dpo" if job.method_type == "dpo" else "sft"
-    estimate = (prices or default_prices()).estimate(job.model, job.trained_tokens, method)
+    kind = training_types.parse(job.training_type)  # priced at its training type's rate when Azure says it
+    estimate = (prices or default_prices()).estimate(job.model, job.trained_tokens, method, kind)
     if estimate is None:
         return None
+    typed = f" {training_types.LABELS[estimate.training_type]} training" if estimate.training_type else ""
     return (
-        f"about {estimate.amount:,.2f} {estimate.currency} ({estimate.price_key} at "
+        f"about {estimate.amount:,.2f} {estimate.currency} ({estimate.price_key}{typed} at "
         f"{estimate.per_million:,.2f} {estimate.currency} per 1M trained tokens; illustrative price table)"
     )
 

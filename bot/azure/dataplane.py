@@ -22,6 +22,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
+from bot import training_types
 from bot.azure.auth import DATA_PLANE_SCOPE, V1_DATA_PLANE_SCOPE, TokenProvider
 from bot.azure.errors import AzureError, ServiceUnavailable
 from bot.azure.models import (
@@ -42,6 +43,8 @@ from bot.azure.transport import ApiKeyAuth, Auth, AzureTransport, BearerAuth, Tr
 from bot.azure.upload import FileSource, prepared_upload
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
+# What Azure assumes when `trainingType` is left out (Standard), sent explicitly by callers that choose none.
+DEFAULT_TRAINING_TYPE = training_types.STANDARD
 # `api_version = "v1"`: the v1 API, `{endpoint}/openai/v1/...` with no api-version query.
 V1 = "v1"
 # How far back (seconds, by the service's `created_at`) a retried create looks for its own earlier attempt.
@@ -261,10 +264,20 @@ class AzureOpenAIClient(TransportClient):
         hyperparameters: Mapping[str, Any] | None = None,
         method: Mapping[str, Any] | None = None,
         integrations: Sequence[Mapping[str, Any]] | None = None,
+        training_type: str = DEFAULT_TRAINING_TYPE,
         extra: Mapping[str, Any] | None = None,
     ) -> FineTuningJob:
-        """Create a fine-tuning job. Never duplicated by a retry: see `bot.azure.retry`."""
-        body: dict[str, Any] = {"model": model, "training_file": training_file}
+        """Create a fine-tuning job. Never duplicated by a retry: see `bot.azure.retry`.
+
+        `trainingType` is always sent (`training_type` in any documented spelling, sent in Azure's:
+        `GlobalStandard`, `Developer`, ...): left out, some resources answer with the misleading "base model
+        does not support fine-tuning". `start` passes the type it chose (`bot.training_types.choose`); the
+        default is what Azure assumes when the field is absent."""
+        body: dict[str, Any] = {
+            "model": model,
+            "training_file": training_file,
+            "trainingType": training_types.wire(training_type),
+        }
         optional = {
             "validation_file": validation_file,
             "seed": seed,

@@ -299,6 +299,10 @@ class FineTuningJob(AzureModel):
     method: dict[str, Any] | None = None
     integrations: list[dict[str, Any]] | None = None
     error: JobError | None = None
+    # `trainingType` as Azure echoes it (any of the docs' spellings; absent when the service leaves it out).
+    training_type: str | None = Field(
+        default=None, validation_alias=AliasChoices("trainingType", "training_type")
+    )
 
     @field_validator("result_files", mode="before")
     @classmethod

@@ -42,6 +42,9 @@ class ModelInfo:
     retired: bool = False  # no longer offered for fine-tuning
     gated: bool = False  # fine-tuning by invitation only
     training_types: frozenset[str] = ALL_TYPES  # where the model trains (Standard also depends on region)
+    # The model Microsoft's retirement schedule names as the one to move to, when it names one (`start` on a
+    # model retiring soon points at it). None of the 2026 sources names one for fine-tuning yet.
+    successor: str | None = None
 
 
 _MODELS: tuple[ModelInfo, ...] = (

@@ -42,6 +42,7 @@ async def test_an_empty_resource_is_within_its_limits(arm_bot: RunningBot) -> No
     rows = _rows(reply.card)
     assert rows == {
         "Running jobs": ("0", "3", "ok"),
+        "Running Developer jobs": ("0", "5", "ok"),
         "Queued jobs": ("0", "20", "ok"),
         "Jobs in total": ("0", "100", "ok"),
         "Fine-tuned deployments": ("0", "10", "ok"),
@@ -109,6 +110,19 @@ async def test_three_running_jobs_make_the_next_one_queue(running_bot: RunningBo
     assert rows["Queued jobs"][0] == "1"
     assert reply.card.tone is Tone.WARNING
     assert "Running jobs: at the limit. A new job waits in the queue" in reply.card.text
+
+
+async def test_developer_jobs_run_against_their_own_limit(running_bot: RunningBot, emulator: Any) -> None:
+    client = running_bot.ctx.azure.data()
+    train = await client.upload_file(datasets.path("good_training"))
+    emulator.advance(60)
+    for seed, kind in enumerate(("developer", "developer", "global")):
+        await client.create_job(MODEL, train.id, seed=seed, training_type=kind)
+    emulator.advance(120)
+    [reply] = await run(running_bot, "quota")
+    rows = _rows(reply.card)
+    assert rows["Running jobs"] == ("1", "3", "ok")
+    assert rows["Running Developer jobs"] == ("2", "5", "ok")
 
 
 def test_card_states_on_both_platforms() -> None:

@@ -54,7 +54,7 @@ async def test_cards_after_the_start_show_azures_epochs_not_the_guess(
     # The estimate is worked out from Azure's value: 4/3 of the guessed tokens, with its cost.
     guessed, resolved = _tokens(start_text), _tokens(text)
     assert guessed != resolved
-    assert "(illustrative prices)" in text
+    assert "for Global training (illustrative prices" in text  # at the price of the job's training type
 
     # The Refresh button of the start card draws the same.
     [refreshed] = await local.dispatcher.on_action(Action(REFRESH, {"job": job_id}, ALICE, CHANNEL, "slack"))

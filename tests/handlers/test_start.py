@@ -51,7 +51,7 @@ async def test_start_with_good_sample_data_creates_a_job_and_records_its_home(
     assert job.hyperparameters is not None and job.hyperparameters.n_epochs == 2
     # one message: the job card, with a one-line summary of the checked data and the training estimate
     assert "24 training + 10 validation examples checked · ≈" in job_card.text
-    assert "trained tokens (2 epochs) · ≈$" in job_card.text and "(illustrative prices)" in job_card.text
+    assert "trained tokens (2 epochs) · ≈$" in job_card.text and "(illustrative prices" in job_card.text
     [trail] = await local.store.audit_trail(job_id)
     assert trail.action == "job.start"
 
