@@ -23,7 +23,10 @@ from bot.dataprep.fastpath import (
     DpoExample,
     FunctionDef,
     Message,
+    SystemMessage,
     Tool,
+    ToolMessage,
+    UserMessage,
 )
 from bot.dataprep.images import image_tokens
 
@@ -37,6 +40,10 @@ REPLY_PRIMER = 3
 # names repeat on every line); the cache is emptied when it holds this many characters (~4-16 MB).
 _CACHE_MAX_CHARS = 4_096
 _CACHE_BUDGET_CHARS = 4_000_000
+# Tokens of a message besides its content, by type, when it has no name: 3 + the role (one token each).
+_PLAIN: dict[type, int] = {
+    cls: TOKENS_PER_MESSAGE + 1 for cls in (SystemMessage, UserMessage, AssistantMessage, ToolMessage)
+}
 
 
 @lru_cache(maxsize=4)
@@ -85,6 +92,7 @@ class TokenCounter:
             return self._count(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
 
     def message(self, m: Message) -> int:
+        """One message, any shape: role, content (text parts, images), name, calls."""
         n = TOKENS_PER_MESSAGE + self.text(m.ROLE)
         content = m.content
         if isinstance(content, str):
@@ -107,7 +115,37 @@ class TokenCounter:
         return n
 
     def messages(self, messages: list[Message]) -> int:
-        return sum(self.message(m) for m in messages)
+        """The hot loop: string content goes straight to the tokenizer (system prompts through the cache,
+        user and assistant text is rarely repeated); any other shape takes `message`."""
+        n = 0
+        count = self._count
+        text = self.text
+        plain = _PLAIN
+        try:
+            for m in messages:
+                cls = m.__class__
+                if m.name is not UNSET or cls not in plain:
+                    n += self.message(m)
+                    continue
+                content = m.content
+                if cls is AssistantMessage:
+                    if m.function_call is not UNSET or content.__class__ is list:
+                        n += self.message(m)
+                        continue
+                    n += plain[cls]
+                    if content.__class__ is str:
+                        n += count(content)
+                    if m.tool_calls is not UNSET:
+                        for call in m.tool_calls:
+                            f = call.function
+                            n += text(f.name) + count(f.arguments)
+                elif content.__class__ is str:
+                    n += plain[cls] + (text(content) if cls is SystemMessage else count(content))
+                else:
+                    n += self.message(m)
+        except (TypeError, UnicodeEncodeError):
+            return sum(self.message(m) for m in messages)  # a lone surrogate: `text` replaces it
+        return n
 
     def definitions(self, tools: list[Tool] | Any, functions: list[FunctionDef] | Any) -> int:
         n = 0
