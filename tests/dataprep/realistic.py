@@ -15,7 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_ENGLISH = (
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_ENGLISH = _words(
     "the of and to a in is it you that he was for on are with as I his they be at one have this from or had "
     "by not word but what some we can out other were all there when up use your how said an each she which "
     "do their time if will way about many then them write would like so these her long make thing see him "
@@ -29,8 +34,18 @@ _ENGLISH = (
     "model training dataset epoch learning rate checkpoint deployment endpoint latency throughput quota "
     "weather forecast temperature humidity tomorrow weekend flight hotel booking reservation itinerary "
     "Paris London Tokyo Berlin Madrid Toronto Sydney Microsoft Azure OpenAI Python JSON API"
-).split()
-_ACCENTED = "résumé naïve café crème brûlée façade déjà vu Straße Übung Größe niño señor año São Paulo Kraków Zürich".split()
+)
+_ACCENTED = _words(
+    "résumé naïve café crème brûlée façade déjà vu Straße Übung Größe niño señor año São Paulo Kraków Zürich"
+)
+# Real text has a long tail of rare words (names, jargon, typos) that split into several tokens: made-up
+# words from syllables stand in for it.
+_SYLLABLES = _words(
+    "ka lo mi ne ta ri so vu ex an ber dor fel gri hum jas kel mor nis pra qua ster tin vol wex yor zan"
+)
+_RARE = [
+    "".join(random.Random(i).choices(_SYLLABLES, k=random.Random(-i).randint(2, 4))) for i in range(20_000)
+]
 _CJK = [
     "東京の天気は晴れです。",
     "ご注文ありがとうございます。",
@@ -44,7 +59,7 @@ _EMOJI = ["😀", "👍", "🎉", "🚀", "✅", "❌", "🙏", "👍🏽", "�
 _CODE = [
     "```python\ndef total(items):\n    return sum(i.price * i.qty for i in items)\n```",
     "```sql\nSELECT id, status FROM orders WHERE created_at > '2024-01-01';\n```",
-    "```json\n{\"retry\": 3, \"timeout_ms\": 2500}\n```",
+    '```json\n{"retry": 3, "timeout_ms": 2500}\n```',
     "`az cognitiveservices account list -g rg-prod`",
 ]
 
@@ -138,12 +153,16 @@ def text(rng: random.Random, lo: int, hi: int) -> str:
     words: list[str] = []
     for _ in range(rng.randint(lo, hi)):
         r = rng.random()
-        if r < 0.86:
+        if r < 0.74:
             words.append(rng.choice(_ENGLISH))
+        elif r < 0.86:
+            words.append(rng.choice(_RARE))
         elif r < 0.90:
             words.append(rng.choice(_ACCENTED))
         elif r < 0.93:
-            words.append(str(rng.choice((rng.randint(0, 99), rng.randint(100, 99_999), rng.random() * 100)))[:7])
+            words.append(
+                str(rng.choice((rng.randint(0, 99), rng.randint(100, 99_999), rng.random() * 100)))[:7]
+            )
         elif r < 0.95:
             words.append(rng.choice(_CJK))
         elif r < 0.97:
@@ -159,7 +178,9 @@ def text(rng: random.Random, lo: int, hi: int) -> str:
 
 
 def _call_id(rng: random.Random) -> str:
-    return "call_" + "".join(rng.choices("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=24))
+    return "call_" + "".join(
+        rng.choices("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=24)
+    )
 
 
 def _tool_round(rng: random.Random, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -180,7 +201,11 @@ def _tool_round(rng: random.Random, tools: list[dict[str, Any]]) -> list[dict[st
                 args[key] = text(rng, 1, 6).rstrip(".?!")
         call_id = _call_id(rng)
         calls.append(
-            {"id": call_id, "type": "function", "function": {"name": fn["name"], "arguments": json.dumps(args)}}
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": fn["name"], "arguments": json.dumps(args)},
+            }
         )
         result = {
             "ok": True,
@@ -188,7 +213,9 @@ def _tool_round(rng: random.Random, tools: list[dict[str, Any]]) -> list[dict[st
             "items": [{"sku": f"SKU-{rng.randint(1000, 9999)}", "qty": rng.randint(1, 4)} for _ in range(2)],
             "note": text(rng, 3, 20),
         }
-        results.append({"role": "tool", "tool_call_id": call_id, "content": json.dumps(result, ensure_ascii=False)})
+        results.append(
+            {"role": "tool", "tool_call_id": call_id, "content": json.dumps(result, ensure_ascii=False)}
+        )
     return [{"role": "assistant", "content": None, "tool_calls": calls}, *results]
 
 
@@ -229,7 +256,9 @@ def _invalid(rng: random.Random, kind: int) -> bytes:
     if kind == 2:
         messages[-1]["role"] = "bot"
     elif kind == 3:  # no reply
-        example["messages"] = [m for m in messages if m["role"] != "assistant"] or [{"role": "user", "content": "hi"}]
+        example["messages"] = [m for m in messages if m["role"] != "assistant"] or [
+            {"role": "user", "content": "hi"}
+        ]
     elif kind == 4:
         messages[-1]["content"] = ""
     elif kind == 5:
@@ -245,7 +274,9 @@ INVALID_KINDS = 8
 
 
 def dpo_example(rng: random.Random) -> dict[str, Any]:
-    messages: list[dict[str, Any]] = [{"role": "system", "content": rng.choices(_SYSTEMS, _SYSTEM_WEIGHTS)[0]}]
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": rng.choices(_SYSTEMS, _SYSTEM_WEIGHTS)[0]}
+    ]
     for _ in range(rng.randint(0, 2)):
         messages.append({"role": "user", "content": text(rng, 4, 40)})
         messages.append({"role": "assistant", "content": text(rng, 8, 80)})
@@ -283,4 +314,6 @@ def write_chat(path: Path, megabytes: float, seed: int = 42, invalid_every: int 
 
 
 def write_dpo(path: Path, megabytes: float, seed: int = 43) -> int:
-    return _write(path, megabytes, seed, lambda rng, _i: json.dumps(dpo_example(rng), ensure_ascii=False).encode())
+    return _write(
+        path, megabytes, seed, lambda rng, _i: json.dumps(dpo_example(rng), ensure_ascii=False).encode()
+    )

