@@ -35,44 +35,13 @@ from bot.dataprep.cli import main as ftbot_validate
 from bot.dataprep.rules import check_chat, check_dpo
 from bot.dataprep.tokens import get_encoding
 from tests.dataprep.realistic import write_chat, write_dpo
-from tests.dataprep.reference import reference_encoding
+from tests.dataprep.reference import cookbook_tokens, reference_encoding
 
 MODEL = "gpt-4.1-mini-2025-04-14"  # takes SFT and DPO; o200k_base
 GOALS = {"mb_per_s": 100.0, "ratio": 5.0, "memory_mb": 150.0}
 
 
-# -- the cookbook's way: json.loads per line, the checks in plain Python, tokens with tiktoken ---------------
-def _cookbook_message_tokens(messages: list[dict[str, Any]], encode: Any) -> int:
-    """The cookbook's `num_tokens_from_messages` (3 per message, its values, +1 for a name), with tool calls'
-    names and arguments counted as the validator does."""
-    n = 0
-    for m in messages:
-        n += 3
-        for key, value in m.items():
-            if key == "content":
-                if isinstance(value, str):
-                    n += len(encode(value))
-                elif isinstance(value, list):
-                    n += sum(len(encode(p["text"])) for p in value if p.get("type") == "text")
-            elif key in ("role", "name"):
-                n += len(encode(value)) + (key == "name")
-            elif key == "tool_calls":
-                for call in value:
-                    fn = call["function"]
-                    n += len(encode(fn["name"])) + len(encode(fn["arguments"]))
-            elif key == "function_call":
-                n += len(encode(value["name"])) + len(encode(value["arguments"]))
-    return n
-
-
-def _definitions(example: dict[str, Any], encode: Any) -> int:
-    n = 0
-    for key in ("tools", "functions"):
-        if example.get(key):
-            n += len(encode(json.dumps(example[key], separators=(",", ":"), ensure_ascii=False)))
-    return n
-
-
+# -- the cookbook's way: json.loads per line, the checks in plain Python, tokens with tiktoken ------------
 def run_cookbook(path: str, method: str, count_tokens: bool, _workers: int | None = None) -> dict[str, Any]:
     """Streaming (the notebook loads the whole file first, which only costs more): decode, check, count."""
     encode = reference_encoding("o200k_base").encode_ordinary if count_tokens else None
@@ -92,19 +61,7 @@ def run_cookbook(path: str, method: str, count_tokens: bool, _workers: int | Non
             valid += 1
             if encode is None:
                 continue
-            if method == "dpo":
-                inp = example["input"]
-                tokens += (
-                    _cookbook_message_tokens(inp["messages"], encode)
-                    + _definitions(inp, encode)
-                    + _cookbook_message_tokens(example["preferred_output"], encode)
-                    + _cookbook_message_tokens(example["non_preferred_output"], encode)
-                    + 3
-                )
-            else:
-                tokens += (
-                    _cookbook_message_tokens(example["messages"], encode) + _definitions(example, encode) + 3
-                )
+            tokens += cookbook_tokens(example, method, encode)
     return {"examples": examples, "valid": valid, "tokens": tokens if count_tokens else None}
 
 

@@ -498,10 +498,10 @@ class StreamValidator:
     def absorb(self, part: PartResult) -> None:
         """Adds the findings of the part of the file that follows what this validator was fed (which ended
         with a newline), as if it had been fed that part itself."""
+        self._bytes += part.nbytes
         if self._stopped:
             return  # a UTF-16 file: the rest is not UTF-8 lines either
         offset = self._lineno
-        self._bytes += part.nbytes
         self._lineno += part.lines
         self._valid += part.valid
         self._invalid += part.invalid

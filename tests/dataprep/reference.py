@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import json
 import os
 import tempfile
 from functools import lru_cache
@@ -47,3 +48,48 @@ def reference_encoding(name: str) -> Any:
     import tiktoken
 
     return tiktoken.get_encoding(name)
+
+
+def _message_tokens(messages: list[dict[str, Any]], encode: Any) -> int:
+    n = 0
+    for m in messages:
+        n += 3
+        for key, value in m.items():
+            if key == "content":
+                if isinstance(value, str):
+                    n += len(encode(value))
+                elif isinstance(value, list):
+                    n += sum(len(encode(p["text"])) for p in value if p.get("type") == "text")
+            elif key in ("role", "name"):
+                n += len(encode(value)) + (key == "name")
+            elif key == "tool_calls":
+                for call in value:
+                    fn = call["function"]
+                    n += len(encode(fn["name"])) + len(encode(fn["arguments"]))
+            elif key == "function_call":
+                n += len(encode(value["name"])) + len(encode(value["arguments"]))
+    return n
+
+
+def _definitions(example: dict[str, Any], encode: Any) -> int:
+    n = 0
+    for key in ("tools", "functions"):
+        if example.get(key):
+            n += len(encode(json.dumps(example[key], separators=(",", ":"), ensure_ascii=False)))
+    return n
+
+
+def cookbook_tokens(example: dict[str, Any], method: str, encode: Any) -> int:
+    """Tokens of one valid example (plain JSON values, no images) the OpenAI cookbook's way
+    (`num_tokens_from_messages`: 3 per message, its values, +1 for a name, 3 for the reply primer), with tool
+    calls and definitions counted as the validator counts them; `encode` is tiktoken's `encode_ordinary`."""
+    if method == "dpo":
+        inp = example["input"]
+        return (
+            _message_tokens(inp["messages"], encode)
+            + _definitions(inp, encode)
+            + _message_tokens(example["preferred_output"], encode)
+            + _message_tokens(example["non_preferred_output"], encode)
+            + 3
+        )
+    return _message_tokens(example["messages"], encode) + _definitions(example, encode) + 3
