@@ -130,18 +130,21 @@ class DpoExample(Struct, gc=False):
 # looser: an example these accept is accepted by `ChatExample` + `chat_flags` with the same warnings
 # (tested); anything else (parts, errors) goes to the full types. Tool-call-only replies are text too.
 class TextSystemMessage(Struct, tag_field="role", tag="system", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "system"
     BIT: ClassVar[int] = HAS_SYSTEM
     content: NonEmptyStr
     name: NonEmptyStr | UnsetType = UNSET
 
 
 class TextUserMessage(Struct, tag_field="role", tag="user", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "user"
     BIT: ClassVar[int] = HAS_USER
     content: NonEmptyStr
     name: NonEmptyStr | UnsetType = UNSET
 
 
 class TextAssistantMessage(Struct, tag_field="role", tag="assistant", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "assistant"
     BIT: ClassVar[int] = HAS_ASSISTANT
     # None or absent only with tool calls or a function call (checked by `text_chat_flags`).
     content: NonEmptyStr | UnsetType | None = UNSET
@@ -152,6 +155,7 @@ class TextAssistantMessage(Struct, tag_field="role", tag="assistant", forbid_unk
 
 
 class TextToolMessage(Struct, tag_field="role", tag="tool", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "tool"
     BIT: ClassVar[int] = 0  # no warning depends on it
     content: NonEmptyStr
     name: NonEmptyStr | UnsetType = UNSET
@@ -159,6 +163,7 @@ class TextToolMessage(Struct, tag_field="role", tag="tool", forbid_unknown_field
 
 
 class TextFunctionMessage(Struct, tag_field="role", tag="function", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "function"
     BIT: ClassVar[int] = 0  # no warning depends on it
     content: NonEmptyStr
     name: NonEmptyStr

@@ -24,6 +24,12 @@ from bot.dataprep.fastpath import (
     FunctionDef,
     Message,
     SystemMessage,
+    TextAssistantMessage,
+    TextChatExample,
+    TextMessage,
+    TextSystemMessage,
+    TextToolMessage,
+    TextUserMessage,
     Tool,
     ToolMessage,
     UserMessage,
@@ -42,8 +48,22 @@ _CACHE_MAX_CHARS = 4_096
 _CACHE_BUDGET_CHARS = 4_000_000
 # Tokens of a message besides its content, by type, when it has no name: 3 + the role (one token each).
 _PLAIN: dict[type, int] = {
-    cls: TOKENS_PER_MESSAGE + 1 for cls in (SystemMessage, UserMessage, AssistantMessage, ToolMessage)
+    cls: TOKENS_PER_MESSAGE + 1
+    for cls in (
+        SystemMessage,
+        UserMessage,
+        AssistantMessage,
+        ToolMessage,
+        TextSystemMessage,
+        TextUserMessage,
+        TextAssistantMessage,
+        TextToolMessage,
+    )
 }
+# Decoded with the full types or the text-only ones (`fastpath.py`).
+_SYSTEM = (SystemMessage, TextSystemMessage)
+_ASSISTANT = (AssistantMessage, TextAssistantMessage)
+AnyMessage = Message | TextMessage
 
 
 @lru_cache(maxsize=4)
@@ -91,7 +111,7 @@ class TokenCounter:
             # does, as U+FFFD.
             return self._count(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
 
-    def message(self, m: Message) -> int:
+    def message(self, m: AnyMessage) -> int:
         """One message, any shape: role, content (text parts, images), name, calls."""
         n = TOKENS_PER_MESSAGE + self.text(m.ROLE)
         content = m.content
@@ -106,7 +126,7 @@ class TokenCounter:
                     n += image_tokens(part.image_url.url, "auto" if detail is UNSET else detail)
         if m.name is not UNSET:
             n += TOKENS_PER_NAME + self.text(m.name)
-        if isinstance(m, AssistantMessage):
+        if isinstance(m, _ASSISTANT):
             if m.function_call is not UNSET:
                 n += self.text(m.function_call.name) + self.text(m.function_call.arguments)
             if m.tool_calls is not UNSET:
@@ -114,7 +134,7 @@ class TokenCounter:
                     n += self.text(call.function.name) + self.text(call.function.arguments)
         return n
 
-    def messages(self, messages: list[Message]) -> int:
+    def messages(self, messages: list[Message] | list[TextMessage]) -> int:
         """The hot loop: string content goes straight to the tokenizer (system prompts through the cache,
         user and assistant text is rarely repeated); any other shape takes `message`."""
         n = 0
@@ -128,7 +148,7 @@ class TokenCounter:
                     n += self.message(m)
                     continue
                 content = m.content
-                if cls is AssistantMessage:
+                if cls in _ASSISTANT:
                     a = cast(AssistantMessage, m)
                     if a.function_call is not UNSET or content.__class__ is list:
                         n += self.message(m)
@@ -141,7 +161,7 @@ class TokenCounter:
                             f = call.function
                             n += text(f.name) + count(f.arguments)
                 elif content.__class__ is str:
-                    n += plain[cls] + (text(content) if cls is SystemMessage else count(content))
+                    n += plain[cls] + (text(content) if cls in _SYSTEM else count(content))
                 else:
                     n += self.message(m)
         except (TypeError, UnicodeEncodeError):
@@ -155,7 +175,7 @@ class TokenCounter:
                 n += self.text(msgspec.json.encode(defs).decode())
         return n
 
-    def chat(self, ex: ChatExample) -> int:
+    def chat(self, ex: ChatExample | TextChatExample) -> int:
         return self.messages(ex.messages) + self.definitions(ex.tools, ex.functions) + REPLY_PRIMER
 
     def dpo(self, ex: DpoExample) -> int:

@@ -160,11 +160,11 @@ class StreamValidator:
             )
         encoding = self.info.encoding if self.info else DEFAULT_ENCODING
         self._counter = TokenCounter(encoding) if count_tokens else None
-        # The hot loop's decoder. Without token counting, chat lines are first decoded with the text-only
-        # types (no content unions, a one-line role check); lines they refuse take the full types.
+        # The hot loop's decoder. Chat lines are first decoded with the text-only types (no content
+        # unions, a one-line role check); lines they refuse take the full types.
         self._hot_decode: Callable[[bytes | memoryview], Any] = self._decode
         self._hot_flags: Callable[[Any, bool], int] = self._flags
-        self._text_first = self.data_format == "chat" and not count_tokens
+        self._text_first = self.data_format == "chat"
         if self._text_first:
             self._hot_decode = msgspec.json.Decoder(TextChatExample).decode
             self._hot_flags = text_chat_flags
