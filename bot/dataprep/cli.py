@@ -1,4 +1,5 @@
-"""`ftbot validate FILE [--model M] [--method sft|dpo] [--epochs N] [--no-tokens] [--max-invalid N] [--json]`.
+"""`ftbot validate FILE [--model M] [--method sft|dpo] [--epochs N] [--no-tokens] [--max-invalid N] [--workers N]
+[--json]`.
 
 Exit status: 0 valid data, 1 invalid data (line-numbered report), 2 usage error or unreadable file.
 `main` takes the arguments after `validate`; `python -m bot.dataprep FILE ...` runs it directly.
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from bot.dataprep.parallel import usable_cores
 from bot.dataprep.prices import PriceTable, PriceTableError
 from bot.dataprep.validator import DEFAULT_MAX_ERRORS, validate_path, validate_stream
 
@@ -49,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         help="stop checking after N invalid examples (default: check the whole file)",
     )
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        help="processes counting tokens in a large file (default: one per usable core)",
+    )
     p.add_argument("--prices", type=Path, help="price table TOML (default: the shipped, illustrative one)")
     return p
 
@@ -78,7 +85,8 @@ def main(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO | None
         if args.file == "-":
             report = validate_stream(sys.stdin.buffer, **options)
         else:
-            report = validate_path(args.file, **options)
+            workers = args.workers if args.workers is not None else usable_cores()
+            report = validate_path(args.file, workers=workers, **options)
     except OSError as exc:
         print(f"ftbot validate: cannot read {args.file}: {exc.strerror or exc}", file=err)
         return EXIT_USAGE

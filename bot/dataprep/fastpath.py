@@ -128,22 +128,26 @@ class DpoExample(Struct, gc=False):
 # The common case, decoded faster: every message's content is a non-empty string (no parts, no images),
 # which leaves only "which roles are there" to check in Python. Stricter than the types above, never
 # looser: an example these accept is accepted by `ChatExample` + `chat_flags` with the same warnings
-# (tested); anything else (parts, tool-call-only replies, errors) goes to the full types.
+# (tested); anything else (parts, errors) goes to the full types. Tool-call-only replies are text too.
 class TextSystemMessage(Struct, tag_field="role", tag="system", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "system"
     BIT: ClassVar[int] = HAS_SYSTEM
     content: NonEmptyStr
     name: NonEmptyStr | UnsetType = UNSET
 
 
 class TextUserMessage(Struct, tag_field="role", tag="user", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "user"
     BIT: ClassVar[int] = HAS_USER
     content: NonEmptyStr
     name: NonEmptyStr | UnsetType = UNSET
 
 
 class TextAssistantMessage(Struct, tag_field="role", tag="assistant", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "assistant"
     BIT: ClassVar[int] = HAS_ASSISTANT
-    content: NonEmptyStr
+    # None or absent only with tool calls or a function call (checked by `text_chat_flags`).
+    content: NonEmptyStr | UnsetType | None = UNSET
     name: NonEmptyStr | UnsetType = UNSET
     weight: Literal[0, 1] | UnsetType = UNSET
     tool_calls: Annotated[list[ToolCall], Meta(min_length=1)] | UnsetType = UNSET
@@ -151,6 +155,7 @@ class TextAssistantMessage(Struct, tag_field="role", tag="assistant", forbid_unk
 
 
 class TextToolMessage(Struct, tag_field="role", tag="tool", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "tool"
     BIT: ClassVar[int] = 0  # no warning depends on it
     content: NonEmptyStr
     name: NonEmptyStr | UnsetType = UNSET
@@ -158,6 +163,7 @@ class TextToolMessage(Struct, tag_field="role", tag="tool", forbid_unknown_field
 
 
 class TextFunctionMessage(Struct, tag_field="role", tag="function", forbid_unknown_fields=True, gc=False):
+    ROLE: ClassVar[str] = "function"
     BIT: ClassVar[int] = 0  # no warning depends on it
     content: NonEmptyStr
     name: NonEmptyStr
@@ -250,6 +256,8 @@ def text_chat_flags(example: TextChatExample, vision_ok: bool) -> int:
     seen = 0
     for m in example.messages:
         seen |= m.BIT
+        if m.content.__class__ is not str and m.tool_calls is UNSET and m.function_call is UNSET:  # type: ignore[union-attr]
+            return REJECT  # an assistant message with neither text nor a call
     if seen == HAS_SYSTEM | HAS_USER | HAS_ASSISTANT:
         return 0
     return _MISSING[seen & (HAS_SYSTEM | HAS_USER)] if seen & HAS_ASSISTANT else REJECT

@@ -31,7 +31,7 @@ NO_DEVELOPER = frozenset({"standard", "datazone", "global"})
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
     key: str
-    encoding: str  # bpe-openai encoding name
+    encoding: str  # tokenizer encoding name (o200k_base, cl100k_base)
     token_limit: int  # longest training example, in tokens
     supports_dpo: bool = False
     supports_vision: bool = False

@@ -9,10 +9,12 @@ Blank (whitespace-only) lines are ignored and reported as one `blank_lines` warn
 from __future__ import annotations
 
 import json
+import os
 import threading
 from array import array
 from collections import Counter
 from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -41,6 +43,26 @@ from bot.dataprep.report import TokenStats, ValidationReport, default_epochs
 from bot.dataprep.tokens import TokenCounter
 
 Method = Literal["sft", "dpo"]
+
+
+@dataclass(frozen=True, slots=True)
+class PartResult:
+    """What a validator found in one part of a file (a range of whole lines), for `absorb`: line numbers
+    count from the part's first line."""
+
+    nbytes: int
+    lines: int
+    valid: int
+    invalid: int
+    blank: int
+    first_blank: int | None
+    wrong_format: int
+    errors: list[Finding]
+    warnings: list[Finding]
+    error_counts: Counter[str]
+    warning_counts: Counter[str]
+    token_counts: bytes  # array("I") of tokens per valid example
+
 
 BLOCK_SIZE = 1 << 20
 MAX_FILE_BYTES = 512 * 1024 * 1024  # files must be smaller than this
@@ -138,11 +160,11 @@ class StreamValidator:
             )
         encoding = self.info.encoding if self.info else DEFAULT_ENCODING
         self._counter = TokenCounter(encoding) if count_tokens else None
-        # The hot loop's decoder. Without token counting, chat lines are first decoded with the text-only
-        # types (no content unions, a one-line role check); lines they refuse take the full types.
+        # The hot loop's decoder. Chat lines are first decoded with the text-only types (no content
+        # unions, a one-line role check); lines they refuse take the full types.
         self._hot_decode: Callable[[bytes | memoryview], Any] = self._decode
         self._hot_flags: Callable[[Any, bool], int] = self._flags
-        self._text_first = self.data_format == "chat" and not count_tokens
+        self._text_first = self.data_format == "chat"
         if self._text_first:
             self._hot_decode = msgspec.json.Decoder(TextChatExample).decode
             self._hot_flags = text_chat_flags
@@ -445,6 +467,59 @@ class StreamValidator:
         if len(self._warnings) < self.max_warnings:
             self._warnings.append(Finding(lineno, code, message))
 
+    # -- files checked in parts (bot/dataprep/parallel.py) -----------------------------------------------
+    def start_mid_file(self) -> None:
+        """This validator is fed a part of a file that starts at a line other than the first: no BOM check."""
+        self._started = True
+
+    def part_result(self) -> PartResult:
+        """The findings of this part, once all of it was fed (a last line without a newline included)."""
+        if self._pending and not self._stopped:
+            last = b"".join(self._pending)
+            self._pending.clear()
+            self._pending_len = 0
+            self._lineno += 1
+            self._line_at(memoryview(last), self._lineno)
+        return PartResult(
+            nbytes=self._bytes,
+            lines=self._lineno,
+            valid=self._valid,
+            invalid=self._invalid,
+            blank=self._blank,
+            first_blank=self._first_blank,
+            wrong_format=self._wrong_format,
+            errors=self._errors,
+            warnings=self._warnings,
+            error_counts=self._error_counts,
+            warning_counts=self._warning_counts,
+            token_counts=self._token_counts.tobytes(),
+        )
+
+    def absorb(self, part: PartResult) -> None:
+        """Adds the findings of the part of the file that follows what this validator was fed (which ended
+        with a newline), as if it had been fed that part itself."""
+        self._bytes += part.nbytes
+        if self._stopped:
+            return  # a UTF-16 file: the rest is not UTF-8 lines either
+        offset = self._lineno
+        self._lineno += part.lines
+        self._valid += part.valid
+        self._invalid += part.invalid
+        self._wrong_format += part.wrong_format
+        if part.blank:
+            self._blank += part.blank
+            if self._first_blank is None and part.first_blank is not None:
+                self._first_blank = part.first_blank + offset
+        self._error_counts.update(part.error_counts)
+        self._warning_counts.update(part.warning_counts)
+        room = self.max_errors - len(self._errors)
+        self._errors.extend(replace(e, line=_shift(e.line, offset)) for e in part.errors[: max(0, room)])
+        room = self.max_warnings - len(self._warnings)
+        self._warnings.extend(replace(w, line=_shift(w.line, offset)) for w in part.warnings[: max(0, room)])
+        counts: array[int] = array("I")
+        counts.frombytes(part.token_counts)
+        self._token_counts.extend(counts)
+
     # -- the end ------------------------------------------------------------------------------------------
     def finish(self) -> ValidationReport:
         if not self._started and not self._stopped:
@@ -547,6 +622,10 @@ class StreamValidator:
         )
 
 
+def _shift(line: int | None, offset: int) -> int | None:
+    return None if line is None else line + offset
+
+
 _MISMATCH_HINT = {
     "chat": "This looks like DPO preference data: add `--method dpo`",
     "dpo": "This looks like chat (SFT) data, not DPO preference data: leave out `--method dpo`",
@@ -642,13 +721,33 @@ def validate_path(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     max_invalid: int | None = None,
     cancel: threading.Event | None = None,
+    workers: int = 1,
 ) -> ValidationReport:
     """Validates a JSONL file on disk. Raises OSError when it cannot be read, ValidationCancelled when
     `cancel` is set while it runs.
 
+    `workers` > 1 counts the tokens of a large file on that many processes (forked: only from a process
+    that may fork, such as the CLI; see `parallel.py`); the report is the same.
+
     >>> report = validate_path("train.jsonl", model="gpt-4o-mini-2024-07-18", count_tokens=False)
     >>> report.ok, report.examples, [(e.line, e.code) for e in report.errors]
     """
+    if workers > 1 and count_tokens and max_invalid is None:
+        from bot.dataprep import parallel
+
+        if os.stat(path).st_size >= parallel.MIN_PARALLEL_BYTES:
+            return parallel.validate_parallel(
+                path,
+                workers=workers,
+                cancel=cancel,
+                model=model,
+                method=method,
+                count_tokens=count_tokens,
+                max_errors=max_errors,
+                epochs=epochs,
+                prices=prices,
+                max_line_bytes=max_line_bytes,
+            )
     with open(path, "rb", buffering=0) as stream:
         return validate_stream(
             stream,

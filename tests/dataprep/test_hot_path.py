@@ -1,5 +1,5 @@
 """The no-token hot path: text-only types first, the full types for what they refuse, and the switch to
-the full types when the data is mostly parts / tool calls. Reports must not depend on which path ran."""
+the full types when the data is mostly content parts. Reports must not depend on which path ran."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ CALL = {"id": "c1", "type": "function", "function": {"name": "lookup", "argument
 
 
 def tool_chat(i: int) -> dict[str, Any]:
-    """A valid example the text-only types refuse: the assistant reply has tool calls and no content."""
+    """A valid example whose assistant reply has tool calls and no content (the text-only types take it)."""
     return {
         "messages": [
             {"role": "system", "content": "Use tools."},
@@ -54,8 +54,19 @@ def test_lines_the_text_types_refuse_are_decided_by_the_full_types() -> None:
     assert (report.valid, report.invalid, report.blank_lines) == (13, 1, 1)
 
 
-def test_mostly_tool_call_data_switches_to_the_full_types_with_the_same_report() -> None:
-    lines = [line(chat("no system", system=None))] + [line(tool_chat(i)) for i in range(300)]
+def parts_chat(i: int) -> dict[str, Any]:
+    """A valid example the text-only types refuse: content as a list of text parts."""
+    return {
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+            {"role": "user", "content": f"question {i}"},
+            {"role": "assistant", "content": f"answer {i}"},
+        ]
+    }
+
+
+def test_mostly_parts_data_switches_to_the_full_types_with_the_same_report() -> None:
+    lines = [line(chat("no system", system=None))] + [line(parts_chat(i)) for i in range(300)]
     lines.insert(150, line({"messages": [{"role": "assistant", "content": ""}]}))
     data = jsonl(lines)
     switched, report = feed(data, 4096)
@@ -67,6 +78,15 @@ def test_mostly_tool_call_data_switches_to_the_full_types_with_the_same_report()
 
 
 def test_plain_chat_data_keeps_the_text_types() -> None:
-    lines = [line(chat(f"q{i}")) for i in range(300)] + [line(tool_chat(1))]
+    lines = [line(chat(f"q{i}")) for i in range(300)] + [line(parts_chat(1))]
     v, report = feed(jsonl(lines), 4096)
     assert v._text_first and report.valid == 301 and report.ok
+
+
+def test_tool_call_data_keeps_the_text_types_with_the_same_report() -> None:
+    no_reply = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None}]}
+    lines = [line(tool_chat(i)) for i in range(300)] + [line(no_reply)]
+    v, report = feed(jsonl(lines), 4096)
+    assert v._text_first and v._text_misses == 0
+    assert summary(report) == summary(run(jsonl(lines), count_tokens=True))
+    assert report.valid == 300 and [(e.line, e.code) for e in report.errors] == [(301, f.MISSING_CONTENT)]

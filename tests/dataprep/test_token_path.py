@@ -1,0 +1,194 @@
+"""The token path of `ftbot validate`: exact counts (tiktoken's) on varied and realistic data, each distinct
+system prompt and tool list counted once, and a large file checked on several processes giving the report
+a single process gives, line numbers included. The tokenizer is loaded only when tokens are counted."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from array import array
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from bot.dataprep import TokenStats, parallel, validate_path
+from bot.dataprep.cli import main as cli_main
+from bot.dataprep.fastpath import ChatExample, DpoExample
+from bot.dataprep.rules import check_chat, check_dpo
+from bot.dataprep.tokens import TokenCounter
+
+from .realistic import conversation, write_chat, write_dpo
+from .reference import cookbook_tokens, reference_encoding
+
+VARIED = [
+    "",
+    " ",
+    "Hello, world! How are you?",
+    "  \n\n\t  indented\r\n",
+    "<|endoftext|> is text here, as with encode_ordinary",
+    "東京の天気は晴れです。请问您的订单号是多少？ 서울에서 만나요.",
+    "😀👍🏽🇫🇷 family: 👨‍👩‍👧‍👦 ☕",
+    "naïve café résumé Straße e\u0301 (combining)",
+    "مرحبا بالعالم שלום",
+    "12345678901234567890 3.14159 -0.5e10 1,000,000",
+    "I'll you've they're WE'LL It's",
+    '{"city": "Paris", "unit": "celsius", "days": [1, 2, 3]}',
+    "```python\ndef f(x):\n    return x ** 2\n```",
+    "\x00\x01\x7f control \u00a0nbsp\u2003em \ufeff",
+    "x" * 5000,
+    "🙂" * 2000,
+    " " * 3000 + "end",
+    "hello " * 200_000,  # over 1M characters: counted whole, exactly (bpe-openai needed pieces)
+]
+
+
+@pytest.mark.parametrize("encoding", ["o200k_base", "cl100k_base"])
+def test_text_counts_equal_tiktoken(encoding: str) -> None:
+    reference = reference_encoding(encoding)
+    counter = TokenCounter(encoding)
+    for text in VARIED:
+        assert counter.text(text) == len(reference.encode_ordinary(text)), text[:40]
+    # A lone surrogate (not UTF-8) counts as tiktoken counts it, as U+FFFD.
+    assert counter.text("lone \ud800 surrogate") == len(reference.encode_ordinary("lone \ud800 surrogate"))
+
+
+def test_roles_are_one_token() -> None:
+    """`tokens.py` counts a message's role as one token without asking the tokenizer."""
+    for encoding in ("o200k_base", "cl100k_base"):
+        reference = reference_encoding(encoding)
+        for role in ("system", "user", "assistant", "tool", "function"):
+            assert len(reference.encode_ordinary(role)) == 1
+
+
+def _reference_stats(path: Path, method: str) -> TokenStats | None:
+    encode = reference_encoding("o200k_base").encode_ordinary
+    counts = array("I")
+    for raw in path.read_bytes().splitlines():
+        try:
+            example = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            continue
+        if not (check_dpo(example) if method == "dpo" else check_chat(example)):
+            counts.append(cookbook_tokens(example, method, encode))
+    return TokenStats.from_counts("o200k_base", counts)
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo"])
+def test_realistic_file_counts_equal_the_reference(tmp_path: Path, method: str) -> None:
+    """Multi-turn chats with tool calls and results, weights, unicode and ~1% invalid lines; DPO pairs."""
+    path = tmp_path / "train.jsonl"
+    if method == "dpo":
+        write_dpo(path, 0.3)
+    else:
+        write_chat(path, 0.6, invalid_every=16)
+    report = validate_path(path, model="gpt-4.1-mini-2025-04-14", method=method)  # type: ignore[arg-type]
+    assert report.token_stats is not None and report.token_stats.examples == report.valid > 50
+    assert report.token_stats == _reference_stats(path, method)
+    if method == "sft":
+        assert report.invalid >= 5
+
+
+def test_each_distinct_system_prompt_and_tool_list_is_counted_once() -> None:
+    import random
+
+    rng = random.Random(7)
+    examples = []
+    while len(examples) < 300:
+        example = conversation(rng)
+        if example.get("tools") and example["messages"][0]["role"] == "system":
+            examples.append(example)
+    counter = TokenCounter("o200k_base")
+    decode = msgspec.json.Decoder(ChatExample).decode
+    encode = reference_encoding("o200k_base").encode_ordinary
+    for example in examples:
+        assert counter.chat(decode(json.dumps(example))) == cookbook_tokens(example, "sft", encode)
+    distinct = {e["messages"][0]["content"] for e in examples}
+    distinct |= {json.dumps(e["tools"]) for e in examples}
+    distinct |= {
+        call["function"]["name"] for e in examples for m in e["messages"] for call in m.get("tool_calls", ())
+    }
+    # Only cache misses reach the tokenizer through the cache: each distinct string once.
+    assert counter.encoded == len(distinct) < 20
+
+
+def test_dpo_counts_via_the_fast_loop_equal_the_reference() -> None:
+    import random
+
+    from .realistic import dpo_example
+
+    counter = TokenCounter("o200k_base")
+    encode = reference_encoding("o200k_base").encode_ordinary
+    decode = msgspec.json.Decoder(DpoExample).decode
+    rng = random.Random(3)
+    for _ in range(50):
+        example = dpo_example(rng)
+        assert counter.dpo(decode(json.dumps(example))) == cookbook_tokens(example, "dpo", encode)
+
+
+def _mixed_file(path: Path) -> None:
+    """Realistic lines plus blank lines, a line over the length limit, a BOM and no final newline."""
+    write_chat(path, 0.8, invalid_every=25)
+    lines = path.read_bytes().split(b"\n")[:-1]
+    lines[3:3] = [b"", b"   "]
+    lines[len(lines) * 3 // 4 : len(lines) * 3 // 4] = [b"", b'{"messages": [' + b" " * 300_000 + b"]}"]
+    path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines))
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_several_processes_give_the_single_process_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    path = tmp_path / "train.jsonl"
+    _mixed_file(path)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+    size = path.stat().st_size
+    assert len(parallel.cut_points(path, size, workers)) == workers + 1
+    options = {"model": "gpt-4o-mini-2024-07-18", "max_line_bytes": 200_000}
+    for max_errors in (3, 500):
+        one = validate_path(path, workers=1, max_errors=max_errors, **options)  # type: ignore[arg-type]
+        many = validate_path(path, workers=workers, max_errors=max_errors, **options)  # type: ignore[arg-type]
+        assert many == one
+    # Findings far into the file keep their line numbers.
+    assert one.blank_lines == 3 and one.error_counts["line_too_long"] == 1
+    assert max(e.line or 0 for e in one.errors) > one.lines // 2
+
+
+def test_a_utf16_file_is_refused_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "train.jsonl"
+    path.write_bytes("\n".join(["{}"] * 50_000).encode("utf-16"))
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+    assert validate_path(path, workers=2) == validate_path(path, workers=1)
+
+
+def test_the_cli_uses_every_core_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "train.jsonl"
+    write_chat(path, 0.5)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr("bot.dataprep.cli.usable_cores", lambda: 2)
+    calls: list[int] = []
+    real = parallel.validate_parallel
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs["workers"])  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "validate_parallel", spy)
+    outputs = []
+    for argv in ([str(path), "--json"], [str(path), "--json", "--workers", "1"]):
+        out = io.StringIO()
+        cli_main([*argv, "--model", "gpt-4o-mini-2024-07-18"], stdout=out)
+        outputs.append(out.getvalue())
+    assert calls == [2]
+    assert outputs[0] == outputs[1]
+
+
+def test_the_tokenizer_is_not_loaded_at_start_up() -> None:
+    code = (
+        "import sys, bot.app, bot.dataprep, bot.dataprep.cli\n"
+        "from bot.dataprep import validate_path\n"
+        "assert not {'quicktok', 'tiktoken', 'bpe_openai'} & set(sys.modules), sorted(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
