@@ -56,7 +56,7 @@ from handlers.data import (
     validate_source,
     wait_until_ready,
 )
-from handlers.estimates import remember_estimate
+from handlers.estimates import money, remember_estimate, short_count
 from handlers.help import error_reply_card, trigger_for
 from handlers.jobs import RESOURCE, job_view, remember_examples
 from handlers.reconcile import REPLICA, delete_files, pending_note, spawn
@@ -171,19 +171,6 @@ def _refusal(checked: list[tuple[str, Source]]) -> list[Reply]:
     return [Reply(card) for card in cards]
 
 
-def _short(n: int) -> str:
-    """6,612 -> 6.6k; 1,250,000 -> 1.2M (an estimate needs no more digits)."""
-    for size, unit in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
-        if n >= size:
-            return f"{n / size:.1f}".removesuffix(".0") + unit
-    return str(n)
-
-
-def _money(amount: float, currency: str) -> str:
-    digits = 2 if amount >= 0.01 or amount == 0 else 4
-    return f"${amount:,.{digits}f}" if currency == "USD" else f"{amount:,.{digits}f} {currency}"
-
-
 def data_summary(
     training: Source, validation: Source | None, training_type: str | None = None, method: str = "sft"
 ) -> str:
@@ -207,13 +194,13 @@ def data_summary(
     if report is not None and report.estimated_trained_tokens is not None and report.epochs is not None:
         how = ", the usual default: Azure picks its own" if report.epochs_is_default else ""
         epochs = plural(report.epochs, "epoch")
-        parts.append(f"≈{_short(report.estimated_trained_tokens)} trained tokens ({epochs}{how})")
+        parts.append(f"≈{short_count(report.estimated_trained_tokens)} trained tokens ({epochs}{how})")
         cost = report.estimated_cost
         if training_type is not None and report.model:
             cost = cost_estimate(report.model, report.estimated_trained_tokens, method, training_type)
         if cost is not None:
             words = cost_words(cost, training_type) if training_type else "(illustrative prices)"
-            parts.append(f"≈{_money(cost.amount, cost.currency)} {words}")
+            parts.append(f"≈{money(cost.amount, cost.currency)} {words}")
     return " · ".join(parts)
 
 
