@@ -101,25 +101,19 @@ class DeferredSender:
         await real.update(reference, message, card)
 
 
-class DeferredTeams:
-    """Teams on `POST /api/messages`, its adapter (`adapters.teams.mount_teams` on a private app whose
-    start-up and shutdown hooks run here) built on first use."""
+class LazyTeamsAdapter:
+    """A Teams adapter built later by `build` (the SDK imported in a worker thread first), carrying the
+    `chart_images` the app sets at mount time over to it once built."""
 
-    def __init__(self, settings: Settings, dispatcher: Dispatcher, store: Any, notifier: Notifier) -> None:
-        self._private = web.Application()
+    def __init__(self, build: Callable[[], Awaitable[Any]]) -> None:
         self._chart_images: Any = None
-        self.no_auth = settings.teams_no_auth  # known before the build (what mount_teams is given)
 
-        async def build() -> Any:
-            from adapters.teams import mount_teams
-
-            adapter = mount_teams(self._private, settings, dispatcher, store, notifier)
+        async def built_with_images() -> Any:
+            adapter = await build()
             adapter.chart_images = self._chart_images
-            for hook in self._private.on_startup:
-                await hook(self._private)
             return adapter
 
-        self.deferred: Deferred[Any] = Deferred(build, modules=("adapters.teams",))
+        self.deferred: Deferred[Any] = Deferred(built_with_images, modules=("adapters.teams",))
 
     @property
     def chart_images(self) -> Any:
@@ -134,6 +128,25 @@ class DeferredTeams:
 
     def warm(self) -> None:
         self.deferred.warm()
+
+
+class DeferredTeams(LazyTeamsAdapter):
+    """Teams on `POST /api/messages`, its adapter (`adapters.teams.mount_teams` on a private app whose
+    start-up and shutdown hooks run here) built on first use."""
+
+    def __init__(self, settings: Settings, dispatcher: Dispatcher, store: Any, notifier: Notifier) -> None:
+        self._private = web.Application()
+        self.no_auth = settings.teams_no_auth  # known before the build (what mount_teams is given)
+
+        async def build() -> Any:
+            from adapters.teams import mount_teams
+
+            adapter = mount_teams(self._private, settings, dispatcher, store, notifier)
+            for hook in self._private.on_startup:
+                await hook(self._private)
+            return adapter
+
+        super().__init__(build)
 
     async def get(self) -> Any:
         return await self.deferred.get()

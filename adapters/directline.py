@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from adapters.deferred import Deferred, DeferredSender
+from adapters.deferred import DeferredSender, LazyTeamsAdapter
 from adapters.inflight import InFlight
 from bot.config import Settings
 from bot.model import Platform
@@ -836,35 +836,17 @@ def _answering_errors(handler: Handler) -> Handler:
     return wrapped
 
 
-class LocalTurns:
+class LocalTurns(LazyTeamsAdapter):
     """The channel's own anonymous Teams adapter, built on first use (or by `warm()` after start-up): the
     Bot Framework SDK it needs is not on the path to a healthy `/healthz` (see `adapters.deferred`)."""
 
     def __init__(self, settings: Settings, dispatcher: Dispatcher, store: Any) -> None:
-        self._chart_images: Any = None
-
         async def build() -> TeamsAdapter:
             from adapters.teams import TeamsAdapter
 
-            adapter = TeamsAdapter(settings, dispatcher, store, platform=PLATFORM)
-            adapter.chart_images = self._chart_images
-            return adapter
+            return TeamsAdapter(settings, dispatcher, store, platform=PLATFORM)
 
-        self.deferred: Deferred[TeamsAdapter] = Deferred(build, modules=("adapters.teams",))
-
-    @property
-    def chart_images(self) -> Any:
-        return self._chart_images
-
-    @chart_images.setter
-    def chart_images(self, value: Any) -> None:
-        self._chart_images = value
-        built = self.deferred.built
-        if built is not None:
-            built.chart_images = value
-
-    def warm(self) -> None:
-        self.deferred.warm()
+        super().__init__(build)
 
     async def process(self, activity: dict[str, Any]) -> Any:
         return await (await self.deferred.get()).process(activity)
