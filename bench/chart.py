@@ -74,8 +74,8 @@ def _wanted(metric: str) -> tuple[str, ...] | None:
     return LOSS_COLUMNS if metric == "loss" else None  # as the handler does
 
 
-def _card(columns: Any, metric: str, steps: int, points: int | None) -> Any:
-    view = build_view(
+def _view(columns: Any, metric: str, steps: int, points: int | None) -> Any:
+    return build_view(
         "ftjob-" + "0" * 32,
         "succeeded",
         columns,
@@ -84,7 +84,10 @@ def _card(columns: Any, metric: str, steps: int, points: int | None) -> Any:
         n_epochs=10,
         points=points,
     )
-    return loss_chart_card(view)
+
+
+def _card(columns: Any, metric: str, steps: int, points: int | None) -> Any:
+    return loss_chart_card(_view(columns, metric, steps, points))
 
 
 def ours(data: bytes, metric: str, steps: int) -> bytes:
@@ -108,15 +111,7 @@ def every_point_fast_parse(data: bytes, metric: str, steps: int) -> bytes:
 def drawing(data: bytes, metric: str, steps: int) -> tuple[Callable[[], bytes], Callable[[], bytes]]:
     """The drawing alone, for both variants: (ours: downsample + draw, baseline: draw every point)."""
     columns = parse_results_columns(data, _wanted(metric))
-    view = build_view(
-        "ftjob-" + "0" * 32,
-        "succeeded",
-        columns,
-        checkpoints(steps),
-        metric=cast(Metric, metric),
-        n_epochs=10,
-        points=None,
-    )
+    view = _view(columns, metric, steps, None)
     full = loss_chart_card(view).charts
 
     def ours_draw() -> bytes:
