@@ -28,7 +28,7 @@ from bot.azure.errors import rai_failure
 from bot.azure.models import Checkpoint, Deployment, FineTuningJob, normalise_status
 from bot.config import AzureResource
 from bot.context import Context
-from bot.dataprep.models import base_model_name, model_info
+from bot.dataprep.models import base_model_name, model_info, served_until
 from bot.dataprep.prices import hosting_price
 from bot.errors import FtbotError, InvalidState, NotAllowed, NotFound, UsageError
 from bot.model import Action, Command, Conversation, MessageRef, Platform, Reply, User
@@ -954,7 +954,7 @@ async def deployments(ctx: Context, cmd: Command) -> Card:
                 approved_by=a.decider if a is not None and mine else "",
                 base=base,
                 base_retires=retires,
-                served_until=a_year_later(retires),
+                served_until=served_until(retires),
             )
         )
     # Retirements are days on Azure's clock: the `Date` of the ARM answer just read (the data plane's, as
@@ -974,14 +974,6 @@ def model_retirement(model: str | None, base_hint: str | None = None) -> tuple[s
             base = base_model_name(name)
             return base, date.fromisoformat(info.retires) if info.retires else None
     return "", None
-
-
-def a_year_later(day: date | None) -> date | None:
-    """Azure serves fine-tuned deployments for a year after their base stops taking new fine-tuning
-    (gpt-4o-mini: no new fine-tuning after 2026-10-01, deployments until 2027-10; 2026 section)."""
-    if day is None:
-        return None
-    return day.replace(year=day.year + 1, day=28 if (day.month, day.day) == (2, 29) else day.day)
 
 
 def _parse_time(value: object) -> Any:

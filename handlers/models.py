@@ -16,7 +16,14 @@ from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.models import ServiceModel
 from bot.azure.paging import Scan
 from bot.context import Context
-from bot.dataprep.models import CATALOGUE_DATE, TRAINING_TYPES, ModelInfo, all_models, model_info
+from bot.dataprep.models import (
+    CATALOGUE_DATE,
+    TRAINING_TYPES,
+    ModelInfo,
+    all_models,
+    model_info,
+    served_until,
+)
 from bot.model import Command
 from bot.router import Opt, Router
 from cards.model import Card
@@ -35,13 +42,6 @@ def _day(unix: int | None) -> date | None:
 
 def _iso_day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
-
-
-def _a_year_later(day: date | None) -> date | None:
-    """Fine-tuned deployments are served a year after their base model stops taking new fine-tuning."""
-    if day is None:
-        return None
-    return day.replace(year=day.year + 1, day=28 if (day.month, day.day) == (2, 29) else day.day)
 
 
 def _row(name: str, info: ModelInfo | None, retires: date | None) -> BaseModelRow:
@@ -84,7 +84,7 @@ async def _from_catalogue(
     async for job in client.jobs(status="succeeded", limit=100, max_items=MAX_JOBS, scan=scan):
         if job.fine_tuned_model:
             info = model_info(job.model)
-            retires = _a_year_later(_iso_day(info.retires)) if info else None
+            retires = served_until(_iso_day(info.retires)) if info else None
             tuned.append(
                 FineTunedRow(job.fine_tuned_model, base=job.model or "", job=job.id, retires=retires)
             )

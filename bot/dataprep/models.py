@@ -14,6 +14,7 @@ removing a continuous fine-tuning suffix (`base.ft-<job>`) or an OpenAI-style `f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 DataFormat = Literal["chat", "completion"]
@@ -131,3 +132,13 @@ def dpo_models() -> list[str]:
 
 def vision_models() -> list[str]:
     return [m.key for m in _MODELS if m.supports_vision]
+
+
+def served_until(retires: date | None) -> date | None:
+    """Azure serves fine-tuned deployments for a year after their base stops taking new fine-tuning
+    (gpt-4o-mini: no new fine-tuning after 2026-10-01, deployments until 2027-10; 2026 section)."""
+    if retires is None:
+        return None
+    return retires.replace(
+        year=retires.year + 1, day=28 if (retires.month, retires.day) == (2, 29) else retires.day
+    )
