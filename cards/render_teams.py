@@ -208,7 +208,8 @@ def _image(image: Image, budget: _Budget) -> dict[str, Any]:
 
 
 def _chart(chart: Chart) -> dict[str, Any] | None:
-    """Teams' `Chart.Line` (documented properties only); clients without charts show the fallback text."""
+    """Teams' `Chart.Line` (documented properties only). Clients without charts drop it: the card's text
+    lines carry the same facts and the picture follows (repeating the facts there read as a duplicate)."""
     categories, rows = native_grid(chart, CHART_POINTS)
     if not rows:
         return None
@@ -228,7 +229,7 @@ def _chart(chart: Chart) -> dict[str, Any] | None:
         "xAxisTitle": to_plain(chart.x_label, 100),
         "yAxisTitle": to_plain(chart.y_label, 100),
         "data": data,
-        "fallback": _text_block(to_ac_markdown(chart.alt, 2000) or chart.title, isSubtle=True),
+        "fallback": "drop",
     }
 
 
