@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from bot.app import RunningBot
 from tests.charts.azure_jobs import finished_job
-from tests.webchat.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _send, playwright_api
 
-pytestmark = [pytest.mark.asyncio, *__import__("tests.webchat.test_browser", fromlist=["x"]).pytestmark[1:]]
+# The same browser, bundle and marks (asyncio, skip without Chromium or the bundle) as the chat page's test.
+from tests.webchat.test_browser import (  # noqa: F401 (pytestmark applies here too)
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WAIT_MS,
+    _send,
+    playwright_api,
+    pytestmark,
+)
 
 
 async def test_chart_card_on_the_chat_page(web_bot: RunningBot, emulator: Any) -> None:
