@@ -181,9 +181,14 @@ def _column_weights(table: Table, width: int) -> list[int]:
         cells = [r[index] for r in (table.columns, *table.rows) if index < len(r)]
         if index == 0 and any(table.row_actions):
             cells = [_SHORT_ID_RE.sub(_short_id, c) for c in cells]
-        longest = max((len(to_plain(c)) for c in cells), default=1)
-        # Square root: a column twice as long gets ~1.4x the room, so short ones ("running") keep a line.
-        weights.append(round(10 * math.sqrt(max(MIN_COLUMN_CHARS, min(longest, MAX_COLUMN_CHARS)))))
+        plain = [to_plain(c) for c in cells]
+        longest = max((len(c) for c in plain), default=1)
+        word = max((len(w) for c in plain for w in c.split()), default=1)
+        # Square root: a column twice as long gets ~1.4x the room, so short ones ("running") keep a line;
+        # but never less than its longest word needs (up to an id's first part), or a header such as
+        # "Deployable" breaks in the middle of the word.
+        by_length = 10 * math.sqrt(max(MIN_COLUMN_CHARS, min(longest, MAX_COLUMN_CHARS)))
+        weights.append(round(max(by_length, WORD_WEIGHT * min(word, MAX_WORD_CHARS) + CELL_PADDING)))
     return weights
 
 
@@ -191,6 +196,11 @@ def _column_weights(table: Table, width: int) -> list[int]:
 _SHORT_ID_RE = re.compile(r"\b(ftjob|file|ftchkpt|ftevent)-([0-9A-Za-z]{12,})\b")
 MIN_COLUMN_CHARS = 4
 MAX_COLUMN_CHARS = 40
+WORD_WEIGHT = (
+    6.5  # per character of a word that must stay on one line (bold header text, in the weights' scale)
+)
+MAX_WORD_CHARS = 12  # longer words (ids) wrap anyway
+CELL_PADDING = 14  # a cell's padding, in the same scale
 
 
 def _short_id(match: re.Match[str]) -> str:

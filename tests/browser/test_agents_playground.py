@@ -107,3 +107,27 @@ async def test_help_start_and_a_button_in_the_agents_playground(
     await page.get_by_text("Updated").last.wait_for(timeout=20_000)
     assert await page.get_by_text("Started by").count() <= before
     await page.screenshot(path=str(artifact("playground-refresh.png")), full_page=True)
+
+
+async def test_chart_card_in_the_agents_playground(
+    playground: tuple[str, Any], browser: Any, emulator: Any
+) -> None:
+    """The chart card as Teams draws it: the picture the bot serves is loaded, the analysis lines are there."""
+    from tests.charts.azure_jobs import finished_job
+
+    url, _bot = playground
+    job_id = await finished_job(emulator)
+    page = await browser.new_page(viewport={"width": 1280, "height": 1600})
+    await page.goto(url, wait_until="networkidle")
+    await _compose_box(page).wait_for(timeout=20_000)
+    await _say(page, f"chart {job_id}")
+    await page.get_by_text("Training chart").wait_for(timeout=30_000)
+    picture = page.locator("img[alt*='oss']").last
+    await picture.wait_for(timeout=20_000)
+    await page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=await picture.element_handle(), timeout=20_000
+    )
+    assert await picture.evaluate("img => img.naturalWidth") == 1200
+    assert await page.get_by_text("Checkpoint to deploy", exact=False).count() >= 1
+    await picture.scroll_into_view_if_needed()
+    await page.screenshot(path=str(artifact("playground-chart.png")), full_page=True)
