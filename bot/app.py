@@ -333,31 +333,16 @@ async def _after_start(scheduler: Scheduler, deferred: list[Any]) -> None:
     gc.freeze()
 
 
-async def _alert_extras(ctx: Context, job: Any, resource: str | None) -> Any:
-    """What the charts and approvals add to every success alert: the loss chart and its verdict in the
-    alert's thread, and a Deploy button that opens an approval request for the fine-tuned model."""
-    from cards.alerts import AlertExtras
-    from cards.approvals import REQUEST
-    from cards.model import Button
-    from handlers.chart import chart_card_for
-
-    buttons: tuple[Button, ...] = ()
-    if job.fine_tuned_model:
-        payload = {
-            "job": job.id,
-            "model": job.fine_tuned_model,
-            **({"resource": resource} if resource else {}),
-        }
-        buttons = (Button("Deploy", REQUEST, payload),)
-    return AlertExtras(buttons=buttons, follow_ups=(await chart_card_for(ctx, job.id, resource, "loss"),))
-
-
 def _schedule_watchers(ctx: Context, scheduler: Scheduler) -> None:
     """Job watchers and the outbox delivery (handlers/watcher.py) on the scheduler: a poll every
     FTBOT_WATCH_INTERVAL seconds, deliveries (and their retries) a few times per interval."""
+    from handlers.chart import chart_alert_extras
+    from handlers.deploy import deploy_alert_extras
     from handlers.watcher import Watcher, register_success_extras
 
-    register_success_extras(_alert_extras)
+    # The success alert: a Deploy button (approvals) and the loss chart in its thread.
+    register_success_extras(deploy_alert_extras)
+    register_success_extras(chart_alert_extras)
 
     interval = ctx.settings.watch_interval
     watcher = Watcher(ctx, interval=interval)

@@ -20,6 +20,7 @@ from bot.errors import UsageError
 from bot.model import Action, Command, Reply
 from bot.results_analysis import Analysis, CheckpointInfo, analyse, checkpoint_loss
 from bot.router import Arg, Opt, Router
+from cards.alerts import AlertExtras
 from cards.charts import PNG_POINTS, downsample_arrays
 from cards.jobs import CHART
 from cards.loss_chart import LOSS_COLUMNS, CheckpointRow, LossChartView, Metric, loss_chart_card
@@ -204,6 +205,12 @@ async def chart_replies(
     """The chart card for a job, for the watcher's success alert (post it in the alert's thread); the
     adapters attach the picture (Slack: uploaded into the thread; Teams: an image in the card)."""
     return [Reply(await chart_card_for(ctx, job_id, resource, metric), in_thread=True)]
+
+
+async def chart_alert_extras(ctx: Context, job: FineTuningJob, resource: str | None) -> AlertExtras:
+    """The success alert's follow-up (handlers/watcher.py `register_success_extras`): the loss chart and its
+    verdict, posted in the alert's thread."""
+    return AlertExtras(follow_ups=(await chart_card_for(ctx, job.id, resource, "loss"),))
 
 
 @router.command(

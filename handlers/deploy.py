@@ -36,6 +36,7 @@ from bot.policy import Act, Role
 from bot.router import Arg, Opt, Router
 from bot.store import Approval, NewApproval
 from bot.store.approvals import DeployState
+from cards.alerts import AlertExtras
 from cards.approvals import (
     APPROVE,
     ASK_AGAIN,
@@ -52,6 +53,7 @@ from cards.approvals import (
     approval_key,
     audit_card,
     confirm_card,
+    deploy_request_button,
     deployments_card,
 )
 from cards.model import Button, Card, Confirm, Tone
@@ -1190,6 +1192,16 @@ async def audit(ctx: Context, cmd: Command) -> Card:
         for e in entries
     ]
     return audit_card(rows, cmd.params["deployment"])
+
+
+async def deploy_alert_extras(ctx: Context, job: FineTuningJob, resource: str | None) -> AlertExtras:
+    """The success alert's Deploy button (handlers/watcher.py `register_success_extras`): it opens an
+    approval request for the fine-tuned model, as the checkpoints card's buttons do."""
+    if not job.fine_tuned_model:
+        return AlertExtras()
+    return AlertExtras(
+        buttons=(deploy_request_button("Deploy", job.id, job.fine_tuned_model, resource=resource),)
+    )
 
 
 __all__ = ["REQUEST", "Role", "router", "sweep"]
