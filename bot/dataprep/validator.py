@@ -15,6 +15,7 @@ from array import array
 from collections import Counter
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, replace
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -78,6 +79,8 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # The text-only types stay the hot decoder while the lines they refuse but the full types accept
 # ("misses": parts, tool-call-only replies) are at most 1 in this many; past that, the full types are.
 _MISS_RATIO = 16
+# Strings queued for the tokenizer before they are counted mid-block (a block is counted at its end).
+_MAX_PENDING = 16_384
 
 
 _SPACE = frozenset(b" \t\r\n\x0b\x0c")
@@ -160,6 +163,18 @@ class StreamValidator:
             )
         encoding = self.info.encoding if self.info else DEFAULT_ENCODING
         self._counter = TokenCounter(encoding) if count_tokens else None
+        # Accepted examples whose tokens are not counted yet: (line, warning flags, tokens counted so far,
+        # end of its strings in the counter's `pending`).
+        self._held: list[tuple[int, int, int, int]] = []
+        self._token_limit = self.info.token_limit if self.info is not None else 1 << 62
+        if self._counter is None:
+            self._add: Callable[[Any], int] = len
+        elif self.data_format == "dpo":
+            self._add = self._counter.add_dpo
+        elif self.data_format == "completion":
+            self._add = self._counter.add_completion
+        else:
+            self._add = self._counter.add_chat
         # The hot loop's decoder. Chat lines are first decoded with the text-only types (no content
         # unions, a one-line role check); lines they refuse take the full types.
         self._hot_decode: Callable[[bytes | memoryview], Any] = self._decode
@@ -223,6 +238,7 @@ class StreamValidator:
             self._skipping = False
             start = cut + 1
         self._block(buffer, start, size)
+        self._count_held()
 
     def _start(self) -> bytes:
         self._started = True
@@ -382,27 +398,53 @@ class StreamValidator:
 
     def _accept(self, example: Any, flags: int, lineno: int) -> None:
         self._valid += 1
-        if flags & NO_SYSTEM:
-            self._warn(lineno, f.MISSING_SYSTEM_MESSAGE, "no system message (use the same one at inference)")
-        if flags & NO_USER:
-            self._warn(lineno, f.MISSING_USER_MESSAGE, "no user message")
-        images = image_count(flags)
-        if images > WARN_IMAGES_PER_EXAMPLE:
-            self._warn(lineno, f.MANY_IMAGES, f"{images} images; docs also say {WARN_IMAGES_PER_EXAMPLE} max")
         if self._counter is None:
+            self._accepted(lineno, flags, None)
             return
-        if self.data_format == "dpo":
-            tokens = self._counter.dpo(example)
-        elif self.data_format == "completion":
-            tokens = self._counter.completion(example)
-        else:
-            tokens = self._counter.chat(example)
+        # Counted later, a block at a time (`_count_held`); its warnings wait with it, so that they
+        # keep line order with the token-limit ones.
+        queued = self._add(example)
+        pending = len(self._counter.pending)
+        self._held.append((lineno, flags, queued, pending))
+        if pending > _MAX_PENDING:
+            self._count_held()
+
+    def _count_held(self) -> None:
+        """Counts the strings queued by the examples accepted since the last call, then records each
+        example's tokens and warnings in line order."""
+        held = self._held
+        if not held or self._counter is None:
+            return
+        counts = self._counter.flush()
+        ends = list(accumulate(counts, initial=0))  # ends[i]: tokens of the first i queued strings
+        start = 0
+        accepted = self._accepted
+        for lineno, flags, queued, end in held:
+            accepted(lineno, flags, queued + ends[end] - ends[start])
+            start = end
+        held.clear()
+
+    def _accepted(self, lineno: int, flags: int, tokens: int | None) -> None:
+        if flags:
+            if flags & NO_SYSTEM:
+                self._warn(
+                    lineno, f.MISSING_SYSTEM_MESSAGE, "no system message (use the same one at inference)"
+                )
+            if flags & NO_USER:
+                self._warn(lineno, f.MISSING_USER_MESSAGE, "no user message")
+            images = image_count(flags)
+            if images > WARN_IMAGES_PER_EXAMPLE:
+                self._warn(
+                    lineno, f.MANY_IMAGES, f"{images} images; docs also say {WARN_IMAGES_PER_EXAMPLE} max"
+                )
+        if tokens is None:
+            return
         self._token_counts.append(min(tokens, 0xFFFFFFFF))
-        if self.info is not None and tokens > self.info.token_limit:
+        if tokens > self._token_limit:
             self._warn(
                 lineno,
                 f.OVER_TOKEN_LIMIT,
-                f"{tokens:,} tokens; {self.info.key} trains on at most {self.info.token_limit:,} "
+                f"{tokens:,} tokens; {self.info.key} trains on at most {self._token_limit:,} "  # type: ignore[union-attr]
                 "(the example will be truncated)",
             )
 
@@ -480,6 +522,7 @@ class StreamValidator:
             self._pending_len = 0
             self._lineno += 1
             self._line_at(memoryview(last), self._lineno)
+        self._count_held()
         return PartResult(
             nbytes=self._bytes,
             lines=self._lineno,
@@ -532,6 +575,7 @@ class StreamValidator:
             self._pending_len = 0
             self._lineno += 1
             self._line_at(memoryview(last), self._lineno)
+        self._count_held()
         examples = self._valid + self._invalid
         file_errors = list(self._file_errors)
         if self._stopped_at is not None:
