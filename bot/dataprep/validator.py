@@ -439,7 +439,7 @@ class StreamValidator:
                 )
         if tokens is None:
             return
-        self._token_counts.append(min(tokens, 0xFFFFFFFF))
+        self._token_counts.append(tokens if tokens <= 0xFFFFFFFF else 0xFFFFFFFF)
         if tokens > self._token_limit:
             self._warn(
                 lineno,
