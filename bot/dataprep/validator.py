@@ -313,6 +313,10 @@ class StreamValidator:
         # the precise rules. Blank lines fail every decode, so they are told apart there too.
         refused = self._text_refused if self._text_first else self._refused
         counting = self._counter is not None
+        # Counting: `_accept` inlined (an example's strings queued, counted when the block ends).
+        hold = self._held.append
+        add = self._add
+        queue = self._counter.pending if self._counter is not None else []
         max_line = self.max_line_bytes
         # Only a block longer than the limit can hold a line over it.
         check_length = end - start > max_line
@@ -335,7 +339,12 @@ class StreamValidator:
                         refused(whole[start:nl], lineno)
                         if self._stopped:
                             break
-                    elif flags or counting:
+                    elif counting:
+                        valid += 1
+                        hold((lineno, flags, add(example), len(queue)))
+                        if len(queue) > _MAX_PENDING:
+                            self._count_held()
+                    elif flags:
                         accept(example, flags, lineno)
                     else:
                         valid += 1
@@ -419,9 +428,16 @@ class StreamValidator:
         ends = list(accumulate(counts, initial=0))  # ends[i]: tokens of the first i queued strings
         start = 0
         accepted = self._accepted
+        append = self._token_counts.append
+        # Over this, `_accepted` warns (or clamps to what the array holds).
+        plain_max = min(self._token_limit, 0xFFFFFFFF)
         for lineno, flags, queued, end in held:
-            accepted(lineno, flags, queued + ends[end] - ends[start])
+            tokens = queued + ends[end] - ends[start]
             start = end
+            if flags or tokens > plain_max:
+                accepted(lineno, flags, tokens)
+            else:
+                append(tokens)
         held.clear()
 
     def _accepted(self, lineno: int, flags: int, tokens: int | None) -> None:
