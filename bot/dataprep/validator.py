@@ -786,16 +786,17 @@ def validate_path(
     """Validates a JSONL file on disk. Raises OSError when it cannot be read, ValidationCancelled when
     `cancel` is set while it runs.
 
-    `workers` > 1 counts the tokens of a large file on that many processes (forked: only from a process
-    that may fork, such as the CLI; see `parallel.py`); the report is the same.
+    `workers` > 1 checks a large file on that many processes (forked: only from a process that may fork,
+    such as the CLI; see `parallel.py`); the report is the same.
 
     >>> report = validate_path("train.jsonl", model="gpt-4o-mini-2024-07-18", count_tokens=False)
     >>> report.ok, report.examples, [(e.line, e.code) for e in report.errors]
     """
-    if workers > 1 and count_tokens and max_invalid is None:
+    if workers > 1 and max_invalid is None:
         from bot.dataprep import parallel
 
-        if os.stat(path).st_size >= parallel.MIN_PARALLEL_BYTES:
+        least = parallel.MIN_PARALLEL_BYTES if count_tokens else parallel.MIN_PARALLEL_BYTES_NO_TOKENS
+        if os.stat(path).st_size >= least:
             return parallel.validate_parallel(
                 path,
                 workers=workers,

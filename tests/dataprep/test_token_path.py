@@ -137,20 +137,31 @@ def _mixed_file(path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines))
 
 
-@pytest.mark.parametrize("workers", [2, 3])
+@pytest.mark.parametrize("workers,count_tokens", [(2, True), (3, True), (2, False)])
 def test_several_processes_give_the_single_process_report(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, count_tokens: bool
 ) -> None:
     path = tmp_path / "train.jsonl"
     _mixed_file(path)
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES_NO_TOKENS", 0)
+    calls: list[int] = []
+    real = parallel.validate_parallel
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs["workers"])  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "validate_parallel", spy)
     size = path.stat().st_size
     assert len(parallel.cut_points(path, size, workers)) == workers + 1
-    options = {"model": "gpt-4o-mini-2024-07-18", "max_line_bytes": 200_000}
+    options = {"model": "gpt-4o-mini-2024-07-18", "max_line_bytes": 200_000, "count_tokens": count_tokens}
     for max_errors in (3, 500):
         one = validate_path(path, workers=1, max_errors=max_errors, **options)  # type: ignore[arg-type]
         many = validate_path(path, workers=workers, max_errors=max_errors, **options)  # type: ignore[arg-type]
         assert many == one
+    assert calls == [workers, workers]
+    assert (one.token_stats is not None) == count_tokens
     # Findings far into the file keep their line numbers.
     assert one.blank_lines == 3 and one.error_counts["line_too_long"] == 1
     assert max(e.line or 0 for e in one.errors) > one.lines // 2
