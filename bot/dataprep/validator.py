@@ -166,7 +166,9 @@ class StreamValidator:
         # Accepted examples whose tokens are not counted yet: (line, warning flags, tokens counted so far,
         # end of its strings in the counter's `pending`).
         self._held: list[tuple[int, int, int, int]] = []
+        # Over the model's limit an example is warned about (no limit for an unknown model).
         self._token_limit = self.info.token_limit if self.info is not None else 1 << 62
+        self._limit_of = self.info.key if self.info is not None else ""
         if self._counter is None:
             self._add: Callable[[Any], int] = len
         elif self.data_format == "dpo":
@@ -460,7 +462,7 @@ class StreamValidator:
             self._warn(
                 lineno,
                 f.OVER_TOKEN_LIMIT,
-                f"{tokens:,} tokens; {self.info.key} trains on at most {self._token_limit:,} "  # type: ignore[union-attr]
+                f"{tokens:,} tokens; {self._limit_of} trains on at most {self._token_limit:,} "
                 "(the example will be truncated)",
             )
 
