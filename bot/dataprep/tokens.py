@@ -64,7 +64,6 @@ _MESSAGE_TYPES = (
     TextToolMessage,
     TextFunctionMessage,
 )
-AnyMessage = Message | TextMessage
 
 
 @lru_cache(maxsize=4)

@@ -16,7 +16,7 @@ import pytest
 
 from bot.dataprep import TokenStats, parallel, validate_path
 from bot.dataprep.cli import main as cli_main
-from bot.dataprep.fastpath import ChatExample, DpoExample
+from bot.dataprep.fastpath import ChatExample, DpoExample, TextAssistantMessage, TextUserMessage
 from bot.dataprep.rules import check_chat, check_dpo
 from bot.dataprep.tokens import TokenCounter
 
@@ -55,8 +55,21 @@ def test_text_counts_equal_tiktoken(encoding: str) -> None:
     assert counter.text("lone \ud800 surrogate") == len(reference.encode_ordinary("lone \ud800 surrogate"))
 
 
+def test_queued_strings_with_a_lone_surrogate_count_as_tiktoken_counts_them() -> None:
+    """msgspec refuses lone surrogates, but typed examples can be built in Python: one such string in a
+    block's queue makes `flush` count the block string by string, with the same totals."""
+    reference = reference_encoding("o200k_base")
+    counter = TokenCounter("o200k_base")
+    texts = ["plain text", "lone \ud800 surrogate", "more text"]
+    messages = [TextUserMessage(content=texts[0]), TextAssistantMessage(content=texts[1])]
+    queued = counter.add_messages(messages) + counter.add_messages([TextUserMessage(content=texts[2])])
+    assert counter.pending == texts
+    assert counter.flush() == [len(reference.encode_ordinary(t)) for t in texts]
+    assert counter.pending == [] and queued == 3 * (3 + 1)
+
+
 def test_roles_are_one_token() -> None:
-    """`tokens.py` counts a message's role as one token without asking the tokenizer."""
+    """Roles are one token each (`tokens.py` counts each once, when a counter is made)."""
     for encoding in ("o200k_base", "cl100k_base"):
         reference = reference_encoding(encoding)
         for role in ("system", "user", "assistant", "tool", "function"):
