@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=_positive,
-        help="processes counting tokens in a large file (default: one per usable core)",
+        help="processes checking a large file (default: one per usable core)",
     )
     p.add_argument("--prices", type=Path, help="price table TOML (default: the shipped, illustrative one)")
     return p

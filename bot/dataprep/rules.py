@@ -29,6 +29,23 @@ def _tname(value: object) -> str:
     )
 
 
+# Where a message is, for issue texts: (list name, index or None, role). Formatted only when an issue is
+# added, so that valid messages (nearly all) cost no string building.
+Place = tuple[str, int | None, Any]
+
+
+def _bare(at: Place) -> str:
+    """ "messages[3]" """
+    where, index, _ = at
+    return where if index is None else f"{where}[{index}]"
+
+
+def _label(at: Place) -> str:
+    """ "messages[3] (user)" """
+    role = at[2]
+    return f"{_bare(at)} ({role})" if _is_str(role) else _bare(at)
+
+
 class _Checker:
     """Collects issues for one example; `vision_ok` is False when the model is known not to take images."""
 
@@ -49,70 +66,77 @@ class _Checker:
             return []
         good = []
         for i, message in enumerate(value):
-            if self.message(message, f"{where}[{i}]"):
+            if self.message(message, where, i):
                 good.append(message)
         return good
 
-    def message(self, m: Any, where: str) -> bool:
+    def message(self, m: Any, where: str, index: int | None = None) -> bool:
+        """Checks message `where[index]`."""
         if type(m) is not dict:
-            self.add(f.DATA_TYPE, f"{where} must be an object, got {_tname(m)}")
+            self.add(f.DATA_TYPE, f"{_bare((where, index, None))} must be an object, got {_tname(m)}")
             return False
         role = m.get("role")
-        label = f"{where} ({role})" if _is_str(role) else where
+        at = (where, index, role)
         for key in m:
             if key not in MESSAGE_KEYS:
-                self.add(f.MESSAGE_UNRECOGNIZED_KEY, f"{label}: unrecognized key {key!r}")
+                self.add(f.MESSAGE_UNRECOGNIZED_KEY, f"{_label(at)}: unrecognized key {key!r}")
         if "role" not in m:
-            self.add(f.MESSAGE_MISSING_KEY, f"{where}: missing key 'role'")
+            self.add(f.MESSAGE_MISSING_KEY, f"{_bare(at)}: missing key 'role'")
         elif role not in ROLES or not _is_str(role):
-            self.add(f.UNRECOGNIZED_ROLE, f"{where}: unrecognized role {role!r} (one of {', '.join(ROLES)})")
+            self.add(
+                f.UNRECOGNIZED_ROLE, f"{_bare(at)}: unrecognized role {role!r} (one of {', '.join(ROLES)})"
+            )
         is_assistant = role == "assistant"
         has_calls = "tool_calls" in m or "function_call" in m
-        self.content(m, label, is_assistant, has_calls)
+        self.content(m, at, is_assistant, has_calls)
         if "name" in m and (not _is_str(m["name"]) or not m["name"]):
-            self.add(f.INVALID_NAME, f"{label}: 'name' must be a non-empty string")
+            self.add(f.INVALID_NAME, f"{_label(at)}: 'name' must be a non-empty string")
         if role == "function" and "name" not in m:
-            self.add(f.MESSAGE_MISSING_KEY, f"{label}: a function message needs 'name'")
+            self.add(f.MESSAGE_MISSING_KEY, f"{_label(at)}: a function message needs 'name'")
         if "tool_call_id" in m:
             if role != "tool":
-                self.add(f.MESSAGE_UNRECOGNIZED_KEY, f"{label}: 'tool_call_id' belongs on tool messages only")
+                self.add(
+                    f.MESSAGE_UNRECOGNIZED_KEY, f"{_label(at)}: 'tool_call_id' belongs on tool messages only"
+                )
             elif not _is_str(m["tool_call_id"]):
-                self.add(f.MESSAGE_UNRECOGNIZED_KEY, f"{label}: 'tool_call_id' must be a string")
+                self.add(f.MESSAGE_UNRECOGNIZED_KEY, f"{_label(at)}: 'tool_call_id' must be a string")
         if "weight" in m:
             weight = m["weight"]
             if not is_assistant:
-                self.add(f.INVALID_WEIGHT, f"{label}: 'weight' is only allowed on assistant messages")
+                self.add(f.INVALID_WEIGHT, f"{_label(at)}: 'weight' is only allowed on assistant messages")
             elif type(weight) is not int or weight not in (0, 1):
-                self.add(f.INVALID_WEIGHT, f"{label}: 'weight' must be 0 or 1, got {weight!r}")
+                self.add(f.INVALID_WEIGHT, f"{_label(at)}: 'weight' must be 0 or 1, got {weight!r}")
         if "tool_calls" in m:
-            self.tool_calls(m["tool_calls"], label, is_assistant)
+            self.tool_calls(m["tool_calls"], at, is_assistant)
         if "function_call" in m:
             if not is_assistant:
-                self.add(f.INVALID_FUNCTION_CALL, f"{label}: 'function_call' only on assistant messages")
+                self.add(f.INVALID_FUNCTION_CALL, f"{_label(at)}: 'function_call' only on assistant messages")
             else:
                 reason = _function_shape(m["function_call"], need_arguments=True)
                 if reason:
-                    self.add(f.INVALID_FUNCTION_CALL, f"{label}: 'function_call' {reason}")
+                    self.add(f.INVALID_FUNCTION_CALL, f"{_label(at)}: 'function_call' {reason}")
         return True
 
-    def content(self, m: dict[str, Any], label: str, is_assistant: bool, has_calls: bool) -> None:
+    def content(self, m: dict[str, Any], at: Place, is_assistant: bool, has_calls: bool) -> None:
         if "content" not in m:
             if not (is_assistant and has_calls):
-                self.add(f.MESSAGE_MISSING_KEY, f"{label}: missing key 'content'")
+                self.add(f.MESSAGE_MISSING_KEY, f"{_label(at)}: missing key 'content'")
             return
         content = m["content"]
         if content is None or content == "" or content == []:
             if not (is_assistant and has_calls):
-                self.add(f.MISSING_CONTENT, f"{label}: 'content' is empty")
+                self.add(f.MISSING_CONTENT, f"{_label(at)}: 'content' is empty")
             return
         if _is_str(content):
             return
         if type(content) is not list:
             got = _tname(content)
-            self.add(f.MISSING_CONTENT, f"{label}: 'content' must be a string or array of parts, got {got}")
+            self.add(
+                f.MISSING_CONTENT, f"{_label(at)}: 'content' must be a string or array of parts, got {got}"
+            )
             return
         for j, part in enumerate(content):
-            self.part(part, f"{label} content[{j}]", is_assistant)
+            self.part(part, f"{_label(at)} content[{j}]", is_assistant)
 
     def part(self, part: Any, where: str, is_assistant: bool) -> None:
         if type(part) is not dict:
@@ -156,25 +180,26 @@ class _Checker:
         if reason:
             self.add(f.INVALID_IMAGE, f"{where}: {reason}")
 
-    def tool_calls(self, calls: Any, label: str, is_assistant: bool) -> None:
+    def tool_calls(self, calls: Any, at: Place, is_assistant: bool) -> None:
         if not is_assistant:
-            self.add(f.INVALID_TOOL_CALLS, f"{label}: 'tool_calls' is only allowed on assistant messages")
+            self.add(
+                f.INVALID_TOOL_CALLS, f"{_label(at)}: 'tool_calls' is only allowed on assistant messages"
+            )
             return
         if type(calls) is not list or not calls:
-            self.add(f.INVALID_TOOL_CALLS, f"{label}: 'tool_calls' must be a non-empty array")
+            self.add(f.INVALID_TOOL_CALLS, f"{_label(at)}: 'tool_calls' must be a non-empty array")
             return
         for k, call in enumerate(calls):
-            where = f"{label} tool_calls[{k}]"
             if type(call) is not dict:
-                self.add(f.INVALID_TOOL_CALLS, f"{where} must be an object")
+                self.add(f.INVALID_TOOL_CALLS, f"{_label(at)} tool_calls[{k}] must be an object")
                 continue
             if not _is_str(call.get("id")):
-                self.add(f.INVALID_TOOL_CALLS, f"{where}: 'id' must be a string")
+                self.add(f.INVALID_TOOL_CALLS, f"{_label(at)} tool_calls[{k}]: 'id' must be a string")
             if call.get("type") != "function":
-                self.add(f.INVALID_TOOL_CALLS, f"{where}: 'type' must be 'function'")
+                self.add(f.INVALID_TOOL_CALLS, f"{_label(at)} tool_calls[{k}]: 'type' must be 'function'")
             reason = _function_shape(call.get("function"), need_arguments=True)
             if reason:
-                self.add(f.INVALID_TOOL_CALLS, f"{where}: 'function' {reason}")
+                self.add(f.INVALID_TOOL_CALLS, f"{_label(at)} tool_calls[{k}]: 'function' {reason}")
 
     # -- tool definitions ----------------------------------------------------------------------------------
     def definitions(self, obj: dict[str, Any], where: str) -> None:
@@ -255,7 +280,7 @@ def check_dpo(obj: Any, *, vision_ok: bool = True) -> list[Issue]:
             c.add(f.MISSING_OUTPUT, f"'{key}' must be a non-empty array of assistant messages")
             continue
         for i, m in enumerate(out):
-            if not c.message(m, f"{key}[{i}]"):
+            if not c.message(m, key, i):
                 continue
             if m.get("role") in ROLES and m.get("role") not in DPO_OUTPUT_ROLES:
                 c.add(f.INVALID_OUTPUT_ROLE, f"{key}[{i}]: role {m['role']!r} (only assistant or tool)")

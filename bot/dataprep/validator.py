@@ -15,6 +15,7 @@ from array import array
 from collections import Counter
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, replace
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -78,6 +79,8 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # The text-only types stay the hot decoder while the lines they refuse but the full types accept
 # ("misses": parts, tool-call-only replies) are at most 1 in this many; past that, the full types are.
 _MISS_RATIO = 16
+# Strings queued for the tokenizer before they are counted mid-block (a block is counted at its end).
+_MAX_PENDING = 16_384
 
 
 _SPACE = frozenset(b" \t\r\n\x0b\x0c")
@@ -160,6 +163,20 @@ class StreamValidator:
             )
         encoding = self.info.encoding if self.info else DEFAULT_ENCODING
         self._counter = TokenCounter(encoding) if count_tokens else None
+        # Accepted examples whose tokens are not counted yet: (line, warning flags, tokens counted so far,
+        # end of its strings in the counter's `pending`).
+        self._held: list[tuple[int, int, int, int]] = []
+        # Over the model's limit an example is warned about (no limit for an unknown model).
+        self._token_limit = self.info.token_limit if self.info is not None else 1 << 62
+        self._limit_of = self.info.key if self.info is not None else ""
+        if self._counter is None:
+            self._add: Callable[[Any], int] = len
+        elif self.data_format == "dpo":
+            self._add = self._counter.add_dpo
+        elif self.data_format == "completion":
+            self._add = self._counter.add_completion
+        else:
+            self._add = self._counter.add_chat
         # The hot loop's decoder. Chat lines are first decoded with the text-only types (no content
         # unions, a one-line role check); lines they refuse take the full types.
         self._hot_decode: Callable[[bytes | memoryview], Any] = self._decode
@@ -223,6 +240,7 @@ class StreamValidator:
             self._skipping = False
             start = cut + 1
         self._block(buffer, start, size)
+        self._count_held()
 
     def _start(self) -> bytes:
         self._started = True
@@ -297,6 +315,10 @@ class StreamValidator:
         # the precise rules. Blank lines fail every decode, so they are told apart there too.
         refused = self._text_refused if self._text_first else self._refused
         counting = self._counter is not None
+        # Counting: `_accept` inlined (an example's strings queued, counted when the block ends).
+        hold = self._held.append
+        add = self._add
+        queue = self._counter.pending if self._counter is not None else []
         max_line = self.max_line_bytes
         # Only a block longer than the limit can hold a line over it.
         check_length = end - start > max_line
@@ -319,7 +341,12 @@ class StreamValidator:
                         refused(whole[start:nl], lineno)
                         if self._stopped:
                             break
-                    elif flags or counting:
+                    elif counting:
+                        valid += 1
+                        hold((lineno, flags, add(example), len(queue)))
+                        if len(queue) > _MAX_PENDING:
+                            self._count_held()
+                    elif flags:
                         accept(example, flags, lineno)
                     else:
                         valid += 1
@@ -382,27 +409,60 @@ class StreamValidator:
 
     def _accept(self, example: Any, flags: int, lineno: int) -> None:
         self._valid += 1
-        if flags & NO_SYSTEM:
-            self._warn(lineno, f.MISSING_SYSTEM_MESSAGE, "no system message (use the same one at inference)")
-        if flags & NO_USER:
-            self._warn(lineno, f.MISSING_USER_MESSAGE, "no user message")
-        images = image_count(flags)
-        if images > WARN_IMAGES_PER_EXAMPLE:
-            self._warn(lineno, f.MANY_IMAGES, f"{images} images; docs also say {WARN_IMAGES_PER_EXAMPLE} max")
         if self._counter is None:
+            self._accepted(lineno, flags, None)
             return
-        if self.data_format == "dpo":
-            tokens = self._counter.dpo(example)
-        elif self.data_format == "completion":
-            tokens = self._counter.completion(example)
-        else:
-            tokens = self._counter.chat(example)
-        self._token_counts.append(min(tokens, 0xFFFFFFFF))
-        if self.info is not None and tokens > self.info.token_limit:
+        # Counted later, a block at a time (`_count_held`); its warnings wait with it, so that they
+        # keep line order with the token-limit ones.
+        queued = self._add(example)
+        pending = len(self._counter.pending)
+        self._held.append((lineno, flags, queued, pending))
+        if pending > _MAX_PENDING:
+            self._count_held()
+
+    def _count_held(self) -> None:
+        """Counts the strings queued by the examples accepted since the last call, then records each
+        example's tokens and warnings in line order."""
+        held = self._held
+        if not held or self._counter is None:
+            return
+        counts = self._counter.flush()
+        ends = list(accumulate(counts, initial=0))  # ends[i]: tokens of the first i queued strings
+        start = 0
+        accepted = self._accepted
+        append = self._token_counts.append
+        # Over this, `_accepted` warns (or clamps to what the array holds).
+        plain_max = min(self._token_limit, 0xFFFFFFFF)
+        for lineno, flags, queued, end in held:
+            tokens = queued + ends[end] - ends[start]
+            start = end
+            if flags or tokens > plain_max:
+                accepted(lineno, flags, tokens)
+            else:
+                append(tokens)
+        held.clear()
+
+    def _accepted(self, lineno: int, flags: int, tokens: int | None) -> None:
+        if flags:
+            if flags & NO_SYSTEM:
+                self._warn(
+                    lineno, f.MISSING_SYSTEM_MESSAGE, "no system message (use the same one at inference)"
+                )
+            if flags & NO_USER:
+                self._warn(lineno, f.MISSING_USER_MESSAGE, "no user message")
+            images = image_count(flags)
+            if images > WARN_IMAGES_PER_EXAMPLE:
+                self._warn(
+                    lineno, f.MANY_IMAGES, f"{images} images; docs also say {WARN_IMAGES_PER_EXAMPLE} max"
+                )
+        if tokens is None:
+            return
+        self._token_counts.append(tokens if tokens <= 0xFFFFFFFF else 0xFFFFFFFF)
+        if tokens > self._token_limit:
             self._warn(
                 lineno,
                 f.OVER_TOKEN_LIMIT,
-                f"{tokens:,} tokens; {self.info.key} trains on at most {self.info.token_limit:,} "
+                f"{tokens:,} tokens; {self._limit_of} trains on at most {self._token_limit:,} "
                 "(the example will be truncated)",
             )
 
@@ -480,6 +540,7 @@ class StreamValidator:
             self._pending_len = 0
             self._lineno += 1
             self._line_at(memoryview(last), self._lineno)
+        self._count_held()
         return PartResult(
             nbytes=self._bytes,
             lines=self._lineno,
@@ -532,6 +593,7 @@ class StreamValidator:
             self._pending_len = 0
             self._lineno += 1
             self._line_at(memoryview(last), self._lineno)
+        self._count_held()
         examples = self._valid + self._invalid
         file_errors = list(self._file_errors)
         if self._stopped_at is not None:
@@ -726,16 +788,17 @@ def validate_path(
     """Validates a JSONL file on disk. Raises OSError when it cannot be read, ValidationCancelled when
     `cancel` is set while it runs.
 
-    `workers` > 1 counts the tokens of a large file on that many processes (forked: only from a process
-    that may fork, such as the CLI; see `parallel.py`); the report is the same.
+    `workers` > 1 checks a large file on that many processes (forked: only from a process that may fork,
+    such as the CLI; see `parallel.py`); the report is the same.
 
     >>> report = validate_path("train.jsonl", model="gpt-4o-mini-2024-07-18", count_tokens=False)
     >>> report.ok, report.examples, [(e.line, e.code) for e in report.errors]
     """
-    if workers > 1 and count_tokens and max_invalid is None:
+    if workers > 1 and max_invalid is None:
         from bot.dataprep import parallel
 
-        if os.stat(path).st_size >= parallel.MIN_PARALLEL_BYTES:
+        least = parallel.MIN_PARALLEL_BYTES if count_tokens else parallel.MIN_PARALLEL_BYTES_NO_TOKENS
+        if os.stat(path).st_size >= least:
             return parallel.validate_parallel(
                 path,
                 workers=workers,

@@ -16,7 +16,7 @@ import pytest
 
 from bot.dataprep import TokenStats, parallel, validate_path
 from bot.dataprep.cli import main as cli_main
-from bot.dataprep.fastpath import ChatExample, DpoExample
+from bot.dataprep.fastpath import ChatExample, DpoExample, TextAssistantMessage, TextUserMessage
 from bot.dataprep.rules import check_chat, check_dpo
 from bot.dataprep.tokens import TokenCounter
 
@@ -55,8 +55,21 @@ def test_text_counts_equal_tiktoken(encoding: str) -> None:
     assert counter.text("lone \ud800 surrogate") == len(reference.encode_ordinary("lone \ud800 surrogate"))
 
 
+def test_queued_strings_with_a_lone_surrogate_count_as_tiktoken_counts_them() -> None:
+    """msgspec refuses lone surrogates, but typed examples can be built in Python: one such string in a
+    block's queue makes `flush` count the block string by string, with the same totals."""
+    reference = reference_encoding("o200k_base")
+    counter = TokenCounter("o200k_base")
+    texts = ["plain text", "lone \ud800 surrogate", "more text"]
+    messages = [TextUserMessage(content=texts[0]), TextAssistantMessage(content=texts[1])]
+    queued = counter.add_messages(messages) + counter.add_messages([TextUserMessage(content=texts[2])])
+    assert counter.pending == texts
+    assert counter.flush() == [len(reference.encode_ordinary(t)) for t in texts]
+    assert counter.pending == [] and queued == 3 * (3 + 1)
+
+
 def test_roles_are_one_token() -> None:
-    """`tokens.py` counts a message's role as one token without asking the tokenizer."""
+    """Roles are one token each (`tokens.py` counts each once, when a counter is made)."""
     for encoding in ("o200k_base", "cl100k_base"):
         reference = reference_encoding(encoding)
         for role in ("system", "user", "assistant", "tool", "function"):
@@ -137,20 +150,31 @@ def _mixed_file(path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines))
 
 
-@pytest.mark.parametrize("workers", [2, 3])
+@pytest.mark.parametrize("workers,count_tokens", [(2, True), (3, True), (2, False)])
 def test_several_processes_give_the_single_process_report(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, count_tokens: bool
 ) -> None:
     path = tmp_path / "train.jsonl"
     _mixed_file(path)
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES_NO_TOKENS", 0)
+    calls: list[int] = []
+    real = parallel.validate_parallel
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs["workers"])  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "validate_parallel", spy)
     size = path.stat().st_size
     assert len(parallel.cut_points(path, size, workers)) == workers + 1
-    options = {"model": "gpt-4o-mini-2024-07-18", "max_line_bytes": 200_000}
+    options = {"model": "gpt-4o-mini-2024-07-18", "max_line_bytes": 200_000, "count_tokens": count_tokens}
     for max_errors in (3, 500):
         one = validate_path(path, workers=1, max_errors=max_errors, **options)  # type: ignore[arg-type]
         many = validate_path(path, workers=workers, max_errors=max_errors, **options)  # type: ignore[arg-type]
         assert many == one
+    assert calls == [workers, workers]
+    assert (one.token_stats is not None) == count_tokens
     # Findings far into the file keep their line numbers.
     assert one.blank_lines == 3 and one.error_counts["line_too_long"] == 1
     assert max(e.line or 0 for e in one.errors) > one.lines // 2

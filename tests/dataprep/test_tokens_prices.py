@@ -78,6 +78,34 @@ def test_over_token_limit_warning() -> None:
     assert report.token_stats is not None and report.token_stats.encoding == "cl100k_base"
 
 
+@pytest.mark.parametrize("block_size", [64, 4096, 1 << 20])
+def test_warnings_keep_line_order_while_tokens_are_counted_a_block_at_a_time(block_size: int) -> None:
+    """Tokens are counted when a block ends, the warnings of a line wait with them: the list stays in line
+    order whatever the blocks, and the first `max_warnings` are the first lines' warnings."""
+    long = "word " * 5000
+    lines = [
+        line(chat(system=None)),
+        line(chat(long)),
+        line(chat(long, system=None)),
+        line(chat()),
+        line(chat(system=None)),
+    ] + [line(chat())] * 8
+    expected = [
+        (1, f.MISSING_SYSTEM_MESSAGE),
+        (2, f.OVER_TOKEN_LIMIT),
+        (3, f.MISSING_SYSTEM_MESSAGE),
+        (3, f.OVER_TOKEN_LIMIT),
+        (5, f.MISSING_SYSTEM_MESSAGE),
+    ]
+    options = {"count_tokens": True, "model": "gpt-35-turbo-0613", "block_size": block_size}
+    report = run(lines, **options)
+    assert [(w.line, w.code) for w in report.warnings] == expected
+    assert report.warning_counts[f.OVER_TOKEN_LIMIT] == 2
+    report = run(lines, max_warnings=3, **options)
+    assert [(w.line, w.code) for w in report.warnings] == expected[:3]
+    assert report.warning_counts[f.MISSING_SYSTEM_MESSAGE] == 3
+
+
 def test_system_and_user_warnings() -> None:
     lines = [line(chat(system=None)), line({"messages": [{"role": "assistant", "content": "hi"}]})]
     report = run(lines + [line(chat())] * 9)
