@@ -34,6 +34,7 @@ from bot.notifier import Notifier
 from bot.policy import Policy
 from bot.router import Dispatcher, Router
 from bot.scheduler import Scheduler
+from bot.schema import HEAD_REVISION
 from bot.store import Store
 
 log = logging.getLogger("ftbot")
@@ -159,7 +160,12 @@ async def open_store(settings: Settings) -> Store:
     """Open the database and bring its schema up to date; a StartupError names it when it does not answer.
 
     Migrations (and the advisory lock replicas queue on) run without the statement timeout; the store the
-    bot then uses bounds every statement by `db_timeout`."""
+    bot then uses bounds every statement by `db_timeout`. A database already at the head (every start but
+    the first) is told by one query on that store: no second engine."""
+    timed = Store.open(settings.database_url, timeout=settings.db_timeout)
+    if await timed.revision() == HEAD_REVISION:
+        return timed
+    await timed.close()
     store = Store.open(settings.database_url)
     try:
         await store.upgrade()
@@ -316,21 +322,25 @@ async def _after_start(scheduler: Scheduler, deferred: list[Any]) -> None:
 
     Start-up leaves a large heap of long-lived objects (SDKs, models, routes); a full collection walking it in
     the middle of the first burst of requests delayed every ack by ~100 ms (bench/ack.py, round 1). Freezing
-    moves them out of the collector's way; close() hands them back."""
+    moves them out of the collector's way; close() hands them back. `ftbot serve` runs start-up with the
+    collector off (bot/cli.py): it is turned back on here, after the one collection."""
     began = time.perf_counter()
-    await asyncio.to_thread(importlib.import_module, "apscheduler.schedulers.asyncio")
-    scheduler.start()
-    results = await asyncio.gather(*(d.get() for d in deferred), return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            log.warning("could not build an adapter after start-up: %s", result)
-    if deferred:
-        log.info(
-            "scheduler and deferred adapters (local chat page, local Teams) ready %.0f ms after start-up",
-            (time.perf_counter() - began) * 1000,
-        )
-    gc.collect()
-    gc.freeze()
+    try:
+        await asyncio.to_thread(importlib.import_module, "apscheduler.schedulers.asyncio")
+        scheduler.start()
+        results = await asyncio.gather(*(d.get() for d in deferred), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                log.warning("could not build an adapter after start-up: %s", result)
+        if deferred:
+            log.info(
+                "scheduler and deferred adapters (local chat page, local Teams) ready %.0f ms after start-up",
+                (time.perf_counter() - began) * 1000,
+            )
+    finally:
+        gc.collect()
+        gc.freeze()
+        gc.enable()
 
 
 async def _alert_extras(ctx: Context, job: Any, resource: str | None) -> Any:

@@ -246,7 +246,7 @@ def _schema_state(connection: Connection) -> str | object | None:
 def _create_at_head(connection: Connection) -> None:
     """A new database: every table and index of `bot.schema` at once, stamped at the head as Alembic would
     (its version table, then one row), instead of replaying every migration."""
-    metadata.create_all(connection)
+    metadata.create_all(connection, checkfirst=False)  # `_schema_state` found none of them, under the lock
     version_table.create(connection)
     connection.execute(version_table.insert().values(version_num=HEAD_REVISION))
 
