@@ -245,7 +245,12 @@ def _schema_state(connection: Connection) -> str | object | None:
 
 def _create_at_head(connection: Connection) -> None:
     """A new database: every table and index of `bot.schema` at once, stamped at the head as Alembic would
-    (its version table, then one row), instead of replaying every migration."""
+    (its version table, then one row), instead of replaying every migration. All or nothing: a failure half
+    way leaves the database empty, to be created again by the next start."""
+    if connection.dialect.name == "sqlite":
+        # Python's sqlite3 runs DDL outside any transaction (it opens one only before INSERT/UPDATE/DELETE):
+        # without this, tables created before a failure would stay, with no version to tell the next start.
+        connection.exec_driver_sql("BEGIN")
     metadata.create_all(connection, checkfirst=False)  # `_schema_state` found none of them, under the lock
     version_table.create(connection)
     connection.execute(version_table.insert().values(version_num=HEAD_REVISION))

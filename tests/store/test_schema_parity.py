@@ -152,3 +152,30 @@ async def test_replicas_starting_together_on_an_empty_postgres_create_it_once(po
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_a_creation_that_fails_half_way_leaves_the_database_empty(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All or nothing (SQLite included, whose driver runs DDL outside transactions unless told): the next
+    start finds an empty database and creates it, instead of tables with no version that Alembic would trip on."""
+    import bot.store.base as base
+
+    store = Store.open(database_url)
+    try:
+        await _reset(store)
+
+        def full_disk(*_args: Any, **_kwargs: Any) -> None:
+            raise OSError("no space left on device")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(base.version_table, "create", full_disk)
+            with pytest.raises(OSError):
+                await store.upgrade()
+        async with store.engine.connect() as conn:
+            left = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert left == set()
+        await store.upgrade()
+        assert await store.revision() == HEAD_REVISION
+    finally:
+        await store.close()
