@@ -15,8 +15,9 @@ round by round so that a busy moment of the shared machine hits them all:
     .venv/bin/python bench/startup.py [--rounds 7]
 
 The environment's `PYTHONDONTWRITEBYTECODE` is dropped (the unmeasured first launch writes the `.pyc` files,
-as `pip install` does for an installed bot). Prints the median (and min) per variant and the ratio of the medians to bare aiohttp; goal: `ftbot serve`
-<= 3x bare aiohttp. Exits 1 if a variant never becomes healthy.
+as `pip install` does for an installed bot). Prints the median (and min) per variant and the ratio of the medians to bare aiohttp,
+the CPU time each process used until healthy and its ratio, and the load average (other work on the machine
+inflates wall times); goal: `ftbot serve` <= 3x bare aiohttp. Exits 1 if a variant never becomes healthy.
 """
 
 from __future__ import annotations
@@ -165,6 +166,7 @@ def main() -> int:
     cpu: dict[str, list[float]] = {name: [] for name in variants}
     env_path = os.pathsep.join([str(args.root.resolve()), os.environ.get("PYTHONPATH", "")])
     os.environ["PYTHONPATH"] = env_path.rstrip(os.pathsep)
+    load_before = os.getloadavg()[0]
     try:
         # One unmeasured launch of each: the .pyc files are written and the page cache is warm.
         for run in variants.values():
@@ -192,7 +194,8 @@ def main() -> int:
     base_cpu = statistics.median(cpu["bare aiohttp"])
     print(
         f"\nlaunch to healthy /healthz, {args.rounds} rounds: wall median (min) and its ratio to bare aiohttp; "
-        "CPU seconds of the process until then (steadier when the machine is shared) and its ratio"
+        "CPU seconds of the process until then (steadier when the machine is shared) and its ratio; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
     for name, values in times.items():
         med, med_cpu = statistics.median(values), statistics.median(cpu[name])

@@ -34,6 +34,7 @@ from bot.notifier import Notifier
 from bot.policy import Policy
 from bot.router import Dispatcher, Router
 from bot.scheduler import Scheduler
+from bot.schema import HEAD_REVISION
 from bot.store import Store
 
 log = logging.getLogger("ftbot")
@@ -159,7 +160,12 @@ async def open_store(settings: Settings) -> Store:
     """Open the database and bring its schema up to date; a StartupError names it when it does not answer.
 
     Migrations (and the advisory lock replicas queue on) run without the statement timeout; the store the
-    bot then uses bounds every statement by `db_timeout`."""
+    bot then uses bounds every statement by `db_timeout`. A database already at the head (every start but
+    the first) is told by one query on that store: no second engine."""
+    timed = Store.open(settings.database_url, timeout=settings.db_timeout)
+    if await timed.revision() == HEAD_REVISION:
+        return timed
+    await timed.close()
     store = Store.open(settings.database_url)
     try:
         await store.upgrade()
@@ -211,8 +217,6 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
             await store.close()
             raise
     azure = AzureClients(settings, emulator=embedded)
-    if azure.names():
-        azure.data()  # import and build the client now, not inside the first burst of requests
     notifier = Notifier()
     ctx = Context(
         settings=settings,
@@ -288,11 +292,12 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     if not settings.public_url:
         settings = settings.model_copy(update={"public_url": url})
         ctx.settings = settings
-    # What `/healthz` does not need comes right after it can answer, in the background: the scheduler
-    # (APScheduler is imported in a worker thread first) and the adapters built after start-up (the local
-    # chat page, local Teams). Then the heap is frozen (see `_after_start`).
+    # What `/healthz` does not need comes right after it can answer, in the background: the data-plane
+    # client (a command that needs it first builds it itself), the scheduler (APScheduler is imported in a
+    # worker thread first) and the adapters built after start-up (the local chat page, local Teams). Then the
+    # heap is frozen (see `_after_start`).
     ctx.extras["warming"] = asyncio.get_running_loop().create_task(
-        _after_start(scheduler, _deferred_builds(adapters))
+        _after_start(scheduler, _deferred_builds(adapters), azure)
     )
     return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
 
@@ -311,26 +316,41 @@ def _deferred_builds(adapters: dict[str, Any]) -> list[Any]:
     return found
 
 
-async def _after_start(scheduler: Scheduler, deferred: list[Any]) -> None:
-    """Start the scheduler and build the deferred adapters now that `/healthz` answers; then freeze the heap.
+async def _after_start(scheduler: Scheduler, deferred: list[Any], azure: AzureClients | None = None) -> None:
+    """Build the data-plane client, start the scheduler and build the deferred adapters now that `/healthz`
+    answers; then freeze the heap.
+
+    The data-plane client is built before the first burst of commands would (`AzureClients.data` builds it
+    on first use otherwise: a command arriving sooner does not wait for this); its HTTP stack (httpcore) is
+    imported in a worker thread first, so the loop keeps answering.
 
     Start-up leaves a large heap of long-lived objects (SDKs, models, routes); a full collection walking it in
     the middle of the first burst of requests delayed every ack by ~100 ms (bench/ack.py, round 1). Freezing
-    moves them out of the collector's way; close() hands them back."""
+    moves them out of the collector's way; close() hands them back. `ftbot serve` runs start-up with the
+    collector off (bot/cli.py): it is turned back on here, after the one collection."""
     began = time.perf_counter()
-    await asyncio.to_thread(importlib.import_module, "apscheduler.schedulers.asyncio")
-    scheduler.start()
-    results = await asyncio.gather(*(d.get() for d in deferred), return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            log.warning("could not build an adapter after start-up: %s", result)
-    if deferred:
-        log.info(
-            "scheduler and deferred adapters (local chat page, local Teams) ready %.0f ms after start-up",
-            (time.perf_counter() - began) * 1000,
-        )
-    gc.collect()
-    gc.freeze()
+    try:
+        if azure is not None and azure.names():
+            await asyncio.to_thread(importlib.import_module, "httpcore")
+            try:
+                azure.data()
+            except Exception as exc:  # the first command that needs it builds it again and reports why
+                log.warning("could not build the Azure data-plane client after start-up: %s", exc)
+        await asyncio.to_thread(importlib.import_module, "apscheduler.schedulers.asyncio")
+        scheduler.start()
+        results = await asyncio.gather(*(d.get() for d in deferred), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                log.warning("could not build an adapter after start-up: %s", result)
+        if deferred:
+            log.info(
+                "scheduler and deferred adapters (local chat page, local Teams) ready %.0f ms after start-up",
+                (time.perf_counter() - began) * 1000,
+            )
+    finally:
+        gc.collect()
+        gc.freeze()
+        gc.enable()
 
 
 def _schedule_watchers(ctx: Context, scheduler: Scheduler) -> None:

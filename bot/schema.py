@@ -1,5 +1,6 @@
 """Table definitions (SQLAlchemy Core). The Alembic migrations in bot/migrations are the source of truth for
-the database; this module mirrors them for queries, and a test checks the two agree."""
+the database; this module mirrors them (server defaults included) for queries and for creating a new database
+at the head in one go, and tests/store/test_schema_parity.py checks that both build the same schema."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
+    true,
 )
 
 metadata = MetaData()
@@ -23,6 +26,16 @@ metadata = MetaData()
 # The newest migration in bot/migrations/versions (a test checks it is Alembic's head): a database at this
 # revision needs no migration, so start-up does not import Alembic at all.
 HEAD_REVISION = "0008"
+
+# Alembic's own version table, as Alembic creates it (`DefaultImpl.version_table_impl`): a new database is
+# created from `metadata` and stamped through it without importing Alembic (bot/store/base.py).
+VERSION_TABLE = "alembic_version"
+version_table = Table(
+    VERSION_TABLE,
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+)
 
 # Every conversation the bot has been addressed in, with the platform reference for proactive sends.
 conversations = Table(
@@ -50,7 +63,7 @@ jobs = Table(
     Column("model", String(255)),
     Column("status", String(32)),
     Column("events_cursor", String(64)),
-    Column("watch", Boolean, nullable=False, default=True),
+    Column("watch", Boolean, nullable=False, default=True, server_default=true()),
     Column("lease_owner", String(100)),
     Column("lease_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -90,7 +103,7 @@ watch_prefs = Table(
     "watch_prefs",
     metadata,
     Column("conversation_key", String(300), primary_key=True),
-    Column("quiet", Boolean, nullable=False, default=False),
+    Column("quiet", Boolean, nullable=False, default=False, server_default=false()),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -124,8 +137,8 @@ outbox = Table(
     Column("dedupe_key", String(400), nullable=False, unique=True),
     Column("conversation_key", String(300), nullable=False),
     Column("payload", JSON, nullable=False),
-    Column("status", String(16), nullable=False, default="pending"),
-    Column("attempts", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False, default="pending", server_default="pending"),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("lease_owner", String(100)),
     Column("lease_until", DateTime(timezone=True)),
     Column("last_error", Text),
@@ -167,7 +180,7 @@ approvals = Table(
     Column("capacity", Integer, nullable=False),
     Column("source", String(400)),
     Column("source_tenant", String(64)),
-    Column("cross_tenant", Boolean, nullable=False, default=False),
+    Column("cross_tenant", Boolean, nullable=False, default=False, server_default=false()),
     Column("detail", JSON, nullable=False),
     Column("platform", String(16), nullable=False),
     Column("conversation_key", String(300), nullable=False),
@@ -224,7 +237,7 @@ start_intents = Table(
     Column("user_id", String(255), nullable=False),
     Column("user_name", String(255)),
     Column("notice", String(16)),
-    Column("notice_attempts", Integer, nullable=False, default=0),
+    Column("notice_attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("sent_at", DateTime(timezone=True)),
     Column("lease_owner", String(100)),
     Column("lease_until", DateTime(timezone=True)),
@@ -241,7 +254,7 @@ file_deletions = Table(
     Column("resource", String(100), nullable=False),
     Column("file_id", String(64), nullable=False),
     Column("intent_id", String(32)),
-    Column("attempts", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("next_at", DateTime(timezone=True), nullable=False),
     Column("last_error", Text),
     Column("lease_owner", String(100)),

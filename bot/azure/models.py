@@ -63,7 +63,7 @@ __all__ = [
 class AzureModel(BaseModel):
     """Base: keep unknown fields, accept field names and aliases alike."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 T = TypeVar("T", bound=BaseModel)

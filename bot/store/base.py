@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import Table, and_, event, func, or_, select, text, update
+from sqlalchemy import Table, and_, event, func, inspect, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.schema import HEAD_REVISION
+from bot.schema import HEAD_REVISION, VERSION_TABLE, metadata, version_table
 from bot.store.batch import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -94,12 +94,30 @@ class StoreBase:
         return cls(engine, timeout)
 
     async def upgrade(self, revision: str = "head") -> None:
-        """Apply Alembic migrations. Replicas starting together on PostgreSQL serialise on an advisory lock.
+        """Bring the schema to `revision`. Replicas starting together on PostgreSQL serialise on an advisory lock.
 
-        A database already at the head is told by one query, without importing Alembic (and Mako): start-up
-        pays for migrations only when there is something to migrate."""
+        A database already at the head is told by one query, and an empty one is created at the head from
+        `bot.schema.metadata` and stamped (tests/store/test_schema_parity.py checks that this is the schema
+        the migrations build), both without importing Alembic (and Mako): start-up pays for Alembic only when
+        an existing database is behind."""
         if revision == "head" and await self.revision() == HEAD_REVISION:
             return
+        async with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(7461626)"))
+            if revision == "head":
+                # Looked at again under the lock: a replica that held it may have just created the schema.
+                state = await conn.run_sync(_schema_state)
+                if state == HEAD_REVISION:
+                    return
+                if state is EMPTY:
+                    await conn.run_sync(_create_at_head)
+                    return
+            await conn.run_sync(_upgrade, self.engine.url.render_as_string(hide_password=False), revision)
+
+    async def migrate(self, revision: str = "head") -> None:
+        """Replay the Alembic migrations up to `revision`, even on an empty database (what `upgrade` did before
+        it created new databases from the metadata; the parity test compares the two)."""
         async with self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_xact_lock(7461626)"))
@@ -210,6 +228,32 @@ class _WriteTx:
         finally:
             if self._store._write_lock is not None:
                 self._store._write_lock.release()
+
+
+EMPTY = object()
+"""`_schema_state` of a database holding none of the bot's tables and no Alembic version."""
+
+
+def _schema_state(connection: Connection) -> str | object | None:
+    """EMPTY, or the revision in `alembic_version` (None: our tables without a version, left to Alembic)."""
+    names = set(inspect(connection).get_table_names())
+    if VERSION_TABLE not in names:
+        return EMPTY if not names & set(metadata.tables) else None
+    row = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).first()
+    return str(row[0]) if row is not None else None
+
+
+def _create_at_head(connection: Connection) -> None:
+    """A new database: every table and index of `bot.schema` at once, stamped at the head as Alembic would
+    (its version table, then one row), instead of replaying every migration. All or nothing: a failure half
+    way leaves the database empty, to be created again by the next start."""
+    if connection.dialect.name == "sqlite":
+        # Python's sqlite3 runs DDL outside any transaction (it opens one only before INSERT/UPDATE/DELETE):
+        # without this, tables created before a failure would stay, with no version to tell the next start.
+        connection.exec_driver_sql("BEGIN")
+    metadata.create_all(connection, checkfirst=False)  # `_schema_state` found none of them, under the lock
+    version_table.create(connection)
+    connection.execute(version_table.insert().values(version_num=HEAD_REVISION))
 
 
 def _upgrade(connection: Connection, url: str, revision: str) -> None:

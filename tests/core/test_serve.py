@@ -153,3 +153,40 @@ def test_unreachable_database_is_one_readable_line(tmp_path: Path) -> None:
     [line] = result.stderr.strip().splitlines()
     assert "database" in line and "FTBOT_DATABASE_URL" in line
     assert "pw123" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_serve_that_fails_to_start_turns_the_garbage_collector_back_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve` runs start-up with the cyclic collector off (issue 17); a start that fails must not leave a
+    process (here: this test's) without it."""
+    import gc
+
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FTBOT_PORT", "abc")
+    assert gc.isenabled()
+    assert main(["serve"]) == 2
+    assert gc.isenabled()
+    assert "FTBOT_PORT" in capsys.readouterr().err
+
+
+async def test_start_up_done_collects_freezes_and_turns_the_collector_back_on(sqlite_url: str) -> None:
+    """What `serve` turned off for start-up is on again once the bot is warm, with start-up's heap frozen."""
+    import gc
+
+    from bot.app import start_bot
+    from bot.config import Settings
+
+    gc.disable()
+    try:
+        bot = await start_bot(Settings(port=0, database_url=sqlite_url))
+        try:
+            await bot.ctx.extras["warming"]
+            assert gc.isenabled()
+            assert gc.get_freeze_count() > 0
+        finally:
+            await bot.close()
+    finally:
+        gc.enable()

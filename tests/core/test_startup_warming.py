@@ -1,0 +1,62 @@
+"""What start-up builds after `/healthz` answers (issue 17) is not needed for that answer, and a request that
+needs it before the warm-up got to it builds it (or waits for it) instead of failing.
+
+Here: the Azure data-plane client (its HTTP stack, httpcore). With the warm-up held back, a `list --all` typed in
+the local chat page right after start-up reaches the embedded emulator and is answered with a card."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+import bot.app
+from bot.app import start_bot
+from bot.config import load_settings
+from tests.webchat.conftest import DirectLineClient, cards
+
+
+def _settings(tmp_path: Path) -> Any:
+    return load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'ftbot.db'}")
+
+
+async def test_a_command_before_the_warm_up_builds_the_data_client_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = asyncio.Event()
+    real_after_start = bot.app._after_start
+
+    async def held_back(*args: Any) -> None:
+        await held.wait()  # the warm-up has not run yet when the command arrives
+        await real_after_start(*args)
+
+    monkeypatch.setattr(bot.app, "_after_start", held_back)
+    running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
+    try:
+        assert running.ctx.azure._data == {}, "built before /healthz answered"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{running.url}/healthz") as response:
+                assert response.status == 200
+            dl = await DirectLineClient(http, running.url).connect("alice")
+            await dl.say("list --all")  # read from Azure (the embedded emulator), not from the store
+            seen = await dl.wait_for(lambda acts: any(cards(a) for a in acts))
+        answer = json.dumps([card for activity in seen for card in cards(activity)])
+        assert "Fine-tuning jobs" in answer
+        assert running.ctx.azure._data, "the command built the data-plane client"
+    finally:
+        held.set()
+        await running.close()
+
+
+async def test_the_warm_up_builds_the_data_client_right_after_start(tmp_path: Path) -> None:
+    running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
+    try:
+        assert running.ctx.azure._data == {}
+        await running.ctx.extras["warming"]
+        assert running.ctx.azure._data, "built by the warm-up, before any command needs it"
+    finally:
+        await running.close()
