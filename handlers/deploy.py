@@ -23,7 +23,7 @@ from typing import Any
 from bot import params as p
 from bot.azure import errors as az
 from bot.azure import ids
-from bot.azure.arm import DEVELOPER_SKU
+from bot.azure.arm import DEVELOPER_SKU, DeploymentOperation
 from bot.azure.errors import rai_failure
 from bot.azure.models import Checkpoint, Deployment, FineTuningJob, normalise_status
 from bot.config import AzureResource
@@ -91,6 +91,17 @@ def follow_lease(ctx: Context) -> timedelta:
     """How long a replica holds a deployment it follows: three sweeps, so a dead replica's rows are taken
     over within seconds while a live one renews its lease on every look."""
     return timedelta(seconds=max(1.0, 3 * ctx.settings.deploy_poll_interval))
+
+
+# Held from the approval to the PUT's answer: the re-checks and the PUT are ARM calls of up to a minute each
+# (bot/azure/transport.py), not one sweep. A lease as short as `follow_lease` ran out under load while the
+# winner still looked, and the sweep (of this or another replica) took the request over and sent a second PUT.
+# The cost: a replica that dies before its PUT is answered is taken over after this, not within seconds.
+PUT_LEASE = timedelta(minutes=3)
+
+
+def put_lease(ctx: Context) -> timedelta:
+    return max(PUT_LEASE, follow_lease(ctx))
 
 
 def deployment_name(text: str) -> str:
@@ -701,7 +712,7 @@ async def approve_button(ctx: Context, action: Action) -> Reply:
             await _audit(ctx, action.platform, action.user, "deploy.approve", a, votes=votes)
             return Reply(await card_of(ctx, a), update=_source_ref(action))
     if not await ctx.store.decide(
-        a.id, "approved", by=action.user, lease_owner=_owner(ctx), lease=follow_lease(ctx)
+        a.id, "approved", by=action.user, lease_owner=_owner(ctx), lease=put_lease(ctx)
     ):
         current = await ctx.store.get_approval(a.id) or a
         raise _closed(current) if current.state != "pending" else InvalidState("This request just expired.")
@@ -742,19 +753,28 @@ async def start_deployment(ctx: Context, a: Approval, owner: str) -> Approval:
             arm.list_deployments(), ctx.store.open_approvals(a.resource), job_look
         )
         existing = next((d for d in deployments if d.name == a.deployment), None)
-        if existing is None or existing.model_name != a.model:  # else: our own PUT went through already
+        if existing is not None and existing.model_name == a.model:
+            # Taken over after an earlier holder's PUT went through (the name was free when asked, so this
+            # deployment is that PUT's): follow it, do not send another.
+            operation = DeploymentOperation(existing, operation_url=None, status_code=200)
+        else:
             if job is not None:
                 _still_deployable(job, a)
             await _check_target_side(ctx, plan, ignore=a.id, deployments=deployments, waiting=waiting)
-        operation = await arm.put_deployment(
-            a.deployment,
-            a.model,
-            sku=a.sku,
-            capacity=a.capacity,
-            source=a.source if not a.cross_tenant else None,
-            source_account=a.source if a.cross_tenant else None,
-            auxiliary_tokens=ctx.azure.auxiliary_tokens(plan.source_resource) if a.cross_tenant else None,
-        )
+            # Compare-and-set before the PUT: only the lease holder sends it, and the renewed lease covers the
+            # PUT. False: the lease ran out during the looks and another sweep holds the request now.
+            if not await ctx.store.set_deploy_state(a.id, "putting", owner=owner, lease=put_lease(ctx)):
+                log.info("deployment %s: another replica took the request over; no PUT here", a.deployment)
+                return await ctx.store.get_approval(a.id) or a
+            operation = await arm.put_deployment(
+                a.deployment,
+                a.model,
+                sku=a.sku,
+                capacity=a.capacity,
+                source=a.source if not a.cross_tenant else None,
+                source_account=a.source if a.cross_tenant else None,
+                auxiliary_tokens=ctx.azure.auxiliary_tokens(plan.source_resource) if a.cross_tenant else None,
+            )
     except (FtbotError, az.AzureError) as exc:
         message = exc.message if isinstance(exc, FtbotError | az.AzureError) else str(exc)
         await ctx.store.set_deploy_state(a.id, "failed", owner=owner, error=message[:1000])

@@ -263,3 +263,30 @@ async def test_approval_rechecks_and_fails_with_the_reason(
         assert "did not succeed" in final and "already exists" in final
         result = next(e for e in await bot.store.recent_audit(10, "ada-model") if e.action == "deploy.result")
         assert result.detail["result"] == "failed"
+
+
+async def test_a_slow_look_before_the_put_outlasting_the_lease_sends_one_put(
+    make_bot: BotFactory, slack_api: FakeSlackApi, emu: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The winner's checks before its PUT take longer than the follow-up lease (a loaded box, a slow ARM):
+    the sweep (here or on another replica) must not take the request over and send a PUT of its own."""
+    from bot.azure.arm import ArmClient
+    from handlers.deploy import follow_lease
+
+    async with make_bot() as bot:
+        posted = await request(bot, slack_api, emu)
+        lease = follow_lease(bot.ctx).total_seconds()
+        real = ArmClient.list_deployments
+        slowed: list[bool] = []
+
+        async def slow_once(self: ArmClient, **kwargs: Any) -> Any:
+            if not slowed:
+                slowed.append(True)
+                await asyncio.sleep(lease + 1.0)  # several sweeps pass while the lease runs out
+            return await real(self, **kwargs)
+
+        monkeypatch.setattr(ArmClient, "list_deployments", slow_once)
+        await press(bot, posted, APPROVER, "grace")
+        await emu.advance(600)
+        await until(lambda: _deployed(slack_api))
+        assert await emu.puts() == 1
