@@ -104,6 +104,13 @@ class GcPauses:
             self.max_ms, self.max_gen = took, generation
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         resident = int(f.read().split()[1])
@@ -191,6 +198,8 @@ async def role_bot(config: dict[str, Any]) -> None:
                 handled.append(time.perf_counter() - began)
 
         SlackAdapter.handle = timed  # type: ignore[method-assign]
+    phases = trace_phases() if os.environ.get("ACK_BENCH_TRACE") else None
+    finished = count_finished()
     bot = await start_bot(Settings(**config))
     slack = bot.adapters["slack"]
     pauses = GcPauses()
@@ -199,6 +208,7 @@ async def role_bot(config: dict[str, Any]) -> None:
         inflight, batch = slack._inflight, bot.store.batch
         return {
             "rss_mb": rss_mb(),
+            "finished": finished[0],
             "gc_max_ms": pauses.max_ms,
             "gc_max_gen": pauses.max_gen,
             "gc_max_cpu_ms": pauses.max_cpu_ms,
@@ -215,10 +225,13 @@ async def role_bot(config: dict[str, Any]) -> None:
             "written": batch.written,
             "handle_p50_ms": percentile(handled, 50) * 1000,
             "handle_p99_ms": percentile(handled, 99) * 1000,
+            **({"phases": phases.summary()} if phases is not None else {}),
         }
 
     def reset() -> None:
         handled.clear()
+        if phases is not None:
+            phases.reset()
         pauses.reset()
         slack._inflight.max_tasks = len(slack._inflight.tasks)
         bot.store.batch.max_backlog = bot.store.batch.backlog
@@ -230,6 +243,93 @@ async def role_bot(config: dict[str, Any]) -> None:
         if profile is not None:
             profile.disable()
             profile.dump_stats(os.environ["ACK_BENCH_PROFILE"])
+
+
+class Phases:
+    """Wall time and event-loop turns spent in each traced step of a command (ACK_BENCH_TRACE=1).
+
+    Under a flood every loop turn carries the answers to a hundred connections, so a step that waits on
+    something outside the loop (a socket, a thread) costs whole turns: the turns a command needs bound how
+    many commands finish per second."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+        self.steps: dict[str, list[tuple[float, int]]] = {}
+        self.turn_ms: list[float] = []
+        self._turn_began = 0.0
+
+    def count_turns(self, loop: asyncio.AbstractEventLoop) -> None:
+        run_once = loop._run_once  # type: ignore[attr-defined]
+
+        def counted() -> None:
+            self.turns += 1
+            began = time.perf_counter()
+            run_once()
+            self.turn_ms.append((time.perf_counter() - began) * 1000)
+
+        loop._run_once = counted  # type: ignore[attr-defined]
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            began, turns = time.perf_counter(), self.turns
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                self.steps.setdefault(label, []).append((time.perf_counter() - began, self.turns - turns))
+
+        setattr(owner, name, timed)
+
+    def reset(self) -> None:
+        self.steps.clear()
+        self.turn_ms.clear()
+
+    def summary(self) -> dict[str, str]:
+        out = {
+            label: f"n={len(s)} wall p50 {percentile([w for w, _ in s], 50) * 1000:.0f} ms, "
+            f"turns p50 {percentile([t for _, t in s], 50):.0f}"
+            for label, s in self.steps.items()
+        }
+        busy = [t for t in self.turn_ms if t > 0.05]
+        out["loop turn"] = (
+            f"n={len(self.turn_ms)} p50 {percentile(busy, 50):.1f} ms, p90 {percentile(busy, 90):.1f} ms "
+            f"(turns doing anything)"
+        )
+        return out
+
+
+def count_finished() -> list[int]:
+    """A counter of the slash commands the bot finished (its card sent), kept up to date in a list."""
+    from adapters.slack import SlackAdapter
+
+    count = [0]
+    original = SlackAdapter._run_command
+
+    async def counted(self: Any, *args: Any) -> None:
+        await original(self, *args)
+        count[0] += 1
+
+    SlackAdapter._run_command = counted  # type: ignore[method-assign]
+    return count
+
+
+def trace_phases() -> Phases:
+    from adapters.slack import AckFirst, SlackAdapter
+    from adapters.slack_sender import SlackSender
+    from bot.azure.transport import AzureTransport
+    from bot.store import Store
+
+    phases = Phases()
+    phases.count_turns(asyncio.get_running_loop())
+    phases.wrap(AckFirst, "then", "task: ack-first hold + command")
+    phases.wrap(SlackAdapter, "_run_command", "command after the hold")
+    phases.wrap(SlackAdapter, "_first_delivery", "  replay check (batched write)")
+    phases.wrap(Store, "get_job", "  store.get_job (read)")
+    phases.wrap(AzureTransport, "call", "  one Azure call")
+    phases.wrap(SlackSender, "_post", "  chat.postMessage")
+    phases.wrap(Store, "remember_message", "  remember the card (batched write)")
+    return phases
 
 
 async def role_slack() -> None:
@@ -301,7 +401,7 @@ async def role_client(url: str, mode: str, level: int, seconds: float, fields: d
 
             await asyncio.gather(*(worker() for _ in range(level)))
     elapsed = time.perf_counter() - began
-    print(json.dumps({"latencies": latencies, "elapsed": elapsed, **outcome}))
+    print(json.dumps({"latencies": latencies, "elapsed": elapsed, "cpu": time.process_time(), **outcome}))
 
 
 # -- the orchestrator ---------------------------------------------------------------------------------------
@@ -355,6 +455,7 @@ class Run:
     elapsed: float
     busy: int
     errors: int
+    cpu: float = 0.0  # the load client's own CPU seconds
 
     @property
     def p50(self) -> float:
@@ -387,7 +488,7 @@ async def drive(url: str, mode: str, level: int, seconds: float, fields: dict[st
     if process.returncode != 0:
         raise RuntimeError(f"the load client failed with exit code {process.returncode}")
     got = json.loads(out)
-    return Run(got["latencies"], got["elapsed"], got["busy"], got["errors"])
+    return Run(got["latencies"], got["elapsed"], got["busy"], got["errors"], got["cpu"])
 
 
 async def running_job(emulator_url: str, advance: Any) -> str:
@@ -480,15 +581,34 @@ async def main(
 
             # 1. The burst, on the fresh bot.
             before = await bot.ask("reset")
+            pids = {
+                "ftbot": bot.process.pid,
+                "emulator": emu.process.pid,
+                "Slack stand-in": slack.process.pid,
+            }
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            load_before = os.getloadavg()[0]
             run = await drive(bot.url, "closed", 100, burst, fields)
             taken += took(run)
             right_after = await bot.ask()
+            finished_in_burst = right_after["finished"] - before["finished"]
             settled = await drained(bot)
+            cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+            cpu["load client"] = run.cpu
             growth = right_after["rss_mb"] - before["rss_mb"]
             print(f"\nburst: closed-loop, 100 connections, {burst:g} s, at ftbot")
             print(
                 f"  acks {len(run.latencies)} ({run.rate:.0f}/s), taken {took(run)}, answered busy {run.busy}, "
                 f"errors {run.errors}; p50 {run.p50:.1f} ms, p99 {run.p99:.1f} ms"
+            )
+            print(
+                f"  commands finished (card posted) during the burst {finished_in_burst} "
+                f"({finished_in_burst / run.elapsed:.1f}/s)"
+            )
+            print(
+                "  CPU seconds over the burst and its drain: "
+                + ", ".join(f"{name} {secs:.1f}" for name, secs in cpu.items())
+                + f" (2 cores; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)"
             )
             print(
                 f"  RSS {before['rss_mb']:.1f} MB before, {right_after['rss_mb']:.1f} MB right after "
@@ -505,6 +625,8 @@ async def main(
                 f"pauses over {GOAL_GC_MS:g} ms: {right_after['gc_over_50']}, "
                 f"collections by generation {right_after['gc_collections']}"
             )
+            for label, figure in right_after.get("phases", {}).items():
+                print(f"    {label}: {figure}")
             burst_stats = (growth, right_after, run)
 
             # 2. The scenarios, every target in turn.
@@ -541,6 +663,8 @@ async def main(
                 print(
                     f"  last ftbot run, inside the handler: { ({k: v for k, v in settled.items() if 'handle' in k}) }"
                 )
+                for label, figure in settled.get("phases", {}).items():
+                    print(f"    {label}: {figure}")
             print(
                 f"  longest GC pause in ftbot during the scenarios: {gc_scenarios:.1f} ms "
                 f"({gc_scenarios_cpu:.1f} ms of CPU)"
