@@ -342,13 +342,12 @@ class SlackAdapter:
         self._groups[group_id] = (time.monotonic() + GROUP_TTL, members)
         return members
 
-    async def _first_delivery(self, request: AsyncBoltRequest) -> bool:
+    async def _first_delivery(self, signature: str) -> bool:
         """False for a replay: a request whose signature was already handled here or by another replica.
 
         Slack signs `v0:timestamp:body`, so an equal signature is the same request; Bolt refuses timestamps
         over 5 minutes old, so remembering signatures for a day (the seen_events pruning) covers the window.
         """
-        signature = str(request.headers.get("x-slack-signature", [""])[0])
         digest = hashlib.sha256(signature.encode()).hexdigest()
         if digest in self._recent:
             return False
@@ -438,7 +437,7 @@ class SlackAdapter:
             self._refuse("slash command")
             return
         await ack()
-        self._spawn(self._run_command(body, request), "slash command")
+        self._spawn(self._run_command(body, _signature(request)), "slash command")
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
         await ack()
@@ -449,7 +448,7 @@ class SlackAdapter:
                 notice = self.sender.notice(response_url, BUSY)
             self._refuse("button click", notice)
             return
-        self._spawn(self._run_actions(body, request), "button click")
+        self._spawn(self._run_actions(body, _signature(request)), "button click")
 
     def _refuse_event(self, body: Mapping[str, Any], what: str) -> None:
         event: Mapping[str, Any] = body.get("event") or {}
@@ -467,7 +466,7 @@ class SlackAdapter:
         if self._over_capacity():
             self._refuse_event(body, "app_mention")
             return
-        self._spawn(self._run_event(body, context.bot_user_id, request), "app_mention")
+        self._spawn(self._run_event(body, context.bot_user_id, _signature(request)), "app_mention")
 
     async def _on_message(
         self, body: dict[str, Any], context: AsyncBoltContext, request: AsyncBoltRequest
@@ -479,9 +478,12 @@ class SlackAdapter:
             if self._over_capacity():
                 self._refuse_event(body, "direct message")
                 return
-            self._spawn(self._run_event(body, context.bot_user_id, request), "direct message")
+            self._spawn(self._run_event(body, context.bot_user_id, _signature(request)), "direct message")
 
     def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run `work` after the ack. The work is given plain values (the body, the signature), never Bolt's
+        request: that holds Bolt's whole per-request context (a Web API client, ack/say/respond...), which
+        the work would keep alive for seconds, in the way of the garbage collector (bench/ack.py)."""
         if self._closed:
             # A request that was already being read when shutdown finished: nothing would wait for or cancel
             # the work, and the HTTP session it needs is closed.
@@ -518,8 +520,8 @@ class SlackAdapter:
             self._saved.clear()
         self._saved[conversation.key] = state
 
-    async def _run_command(self, body: Mapping[str, Any], request: AsyncBoltRequest) -> None:
-        if not await self._first_delivery(request):
+    async def _run_command(self, body: Mapping[str, Any], signature: str) -> None:
+        if not await self._first_delivery(signature):
             log.warning("Slack: a replayed slash command (same signature) was ignored")
             return
         origin = slash_origin(body)
@@ -527,10 +529,8 @@ class SlackAdapter:
         replies = await self._dispatch_text(origin, str(body.get("text", "")), body, ())
         await self.sender.deliver(origin, replies)
 
-    async def _run_event(
-        self, body: Mapping[str, Any], bot_user_id: str | None, request: AsyncBoltRequest
-    ) -> None:
-        if not await self._first_delivery(request):
+    async def _run_event(self, body: Mapping[str, Any], bot_user_id: str | None, signature: str) -> None:
+        if not await self._first_delivery(signature):
             log.warning("Slack: a replayed event delivery (same signature) was ignored")
             return
         event: Mapping[str, Any] = body.get("event") or {}
@@ -553,8 +553,8 @@ class SlackAdapter:
         replies = await self._dispatch_text(origin, text, body, attachments(event))
         await self.sender.deliver(origin, replies)
 
-    async def _run_actions(self, body: Mapping[str, Any], request: AsyncBoltRequest) -> None:
-        if not await self._first_delivery(request):
+    async def _run_actions(self, body: Mapping[str, Any], signature: str) -> None:
+        if not await self._first_delivery(signature):
             log.warning("Slack: a replayed button click (same signature) was ignored")
             return
         origin = action_origin(body)
@@ -589,6 +589,10 @@ class SlackAdapter:
             return await self.dispatcher.on_command(cmd)
         finally:
             await interim.clear()
+
+
+def _signature(request: AsyncBoltRequest) -> str:
+    return str(request.headers.get("x-slack-signature", [""])[0])
 
 
 def mount_slack(

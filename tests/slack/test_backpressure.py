@@ -149,3 +149,29 @@ async def test_over_capacity_a_badly_signed_command_is_still_refused(harness: Sl
     resp = await harness.command("status ftjob-abc")
     assert json.loads(await resp.text()) == {"text": BUSY, "response_type": "ephemeral"}
     assert harness.handled.commands == []
+
+
+async def test_work_in_flight_does_not_keep_bolts_request_alive(harness: SlackHarness) -> None:
+    # Bolt's request carries its whole per-request context (a Web API client, ack, say, respond...); work
+    # holding it kept thousands of objects per burst in the collector's older generations (bench/ack.py).
+    import gc
+    import weakref
+
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    requests: list[weakref.ref[AsyncBoltRequest]] = []
+    original = harness.adapter.bolt.async_dispatch
+
+    async def dispatch(req: AsyncBoltRequest) -> Any:
+        requests.append(weakref.ref(req))
+        return await original(req)
+
+    harness.adapter.bolt.async_dispatch = dispatch  # type: ignore[method-assign]
+    resp = await harness.command("slow")
+    assert resp.status == 200
+    await asyncio.wait_for(harness.handled.gate_reached.wait(), 5)
+    gc.collect()
+    assert len(requests) == 1 and requests[0]() is None  # the command is still in flight; its request is gone
+    harness.handled.gate.set()
+    await harness.adapter.drain()
+    assert len(harness.slack.messages()) == 1
