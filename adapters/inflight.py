@@ -11,16 +11,21 @@ both: a request still being read or dispatched may start work after the adapter'
 With a `limit`, `full` says the adapter is over its capacity: it then answers `BUSY` at once instead of
 starting more work (a burst beyond what the bot can finish would otherwise queue without bound, and with it
 memory and garbage-collection pauses that hold up every acknowledgement).
+
+`all_idle()` says whether every adapter of the process is idle (no request being handled, no work in flight):
+the moment for a full garbage collection, which then holds up nobody (`bot.gc_quiet`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 BUSY = "ftbot is busy, try again in a few seconds."
+_EVERY: weakref.WeakSet[InFlight] = weakref.WeakSet()  # every adapter's, while it exists
 
 
 class InFlight:
@@ -33,6 +38,7 @@ class InFlight:
         self.refused = 0  # requests answered "busy" (for the bench and the logs)
         self.max_tasks = 0
         self._changed = asyncio.Event()
+        _EVERY.add(self)
 
     @property
     def full(self) -> bool:
@@ -78,3 +84,8 @@ class InFlight:
             await asyncio.gather(*left, return_exceptions=True)
             self.tasks.difference_update(left)
         return cancelled
+
+
+def all_idle() -> bool:
+    """No adapter of this process is handling a request or running work a request started."""
+    return not any(inflight.requests or inflight.tasks for inflight in list(_EVERY))

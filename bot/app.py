@@ -327,7 +327,8 @@ async def _after_start(scheduler: Scheduler, deferred: list[Any], azure: AzureCl
     Start-up leaves a large heap of long-lived objects (SDKs, models, routes); a full collection walking it in
     the middle of the first burst of requests delayed every ack by ~100 ms (bench/ack.py, round 1). Freezing
     moves them out of the collector's way; close() hands them back. `ftbot serve` runs start-up with the
-    collector off (bot/cli.py): it is turned back on here, after the one collection."""
+    collector off (bot/cli.py): it is turned back on here, after the one collection. Full collections then wait
+    for quiet moments (`bot.gc_quiet`)."""
     began = time.perf_counter()
     try:
         if azure is not None and azure.names():
@@ -351,6 +352,10 @@ async def _after_start(scheduler: Scheduler, deferred: list[Any], azure: AzureCl
         gc.collect()
         gc.freeze()
         gc.enable()
+        from adapters.inflight import all_idle
+        from bot.gc_quiet import collect_when_quiet
+
+        collect_when_quiet(quiet=all_idle, alive=lambda: scheduler.running)
 
 
 def _schedule_watchers(ctx: Context, scheduler: Scheduler) -> None:
