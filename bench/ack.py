@@ -76,32 +76,49 @@ def percentile(samples: Sequence[float], p: float) -> float:
 
 
 class GcPauses:
-    """The longest garbage collection since `reset`, timed with `gc.callbacks`."""
+    """The garbage collections since `reset`, timed with `gc.callbacks`: the longest pause of each generation
+    in wall time and in the thread's CPU time (the collector's own work), and how many there were."""
 
     def __init__(self) -> None:
         self._began = self._began_cpu = 0.0
+        self._walked = 0
+        self.trace = bool(os.environ.get("ACK_BENCH_TRACE"))  # also the slowest pauses, with what they walked
         self.reset()
         gc.callbacks.append(self._callback)
 
     def reset(self) -> None:
         self.max_ms = 0.0
-        self.max_cpu_ms = 0.0  # the same pauses in the thread's CPU time: the collector's own work
+        self.max_cpu_ms = 0.0
         self.max_gen = -1
         self.over_50 = 0
         self.collections = [0, 0, 0]
+        self.cpu_ms = 0.0  # all the collections' CPU time
+        self.by_gen = [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]  # per generation: longest wall ms, longest CPU ms
+        self.slowest: list[
+            tuple[float, float, int, int, int]
+        ] = []  # wall, CPU, generation, walked, collected
 
     def _callback(self, phase: str, info: dict[str, int]) -> None:
+        generation = info.get("generation", 0)
         if phase == "start":
+            if self.trace:  # counted before the pause's timing starts
+                self._walked = sum(len(gc.get_objects(g)) for g in range(generation + 1))
             self._began, self._began_cpu = time.perf_counter(), time.thread_time()
             return
         took = (time.perf_counter() - self._began) * 1000
-        self.max_cpu_ms = max(self.max_cpu_ms, (time.thread_time() - self._began_cpu) * 1000)
-        generation = info.get("generation", 0)
+        took_cpu = (time.thread_time() - self._began_cpu) * 1000
+        self.max_cpu_ms = max(self.max_cpu_ms, took_cpu)
+        self.cpu_ms += took_cpu
+        longest = self.by_gen[generation]
+        longest[0], longest[1] = max(longest[0], took), max(longest[1], took_cpu)
         self.collections[generation] += 1
         if took > GOAL_GC_MS:
             self.over_50 += 1
         if took > self.max_ms:
             self.max_ms, self.max_gen = took, generation
+        if self.trace:
+            self.slowest.append((took, took_cpu, generation, self._walked, info.get("collected", 0)))
+            self.slowest = sorted(self.slowest, reverse=True)[:5]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -201,6 +218,9 @@ async def role_bot(config: dict[str, Any]) -> None:
     phases = trace_phases() if os.environ.get("ACK_BENCH_TRACE") else None
     finished = count_finished()
     bot = await start_bot(Settings(**config))
+    if os.environ.get("ACK_BENCH_GC_THRESHOLD"):  # an experiment: other thresholds for the bot's collector
+        await bot.ctx.extras["warming"]
+        gc.set_threshold(*(int(n) for n in os.environ["ACK_BENCH_GC_THRESHOLD"].split(",")))
     slack = bot.adapters["slack"]
     pauses = GcPauses()
 
@@ -214,6 +234,11 @@ async def role_bot(config: dict[str, Any]) -> None:
             "gc_max_cpu_ms": pauses.max_cpu_ms,
             "gc_over_50": pauses.over_50,
             "gc_collections": pauses.collections,
+            "gc_by_gen": pauses.by_gen,
+            "gc_cpu_ms": pauses.cpu_ms,
+            "gc_slowest": pauses.slowest,
+            "gc_frozen": gc.get_freeze_count(),
+            "gc_old_now": [len(gc.get_objects(g)) for g in range(3)] if pauses.trace else None,
             "tasks": len(inflight.tasks),
             "max_tasks": inflight.max_tasks,
             "limit": inflight.limit,
@@ -581,6 +606,8 @@ async def main(
 
             # 1. The burst, on the fresh bot.
             before = await bot.ask("reset")
+            if before["gc_old_now"]:
+                print(f"  before the burst, objects in the collector's generations: {before['gc_old_now']}")
             pids = {
                 "ftbot": bot.process.pid,
                 "emulator": emu.process.pid,
@@ -625,6 +652,17 @@ async def main(
                 f"pauses over {GOAL_GC_MS:g} ms: {right_after['gc_over_50']}, "
                 f"collections by generation {right_after['gc_collections']}"
             )
+            print(
+                "    longest pause by generation (wall / CPU ms): "
+                + ", ".join(f"{g}: {w:.1f} / {c:.1f}" for g, (w, c) in enumerate(right_after["gc_by_gen"]))
+                + f"; {right_after['gc_cpu_ms']:.0f} ms of CPU in all; "
+                f"{right_after['gc_frozen']:,} objects frozen out of the collector's way"
+            )
+            for wall, cpu_ms, gen, walked, collected in right_after["gc_slowest"]:
+                print(
+                    f"    slow collection: generation {gen}, {wall:.1f} ms wall / {cpu_ms:.1f} ms CPU, "
+                    f"{walked:,} objects walked, {collected:,} collected"
+                )
             for label, figure in right_after.get("phases", {}).items():
                 print(f"    {label}: {figure}")
             burst_stats = (growth, right_after, run)
