@@ -12,9 +12,10 @@ ftbot), sent over keep-alive connections.
     .venv/bin/python bench/ack.py [--seconds 5] [--burst 30] [--latency 0.5]
 
 1. Burst: the fresh bot is driven closed-loop at saturation (100 connections) for `--burst` seconds; its RSS
-   before, right after and once its work drained, the longest garbage-collection pause in it (measured with
-   `gc.callbacks`), how many commands it took and how many it answered "busy", the most commands in flight
-   and the most writes queued in its store.
+   before, right after and once its work drained, its garbage collections (measured with `gc.callbacks`: how
+   many of each generation, the longest pause of each), how many commands it took, finished (card posted)
+   during the burst and answered "busy", the bookkeeping writes it gave up on (over their time bound), the
+   most commands in flight and the most writes queued in its store, and the CPU seconds every process used.
 2. Scenarios, each target in turn for `--seconds`: open-loop at 20/s and 200/s (latency counted from when
    each request was due, so a slow server cannot hide its queue), and closed-loop with 1, 20 and 100
    connections. p50 and p99 per target, ftbot's ratios to both baselines, throughput, busy answers.
@@ -23,6 +24,11 @@ ftbot), sent over keep-alive connections.
    over the burst, queue bounded, no GC pause over 50 ms. A pause is printed in wall time and in the thread's
    CPU time: the goal is checked on the CPU time (the collector's own work); the wall time also holds
    whatever else the machine ran meanwhile (the collector holds the GIL but the OS may still preempt it).
+
+ACK_BENCH_TRACE=1 adds, for the bot: the time inside its handler; wall time and event-loop turns of each step
+of a command (under a flood one turn carries a hundred answers, so the turns a step waits cost the most);
+the slowest collections and how many objects they walked. ACK_BENCH_PROFILE=FILE writes a cProfile of the
+bot process in CPU time. ACK_BENCH_GC_THRESHOLD=a,b,c sets other collector thresholds in the bot (experiments).
 """
 
 from __future__ import annotations
@@ -199,7 +205,8 @@ async def role_bot(config: dict[str, Any]) -> None:
     if os.environ.get("ACK_BENCH_PROFILE"):  # a cProfile of the bot process, written when it stops
         import cProfile
 
-        profile = cProfile.Profile()
+        # In CPU time: what the bot spends, not what it waits for (Azure, the database's thread, the OS).
+        profile = cProfile.Profile(time.process_time)
         profile.enable()
     handled: list[float] = []
     if os.environ.get("ACK_BENCH_TRACE"):
@@ -216,6 +223,7 @@ async def role_bot(config: dict[str, Any]) -> None:
 
         SlackAdapter.handle = timed  # type: ignore[method-assign]
     phases = trace_phases() if os.environ.get("ACK_BENCH_TRACE") else None
+    given_up = count_bookkeeping_given_up()
     finished = count_finished()
     bot = await start_bot(Settings(**config))
     if os.environ.get("ACK_BENCH_GC_THRESHOLD"):  # an experiment: other thresholds for the bot's collector
@@ -229,6 +237,7 @@ async def role_bot(config: dict[str, Any]) -> None:
         return {
             "rss_mb": rss_mb(),
             "finished": finished[0],
+            "bookkeeping_given_up": given_up[0],
             "gc_max_ms": pauses.max_ms,
             "gc_max_gen": pauses.max_gen,
             "gc_max_cpu_ms": pauses.max_cpu_ms,
@@ -237,7 +246,7 @@ async def role_bot(config: dict[str, Any]) -> None:
             "gc_by_gen": pauses.by_gen,
             "gc_cpu_ms": pauses.cpu_ms,
             "gc_slowest": pauses.slowest,
-            "gc_frozen": gc.get_freeze_count(),
+            "gc_frozen": frozen[0],
             "gc_old_now": [len(gc.get_objects(g)) for g in range(3)] if pauses.trace else None,
             "tasks": len(inflight.tasks),
             "max_tasks": inflight.max_tasks,
@@ -253,7 +262,10 @@ async def role_bot(config: dict[str, Any]) -> None:
             **({"phases": phases.summary()} if phases is not None else {}),
         }
 
+    frozen = [gc.get_freeze_count()]  # walks the whole frozen heap (~15 ms): counted at resets only
+
     def reset() -> None:
+        frozen[0] = gc.get_freeze_count()
         handled.clear()
         if phases is not None:
             phases.reset()
@@ -322,6 +334,23 @@ class Phases:
             f"(turns doing anything)"
         )
         return out
+
+
+def count_bookkeeping_given_up() -> list[int]:
+    """A counter of the bookkeeping writes (replay check, card reference, conversation) the bot gave up on
+    (`bot.store.health.best_effort`: failed or over its time bound); each also skips the next seconds'."""
+
+    class Counting(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "carrying on without it" in record.getMessage():
+                count[0] += 1
+
+    count = [0]
+    health = logging.getLogger("bot.store.health")
+    health.setLevel(logging.WARNING)
+    health.propagate = False  # counted, not printed
+    health.addHandler(Counting())
+    return count
 
 
 def count_finished() -> list[int]:
@@ -631,6 +660,10 @@ async def main(
             print(
                 f"  commands finished (card posted) during the burst {finished_in_burst} "
                 f"({finished_in_burst / run.elapsed:.1f}/s)"
+            )
+            print(
+                "  bookkeeping writes given up (over their time bound, each skipping the next 10 s of them): "
+                f"{settled['bookkeeping_given_up'] - before['bookkeeping_given_up']}"
             )
             print(
                 "  CPU seconds over the burst and its drain: "
