@@ -691,6 +691,11 @@ async def main(
                 + f"; {right_after['gc_cpu_ms']:.0f} ms of CPU in all; "
                 f"{right_after['gc_frozen']:,} objects frozen out of the collector's way"
             )
+            print(
+                f"    by the time the work drained: collections by generation {settled['gc_collections']}, "
+                "longest pause by generation (wall / CPU ms) "
+                + ", ".join(f"{g}: {w:.1f} / {c:.1f}" for g, (w, c) in enumerate(settled["gc_by_gen"]))
+            )
             for wall, cpu_ms, gen, walked, collected in right_after["gc_slowest"]:
                 print(
                     f"    slow collection: generation {gen}, {wall:.1f} ms wall / {cpu_ms:.1f} ms CPU, "
