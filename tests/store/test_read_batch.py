@@ -129,3 +129,31 @@ async def test_concurrent_get_job_on_the_store(store: Store) -> None:
     await store.set_job_status("ftjob-1", "succeeded")
     job = await store.get_job("ftjob-1")
     assert job is not None and job.status == "succeeded"
+
+
+async def test_callers_are_woken_a_few_a_loop_turn() -> None:
+    # A burst's callers all woken in one turn would each run on to their next step in that turn, and every
+    # request waiting meanwhile would wait for all of them.
+    table = Table({f"k{i}": i for i in range(20)})
+    reads = ReadBatch(table.fetch, wake_per_turn=4)
+    turn = [0]
+    woken_at: list[int] = []
+
+    async def count_turns() -> None:
+        while True:
+            await asyncio.sleep(0)
+            turn[0] += 1
+
+    async def read(key: str) -> int | None:
+        value = await reads.get(key)
+        woken_at.append(turn[0])
+        return value
+
+    counter = asyncio.ensure_future(count_turns())
+    try:
+        got = await asyncio.gather(*(read(f"k{i}") for i in range(20)))
+    finally:
+        counter.cancel()
+    assert got == list(range(20)) and len(table.queries) == 1
+    per_turn = {t: woken_at.count(t) for t in set(woken_at)}
+    assert max(per_turn.values()) <= 4 and len(per_turn) >= 5
