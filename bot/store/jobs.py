@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select, update
@@ -13,7 +11,6 @@ from sqlalchemy import select, update
 from bot.model import Conversation, User
 from bot.schema import jobs
 from bot.store.base import StoreBase, as_utc, utcnow
-from bot.store.read_batch import ReadBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +62,9 @@ class JobStore(StoreBase):
             await conn.execute(stmt)
 
     async def get_job(self, job_id: str) -> StoredJob | None:
-        """The job as stored now. Every command about a job reads it (who may see it): the reads of the same
-        moment share one query (`bot.store.read_batch`), each still as fresh as a query of its own."""
-        return await self._job_reads.get(job_id)
-
-    @cached_property
-    def _job_reads(self) -> ReadBatch[str, StoredJob]:
-        return ReadBatch(self._read_jobs)
-
-    async def _read_jobs(self, job_ids: Sequence[str]) -> dict[str, StoredJob]:
-        query = select(jobs).where(jobs.c.job_id.in_(job_ids))
         async with self.engine.connect() as conn:
-            return {row.job_id: _job(row) for row in (await conn.execute(query)).all()}
+            row = (await conn.execute(select(jobs).where(jobs.c.job_id == job_id))).first()
+        return _job(row) if row is not None else None
 
     async def set_job_status(self, job_id: str, status: str, *, events_cursor: str | None = None) -> None:
         values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
