@@ -527,13 +527,8 @@ class StreamValidator:
         if len(self._warnings) < self.max_warnings:
             self._warnings.append(Finding(lineno, code, message))
 
-    # -- files checked in parts (bot/dataprep/parallel.py) -----------------------------------------------
-    def start_mid_file(self) -> None:
-        """This validator is fed a part of a file that starts at a line other than the first: no BOM check."""
-        self._started = True
-
-    def part_result(self) -> PartResult:
-        """The findings of this part, once all of it was fed (a last line without a newline included)."""
+    def _last_line(self) -> None:
+        """Check a last line that has no newline (held back until the end), then count the held strings."""
         if self._pending and not self._stopped:
             last = b"".join(self._pending)
             self._pending.clear()
@@ -541,6 +536,15 @@ class StreamValidator:
             self._lineno += 1
             self._line_at(memoryview(last), self._lineno)
         self._count_held()
+
+    # -- files checked in parts (bot/dataprep/parallel.py) -----------------------------------------------
+    def start_mid_file(self) -> None:
+        """This validator is fed a part of a file that starts at a line other than the first: no BOM check."""
+        self._started = True
+
+    def part_result(self) -> PartResult:
+        """The findings of this part, once all of it was fed (a last line without a newline included)."""
+        self._last_line()
         return PartResult(
             nbytes=self._bytes,
             lines=self._lineno,
@@ -587,13 +591,7 @@ class StreamValidator:
             data = self._start()
             if data and not self._stopped:
                 self._block(data, 0, len(data))
-        if self._pending and not self._stopped:
-            last = b"".join(self._pending)
-            self._pending.clear()
-            self._pending_len = 0
-            self._lineno += 1
-            self._line_at(memoryview(last), self._lineno)
-        self._count_held()
+        self._last_line()
         examples = self._valid + self._invalid
         file_errors = list(self._file_errors)
         if self._stopped_at is not None:

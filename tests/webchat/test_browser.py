@@ -8,8 +8,10 @@ that a second tab is a second user. Screenshots go to tests/artifacts/ (git-igno
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -50,83 +52,90 @@ async def _send(page: Any, text: str) -> None:
     await box.press("Enter")
 
 
-async def test_chat_page_in_chromium(web_bot: RunningBot, emulator: Any) -> None:
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium, headless, with the flags a closed network needs; closed afterwards."""
     ARTIFACTS.mkdir(exist_ok=True)
     async with playwright_api.async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1100, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-
-            began = time.monotonic()
-            await page.goto(f"{web_bot.url}/")
-            await page.locator("[data-id='webchat-sendbox-input']").wait_for(timeout=WAIT_MS)
-            loaded = time.monotonic() - began
-            await _send(page, "help")
-            await page.get_by_text("ftbot commands").wait_for(timeout=WAIT_MS)
-            answered = time.monotonic() - began
-            user = await page.locator("#user").inner_text()
-            assert user.startswith("local-user-")
-            assert "local demo" in await page.locator("#ftbot-header").inner_text()
-
-            await _send(page, START)
-            job_title = page.get_by_text("Fine-tuning job ftjob-")
-            await job_title.wait_for(timeout=WAIT_MS)
-            refresh = page.locator("button.ac-pushButton", has_text="Refresh")
-            await refresh.wait_for(timeout=WAIT_MS)
-            assert await page.get_by_text("Started by").count() == 1
-            await page.screenshot(path=str(ARTIFACTS / "webchat-started.png"))
-
-            emulator.advance(120)  # simulated minutes: the job is past pending
-            await refresh.click()
-            # The same card, refreshed in place: its footer now says "Updated", and it is still one card.
-            await page.get_by_text("Updated ").wait_for(timeout=WAIT_MS)
-            assert await job_title.count() == 1
-            assert await page.get_by_text("Started by").count() == 0
-
-            # A proactive message (what the job watcher sends when a job finishes) arrives without a reload.
-            key = Conversation("web", await _conversation_id(web_bot, user)).key
-            stored = await web_bot.store.get_conversation(key)
-            assert stored is not None
-            done = Card(
-                title="Fine-tuning job finished",
-                tone=Tone.SUCCESS,
-                text="The model is ready to deploy.",
-                facts=(Fact("Status", "succeeded"),),
-            )
-            await web_bot.ctx.notifier.send("web", stored.reference, done)
-            finished = page.get_by_text("Fine-tuning job finished")
-            await finished.wait_for(timeout=WAIT_MS)
-            await finished.scroll_into_view_if_needed()
-            await page.screenshot(path=str(ARTIFACTS / "webchat.png"))
-
-            # A confirmation (Action.ShowCard holding the real button) opens in the card and its button works.
-            await page.locator("button.ac-pushButton", has_text="Cancel").click()
-            yes = page.locator("button.ac-pushButton", has_text="Yes, cancel it")
-            await yes.wait_for(timeout=WAIT_MS)
-            await yes.click()
-            # The clicked card is replaced by the job's card after the cancel (no new message).
-            await page.get_by_text("Cancel requested by").wait_for(timeout=WAIT_MS)
-            assert await job_title.count() == 1
-            assert await page.locator("button.ac-pushButton", has_text="Cancel").count() == 0
-            await page.screenshot(path=str(ARTIFACTS / "webchat-cancelled.png"))
-
-            # A second tab is a second user, with a conversation of its own.
-            second = await browser.new_page()
-            await second.goto(f"{web_bot.url}/")
-            await second.locator("[data-id='webchat-sendbox-input']").wait_for(timeout=WAIT_MS)
-            other = await second.locator("#user").inner_text()
-            assert other.startswith("local-user-") and other != user
-            assert await second.get_by_text("Fine-tuning job finished").count() == 0
-
-            assert errors == []
-            (ARTIFACTS / "webchat-timing.json").write_text(
-                json.dumps({"page_ready_s": round(loaded, 3), "help_answered_s": round(answered, 3)}),
-                encoding="utf-8",
-            )
+            yield browser
         finally:
             await browser.close()
+
+
+async def test_chat_page_in_chromium(web_bot: RunningBot, emulator: Any) -> None:
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1100, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+        began = time.monotonic()
+        await page.goto(f"{web_bot.url}/")
+        await page.locator("[data-id='webchat-sendbox-input']").wait_for(timeout=WAIT_MS)
+        loaded = time.monotonic() - began
+        await _send(page, "help")
+        await page.get_by_text("ftbot commands").wait_for(timeout=WAIT_MS)
+        answered = time.monotonic() - began
+        user = await page.locator("#user").inner_text()
+        assert user.startswith("local-user-")
+        assert "local demo" in await page.locator("#ftbot-header").inner_text()
+
+        await _send(page, START)
+        job_title = page.get_by_text("Fine-tuning job ftjob-")
+        await job_title.wait_for(timeout=WAIT_MS)
+        refresh = page.locator("button.ac-pushButton", has_text="Refresh")
+        await refresh.wait_for(timeout=WAIT_MS)
+        assert await page.get_by_text("Started by").count() == 1
+        await page.screenshot(path=str(ARTIFACTS / "webchat-started.png"))
+
+        emulator.advance(120)  # simulated minutes: the job is past pending
+        await refresh.click()
+        # The same card, refreshed in place: its footer now says "Updated", and it is still one card.
+        await page.get_by_text("Updated ").wait_for(timeout=WAIT_MS)
+        assert await job_title.count() == 1
+        assert await page.get_by_text("Started by").count() == 0
+
+        # A proactive message (what the job watcher sends when a job finishes) arrives without a reload.
+        key = Conversation("web", await _conversation_id(web_bot, user)).key
+        stored = await web_bot.store.get_conversation(key)
+        assert stored is not None
+        done = Card(
+            title="Fine-tuning job finished",
+            tone=Tone.SUCCESS,
+            text="The model is ready to deploy.",
+            facts=(Fact("Status", "succeeded"),),
+        )
+        await web_bot.ctx.notifier.send("web", stored.reference, done)
+        finished = page.get_by_text("Fine-tuning job finished")
+        await finished.wait_for(timeout=WAIT_MS)
+        await finished.scroll_into_view_if_needed()
+        await page.screenshot(path=str(ARTIFACTS / "webchat.png"))
+
+        # A confirmation (Action.ShowCard holding the real button) opens in the card and its button works.
+        await page.locator("button.ac-pushButton", has_text="Cancel").click()
+        yes = page.locator("button.ac-pushButton", has_text="Yes, cancel it")
+        await yes.wait_for(timeout=WAIT_MS)
+        await yes.click()
+        # The clicked card is replaced by the job's card after the cancel (no new message).
+        await page.get_by_text("Cancel requested by").wait_for(timeout=WAIT_MS)
+        assert await job_title.count() == 1
+        assert await page.locator("button.ac-pushButton", has_text="Cancel").count() == 0
+        await page.screenshot(path=str(ARTIFACTS / "webchat-cancelled.png"))
+
+        # A second tab is a second user, with a conversation of its own.
+        second = await browser.new_page()
+        await second.goto(f"{web_bot.url}/")
+        await second.locator("[data-id='webchat-sendbox-input']").wait_for(timeout=WAIT_MS)
+        other = await second.locator("#user").inner_text()
+        assert other.startswith("local-user-") and other != user
+        assert await second.get_by_text("Fine-tuning job finished").count() == 0
+
+        assert errors == []
+        (ARTIFACTS / "webchat-timing.json").write_text(
+            json.dumps({"page_ready_s": round(loaded, 3), "help_answered_s": round(answered, 3)}),
+            encoding="utf-8",
+        )
 
 
 async def _conversation_id(bot: RunningBot, user: str) -> str:
