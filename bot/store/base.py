@@ -67,8 +67,11 @@ class StoreBase:
     """The engine, migrations and the shared helpers (write transactions, leases) every family of tables
     uses. `bot.store.Store` composes the families; create it with `Store.open(url)`, then `await upgrade()`."""
 
-    def __init__(self, engine: AsyncEngine, timeout: float | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, timeout: float | None = None, *, writer: AsyncEngine | None = None
+    ) -> None:
         self.engine = engine
+        self.write_engine = writer or engine  # SQLite: a pool of one connection, used under `_write_lock`
         self.dialect = engine.dialect.name
         self.timeout = timeout
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
@@ -88,10 +91,14 @@ class StoreBase:
             if "+asyncpg" in url:
                 kwargs["connect_args"] = {"command_timeout": timeout, "timeout": timeout}
         engine = create_async_engine(url, **kwargs)
-        if engine.dialect.name == "sqlite":
-            busy_ms = int((timeout or 5) * 1000)
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_ms))
-        return cls(engine, timeout)
+        if engine.dialect.name != "sqlite":
+            return cls(engine, timeout)
+        # SQLite has one writer: every write goes through one connection of its own (see `_WriteTx`).
+        writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=timeout or 30, **kwargs)
+        busy_ms = int((timeout or 5) * 1000)
+        for each in (engine, writer):
+            event.listen(each.sync_engine, "connect", _sqlite_pragmas(busy_ms))
+        return cls(engine, timeout, writer=writer)
 
     async def upgrade(self, revision: str = "head") -> None:
         """Bring the schema to `revision`. Replicas starting together on PostgreSQL serialise on an advisory lock.
@@ -141,6 +148,8 @@ class StoreBase:
         try:
             await self.batch.flush()
         finally:
+            if self.write_engine is not self.engine:
+                await self.write_engine.dispose()
             await self.engine.dispose()
 
     async def ping(self, within: float = 2.0) -> bool:
@@ -200,7 +209,10 @@ class StoreBase:
 
 class _WriteTx:
     """A write transaction. SQLite allows one writer: writes in this process queue on a lock instead of
-    failing with `database is locked`; PostgreSQL needs no such lock."""
+    failing with `database is locked`, and take their connection from a pool of one kept for writes. Taking it
+    from the readers' pool made each write (the request path's bookkeeping among them) wait, holding the
+    lock, behind every read of a burst (bench/ack.py: card references 1.5 s late, some given up, under a
+    flood). PostgreSQL needs neither."""
 
     def __init__(self, store: StoreBase) -> None:
         self._store = store
@@ -214,7 +226,7 @@ class _WriteTx:
             async with asyncio.timeout(None if timeout is None else 3 * timeout):
                 await self._store._write_lock.acquire()
         try:
-            self._conn_cm = self._store.engine.begin()
+            self._conn_cm = self._store.write_engine.begin()
             conn: AsyncConnection = await self._conn_cm.__aenter__()
             return conn
         except BaseException:

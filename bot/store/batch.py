@@ -67,6 +67,9 @@ class WriteBatch:
         self.commits = 0  # transactions committed (for tests and the bench)
         self.written = 0  # callers' writes committed
         self.max_backlog = 0
+        self.last_commit = float(
+            "-inf"
+        )  # loop time of the last successful commit (progress, for best_effort)
 
     @property
     def backlog(self) -> int:
@@ -158,6 +161,7 @@ class WriteBatch:
                 log.warning("store: a batch of %d writes failed: %s", batch.count, type(exc).__name__)
             else:
                 _succeed(batch)
+                self.last_commit = asyncio.get_running_loop().time()
                 self.commits += 1
                 self.written += batch.count
             finally:

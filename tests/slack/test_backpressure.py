@@ -30,17 +30,20 @@ async def eventually(condition: Any, within: float = 5.0) -> None:
 
 @contextmanager
 def statements(store: Store) -> Iterator[list[str]]:
-    """Every SQL statement the store runs meanwhile."""
+    """Every SQL statement the store runs meanwhile (reads and, on SQLite, the write connection's too)."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append(statement)
 
-    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    engines = {id(e.sync_engine): e.sync_engine for e in (store.engine, store.write_engine)}.values()
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 async def rows(store: Store, table: Any) -> int:

@@ -64,3 +64,35 @@ async def test_writes_queued_when_the_store_closes_are_committed(store: Store) -
             assert await reopened.find_message(f"job:{i}", "slack:C9") is not None
     finally:
         await reopened.close()
+
+
+async def test_reads_holding_every_pooled_connection_do_not_hold_up_the_writes(store: Store) -> None:
+    """SQLite writes go through the store's own write connection: a burst of reads that takes every pooled
+    connection (bench/ack.py's flood) must not make the request path's bookkeeping wait for one."""
+    if store.dialect != "sqlite":
+        return  # PostgreSQL has no single writer: each write takes a pooled connection, like the reads
+    pool = store.engine.sync_engine.pool
+    held = [await store.engine.connect() for _ in range(pool.size() + pool._max_overflow)]  # type: ignore[attr-defined]
+    try:
+        async with asyncio.timeout(2):
+            assert await store.seen_event("slack", "while-read") is False
+            await store.remember_message("job:r", "slack:C1", ref(1))
+    finally:
+        for conn in held:
+            await conn.close()
+    found = await store.find_message("job:r", "slack:C1")
+    assert found is not None and found.message_id == "1.000"
+
+
+async def test_a_failed_write_leaves_the_next_one_a_working_connection(store: Store) -> None:
+    from sqlalchemy import text
+
+    try:
+        async with await store.write() as conn:
+            await conn.execute(text("INSERT INTO no_such_table VALUES (1)"))
+    except Exception as exc:
+        assert "no_such_table" in str(exc)
+    else:
+        raise AssertionError("the insert should have failed")
+    assert await store.seen_event("slack", "after-failure") is False
+    assert await store.seen_event("slack", "after-failure") is True
