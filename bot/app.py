@@ -116,6 +116,9 @@ class RunningBot:
             await self.runner.cleanup()
         finally:
             gc.unfreeze()
+            stop_gc_checks = self.ctx.extras.pop("gc_quiet_stop", None)
+            if stop_gc_checks is not None:
+                stop_gc_checks()  # the collector's thresholds back to what they were before start-up
 
     async def force_close(self, within: float = 0.8) -> None:
         """After a shutdown that ran out of time: stop and close what the interrupted cleanup did not,
@@ -297,7 +300,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     # worker thread first) and the adapters built after start-up (the local chat page, local Teams). Then the
     # heap is frozen (see `_after_start`).
     ctx.extras["warming"] = asyncio.get_running_loop().create_task(
-        _after_start(scheduler, _deferred_builds(adapters), azure)
+        _after_start(scheduler, _deferred_builds(adapters), azure, ctx.extras)
     )
     return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
 
@@ -316,7 +319,12 @@ def _deferred_builds(adapters: dict[str, Any]) -> list[Any]:
     return found
 
 
-async def _after_start(scheduler: Scheduler, deferred: list[Any], azure: AzureClients | None = None) -> None:
+async def _after_start(
+    scheduler: Scheduler,
+    deferred: list[Any],
+    azure: AzureClients | None = None,
+    extras: dict[str, Any] | None = None,
+) -> None:
     """Build the data-plane client, start the scheduler and build the deferred adapters now that `/healthz`
     answers; then freeze the heap.
 
@@ -355,7 +363,9 @@ async def _after_start(scheduler: Scheduler, deferred: list[Any], azure: AzureCl
         from adapters.inflight import all_idle
         from bot.gc_quiet import collect_when_quiet
 
-        collect_when_quiet(quiet=all_idle, alive=lambda: scheduler.running)
+        stop = collect_when_quiet(quiet=all_idle, alive=lambda: scheduler.running)
+        if extras is not None:
+            extras["gc_quiet_stop"] = stop  # RunningBot.close sets the collector's thresholds back
 
 
 def _schedule_watchers(ctx: Context, scheduler: Scheduler) -> None:

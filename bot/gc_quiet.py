@@ -12,7 +12,7 @@ request or command is in flight, one runs at once: then it holds up nobody, and 
 small. The young generations keep Python's defaults (700, 10): measured against 3,000, their pauses stay
 shorter (fewer objects each), and their total cost is a few hundred ms of CPU per 10 s burst either way.
 
-    collect_when_quiet(quiet=adapters.inflight.all_idle, alive=lambda: scheduler.running)
+    stop = collect_when_quiet(quiet=adapters.inflight.all_idle, alive=lambda: scheduler.running)
 """
 
 from __future__ import annotations
@@ -26,18 +26,31 @@ CHECK_EVERY = 1.0  # seconds between looks for a quiet moment
 WORTH_IT = 10  # middle-generation collections since the last full one (Python's own pace) before a quiet one
 
 
-def collect_when_quiet(quiet: Callable[[], bool], alive: Callable[[], bool]) -> None:
+def collect_when_quiet(quiet: Callable[[], bool], alive: Callable[[], bool]) -> Callable[[], None]:
     """Set the thresholds above and, while `alive()`, run a full collection whenever `quiet()` and worth it.
 
-    The thresholds are the process's (the collector is); the checks end with `alive()` or the event loop."""
+    The thresholds are the process's (the collector is): they are set back to what they were when the checks
+    end, with `alive()`, or at once by calling the function returned (the bot's close)."""
+    before = gc.get_threshold()
     gc.set_threshold(*THRESHOLDS)
     loop = asyncio.get_running_loop()
+    handle: asyncio.TimerHandle | None = None
+
+    def stop() -> None:
+        nonlocal handle
+        if handle is not None:
+            handle.cancel()
+            handle = None
+            gc.set_threshold(*before)
 
     def check() -> None:
+        nonlocal handle
         if not alive():
+            stop()
             return
         if gc.get_count()[2] >= WORTH_IT and quiet():
             gc.collect()
-        loop.call_later(CHECK_EVERY, check)
+        handle = loop.call_later(CHECK_EVERY, check)
 
-    loop.call_later(CHECK_EVERY, check)
+    handle = loop.call_later(CHECK_EVERY, check)
+    return stop

@@ -78,3 +78,18 @@ async def test_all_idle_sees_requests_and_work_in_flight() -> None:
     await task
     await asyncio.sleep(0)
     assert all_idle()
+
+
+async def test_the_thresholds_are_set_back_when_the_checks_end(full_collections: list[int]) -> None:
+    before = gc.get_threshold()
+    stop = gc_quiet.collect_when_quiet(quiet=lambda: True, alive=lambda: True)
+    assert gc.get_threshold() == gc_quiet.THRESHOLDS
+    stop()
+    assert gc.get_threshold() == before
+    stop()  # twice: harmless
+
+    alive = [True]
+    gc_quiet.collect_when_quiet(quiet=lambda: True, alive=lambda: alive[0])
+    alive[0] = False
+    await asyncio.sleep(gc_quiet.CHECK_EVERY + 0.05)
+    assert gc.get_threshold() == before

@@ -60,3 +60,18 @@ async def test_the_warm_up_builds_the_data_client_right_after_start(tmp_path: Pa
         assert running.ctx.azure._data, "built by the warm-up, before any command needs it"
     finally:
         await running.close()
+
+
+async def test_closing_the_bot_sets_the_collectors_thresholds_back(tmp_path: Path) -> None:
+    import gc
+
+    from bot import gc_quiet
+
+    before = gc.get_threshold()
+    running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
+    try:
+        await running.ctx.extras["warming"]
+        assert gc.get_threshold() == gc_quiet.THRESHOLDS
+    finally:
+        await running.close()
+    assert gc.get_threshold() == before
