@@ -7,9 +7,12 @@ mirror the rules: unknown keys are forbidden in messages and content parts, igno
 
 from __future__ import annotations
 
+import struct
+from itertools import combinations
+from operator import attrgetter
 from typing import Annotated, Any, ClassVar, Literal
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 from bot.dataprep.images import MAX_IMAGES_PER_EXAMPLE, WARN_IMAGES_PER_EXAMPLE, check_image_url
 
@@ -181,6 +184,63 @@ class TextChatExample(Struct, gc=False):
     parallel_tool_calls: bool | UnsetType = UNSET
 
 
+# Without tokens nothing reads the text of a message, only that it is a non-empty string: these types
+# leave each content raw (its JSON, checked by the decoder but not turned into a `str`, which is most of
+# the decode's cost on non-ASCII text), and `raw_chat_flags` checks what the decoder no longer does: each
+# content is a JSON string other than "" (or null/absent on an assistant reply with calls). The decoder
+# does not check the UTF-8 of what it leaves raw: the validator checks the UTF-8 of whole lines first and
+# sends a line that fails to the text-only types. Stricter than those, never looser (tested).
+RAW_NULL = Raw(b"null")
+_RAW_EMPTY = Raw(b'""')
+
+
+class RawSystemMessage(Struct, tag_field="role", tag="system", forbid_unknown_fields=True, gc=False):
+    tool_calls: ClassVar[UnsetType] = UNSET  # every role has these two, for `raw_chat_flags`
+    function_call: ClassVar[UnsetType] = UNSET
+    content: Raw
+    name: NonEmptyStr | UnsetType = UNSET
+
+
+class RawUserMessage(Struct, tag_field="role", tag="user", forbid_unknown_fields=True, gc=False):
+    tool_calls: ClassVar[UnsetType] = UNSET
+    function_call: ClassVar[UnsetType] = UNSET
+    content: Raw
+    name: NonEmptyStr | UnsetType = UNSET
+
+
+class RawAssistantMessage(Struct, tag_field="role", tag="assistant", forbid_unknown_fields=True, gc=False):
+    content: Raw = RAW_NULL  # absent reads as null
+    name: NonEmptyStr | UnsetType = UNSET
+    weight: Literal[0, 1] | UnsetType = UNSET
+    tool_calls: Annotated[list[ToolCall], Meta(min_length=1)] | UnsetType = UNSET
+    function_call: FunctionCall | UnsetType = UNSET
+
+
+class RawToolMessage(Struct, tag_field="role", tag="tool", forbid_unknown_fields=True, gc=False):
+    tool_calls: ClassVar[UnsetType] = UNSET
+    function_call: ClassVar[UnsetType] = UNSET
+    content: Raw
+    name: NonEmptyStr | UnsetType = UNSET
+    tool_call_id: str | UnsetType = UNSET
+
+
+class RawFunctionMessage(Struct, tag_field="role", tag="function", forbid_unknown_fields=True, gc=False):
+    tool_calls: ClassVar[UnsetType] = UNSET
+    function_call: ClassVar[UnsetType] = UNSET
+    content: Raw
+    name: NonEmptyStr
+
+
+RawMessage = RawSystemMessage | RawUserMessage | RawAssistantMessage | RawToolMessage | RawFunctionMessage
+
+
+class RawChatExample(Struct, gc=False):
+    messages: Annotated[list[RawMessage], Meta(min_length=1)]
+    tools: list[Tool] | UnsetType = UNSET
+    functions: list[FunctionDef] | UnsetType = UNSET
+    parallel_tool_calls: bool | UnsetType = UNSET
+
+
 class CompletionExample(Struct, gc=False, forbid_unknown_fields=True):
     prompt: str
     completion: NonEmptyStr
@@ -278,3 +338,52 @@ def dpo_flags(example: DpoExample, vision_ok: bool) -> int:
     if image_count(seen) > MAX_IMAGES_PER_EXAMPLE:
         return REJECT
     return _warnings(seen)
+
+
+# `raw_chat_flags` works on whole lists with C-level `map`s (a Python step per message costs as much as
+# the decode saves): the first byte of each raw content, the (content, tool_calls, function_call) of each
+# message, and the set of message types, which decides the warnings.
+_CONTENT = attrgetter("content")
+_CONTENT_AND_CALLS = attrgetter("content", "tool_calls", "function_call")
+_FIRST_BYTE = struct.Struct("B").unpack_from
+_STRINGS = {(ord('"'),)}
+_STRINGS_OR_NULL = {(ord('"'),), (ord("n"),)}
+_NULL_WITHOUT_CALL = (RAW_NULL, UNSET, UNSET)
+_RAW_TYPES = (RawSystemMessage, RawUserMessage, RawAssistantMessage, RawToolMessage, RawFunctionMessage)
+_RAW_BITS: dict[type, int] = {
+    RawSystemMessage: HAS_SYSTEM,
+    RawUserMessage: HAS_USER,
+    RawAssistantMessage: HAS_ASSISTANT,
+}
+
+
+def _role_flags(types: tuple[type, ...]) -> int:
+    seen = 0
+    for cls in types:
+        seen |= _RAW_BITS.get(cls, 0)
+    if not seen & HAS_ASSISTANT:
+        return REJECT
+    return _MISSING[seen & (HAS_SYSTEM | HAS_USER)]
+
+
+# Every set of message types -> the warning bits (or REJECT: no assistant message).
+_RAW_ROLE_FLAGS: dict[frozenset[type], int] = {
+    frozenset(types): _role_flags(types)
+    for size in range(1, len(_RAW_TYPES) + 1)
+    for types in combinations(_RAW_TYPES, size)
+}
+
+
+def raw_chat_flags(example: RawChatExample, vision_ok: bool) -> int:
+    """`text_chat_flags` for a raw-content example (the line's UTF-8 already checked): each content a
+    non-empty JSON string, or null/absent on an assistant message with tool calls or a function call."""
+    messages = example.messages
+    contents = list(map(_CONTENT, messages))
+    kinds = set(map(_FIRST_BYTE, contents))
+    if kinds != _STRINGS and (
+        not kinds <= _STRINGS_OR_NULL or _NULL_WITHOUT_CALL in map(_CONTENT_AND_CALLS, messages)
+    ):
+        return REJECT  # a list of parts, a number...: the text or the full types decide
+    if _RAW_EMPTY in contents:
+        return REJECT
+    return _RAW_ROLE_FLAGS[frozenset(map(type, messages))]

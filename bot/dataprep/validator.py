@@ -13,7 +13,7 @@ import os
 import threading
 from array import array
 from collections import Counter
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Callable, Iterator
 from dataclasses import dataclass, replace
 from itertools import accumulate
 from pathlib import Path
@@ -30,10 +30,12 @@ from bot.dataprep.fastpath import (
     ChatExample,
     CompletionExample,
     DpoExample,
+    RawChatExample,
     TextChatExample,
     chat_flags,
     dpo_flags,
     image_count,
+    raw_chat_flags,
     text_chat_flags,
 )
 from bot.dataprep.findings import Finding
@@ -81,6 +83,9 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _MISS_RATIO = 16
 # Strings queued for the tokenizer before they are counted mid-block (a block is counted at its end).
 _MAX_PENDING = 16_384
+# Without tokens, a block's UTF-8 is checked in pieces of about this size (small enough to stay in cache).
+_UTF8_PIECE = 1 << 16
+_DECODE_ERRORS = (msgspec.MsgspecError, UnicodeDecodeError, RecursionError)
 
 
 _SPACE = frozenset(b" \t\r\n\x0b\x0c")
@@ -89,6 +94,31 @@ _SPACE = frozenset(b" \t\r\n\x0b\x0c")
 def _blank(raw: memoryview) -> bool:
     """Empty or whitespace only, without copying a long line that does not even start with a space."""
     return not raw or (raw[0] in _SPACE and raw.tobytes().isspace())
+
+
+def _bad_utf8_lines(buffer: bytes | bytearray, start: int, stop: int) -> list[int]:
+    """Where the lines of `buffer[start:stop]` (whole lines) that are not valid UTF-8 start, in order.
+    Checked in pieces cut before a character (never inside one), so a valid file fails no piece."""
+    bad: list[int] = []
+    view = memoryview(buffer)
+    i = start
+    while i < stop:
+        j = i + _UTF8_PIECE
+        if j >= stop:
+            j = stop
+        else:
+            for _ in range(3):  # back to the first byte of a character (a continuation byte is 10xxxxxx)
+                if buffer[j] & 0xC0 != 0x80:
+                    break
+                j -= 1
+        try:
+            str(view[i:j], "utf-8")
+        except UnicodeDecodeError as exc:
+            at = i + exc.start
+            bad.append(max(start, buffer.rfind(b"\n", start, at) + 1))
+            j = buffer.find(b"\n", at, stop) + 1  # the line's end: `stop` follows a newline
+        i = j
+    return bad
 
 
 def _completion_flags(example: Any, vision_ok: bool) -> int:
@@ -183,8 +213,14 @@ class StreamValidator:
         self._hot_flags: Callable[[Any, bool], int] = self._flags
         self._text_first = self.data_format == "chat"
         if self._text_first:
-            self._hot_decode = msgspec.json.Decoder(TextChatExample).decode
+            self._text_decode = msgspec.json.Decoder(TextChatExample).decode
+            self._hot_decode = self._text_decode
             self._hot_flags = text_chat_flags
+            if self._counter is None:
+                # Nothing reads the text: contents stay raw JSON (`RawChatExample`), lines whose UTF-8 is
+                # bad and lines those types do not accept take the text-only types.
+                self._hot_decode = msgspec.json.Decoder(RawChatExample).decode
+                self._hot_flags = raw_chat_flags
         self._text_lines = 0
         self._text_misses = 0
         self._token_counts: array[int] = array("I")
@@ -314,6 +350,12 @@ class StreamValidator:
         # A line the hot decoder did not accept: the full types when the hot ones are text-only, else
         # the precise rules. Blank lines fail every decode, so they are told apart there too.
         refused = self._text_refused if self._text_first else self._refused
+        # Raw contents: the UTF-8 the decoder skips is checked here first, a block at a time.
+        bad_utf8: Iterator[int] = iter(())
+        if flags_of is raw_chat_flags:
+            refused = self._raw_refused
+            bad_utf8 = iter(_bad_utf8_lines(buffer, start, buffer.rfind(b"\n", start, end) + 1))
+        next_bad = next(bad_utf8, -1)
         counting = self._counter is not None
         # Counting: `_accept` inlined (an example's strings queued, counted when the block ends).
         hold = self._held.append
@@ -322,11 +364,16 @@ class StreamValidator:
         max_line = self.max_line_bytes
         # Only a block longer than the limit can hold a line over it.
         check_length = end - start > max_line
-        decode_errors = (msgspec.MsgspecError, UnicodeDecodeError, RecursionError)
+        decode_errors = _DECODE_ERRORS
         valid = 0
         while nl >= 0:
             lineno += 1
-            if check_length and nl - start > max_line:
+            if start == next_bad:  # not UTF-8: the text-only types say where
+                next_bad = next(bad_utf8, -1)
+                refused(whole[start:nl], lineno)
+                if self._stopped:
+                    break
+            elif check_length and nl - start > max_line:
                 self._line_at(whole[start:nl], lineno)
             else:
                 try:
@@ -389,6 +436,25 @@ class StreamValidator:
                 self._accept(example, flags, lineno)
                 return True
         return False
+
+    def _raw_refused(self, raw: memoryview, lineno: int) -> None:
+        """A line the raw-content types did not accept, or whose UTF-8 is bad: the text-only types decide,
+        as in the hot loop when they are the hot decoder."""
+        if len(raw) > self.max_line_bytes:
+            self._line_at(raw, lineno)
+            return
+        try:
+            example = self._text_decode(raw)
+        except _DECODE_ERRORS:
+            self._text_refused(raw, lineno)
+            return
+        flags = text_chat_flags(example, self._vision_ok)
+        if flags < 0:
+            self._text_refused(raw, lineno)
+        elif flags:
+            self._accept(example, flags, lineno)
+        else:
+            self._valid += 1
 
     def _text_refused(self, raw: memoryview, lineno: int) -> None:
         """A line the text-only types refused: the full types decide; count what they accept (a miss)."""

@@ -15,9 +15,11 @@ from bot.dataprep.fastpath import (
     REJECT,
     ChatExample,
     DpoExample,
+    RawChatExample,
     TextChatExample,
     chat_flags,
     dpo_flags,
+    raw_chat_flags,
     text_chat_flags,
 )
 from bot.dataprep.rules import check_chat, check_dpo
@@ -267,6 +269,14 @@ def test_text_only_types_accept_only_what_the_full_types_accept_with_the_same_wa
     if text != REJECT:
         assert _flags(raw, ChatExample, chat_flags) == text
         assert not check_chat(example, vision_ok=True)
+
+
+@SETTINGS
+@given(near_valid_text_chat | near_valid_chat | chat_example, st.booleans())
+def test_raw_content_types_accept_exactly_what_the_text_only_types_accept(example: Any, spaced: bool) -> None:
+    # On valid UTF-8 (the validator checks it first) the raw contents change nothing but the cost.
+    raw = json.dumps(example, separators=(" , ", " : ") if spaced else None).encode()
+    assert _flags(raw, RawChatExample, raw_chat_flags) == _flags(raw, TextChatExample, text_chat_flags)
 
 
 @SETTINGS
