@@ -350,10 +350,11 @@ class StreamValidator:
         # A line the hot decoder did not accept: the full types when the hot ones are text-only, else
         # the precise rules. Blank lines fail every decode, so they are told apart there too.
         refused = self._text_refused if self._text_first else self._refused
-        # Raw contents: the UTF-8 the decoder skips is checked here first, a block at a time.
+        # Raw contents: the UTF-8 the decoder skips is checked here first, a block at a time; the lines
+        # that fail take the text-only types. The others the raw types refuse, the text-only ones refuse
+        # too (they accept the same on valid UTF-8, tested): straight to the full types.
         bad_utf8: Iterator[int] = iter(())
         if flags_of is raw_chat_flags:
-            refused = self._raw_refused
             bad_utf8 = iter(_bad_utf8_lines(buffer, start, buffer.rfind(b"\n", start, end) + 1))
         next_bad = next(bad_utf8, -1)
         counting = self._counter is not None
@@ -368,9 +369,9 @@ class StreamValidator:
         valid = 0
         while nl >= 0:
             lineno += 1
-            if start == next_bad:  # not UTF-8: the text-only types say where
+            if start == next_bad:  # not UTF-8: the text-only types decide
                 next_bad = next(bad_utf8, -1)
-                refused(whole[start:nl], lineno)
+                self._raw_refused(whole[start:nl], lineno)
                 if self._stopped:
                     break
             elif check_length and nl - start > max_line:
@@ -438,8 +439,8 @@ class StreamValidator:
         return False
 
     def _raw_refused(self, raw: memoryview, lineno: int) -> None:
-        """A line the raw-content types did not accept, or whose UTF-8 is bad: the text-only types decide,
-        as in the hot loop when they are the hot decoder."""
+        """A line whose UTF-8 is bad while the raw-content types are the hot decoder: the text-only types
+        decide, as in the hot loop when they are the hot decoder."""
         if len(raw) > self.max_line_bytes:
             self._line_at(raw, lineno)
             return
