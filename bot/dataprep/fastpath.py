@@ -195,15 +195,11 @@ _RAW_EMPTY = Raw(b'""')
 
 
 class RawSystemMessage(Struct, tag_field="role", tag="system", forbid_unknown_fields=True, gc=False):
-    tool_calls: ClassVar[UnsetType] = UNSET  # every role has these two, for `raw_chat_flags`
-    function_call: ClassVar[UnsetType] = UNSET
     content: Raw
     name: NonEmptyStr | UnsetType = UNSET
 
 
 class RawUserMessage(Struct, tag_field="role", tag="user", forbid_unknown_fields=True, gc=False):
-    tool_calls: ClassVar[UnsetType] = UNSET
-    function_call: ClassVar[UnsetType] = UNSET
     content: Raw
     name: NonEmptyStr | UnsetType = UNSET
 
@@ -217,16 +213,12 @@ class RawAssistantMessage(Struct, tag_field="role", tag="assistant", forbid_unkn
 
 
 class RawToolMessage(Struct, tag_field="role", tag="tool", forbid_unknown_fields=True, gc=False):
-    tool_calls: ClassVar[UnsetType] = UNSET
-    function_call: ClassVar[UnsetType] = UNSET
     content: Raw
     name: NonEmptyStr | UnsetType = UNSET
     tool_call_id: str | UnsetType = UNSET
 
 
 class RawFunctionMessage(Struct, tag_field="role", tag="function", forbid_unknown_fields=True, gc=False):
-    tool_calls: ClassVar[UnsetType] = UNSET
-    function_call: ClassVar[UnsetType] = UNSET
     content: Raw
     name: NonEmptyStr
 
@@ -341,14 +333,12 @@ def dpo_flags(example: DpoExample, vision_ok: bool) -> int:
 
 
 # `raw_chat_flags` works on whole lists with C-level `map`s (a Python step per message costs as much as
-# the decode saves): the first byte of each raw content, the (content, tool_calls, function_call) of each
-# message, and the set of message types, which decides the warnings.
+# the decode saves): the first byte of each raw content, and the set of message types, which decides
+# the warnings.
 _CONTENT = attrgetter("content")
-_CONTENT_AND_CALLS = attrgetter("content", "tool_calls", "function_call")
 _FIRST_BYTE = struct.Struct("B").unpack_from
 _STRINGS = {(ord('"'),)}
 _STRINGS_OR_NULL = {(ord('"'),), (ord("n"),)}
-_NULL_WITHOUT_CALL = (RAW_NULL, UNSET, UNSET)
 _RAW_TYPES = (RawSystemMessage, RawUserMessage, RawAssistantMessage, RawToolMessage, RawFunctionMessage)
 _RAW_BITS: dict[type, int] = {
     RawSystemMessage: HAS_SYSTEM,
@@ -380,10 +370,22 @@ def raw_chat_flags(example: RawChatExample, vision_ok: bool) -> int:
     messages = example.messages
     contents = list(map(_CONTENT, messages))
     kinds = set(map(_FIRST_BYTE, contents))
-    if kinds != _STRINGS and (
-        not kinds <= _STRINGS_OR_NULL or _NULL_WITHOUT_CALL in map(_CONTENT_AND_CALLS, messages)
-    ):
-        return REJECT  # a list of parts, a number...: the text or the full types decide
+    if kinds != _STRINGS:
+        if not kinds <= _STRINGS_OR_NULL:
+            return REJECT  # a list of parts, a number...: the text or the full types decide
+        at = -1
+        for _ in range(contents.count(RAW_NULL)):
+            at = contents.index(RAW_NULL, at + 1)
+            m = messages[at]
+            if m.__class__ is not RawAssistantMessage or (m.tool_calls is UNSET and m.function_call is UNSET):
+                return REJECT
     if _RAW_EMPTY in contents:
         return REJECT
+    if (
+        len(messages) > 2
+        and messages[0].__class__ is RawSystemMessage
+        and messages[1].__class__ is RawUserMessage
+        and messages[2].__class__ is RawAssistantMessage
+    ):
+        return 0  # the usual start: nothing to warn about
     return _RAW_ROLE_FLAGS[frozenset(map(type, messages))]
