@@ -260,13 +260,17 @@ def main() -> int:
         folder.mkdir(parents=True, exist_ok=True)
         files = _files(folder, args.mb, args.dpo_mb)
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
+        load_start = os.getloadavg()[0]
         # Rounds interleave the variants so that load from other processes hits them alike.
         for _ in range(max(1, args.rounds)):
             for name in VARIANTS:
                 if name not in SLOW or not runs[name]:
                     runs[name].append(measure(name, files))
         results = {name: best_of(r) for name, r in runs.items()}
-    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; model {MODEL}")
+    print(
+        f"{os.cpu_count()} cores, load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+        f"(other processes make the wall figures and ratios noisy); model {MODEL}"
+    )
     print(
         f"{'variant':<28}{'MB':>6}{'wall s':>8}{'MB/s':>8}{'CPU s':>8}{'MB/CPU-s':>10}"
         f"{'load s':>8}{'PSS MB':>8}{'RSS sum':>9}"
