@@ -30,7 +30,7 @@ _WIDTH = 24
 _DIGITS = 15
 _WORD = 8
 _COMMA, _NEWLINE, _DOT, _MINUS, _ZERO = 44, 10, 46, 45, 48
-# Zero bytes in front of the body, so that the 8 bytes ending at any cell's end can be read as one word.
+# Bytes in front of the body, so that the 8 bytes ending at any cell's end can be read as one word.
 _FRONT = _WORD
 
 
@@ -46,10 +46,10 @@ _HIGH, _LOW7 = _repeat(0x80), _repeat(0x7F)
 class CsvGrid:
     """A plain CSV body (`\\n` line ends, no quotes, `ncols` cells on every line) as cell bounds."""
 
-    body: bytes
-    words: Any  # the bytes as overlapping 8-byte words: words[_FRONT + i] holds bytes i..i+7 (zero padded)
-    before: Any  # (rows, ncols) int64: the separator before each cell (-1 for the first)
-    ends: Any  # (rows, ncols) int64: the separator after it (or the end of the body)
+    text: bytes  # the body with a line end in front and behind, zero padded: positions below are in it
+    words: Any  # `text` as overlapping 8-byte words: words[i] holds bytes i..i+7
+    before: Any  # (rows, ncols) int64: the separator before each cell
+    ends: Any  # (rows, ncols) int64: the separator after it
 
     @classmethod
     def parse(cls, body: bytes, ncols: int) -> CsvGrid | None:
@@ -58,19 +58,18 @@ class CsvGrid:
 
         if not body or ncols < 1 or b'"' in body or b"\r" in body:
             return None
-        buf = np.frombuffer(body, dtype=np.uint8)
-        separators = np.flatnonzero((buf == _COMMA) | (buf == _NEWLINE))
-        rows, extra = divmod(len(separators) + 1, ncols)
+        # A line end in front of the first cell and after the last: every cell lies between two separators.
+        text = bytes(_FRONT - 1) + b"\n" + body + b"\n" + bytes(_WORD + _WIDTH)
+        buf = np.frombuffer(text, dtype=np.uint8)
+        newline = buf == _NEWLINE
+        separators = np.flatnonzero(newline | (buf == _COMMA))
+        rows, extra = divmod(len(separators) - 1, ncols)
         # Every ncols-th separator must be a line end and there must be no other: ragged and blank lines fail.
-        line_ends = separators[ncols - 1 :: ncols]
-        if extra or body.count(b"\n") != len(line_ends) or not (buf[line_ends] == _NEWLINE).all():
+        line_ends = separators[::ncols]
+        if extra or np.count_nonzero(newline) != len(line_ends) or not newline[line_ends].all():
             return None
-        # bounds[k] is the separator before cell k (-1 for the first), bounds[k + 1] the one after it.
-        bounds = np.empty(len(separators) + 2, dtype=np.int64)
-        bounds[0], bounds[1:-1], bounds[-1] = -1, separators, len(buf)
-        padded = bytes(_FRONT) + body + bytes(_WORD + _WIDTH)
-        words = np.ndarray((_FRONT + len(body) + _WIDTH,), dtype=np.uint64, buffer=padded, strides=(1,))
-        return cls(body, words, bounds[:-1].reshape(rows, ncols), bounds[1:].reshape(rows, ncols))
+        words = np.ndarray((len(text) - _WORD,), dtype=np.uint64, buffer=text, strides=(1,))
+        return cls(text, words, separators[:-1].reshape(rows, ncols), separators[1:].reshape(rows, ncols))
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -81,11 +80,11 @@ class CsvGrid:
 
         starts = self.before[:, index] + 1
         lengths = self.ends[:, index] - starts
+        if len(starts) and lengths.min() > 0:
+            return self._read(starts, lengths)
         out = np.full(len(starts), np.nan)
-        filled = np.flatnonzero(lengths > 0)
-        if len(filled) == len(starts):
-            out[:] = self._read(starts, lengths)
-        elif len(filled):  # e.g. full validation, measured once an epoch: read only the cells with text
+        filled = np.flatnonzero(lengths)
+        if len(filled):  # e.g. full validation, measured once an epoch: read only the cells with text
             out[filled] = self._read(starts[filled], lengths[filled])
         return out
 
@@ -111,7 +110,7 @@ class CsvGrid:
         u = np.uint64
         high, low7 = u(_HIGH), u(_LOW7)
         shift = (u(_WORD) - lengths.astype(u)) * u(8)  # the bits before the cell's first character
-        word = self.words[starts + lengths + (_FRONT - _WORD)] >> shift << shift
+        word = self.words[starts + lengths - _WORD] >> shift << shift
         # Lane classes, exact for any byte (no carry crosses a lane): the lane's top bit set where it is one.
         seven = word & low7
         digit = (seven + u(_repeat(0x80 - _ZERO))) & ~(seven + u(_repeat(0x80 - _ZERO - 10))) & ~word & high
@@ -140,7 +139,7 @@ class CsvGrid:
         import numpy as np
 
         for row in np.flatnonzero(~plain).tolist():
-            values[row] = _number(self.body[starts[row] : starts[row] + lengths[row]])
+            values[row] = _number(self.text[starts[row] : starts[row] + lengths[row]])
 
     def _read_long(self, starts: Any, lengths: Any) -> Any:
         """Cells of more than 8 characters, laid side by side in a matrix (a row per character position)."""
@@ -148,7 +147,7 @@ class CsvGrid:
 
         width = int(min(lengths.max(), _WIDTH))
         # Each cell's first `width` characters, one row per character position (the cells along the rows).
-        words = [self.words[starts + (_FRONT + offset)] for offset in range(0, width, _WORD)]
+        words = [self.words[starts + offset] for offset in range(0, width, _WORD)]
         block = np.stack(words, axis=1).view(np.uint8).reshape(len(starts), -1)
         chars = np.ascontiguousarray(block[:, :width].T)
         inside = np.arange(width)[:, None] < lengths
