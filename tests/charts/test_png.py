@@ -107,3 +107,26 @@ def test_a_reused_figure_draws_the_same_picture_as_a_fresh_one() -> None:
     png(dpo_run(), "both")
     assert png(overfit_run()) == first  # nothing of the pictures in between is left on the reused figure
     assert render_png([]) == empty
+
+
+def test_text_drawn_from_the_memo_is_the_text_matplotlib_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text is recorded the first time and replayed after: the pictures are the same, byte for byte, as
+    matplotlib's own drawing of every string."""
+    from cards.charts import _Template, _TextMemo
+
+    def png(run: EmulatedRun, metric: str = "loss") -> bytes:
+        view = build_view(JOB, "succeeded", run.columns, run.checkpoints(), metric=metric, n_epochs=10)  # type: ignore[arg-type]
+        return render_png(loss_chart_card(view).charts)
+
+    runs = [(overfit_run(), "loss"), (good_run(), "both"), (dpo_run(), "accuracy")]
+    _Template._idle.clear()
+    with monkeypatch.context() as patch:
+        patch.setattr(_TextMemo, "install", classmethod(lambda cls, renderer: None))
+        stock = [png(run, metric) for run, metric in runs]
+    _Template._idle.clear()
+    _TextMemo._records.clear()
+    recorded = [png(run, metric) for run, metric in runs]
+    assert len(_TextMemo._records) > 20  # titles, labels, the key, tick labels
+    replayed = [png(run, metric) for run, metric in runs]
+    assert recorded == stock
+    assert replayed == stock
