@@ -52,14 +52,16 @@ class CsvGrid:
     ends: Any  # (rows, ncols) int64: the separator after it
 
     @classmethod
-    def parse(cls, body: bytes, ncols: int) -> CsvGrid | None:
+    def parse(cls, body: bytes | memoryview, ncols: int) -> CsvGrid | None:
         """Cell bounds, or None when `body` is not such a grid (quotes, CRs, ragged or blank lines)."""
         import numpy as np
 
-        if not body or ncols < 1 or b'"' in body or b"\r" in body:
+        if not len(body) or ncols < 1:
             return None
         # A line end in front of the first cell and after the last: every cell lies between two separators.
         text = bytes(_FRONT - 1) + b"\n" + body + b"\n" + bytes(_WORD + _WIDTH)
+        if b'"' in text or b"\r" in text:
+            return None
         buf = np.frombuffer(text, dtype=np.uint8)
         newline = buf == _NEWLINE
         separators = np.flatnonzero(newline | (buf == _COMMA))

@@ -163,10 +163,13 @@ def parse_results_columns(text: str | bytes, only: Collection[str] | None = None
 def _parse_grid(data: bytes, only: Collection[str] | None) -> ResultColumns | None:
     from bot.azure.csv_numbers import CsvGrid
 
-    head, newline, body = data.partition(b"\n")
+    # Positions in `data` rather than slices of it: a slice of a 3 MB file is a copy.
+    head_end = data.find(b"\n")
     complete = data.endswith(b"\n")
-    body = body.rstrip(b"\n")
-    if not newline or not body or b'"' in head or b"\r" in head:
+    # The body's end: before the last line end, or before all of them if blank lines end the file.
+    end = len(data.rstrip(b"\n")) if data.endswith(b"\n\n") else len(data) - complete
+    head = data[: max(head_end, 0)]
+    if head_end < 0 or end <= head_end + 1 or b'"' in head or b"\r" in head:
         return None
     try:
         names = [h.strip().lower() for h in head.decode("utf-8").split(",")]
@@ -174,12 +177,13 @@ def _parse_grid(data: bytes, only: Collection[str] | None) -> ResultColumns | No
         return None
     truncated = False
     if not complete:
-        last = body.rfind(b"\n")
-        if body.count(b",", last + 1) + 1 < len(names):  # cut off mid-download: leave it out
-            body, truncated = body[: max(last, 0)], True
-            if not body:
+        last = data.rfind(b"\n", head_end + 1, end)
+        cells = data.count(b",", max(last, head_end) + 1, end) + 1
+        if cells < len(names):  # cut off mid-download: leave it out
+            if last <= head_end + 1:
                 return None
-    grid = CsvGrid.parse(body, len(names))
+            end, truncated = last, True
+    grid = CsvGrid.parse(memoryview(data)[head_end + 1 : end], len(names))
     if grid is None:
         return None
     return _columns(names, grid.column, only, truncated)
@@ -204,6 +208,8 @@ def _columns(
     if step is None:
         return ResultColumns(np.zeros(0, dtype=np.int64), {}, truncated)
     keep = np.abs(step) < 2**53  # NaN (blank, unreadable) and absurd steps are not steps
+    if keep.all():  # every row has a step (a real file): no copies
+        return ResultColumns(step.astype(np.int64), found, truncated)
     return ResultColumns(step[keep].astype(np.int64), {k: v[keep] for k, v in found.items()}, truncated)
 
 
