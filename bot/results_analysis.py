@@ -98,10 +98,16 @@ def _per_epoch(columns: ResultColumns, ends: Sequence[int], name: str) -> list[f
             (index >= 0) & (at[np.maximum(index, 0)] == wanted) if len(at) else np.zeros(len(wanted), bool)
         )
         return [float(v) for v in measured[index[found]]]
-    epoch = np.searchsorted(np.asarray(ends), steps, side="left")  # step == end belongs to that epoch
+    if len(steps) > 1 and bool((steps[1:] >= steps[:-1]).all()):
+        # Steps in order (a real file): each epoch is a slice, (previous end, end] (step == end belongs to it).
+        bounds = np.searchsorted(steps, np.asarray(ends), side="right").tolist()
+        chunks = [values[a:b] for a, b in zip([0, *bounds[:-1]], bounds, strict=True)]
+    else:
+        epoch = np.searchsorted(np.asarray(ends), steps, side="left")
+        chunks = [values[epoch == e] for e in range(len(ends))]
     out = []
-    for e in range(len(ends)):
-        chunk = values[(epoch == e) & np.isfinite(values)]
+    for chunk in chunks:
+        chunk = chunk[np.isfinite(chunk)]
         if len(chunk):
             out.append(float(chunk.mean()))
     return out
@@ -190,7 +196,8 @@ def checkpoint_loss(c: CheckpointInfo, columns: ResultColumns) -> float | None:
     full = columns.get("full_valid_loss")
     if full is None:
         return None
-    at = np.flatnonzero((columns.steps == c.step) & np.isfinite(full))
+    at = np.flatnonzero(columns.steps == c.step)
+    at = at[np.isfinite(full[at])]
     return float(full[at[0]]) if len(at) else None
 
 

@@ -136,7 +136,10 @@ def downsample_arrays(x: Any, y: Any, n_out: int | None) -> tuple[tuple[float, f
     import numpy as np
 
     finite = np.isfinite(y)
-    x, y = x[finite].astype(np.float64), y[finite].astype(np.float64)
+    if finite.all():
+        x, y = x.astype(np.float64), y.astype(np.float64, copy=False)
+    else:
+        x, y = x[finite].astype(np.float64), y[finite].astype(np.float64)
     if n_out is not None and len(x) > n_out:
         keep = minmax_lttb_indices(x, y, n_out)
         x, y = x[keep], y[keep]
