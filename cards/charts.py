@@ -455,12 +455,13 @@ def _draw(ax: Any, chart: Chart, points: int | None) -> None:
             alpha=0.95,
             zorder=3 if series.role == "full_valid" else 2,
         )
-    for mark in chart.marks:
-        if mark.y is not None and not math.isfinite(mark.y):
-            continue
-        if mark.kind == "checkpoint" and mark.y is not None:
-            ax.plot([mark.x], [mark.y], marker="D", color="#212529", markersize=5, zorder=4, linestyle="")
-        elif mark.kind == "best" and mark.y is not None:
+    marks = [mark for mark in chart.marks if mark.y is not None and math.isfinite(mark.y)]
+    checkpoints = [(mark.x, mark.y) for mark in marks if mark.kind == "checkpoint"]
+    if checkpoints:  # one artist for all of them (the same markers as one each)
+        xs, ys = zip(*checkpoints, strict=True)
+        ax.plot(xs, ys, marker="D", color="#212529", markersize=5, zorder=4, linestyle="")
+    for mark in marks:
+        if mark.kind == "best" and mark.y is not None:
             ax.plot(
                 [mark.x], [mark.y], marker="o", markersize=13, markerfacecolor="none",
                 markeredgecolor=BEST_COLOUR, markeredgewidth=2.2, zorder=5, linestyle="",

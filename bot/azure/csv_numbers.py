@@ -131,7 +131,7 @@ class CsvGrid:
         value = (value * u(10000) + (value >> u(32))) & u(0xFFFFFFFF)
         decimals = np.bitwise_count(~(dot - u(1))) // 8  # lanes after the dot (0 without one)
         # Both exact in float64 (value < 10**8): the division rounds once, as float() does.
-        values = value.astype(np.float64) / _powers()[decimals]
+        values = value.astype(np.float64) / np.take(_powers(), decimals)  # take: decimals are uint8
         np.negative(values, out=values, where=negative)
         self._odd_cells(values, plain, starts, lengths)
         return values
