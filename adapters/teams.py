@@ -356,6 +356,11 @@ class TeamsAdapter:
         return typing
 
     async def _save_conversation(self, conversation: Conversation) -> None:
+        # Stored without the message's own id: proactive sends name what they reply to (`continue_in`), and
+        # with it every message changed the row, so each turn waited for a write that said nothing new.
+        if "activityId" in conversation.reference:
+            kept = {k: v for k, v in conversation.reference.items() if k != "activityId"}
+            conversation = replace(conversation, reference=kept)
         # Bookkeeping: a database that is down or hung must not stop the answer (logged, tried again next time).
         await best_effort(
             self.store.save_conversation(conversation),
