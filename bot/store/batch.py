@@ -190,30 +190,41 @@ class WriteBatch:
 
         store = self._store
         now = utcnow()
+        # Each statement without its rows, which go as parameters (one set per row): a statement holding its
+        # rows (`values([...])`) is compiled anew on every commit (SQLAlchemy caches no multi-row VALUES).
         async with await store.write() as conn:
             if batch.conversations:
                 rows = [{**v, "created_at": now, "updated_at": now} for v, _ in batch.conversations.values()]
-                stmt = store.insert(conversations).values(rows)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["key"],
-                    set_={k: stmt.excluded[k] for k in ("kind", "team", "reference", "updated_at")},
-                )
-                await conn.execute(stmt)
+                await conn.execute(_upsert_conversations(store), rows)
             if batch.messages:
                 rows = [{**row, "updated_at": now} for row, _ in batch.messages.values()]
-                stmt = store.insert(card_messages).values(rows)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["card_key", "conversation_key"],
-                    set_={"message_id": stmt.excluded.message_id, "updated_at": stmt.excluded.updated_at},
-                )
-                await conn.execute(stmt)
+                await conn.execute(_upsert_messages(store), rows)
             if batch.events:
                 rows = [{"source": s, "event_id": e, "seen_at": now} for s, e in batch.events]
-                stmt = store.insert(seen_events).values(rows)
-                stmt = stmt.on_conflict_do_nothing(index_elements=["source", "event_id"]).returning(
-                    seen_events.c.source, seen_events.c.event_id
-                )
-                batch.inserted = {(r[0], r[1]) for r in (await conn.execute(stmt)).all()}
+                batch.inserted = {
+                    (r[0], r[1]) for r in (await conn.execute(_insert_events(store), rows)).all()
+                }
+
+
+def _upsert_conversations(store: StoreBase) -> Any:
+    stmt = store.insert(conversations)
+    return stmt.on_conflict_do_update(
+        index_elements=["key"],
+        set_={k: stmt.excluded[k] for k in ("kind", "team", "reference", "updated_at")},
+    )
+
+
+def _upsert_messages(store: StoreBase) -> Any:
+    stmt = store.insert(card_messages)
+    return stmt.on_conflict_do_update(
+        index_elements=["card_key", "conversation_key"],
+        set_={"message_id": stmt.excluded.message_id, "updated_at": stmt.excluded.updated_at},
+    )
+
+
+def _insert_events(store: StoreBase) -> Any:
+    stmt = store.insert(seen_events).on_conflict_do_nothing(index_elements=["source", "event_id"])
+    return stmt.returning(seen_events.c.source, seen_events.c.event_id)
 
 
 def _succeed(batch: _Pending) -> None:
