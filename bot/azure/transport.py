@@ -7,10 +7,11 @@ host as the base URL, so a token is never sent anywhere else.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -49,43 +50,119 @@ def redact_headers(headers: Mapping[str, str] | httpx.Headers) -> dict[str, str]
     return {k: (REDACTED if k.lower() in SENSITIVE_HEADERS else v) for k, v in headers.items()}
 
 
-POOL_SHARDS = 8
-POOL_SHARD_CONNECTIONS = 16
+POOL_CONNECTIONS = 128  # connections open at once (all kept for reuse); more requests wait for one
+STREAM_CHUNK = 64 * 1024
 
 
-class SpreadTransport(httpx.AsyncBaseTransport):
-    """Several small connection pools instead of one large one, each request to the least busy.
+class WireTransport(httpx.AsyncBaseTransport):
+    """httpx's requests sent by aiohttp's client: its HTTP parser is C (llhttp), its pool a queue per host.
 
-    httpcore's pool does work quadratic in its connections on every request it queues or finishes; with a
-    hundred connections (a burst of commands waiting on Azure) that was most of the bot's CPU (bench/ack.py).
-    Pools of 16 keep that small, and every connection they open is kept for reuse (httpx keeps 20 of 100
-    by default, so a burst opened and closed a connection, a TLS handshake on Azure, for most calls).
+    httpcore + h11 + anyio were about two thirds of the CPU of an Azure call (~1 ms of a ~1.5 ms GET on a kept
+    connection, bench/teams.py's `status`), and httpcore's pool does work quadratic in its connections on every
+    request it queues or finishes (a burst of commands waiting on Azure, bench/ack.py). httpx stays the API
+    (URLs, headers, cookies, decoding, redirects, errors: aiohttp's are raised as the httpx errors the retry
+    policy sorts, connection failures as "never sent"); aiohttp only moves bytes. Request bodies that stream
+    (uploads) still go through httpx's own transport: it bounds each write by the write timeout, aiohttp has
+    none.
     """
 
-    def __init__(
-        self,
-        shards: int = POOL_SHARDS,
-        per_shard: int = POOL_SHARD_CONNECTIONS,
-        *,
-        verify: ssl.SSLContext | bool = True,
-    ) -> None:
-        limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
-        # One context for all pools: loading the CA bundle takes ~30 ms each time (`_tls_for`: none for http).
-        tls = httpx.create_ssl_context() if verify is True else verify
-        self._pools = [httpx.AsyncHTTPTransport(verify=tls, limits=limits) for _ in range(shards)]
-        self._busy = [0] * shards
+    def __init__(self, *, verify: ssl.SSLContext | bool = True, connections: int = POOL_CONNECTIONS) -> None:
+        # One context for the life of the transport: loading the CA bundle takes ~30 ms each time.
+        self._tls = httpx.create_ssl_context() if verify is True else verify
+        self._connections = connections
+        self._session: Any = None  # aiohttp.ClientSession, made in the loop that first sends
+        self._streaming: httpx.AsyncHTTPTransport | None = None
+        self._timeouts: dict[tuple[float | None, ...], Any] = {}
+
+    def _session_here(self) -> Any:
+        import aiohttp
+
+        session = self._session
+        if session is None or session.closed or session._loop is not asyncio.get_running_loop():
+            connector = aiohttp.TCPConnector(limit=self._connections, limit_per_host=0, ssl=self._tls)
+            session = self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies
+                auto_decompress=False,  # httpx decodes by Content-Encoding
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+        return session
+
+    def _timeout(self, request: httpx.Request) -> Any:
+        import aiohttp
+
+        given = request.extensions.get("timeout") or {}
+        connect, read, pool = given.get("connect"), given.get("read"), given.get("pool")
+        key = (connect, read, pool)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            # aiohttp's `connect` covers the wait for a free connection too (httpx's pool timeout).
+            waits = None if connect is None or pool is None else connect + pool
+            timeout = aiohttp.ClientTimeout(total=None, connect=waits, sock_connect=connect, sock_read=read)
+            self._timeouts = {**self._timeouts, key: timeout} if len(self._timeouts) < 16 else {key: timeout}
+        return timeout
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        shard = min(range(len(self._busy)), key=self._busy.__getitem__)
-        self._busy[shard] += 1
+        if not isinstance(request.stream, httpx.ByteStream):
+            if self._streaming is None:
+                limits = httpx.Limits(max_connections=16, max_keepalive_connections=4)
+                self._streaming = httpx.AsyncHTTPTransport(verify=self._tls, limits=limits)
+            return await self._streaming.handle_async_request(request)
+        import aiohttp
+        from yarl import URL
+
         try:
-            return await self._pools[shard].handle_async_request(request)
-        finally:
-            self._busy[shard] -= 1  # until the answer's headers: its body is read right after
+            response = await self._session_here().request(
+                request.method,
+                URL(str(request.url), encoded=True),
+                headers=request.headers.multi_items(),
+                data=request.content or None,
+                allow_redirects=False,
+                timeout=self._timeout(request),
+            )
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc) or "timed out connecting", request=request) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise httpx.ReadTimeout(str(exc) or "timed out waiting for the answer", request=request) from exc
+        except aiohttp.ClientError as exc:
+            raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__, request=request) from exc
+        return httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            stream=_WireBody(response, request),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
+        )
 
     async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
+        if self._session is not None:
+            await self._session.close()
+        if self._streaming is not None:
+            await self._streaming.aclose()
+
+
+class _WireBody(httpx.AsyncByteStream):
+    """An aiohttp response's body as httpx reads it; closing it gives the connection back to the pool."""
+
+    def __init__(self, response: Any, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        import aiohttp
+
+        try:
+            async for chunk in self._response.content.iter_chunked(STREAM_CHUNK):
+                yield chunk
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise httpx.ReadTimeout(str(exc) or "timed out reading", request=self._request) from exc
+        except aiohttp.ClientError as exc:
+            raise httpx.ReadError(str(exc) or type(exc).__name__, request=self._request) from exc
+
+    async def aclose(self) -> None:
+        self._response.release()
 
 
 class Auth(Protocol):
@@ -152,7 +229,7 @@ class AzureTransport:
         self._auth = auth
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
-            timeout=DEFAULT_TIMEOUT, transport=SpreadTransport(verify=_tls_for(self.base_url))
+            timeout=DEFAULT_TIMEOUT, transport=WireTransport(verify=_tls_for(self.base_url))
         )
         # Azure's clock minus ours, from the `Date` of its last answer: card times are computed on Azure's
         # clock, so a skewed host (or the emulator's simulated clock) never shows a job created in the future.
@@ -184,13 +261,20 @@ class AzureTransport:
         body: Callable[[], Awaitable[RequestBody]] | None,
         headers: Callable[[], Awaitable[dict[str, str]]] | None,
     ) -> httpx.Request:
-        # Merge, never replace: links from Azure (`nextLink`, operation URLs) carry their own query.
-        url = httpx.URL(self.url(path_or_url))
+        target = self.url(path_or_url)
         query: dict[str, Any] = {k: v for k, v in (params or {}).items() if v is not None}
-        if self.api_version and "api-version" not in url.params:
-            query.setdefault("api-version", self.api_version)
-        if query:
-            url = url.copy_merge_params(query)
+        if "?" in target:
+            # Merge, never replace: links from Azure (`nextLink`, operation URLs) carry their own query.
+            url = httpx.URL(target)
+            if self.api_version and "api-version" not in url.params:
+                query.setdefault("api-version", self.api_version)
+            if query:
+                url = url.copy_merge_params(query)
+        else:
+            # A path of ours: its query made in the same parse (copy_merge_params parses the URL again).
+            if self.api_version:
+                query.setdefault("api-version", self.api_version)
+            url = httpx.URL(target, params=query or None)
         request_headers = {"Accept": "application/json"}
         request_headers.update(await self._auth.headers())
         if headers is not None:
