@@ -116,7 +116,7 @@ class WireTransport(httpx.AsyncBaseTransport):
             response = await self._session_here().request(
                 request.method,
                 URL(str(request.url), encoded=True),
-                headers=request.headers.multi_items(),
+                headers=_as_sent(request.headers),
                 data=request.content or None,
                 allow_redirects=False,
                 timeout=self._timeout(request),
@@ -141,6 +141,12 @@ class WireTransport(httpx.AsyncBaseTransport):
             await self._session.close()
         if self._streaming is not None:
             await self._streaming.aclose()
+
+
+def _as_sent(headers: httpx.Headers) -> list[tuple[str, str]]:
+    """The request's headers with their names as written (httpx's `multi_items` gives them lower-cased)."""
+    encoding = headers.encoding
+    return [(name.decode(encoding), value.decode(encoding)) for name, value in headers.raw]
 
 
 class _WireBody(httpx.AsyncByteStream):
