@@ -12,7 +12,11 @@ round by round so that a busy moment of the shared machine hits them all:
 | ftbot fresh DB | `ftbot serve` in an empty directory: creates and migrates `ftbot.db`, starts the emulator |
 | ftbot warm DB | `ftbot serve` again on the database the fresh run left (schema current) |
 
-    .venv/bin/python bench/startup.py [--rounds 7]
+    .venv/bin/python bench/startup.py [--rounds 7] [--no-bolt] [--root TREE] [--compare OTHER_TREE]
+
+`--compare` adds "compare fresh DB" / "compare warm DB": another source tree (e.g. `git archive` of main)
+launched the same way in the same rounds, right after this tree's, so an A/B of two commits shares its
+baseline and its busy moments.
 
 The environment's `PYTHONDONTWRITEBYTECODE` is dropped (the unmeasured first launch writes the `.pyc` files,
 as `pip install` does for an installed bot). Prints the median (and min) per variant and the ratio of the medians to bare aiohttp,
@@ -135,6 +139,22 @@ def ftbot_argv(port: int) -> list[str]:
     return [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
+def with_root(
+    root: Path, run: Callable[[Path, int], tuple[float, float]]
+) -> Callable[[Path, int], tuple[float, float]]:
+    """`run` with `root` first on PYTHONPATH (its `bot` package is found before the other tree's)."""
+
+    def launch_from(cwd: Path, port: int) -> tuple[float, float]:
+        saved = os.environ.get("PYTHONPATH", "")
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(root.resolve()), saved]).rstrip(os.pathsep)
+        try:
+            return run(cwd, port)
+        finally:
+            os.environ["PYTHONPATH"] = saved
+
+    return launch_from
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -144,6 +164,11 @@ def main() -> int:
         type=Path,
         default=ROOT,
         help="the source tree of the bot to launch (e.g. an older commit's)",
+    )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="another source tree launched in the same rounds (before/after figures sharing one baseline)",
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ftbot-startup-"))
@@ -162,6 +187,9 @@ def main() -> int:
         variants["minimal Bolt"] = script("bolt")
     variants["ftbot fresh DB"] = ftbot
     variants["ftbot warm DB"] = ftbot
+    if args.compare is not None:
+        variants["compare fresh DB"] = with_root(args.compare, ftbot)
+        variants["compare warm DB"] = with_root(args.compare, ftbot)
     times: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}
     env_path = os.pathsep.join([str(args.root.resolve()), os.environ.get("PYTHONPATH", "")])
@@ -173,9 +201,11 @@ def main() -> int:
             cwd = Path(tempfile.mkdtemp(dir=work))
             run(cwd, free_port())
         for round_no in range(args.rounds):
-            fresh = Path(tempfile.mkdtemp(dir=work))  # the warm run reuses what the fresh one migrated
+            # Each tree's warm run reuses the database its fresh run created.
+            dirs = {tree: Path(tempfile.mkdtemp(dir=work)) for tree in ("ftbot", "compare")}
             for name, run in variants.items():
-                cwd = fresh if name.startswith("ftbot") else Path(tempfile.mkdtemp(dir=work))
+                tree = name.split()[0]
+                cwd = dirs[tree] if tree in dirs else Path(tempfile.mkdtemp(dir=work))
                 wall, used = run(cwd, free_port())
                 times[name].append(wall)
                 cpu[name].append(used)
@@ -203,12 +233,17 @@ def main() -> int:
             f"  {name:16s} {med * 1000:7.0f} ms (min {min(values) * 1000:5.0f})  x{med / base:.2f}   "
             f"CPU {med_cpu * 1000:5.0f} ms  x{med_cpu / base_cpu:.2f}"
         )
-    worst = max(statistics.median(times[n]) for n in variants if n.startswith("ftbot")) / base
-    worst_cpu = max(statistics.median(cpu[n]) for n in variants if n.startswith("ftbot")) / base_cpu
-    verdict = "meets" if worst <= GOAL else "misses"
-    print(
-        f"goal: ftbot serve <= {GOAL:.0f}x bare aiohttp: wall x{worst:.2f} ({verdict}), CPU x{worst_cpu:.2f}"
-    )
+    for tree in ("ftbot", "compare"):
+        names = [n for n in variants if n.startswith(tree)]
+        if not names:
+            continue
+        worst = max(statistics.median(times[n]) for n in names) / base
+        worst_cpu = max(statistics.median(cpu[n]) for n in names) / base_cpu
+        verdict = "meets" if worst <= GOAL else "misses"
+        print(
+            f"goal{' (compared tree)' if tree == 'compare' else ''}: ftbot serve <= {GOAL:.0f}x bare aiohttp: "
+            f"wall x{worst:.2f} ({verdict}), CPU x{worst_cpu:.2f}"
+        )
     return 0
 
 
