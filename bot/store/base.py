@@ -16,9 +16,9 @@ from typing import Any, Self
 
 from sqlalchemy import Table, and_, event, func, inspect, or_, select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.schema import HEAD_REVISION, VERSION_TABLE, metadata, version_table
+from bot.store.aio import StoreConnection, StoreEngine, create_store_engine
 from bot.store.batch import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class StoreBase:
     uses. `bot.store.Store` composes the families; create it with `Store.open(url)`, then `await upgrade()`."""
 
     def __init__(
-        self, engine: AsyncEngine, timeout: float | None = None, *, writer: AsyncEngine | None = None
+        self, engine: StoreEngine, timeout: float | None = None, *, writer: StoreEngine | None = None
     ) -> None:
         self.engine = engine
         self.write_engine = writer or engine  # SQLite: a pool of one connection, used under `_write_lock`
@@ -90,11 +90,11 @@ class StoreBase:
             kwargs["pool_timeout"] = timeout
             if "+asyncpg" in url:
                 kwargs["connect_args"] = {"command_timeout": timeout, "timeout": timeout}
-        engine = create_async_engine(url, **kwargs)
+        engine = create_store_engine(url, **kwargs)
         if engine.dialect.name != "sqlite":
             return cls(engine, timeout)
         # SQLite has one writer: every write goes through one connection of its own (see `_WriteTx`).
-        writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=timeout or 30, **kwargs)
+        writer = create_store_engine(url, pool_size=1, max_overflow=0, pool_timeout=timeout or 30, **kwargs)
         busy_ms = int((timeout or 5) * 1000)
         for each in (engine, writer):
             event.listen(each.sync_engine, "connect", _sqlite_pragmas(busy_ms))
@@ -218,7 +218,7 @@ class _WriteTx:
         self._store = store
         self._conn_cm: Any = None
 
-    async def __aenter__(self) -> AsyncConnection:
+    async def __aenter__(self) -> StoreConnection:
         if self._store._write_lock is not None:
             # Bounded: a write stuck on the database must not queue every other one forever. A few statement
             # timeouts long, so a burst of quick writes queued here is not mistaken for an outage.
@@ -227,7 +227,7 @@ class _WriteTx:
                 await self._store._write_lock.acquire()
         try:
             self._conn_cm = self._store.write_engine.begin()
-            conn: AsyncConnection = await self._conn_cm.__aenter__()
+            conn: StoreConnection = await self._conn_cm.__aenter__()
             return conn
         except BaseException:
             if self._store._write_lock is not None:

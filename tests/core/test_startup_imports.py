@@ -3,7 +3,8 @@
 What stays out: migrations (Alembic, Mako, Pygments) unless an existing database is behind; each chat platform's SDK
 unless that platform is served (and the Bot Framework SDK of the local chat page and local Teams until after
 `/healthz` answers); the tokenizer, charts and numeric libraries until a command needs them; azure-core until
-an Entra credential is used; the PostgreSQL dialect on SQLite; the browser launcher outside the demo."""
+an Entra credential is used; the PostgreSQL dialect on SQLite; SQLAlchemy's ORM and its asyncio extension (the
+store drives Core itself, `bot/store/aio.py`); the browser launcher outside the demo."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ NEVER_AT_START = (
     "azure.identity",
     "webbrowser",
     "sqlalchemy.dialects.postgresql",
+    "sqlalchemy.orm",
+    "sqlalchemy.ext.asyncio",
     "tiktoken",
     "bpe_openai",
     "numpy",
@@ -81,7 +84,11 @@ def test_the_embedded_default_is_healthy_before_the_bot_framework_sdk_loads(tmp_
 
         async def main():
             bot = await start_bot(Settings(port=0, database_url="sqlite+aiosqlite:///./ftbot.db"))
-            at_start = sorted(m for m in sys.modules if m.split(".")[0] in ("botbuilder", "alembic", "slack_bolt"))
+            at_start = sorted(
+                m for m in sys.modules
+                if m.split(".")[0] in ("botbuilder", "alembic", "slack_bolt")
+                or m.startswith(("sqlalchemy.orm", "sqlalchemy.ext.asyncio"))
+            )
             status = await asyncio.to_thread(lambda: urllib.request.urlopen(bot.url + "/healthz").status)
             await bot.ctx.extras["warming"]
             built = bot.adapters["web"].turns.deferred.built is not None
