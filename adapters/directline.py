@@ -41,6 +41,7 @@ import json
 import logging
 import re
 import secrets
+import stat
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -338,8 +339,12 @@ class Bundle:
         self.path = folder / "webchat.js"
         self._ready: asyncio.Task[dict[str, bytes]] | None = None
         self.version = ""
-        if self.path.is_file():
-            self.version = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+        with contextlib.suppress(OSError):
+            # The bundle's identity for the page URL (?v=) and the ETag: its size and modification time, as a
+            # static file server's ETag is (hashing its content read 3.9 MB at every start: ~6 ms of CPU).
+            info = self.path.stat()
+            if stat.S_ISREG(info.st_mode):
+                self.version = hashlib.sha256(f"{info.st_size}:{info.st_mtime_ns}".encode()).hexdigest()[:16]
 
     @property
     def present(self) -> bool:
@@ -363,7 +368,7 @@ class Bundle:
     async def response(self, request: web.Request) -> web.Response:
         etag = f'"{self.version}"'
         headers = {
-            # The URL carries the content hash (?v=...), so browsers may keep it for a year.
+            # The URL carries the bundle's version (?v=...), so browsers may keep it for a year.
             "Cache-Control": "public, max-age=31536000, immutable",
             "ETag": etag,
             "Vary": "Accept-Encoding",
