@@ -164,22 +164,25 @@ async def open_store(settings: Settings) -> Store:
 
     Migrations (and the advisory lock replicas queue on) run without the statement timeout; the store the
     bot then uses bounds every statement by `db_timeout`. A database already at the head (every start but
-    the first) is told by one query on that store: no second engine."""
+    the first) is told by one query on that store: no second engine. Otherwise the schema is brought up to
+    date on an engine without the timeout, told what that query found (not asked again), and the timed
+    store, already connected, is the one returned."""
     timed = Store.open(settings.database_url, timeout=settings.db_timeout)
-    if await timed.revision() == HEAD_REVISION:
+    found = await timed.revision()
+    if found == HEAD_REVISION:
         return timed
-    await timed.close()
     store = Store.open(settings.database_url)
     try:
-        await store.upgrade()
+        await store.upgrade(found=found)
     except Exception as exc:
         await store.close()
+        await timed.close()
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
         raise StartupError(
             f"the database at {shown} is not usable ({type(exc).__name__}: {exc}); check FTBOT_DATABASE_URL"
         ) from exc
     await store.close()
-    return Store.open(settings.database_url, timeout=settings.db_timeout)
+    return timed
 
 
 async def _sweep_spool() -> None:

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
+UNKNOWN = object()
+"""`upgrade(found=...)` not given: the revision is read first."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -100,14 +104,15 @@ class StoreBase:
             event.listen(each.sync_engine, "connect", _sqlite_pragmas(busy_ms))
         return cls(engine, timeout, writer=writer)
 
-    async def upgrade(self, revision: str = "head") -> None:
+    async def upgrade(self, revision: str = "head", *, found: str | object | None = UNKNOWN) -> None:
         """Bring the schema to `revision`. Replicas starting together on PostgreSQL serialise on an advisory lock.
 
-        A database already at the head is told by one query, and an empty one is created at the head from
-        `bot.schema.metadata` and stamped (tests/store/test_schema_parity.py checks that this is the schema
-        the migrations build), both without importing Alembic (and Mako): start-up pays for Alembic only when
-        an existing database is behind."""
-        if revision == "head" and await self.revision() == HEAD_REVISION:
+        A database already at the head is told by one query (or by `found`, what a `revision()` just read),
+        and an empty one is created at the head from `bot.schema.metadata` and stamped
+        (tests/store/test_schema_parity.py checks that this is the schema the migrations build), both without
+        importing Alembic (and Mako): start-up pays for Alembic only when an existing database is behind."""
+        current = await self.revision() if found is UNKNOWN else found
+        if revision == "head" and current == HEAD_REVISION:
             return
         async with self.engine.begin() as conn:
             if self.dialect == "postgresql":

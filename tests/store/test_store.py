@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
@@ -216,3 +217,33 @@ async def test_a_database_at_the_head_is_opened_without_alembic(store: Store) ->
     assert await store.revision() == "0008"
     await store.upgrade()  # one query: nothing to migrate
     assert await store.revision() == "0008"
+
+
+async def test_open_store_keeps_the_timed_store_it_asked_and_opens_one_engine_to_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new database: the timed store's one query finds no schema, an engine without the timeout creates it
+    (not asked again), and the timed store is the one the bot gets. At the head: that one query, one engine."""
+    from bot.app import open_store
+    from bot.config import Settings
+    from bot.schema import HEAD_REVISION
+
+    opened: list[Store] = []
+    real = Store.open.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Store], url: str, *, timeout: float | None = None) -> Store:
+        store: Store = real(cls, url, timeout=timeout)
+        opened.append(store)
+        return store
+
+    monkeypatch.setattr(Store, "open", classmethod(counting))
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/new.db", db_timeout=7)
+    for run, engines in (("new", [7, None]), ("at the head", [7])):
+        opened.clear()
+        store = await open_store(settings)
+        try:
+            assert [s.timeout for s in opened] == engines, run
+            assert store is opened[0]
+            assert await store.revision() == HEAD_REVISION
+        finally:
+            await store.close()
