@@ -181,6 +181,9 @@ class StoreTransaction:
 
     async def __aenter__(self) -> StoreTransaction:
         self._sync = await greenlet_spawn(self.connection.sync_connection.begin)
+        # As `AsyncTransaction` does: the sync transaction is entered as a context manager, so the connection
+        # refuses statements once it was ended inside the block (SQLAlchemy's "closed transaction" check).
+        self._sync.__enter__()
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

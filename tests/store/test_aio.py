@@ -41,6 +41,8 @@ async def test_begin_commits_at_the_end_and_rolls_back_on_an_exception(tmp_path:
         async with engine.connect() as conn, conn.begin() as tx:
             await conn.execute(text("INSERT INTO t VALUES (4)"))
             await tx.rollback()
+            with pytest.raises(InvalidRequestError, match="closed transaction"):
+                await conn.execute(text("INSERT INTO t VALUES (4)"))
         assert await _count(engine) == 2
         async with engine.connect() as conn:
             await conn.execute(text("INSERT INTO t VALUES (5)"))
