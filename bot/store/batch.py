@@ -67,9 +67,8 @@ class WriteBatch:
         self.commits = 0  # transactions committed (for tests and the bench)
         self.written = 0  # callers' writes committed
         self.max_backlog = 0
-        self.last_commit = float(
-            "-inf"
-        )  # loop time of the last successful commit (progress, for best_effort)
+        # Loop time of the last successful commit: progress, which `best_effort` tells from an outage.
+        self.last_commit = float("-inf")
 
     @property
     def backlog(self) -> int:
