@@ -12,7 +12,8 @@ from itertools import combinations
 from operator import attrgetter
 from typing import Annotated, Any, ClassVar, Literal
 
-from msgspec import UNSET, Meta, Raw, Struct, UnsetType
+from msgspec import UNSET, DecodeError, Meta, Raw, Struct, UnsetType, ValidationError
+from msgspec.json import Decoder
 
 from bot.dataprep.images import MAX_IMAGES_PER_EXAMPLE, WARN_IMAGES_PER_EXAMPLE, check_image_url
 
@@ -228,7 +229,8 @@ RawMessage = RawSystemMessage | RawUserMessage | RawAssistantMessage | RawToolMe
 
 class RawChatExample(Struct, gc=False):
     messages: Annotated[list[RawMessage], Meta(min_length=1)]
-    tools: list[Tool] | UnsetType = UNSET
+    # A dataset's lines repeat a few tool lists: left raw, each distinct one decoded once (`RawChatFlags`).
+    tools: Raw | UnsetType = UNSET
     functions: list[FunctionDef] | UnsetType = UNSET
     parallel_tool_calls: bool | UnsetType = UNSET
 
@@ -364,10 +366,8 @@ _RAW_ROLE_FLAGS: dict[frozenset[type], int] = {
 }
 
 
-def raw_chat_flags(example: RawChatExample, vision_ok: bool) -> int:
-    """`text_chat_flags` for a raw-content example (the line's UTF-8 already checked): each content a
-    non-empty JSON string, or null/absent on an assistant message with tool calls or a function call."""
-    messages = example.messages
+def _raw_messages_flags(messages: list[RawMessage]) -> int:
+    """The messages' part of `raw_chat_flags`."""
     contents = list(map(_CONTENT, messages))
     kinds = set(map(_FIRST_BYTE, contents))
     if kinds != _STRINGS:
@@ -389,3 +389,52 @@ def raw_chat_flags(example: RawChatExample, vision_ok: bool) -> int:
     ):
         return 0  # the usual start: nothing to warn about
     return _RAW_ROLE_FLAGS[frozenset(map(type, messages))]
+
+
+_TOOLS = Decoder(list[Tool])
+_TOOLS_ERRORS = (ValidationError, DecodeError, RecursionError)
+
+
+def _tools_valid(tools: Raw) -> bool:
+    try:
+        _TOOLS.decode(tools)
+    except _TOOLS_ERRORS:
+        return False
+    return True
+
+
+def raw_chat_flags(example: RawChatExample, vision_ok: bool) -> int:
+    """`text_chat_flags` for a raw-content example (the line's UTF-8 already checked): each content a
+    non-empty JSON string, or null/absent on an assistant message with tool calls or a function call; the
+    tool list as the text-only types take it."""
+    if example.tools is not UNSET and not _tools_valid(example.tools):
+        return REJECT
+    return _raw_messages_flags(example.messages)
+
+
+class RawChatFlags:
+    """`raw_chat_flags` that decodes each distinct tool list once (one validator's memo: verdicts by the
+    list's bytes, emptied past `MAX_BYTES`)."""
+
+    MAX_BYTES = 4 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._tools: dict[bytes, bool] = {}
+        self._tools_bytes = 0
+
+    def __call__(self, example: RawChatExample, vision_ok: bool) -> int:
+        tools = example.tools
+        if tools is not UNSET:
+            # A copy: the raw value points into the reader's buffer, which the next block overwrites.
+            key = bytes(tools)
+            valid = self._tools.get(key)
+            if valid is None:
+                valid = _tools_valid(tools)
+                if self._tools_bytes > self.MAX_BYTES:
+                    self._tools.clear()
+                    self._tools_bytes = 0
+                self._tools[key] = valid
+                self._tools_bytes += len(key)
+            if not valid:
+                return REJECT
+        return _raw_messages_flags(example.messages)

@@ -1,20 +1,24 @@
-"""One file checked on several cores: byte ranges cut at line boundaries, one forked process per range.
+"""One file checked on several cores: byte ranges cut at line boundaries, checked by this process and forked
+children, whoever is free taking the next range.
 
-A large file is split in `workers` ranges of whole lines (counting tokens costs ~5x more CPU than the
-checks alone, so a smaller file is worth splitting when tokens are counted); this process checks the
-first, a forked child each of the others, and the children's findings are added in file order with their
-line numbers shifted (`StreamValidator.absorb`): the report is the one a single process would give. The
-tokenizer is loaded before the fork, so its tables are shared with the children, not copied. Only for
-processes that may fork (the CLI); a child that fails has its range checked here instead.
+A large file is cut in ranges of whole lines of a few MB (counting tokens costs ~5x more CPU than the
+checks alone, so a smaller file is worth splitting when tokens are counted). This process checks the first
+range itself; the others are handed out one at a time through a pipe of tickets, so a core that is slower,
+or busy with other work, checks fewer of them and no process waits long for another. The ranges' findings
+are added in file order with their line numbers shifted (`StreamValidator.absorb`): the report is the one a
+single process would give. The tokenizer is loaded before the fork, so its tables are shared with the
+children, not copied. Only for processes that may fork (the CLI); a range whose child failed is checked here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,11 @@ from bot.dataprep.validator import BLOCK_SIZE, PartResult, StreamValidator, Vali
 # tokens, ~0.4 s without.
 MIN_PARALLEL_BYTES = 16 * 1024 * 1024
 MIN_PARALLEL_BYTES_NO_TOKENS = 64 * 1024 * 1024
+# Ranges handed out: small enough that the last one does not keep the others waiting long (~10 ms of checks,
+# ~100 ms with tokens), large enough that the cost of each (a validator, a seek) stays noise. One byte a
+# ticket: at most 256 ranges.
+RANGE_BYTES = 4 * 1024 * 1024
+MAX_RANGES = 256
 
 
 def usable_cores() -> int:
@@ -87,11 +96,24 @@ def _check_part(path: str | Path, start: int, end: int, options: dict[str, Any])
     return validator.part_result()
 
 
-def _child(conn: Connection, path: str | Path, start: int, end: int, options: dict[str, Any]) -> None:
+def _claim(tickets: int) -> Iterator[int]:
+    """The indexes of the ranges this process takes, one at a time, until none is left. A read of one byte
+    from a pipe is atomic, and the pipe has no writer left: an empty read means every range is taken."""
+    while ticket := os.read(tickets, 1):
+        yield ticket[0]
+
+
+def _child(
+    conn: Connection, tickets: int, path: str | Path, ranges: list[tuple[int, int]], options: dict[str, Any]
+) -> None:
     try:
-        conn.send(_check_part(path, start, end, options))
+        conn.send({i: _check_part(path, *ranges[i], options) for i in _claim(tickets)})
     finally:
         conn.close()
+
+
+def range_count(size: int, workers: int) -> int:
+    return max(workers, min(MAX_RANGES, -(-size // RANGE_BYTES)))
 
 
 def validate_parallel(
@@ -107,34 +129,46 @@ def validate_parallel(
         raise ValueError("max_invalid needs a single process")
     validator = StreamValidator(**options)  # loads the tokenizer before the fork: the children share it
     size = os.stat(path).st_size
-    cuts = cut_points(path, size, workers)
+    ranges = list(itertools.pairwise(cut_points(path, size, range_count(size, workers))))
+    # Every range but the first (this process's own, where a byte-order mark may be) has a ticket; the
+    # write end is closed before the fork, so no process holds it and the pipe ends when it is empty.
+    tickets, fill = os.pipe()
+    try:
+        os.write(fill, bytes(range(1, len(ranges))))
+    finally:
+        os.close(fill)
     context = multiprocessing.get_context("fork")
-    children: list[tuple[Any, Connection, int, int]] = []
+    children: list[tuple[Any, Connection]] = []
     try:
         with warnings.catch_warnings():
             # Python 3.12+ warns about forking a process with threads; the child only reads and counts.
             warnings.simplefilter("ignore", DeprecationWarning)
-            for start, end in itertools.pairwise(cuts[1:]):
+            for _ in range(min(workers, len(ranges)) - 1):
                 receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_child, args=(send, path, start, end, options), daemon=True)
+                process = context.Process(
+                    target=_child, args=(send, tickets, path, ranges, options), daemon=True
+                )
                 process.start()
                 send.close()
-                children.append((process, receive, start, end))
-        _feed_range(validator, path, 0, cuts[1] if len(cuts) > 1 else size, cancel)
-        for process, receive, start, end in children:
-            try:
-                part = receive.recv()
-            except (EOFError, OSError):
-                part = None  # the child died: check its range here
-            receive.close()
-            process.join()
+                children.append((process, receive))
+        _feed_range(validator, path, *ranges[0], cancel)
+        parts: dict[int, PartResult] = {}
+        for i in _claim(tickets):
             if cancel is not None and cancel.is_set():
                 raise ValidationCancelled()
-            if part is None:
-                part = _check_part(path, start, end, options)
-            validator.absorb(part)
+            parts[i] = _check_part(path, *ranges[i], options)
+        for process, receive in children:
+            with contextlib.suppress(EOFError, OSError):  # the child died: its ranges are checked below
+                parts.update(receive.recv())
+            receive.close()
+            process.join()
+        if cancel is not None and cancel.is_set():
+            raise ValidationCancelled()
+        for i in range(1, len(ranges)):
+            validator.absorb(parts[i] if i in parts else _check_part(path, *ranges[i], options))
     finally:
-        for process, receive, _, _ in children:
+        os.close(tickets)
+        for process, receive in children:
             if process.is_alive():
                 process.terminate()
                 process.join()

@@ -31,11 +31,11 @@ from bot.dataprep.fastpath import (
     CompletionExample,
     DpoExample,
     RawChatExample,
+    RawChatFlags,
     TextChatExample,
     chat_flags,
     dpo_flags,
     image_count,
-    raw_chat_flags,
     text_chat_flags,
 )
 from bot.dataprep.findings import Finding
@@ -220,7 +220,7 @@ class StreamValidator:
                 # Nothing reads the text: contents stay raw JSON (`RawChatExample`), lines whose UTF-8 is
                 # bad and lines those types do not accept take the text-only types.
                 self._hot_decode = msgspec.json.Decoder(RawChatExample).decode
-                self._hot_flags = raw_chat_flags
+                self._hot_flags = RawChatFlags()
         self._text_lines = 0
         self._text_misses = 0
         self._token_counts: array[int] = array("I")
@@ -354,7 +354,7 @@ class StreamValidator:
         # that fail take the text-only types. The others the raw types refuse, the text-only ones refuse
         # too (they accept the same on valid UTF-8, tested): straight to the full types.
         bad_utf8: Iterator[int] = iter(())
-        if flags_of is raw_chat_flags:
+        if flags_of.__class__ is RawChatFlags:
             bad_utf8 = iter(_bad_utf8_lines(buffer, start, buffer.rfind(b"\n", start, end) + 1))
         next_bad = next(bad_utf8, -1)
         counting = self._counter is not None

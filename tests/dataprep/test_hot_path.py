@@ -120,3 +120,22 @@ def test_tool_call_data_keeps_the_text_types_with_the_same_report() -> None:
     assert v._text_first and v._text_misses == 0
     assert summary(report) == summary(run(jsonl(lines), count_tokens=True))
     assert report.valid == 300 and [(e.line, e.code) for e in report.errors] == [(301, f.MISSING_CONTENT)]
+
+
+def test_a_tool_list_repeated_line_after_line_is_judged_the_same_every_time() -> None:
+    # Without tokens the tool list stays raw and each distinct one is decoded once per validator. The memo
+    # keys on a copy: the reader's buffer (where the raw value points) is overwritten by the next block.
+    good = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    bad = [{"type": "function", "function": {"name": "lookup", "parameters": "an object"}}]
+    lines = []
+    for i in range(60):
+        example = tool_chat(i)
+        example["tools"] = bad if i % 7 == 3 else good
+        lines.append(line(example))
+    data = jsonl(lines)
+    for block in (len(data), 4096, 333):
+        _, report = feed(data, block)
+        assert summary(report) == summary(run(data, count_tokens=True)), block
+        assert [e.line for e in report.errors] == [i + 1 for i in range(60) if i % 7 == 3], block
+        assert {e.code for e in report.errors} == {f.INVALID_TOOLS}
+        assert report.valid == 51

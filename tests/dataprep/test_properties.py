@@ -16,6 +16,7 @@ from bot.dataprep.fastpath import (
     ChatExample,
     DpoExample,
     RawChatExample,
+    RawChatFlags,
     TextChatExample,
     chat_flags,
     dpo_flags,
@@ -68,7 +69,14 @@ chat_example = (
         optional={
             "messages": messages | json_values,
             "tools": st.sampled_from(
-                [[{"type": "function", "function": {"name": "f"}}], [{"type": "x"}], {}]
+                [
+                    [{"type": "function", "function": {"name": "f"}}],
+                    [{"type": "function", "function": {"name": "f", "parameters": {"a": [1, {"b": None}]}}}],
+                    [{"type": "function", "function": {"name": "f", "parameters": "p"}}],
+                    [{"type": "x"}],
+                    {},
+                    None,
+                ]
             ),
             "parallel_tool_calls": st.sampled_from([True, 0]),
             "other": json_values,
@@ -276,7 +284,10 @@ def test_text_only_types_accept_only_what_the_full_types_accept_with_the_same_wa
 def test_raw_content_types_accept_exactly_what_the_text_only_types_accept(example: Any, spaced: bool) -> None:
     # On valid UTF-8 (the validator checks it first) the raw contents change nothing but the cost.
     raw = json.dumps(example, separators=(" , ", " : ") if spaced else None).encode()
-    assert _flags(raw, RawChatExample, raw_chat_flags) == _flags(raw, TextChatExample, text_chat_flags)
+    text = _flags(raw, TextChatExample, text_chat_flags)
+    assert _flags(raw, RawChatExample, raw_chat_flags) == text
+    memo = RawChatFlags()  # the validator's: each distinct tool list decoded once
+    assert [_flags(raw, RawChatExample, memo) for _ in range(2)] == [text, text]
 
 
 @SETTINGS

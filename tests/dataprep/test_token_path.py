@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from array import array
@@ -150,14 +151,23 @@ def _mixed_file(path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines))
 
 
-@pytest.mark.parametrize("workers,count_tokens", [(2, True), (3, True), (2, False)])
+@pytest.mark.parametrize(
+    "workers,count_tokens,range_bytes",
+    [
+        (2, True, parallel.RANGE_BYTES),
+        (3, True, 40_000),
+        (2, False, parallel.RANGE_BYTES),
+        (2, False, 25_000),
+    ],
+)
 def test_several_processes_give_the_single_process_report(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, count_tokens: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, count_tokens: bool, range_bytes: int
 ) -> None:
     path = tmp_path / "train.jsonl"
     _mixed_file(path)
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES_NO_TOKENS", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", range_bytes)
     calls: list[int] = []
     real = parallel.validate_parallel
 
@@ -167,7 +177,9 @@ def test_several_processes_give_the_single_process_report(
 
     monkeypatch.setattr(parallel, "validate_parallel", spy)
     size = path.stat().st_size
-    assert len(parallel.cut_points(path, size, workers)) == workers + 1
+    ranges = parallel.range_count(size, workers)
+    assert ranges == (workers if range_bytes >= size else -(-size // range_bytes))
+    assert len(parallel.cut_points(path, size, ranges)) == ranges + 1
     options = {"model": "gpt-4o-mini-2024-07-18", "max_line_bytes": 200_000, "count_tokens": count_tokens}
     for max_errors in (3, 500):
         one = validate_path(path, workers=1, max_errors=max_errors, **options)  # type: ignore[arg-type]
@@ -178,6 +190,24 @@ def test_several_processes_give_the_single_process_report(
     # Findings far into the file keep their line numbers.
     assert one.blank_lines == 3 and one.error_counts["line_too_long"] == 1
     assert max(e.line or 0 for e in one.errors) > one.lines // 2
+
+
+def test_the_ranges_a_dead_child_took_are_checked_by_the_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "train.jsonl"
+    _mixed_file(path)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 30_000)
+
+    def dies_after_taking_two(conn: object, tickets: int, *args: object) -> None:
+        taken = parallel._claim(tickets)
+        next(taken, None), next(taken, None)
+        os._exit(1)
+
+    monkeypatch.setattr(parallel, "_child", dies_after_taking_two)
+    options = {"model": "gpt-4o-mini-2024-07-18", "max_line_bytes": 200_000, "max_errors": 500}
+    assert validate_path(path, workers=3, **options) == validate_path(path, workers=1, **options)  # type: ignore[arg-type]
 
 
 def test_a_utf16_file_is_refused_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
