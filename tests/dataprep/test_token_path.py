@@ -9,8 +9,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from array import array
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -20,6 +22,7 @@ from bot.dataprep.cli import main as cli_main
 from bot.dataprep.fastpath import ChatExample, DpoExample, TextAssistantMessage, TextUserMessage
 from bot.dataprep.rules import check_chat, check_dpo
 from bot.dataprep.tokens import TokenCounter
+from bot.dataprep.validator import ValidationCancelled
 
 from .realistic import conversation, write_chat, write_dpo
 from .reference import cookbook_tokens, reference_encoding
@@ -200,12 +203,17 @@ def test_the_ranges_a_dead_child_took_are_checked_by_the_parent(
     monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 30_000)
 
-    def dies_after_taking_two(conn: object, tickets: int, *args: object) -> None:
-        taken = parallel._claim(tickets)
-        next(taken, None), next(taken, None)
-        os._exit(1)
+    parent = os.getpid()
+    checked: list[int] = []
+    real = parallel._check_part
 
-    monkeypatch.setattr(parallel, "_child", dies_after_taking_two)
+    def dies_in_its_second_range(*args: Any) -> Any:
+        checked.append(1)
+        if os.getpid() != parent and len(checked) == 2:
+            os._exit(1)  # a child killed mid-way: its first range's result is lost with it
+        return real(*args)
+
+    monkeypatch.setattr(parallel, "_check_part", dies_in_its_second_range)
     options = {"model": "gpt-4o-mini-2024-07-18", "max_line_bytes": 200_000, "max_errors": 500}
     assert validate_path(path, workers=3, **options) == validate_path(path, workers=1, **options)  # type: ignore[arg-type]
 
@@ -246,3 +254,28 @@ def test_the_tokenizer_is_not_loaded_at_start_up() -> None:
         "assert not {'quicktok', 'tiktoken', 'bpe_openai'} & set(sys.modules), sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+def test_a_cancelled_check_ends_its_children(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "train.jsonl"
+    _mixed_file(path)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 30_000)
+    cancel = threading.Event()
+    started: list[parallel._Child] = []
+    real = parallel._start_child
+
+    def start(*args: Any) -> parallel._Child:
+        child = real(*args)
+        started.append(child)
+        cancel.set()  # set while this process checks its first range
+        return child
+
+    monkeypatch.setattr(parallel, "_start_child", start)
+    with pytest.raises(ValidationCancelled):
+        parallel.validate_parallel(path, workers=3, cancel=cancel, count_tokens=False)
+    assert len(started) == 2 and all(child.done for child in started)
+    for child in started:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(child.pid, os.WNOHANG)  # reaped: no zombie left
+        with pytest.raises(OSError):
+            os.fstat(child.results)  # and its pipe closed
