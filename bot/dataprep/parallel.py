@@ -174,12 +174,12 @@ def validate_parallel(
     # Every range but the first (this process's own, where a byte-order mark may be) has a ticket; the
     # write end is closed before the fork, so no process holds it and the pipe ends when it is empty.
     tickets, fill = os.pipe()
-    try:
-        os.write(fill, bytes(range(1, len(ranges))))
-    finally:
-        os.close(fill)
     children: list[_Child] = []
     try:
+        try:
+            os.write(fill, bytes(range(1, len(ranges))))
+        finally:
+            os.close(fill)
         for _ in range(min(workers, len(ranges)) - 1):
             children.append(_start_child(tickets, path, ranges, options))
         _feed_range(validator, path, *ranges[0], cancel)

@@ -859,7 +859,7 @@ def validate_path(
     >>> report = validate_path("train.jsonl", model="gpt-4o-mini-2024-07-18", count_tokens=False)
     >>> report.ok, report.examples, [(e.line, e.code) for e in report.errors]
     """
-    if workers > 1 and max_invalid is None:
+    if workers > 1 and max_invalid is None and hasattr(os, "fork"):  # no fork on Windows: one process
         from bot.dataprep import parallel
 
         least = parallel.MIN_PARALLEL_BYTES if count_tokens else parallel.MIN_PARALLEL_BYTES_NO_TOKENS
