@@ -36,6 +36,7 @@ MIN_PARALLEL_BYTES_NO_TOKENS = 64 * 1024 * 1024
 # ticket: at most 256 ranges.
 RANGE_BYTES = 4 * 1024 * 1024
 MAX_RANGES = 256
+_CUT_READ = 64 * 1024  # read at each cut to find the next newline (lines are rarely longer)
 
 
 def usable_cores() -> int:
@@ -54,7 +55,7 @@ def cut_points(path: str | Path, size: int, parts: int) -> list[int]:
             start = max(size * k // parts, cuts[-1])
             stream.seek(start)
             while True:
-                block = stream.read(BLOCK_SIZE)
+                block = stream.read(_CUT_READ)
                 if not block:
                     break
                 nl = block.find(b"\n")
