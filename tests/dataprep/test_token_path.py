@@ -279,3 +279,13 @@ def test_a_cancelled_check_ends_its_children(tmp_path: Path, monkeypatch: pytest
             os.waitpid(child.pid, os.WNOHANG)  # reaped: no zombie left
         with pytest.raises(OSError):
             os.fstat(child.results)  # and its pipe closed
+
+
+def test_without_fork_one_process_checks_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "train.jsonl"
+    write_chat(path, 0.2)
+    expected = validate_path(path, workers=1, count_tokens=False)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES_NO_TOKENS", 0)
+    monkeypatch.delattr(os, "fork")  # as on Windows
+    monkeypatch.setattr(parallel, "validate_parallel", lambda *a, **k: pytest.fail("forked"))
+    assert validate_path(path, workers=2, count_tokens=False) == expected
