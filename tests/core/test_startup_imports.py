@@ -3,10 +3,10 @@
 What stays out: migrations (Alembic, Mako, Pygments) unless an existing database is behind; each chat platform's SDK
 unless that platform is served (and the Bot Framework SDK of the local chat page and local Teams until after
 `/healthz` answers); the tokenizer, charts and numeric libraries until a command needs them; the data validator
-(and msgspec, its JSON parser) until data is checked; the chart's analysis until a chart is drawn; tomllib
-without a config file; azure-core until an Entra credential is used; the PostgreSQL dialect on SQLite;
-SQLAlchemy's ORM and its asyncio extension (the store drives Core itself, `bot/store/aio.py`); the browser
-launcher outside the demo."""
+(and msgspec, its JSON parser) until data is checked; the chart's analysis, the quota card and the price table
+until a command needs them; tomllib without a config file; azure-core until an Entra credential is used; the
+PostgreSQL dialect on SQLite; SQLAlchemy's ORM and its asyncio extension (the store drives Core itself,
+`bot/store/aio.py`); the browser launcher outside the demo."""
 
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ NEVER_AT_START = (
     "tomllib",
     "bot.results_analysis",
     "cards.loss_chart",
+    "cards.quota",
+    "bot.dataprep.prices",
 )
 
 
