@@ -8,7 +8,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, quote_plus, urlsplit
@@ -518,6 +517,8 @@ def database_password_forms(url: str) -> list[str]:
 
 
 def _toml_values(path: Path) -> dict[str, Any]:
+    import tomllib  # only with a config file: its import compiles regexes (~10 ms of every start otherwise)
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

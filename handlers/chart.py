@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from bot import params as p
 from bot.azure.models import Checkpoint, FineTuningJob, JobStatus
@@ -18,12 +18,15 @@ from bot.azure.results_csv import ResultColumns, parse_results_columns
 from bot.context import Context
 from bot.errors import UsageError
 from bot.model import Action, Command, Reply
-from bot.results_analysis import Analysis, CheckpointInfo, analyse, checkpoint_loss
 from bot.router import Arg, Opt, Router
 from cards.alerts import AlertExtras
 from cards.charts import PNG_POINTS, downsample_arrays
 from cards.jobs import CHART
-from cards.loss_chart import LOSS_COLUMNS, CheckpointRow, LossChartView, Metric, loss_chart_card
+
+# The analysis and the chart card are imported when a chart is drawn, not at start-up (issue 17).
+if TYPE_CHECKING:
+    from bot.results_analysis import CheckpointInfo
+    from cards.loss_chart import LossChartView, Metric
 
 router = Router("chart")
 
@@ -92,6 +95,8 @@ def _view(
     resource: str | None,
     total_steps: int | None,
 ) -> LossChartView:
+    from bot.results_analysis import CheckpointInfo
+
     deployable = _deployable_ids(job, checkpoints)
     infos = [
         CheckpointInfo(
@@ -132,7 +137,10 @@ def build_view(
 ) -> LossChartView:
     """Analyse every step, then cut the series down to `points` for the picture (None: every point, the
     benchmark's baseline). CPU work: run it in a thread."""
-    analysis: Analysis = analyse(columns, checkpoints, n_epochs=n_epochs, running=running)
+    from bot.results_analysis import analyse, checkpoint_loss
+    from cards.loss_chart import CheckpointRow, LossChartView
+
+    analysis = analyse(columns, checkpoints, n_epochs=n_epochs, running=running)
     series = {}
     for name in _SERIES_COLUMNS:
         values = columns.get(name)
@@ -169,6 +177,8 @@ async def chart_view(
     total_steps: int | None = None
     if job.result_files:
         content = await client.file_content(job.result_files[0])
+        from cards.loss_chart import LOSS_COLUMNS
+
         wanted = LOSS_COLUMNS if metric == "loss" else None  # the analysis reads losses only
         columns = await asyncio.to_thread(parse_results_columns, content, wanted)
     elif job.status_kind in _RUNNING or job.status_kind in (JobStatus.FAILED, JobStatus.CANCELLED):
@@ -196,6 +206,8 @@ async def _total_steps(client: Any, job_id: str) -> int | None:
 async def chart_card_for(
     ctx: Context, job_id: str, resource: str | None = None, metric: Metric = "loss"
 ) -> Any:
+    from cards.loss_chart import loss_chart_card
+
     return loss_chart_card(await chart_view(ctx, job_id, resource, metric))
 
 
@@ -235,4 +247,4 @@ async def chart_button(ctx: Context, action: Action) -> Reply:
     metric = action.payload.get("metric", "loss")
     if metric not in ("loss", "accuracy", "both"):
         raise UsageError("This button carries no valid chart kind.")
-    return Reply(await chart_card_for(ctx, job_id, resource, cast(Metric, metric)), in_thread=True)
+    return Reply(await chart_card_for(ctx, job_id, resource, cast("Metric", metric)), in_thread=True)

@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -43,11 +43,13 @@ from bot.azure.errors import ServiceUnavailable
 from bot.azure.models import FileObject
 from bot.checks import CheckPool, default_pool
 from bot.context import Context, FileStream
-from bot.dataprep import MAX_FILE_BYTES, ValidationReport, validate_path
 from bot.errors import FtbotError, UsageError
 from bot.model import Attachment, Command
 from cards.markup import code
 from handlers.progress import DownloadMeter, Progress
+
+if TYPE_CHECKING:
+    from bot.dataprep import ValidationReport
 
 SLACK_FILE = re.compile(r"^<?(F[A-Z0-9]{6,}|https?://[^ ]*slack\.com/files[^ ]*)>?$")
 URL = re.compile(r"^<?(https?://[^ |>]+)(\|[^>]*)?>?$")
@@ -144,6 +146,10 @@ async def _write_chunks(
 async def _copy_chunks(
     chunks: AsyncIterator[bytes], name: str, path: Path, meter: DownloadMeter | None = None
 ) -> Spooled:
+    # The validator's module is imported with the first download, not at start-up (issue 17).
+    from bot.dataprep import validator
+
+    limit = validator.MAX_FILE_BYTES
     size = 0
     source = aiter(chunks)
     with open(path, "wb") as out:  # noqa: ASYNC230 - writes go through to_thread below
@@ -163,9 +169,9 @@ async def _copy_chunks(
             if chunk is None:
                 break
             size += len(chunk)
-            if size > MAX_FILE_BYTES:
+            if size > limit:
                 raise DataError(
-                    f"`{name}` is larger than {MAX_FILE_BYTES // 2**20} MB, the limit for one training file.",
+                    f"`{name}` is larger than {limit // 2**20} MB, the limit for one training file.",
                     hint="Split the data, or import it from Azure Blob storage with a URL.",
                 )
             await asyncio.to_thread(out.write, chunk)
@@ -471,6 +477,8 @@ async def validate_source(
 ) -> None:
     """Run the pre-flight check of a spooled source on the bot's check pool (it is CPU-bound): `Busy` when
     the pool or the user's share of it is full."""
+    from bot.dataprep.validator import validate_path  # on first use, not at start-up (issue 17)
+
     if source.spooled is None:
         return
     check = source.check or CheckSlot(default_pool(), "")

@@ -29,7 +29,6 @@ from bot.azure.models import Checkpoint, Deployment, FineTuningJob, normalise_st
 from bot.config import AzureResource
 from bot.context import Context
 from bot.dataprep.models import base_model_name, model_info, served_until
-from bot.dataprep.prices import hosting_price
 from bot.errors import FtbotError, InvalidState, NotAllowed, NotFound, UsageError
 from bot.model import Action, Command, Conversation, MessageRef, Platform, Reply, User
 from bot.policy import Act, Role
@@ -417,6 +416,9 @@ def _no_approvers(ctx: Context, resource: str) -> bool:
 
 
 async def view_of(ctx: Context, a: Approval) -> ApprovalView:
+    # the price table's module on first use, not at start-up (issue 17)
+    from bot.dataprep.prices import hosting_price
+
     res = ctx.azure.resource(a.resource)
     price = hosting_price(a.sku)
     votes = await ctx.store.votes(a.id)

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import training_types
 from bot.azure.models import FineTuningJob
-from bot.dataprep import ValidationReport
-from bot.dataprep.prices import PriceTable
 from cards.format import plural
 from handlers.start_notes import cost_words
+
+if TYPE_CHECKING:
+    from bot.dataprep import ValidationReport
+    from bot.dataprep.prices import PriceTable
 
 KEPT = 512  # jobs whose data line is remembered (the oldest go first)
 _ESTIMATES: dict[str, DataEstimate] = {}
@@ -83,6 +85,9 @@ class DataEstimate:
 
 @lru_cache(maxsize=1)
 def _default_prices() -> PriceTable:
+    # the price table's module on first use, not at start-up (issue 17)
+    from bot.dataprep.prices import PriceTable
+
     return PriceTable.default()
 
 

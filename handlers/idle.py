@@ -29,7 +29,6 @@ from bot.azure.arm import DEVELOPER_SKU
 from bot.azure.models import Deployment
 from bot.azure.monitor import DeploymentUsage
 from bot.context import Context
-from bot.dataprep.prices import hosting_price
 from bot.errors import InvalidState, NotFound, UsageError
 from bot.model import Action, Command, Conversation, Reply, User
 from bot.policy import Act
@@ -175,6 +174,9 @@ class StepInput:
 
 
 def view_of(resource: str, row: IdleRow, now: datetime) -> IdleView:
+    # the price table's module on first use, not at start-up (issue 17)
+    from bot.dataprep.prices import hosting_price
+
     price = hosting_price(row.sku)
     return IdleView(
         resource=resource,

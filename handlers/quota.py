@@ -12,7 +12,6 @@ from bot.context import Context
 from bot.model import Command
 from bot.router import Opt, Router
 from cards.model import Card
-from cards.quota import QuotaLine, QuotaView, quota_card
 
 router = Router("quota")
 
@@ -32,6 +31,9 @@ MAX_JOBS = 500
     options=(RESOURCE,),
 )
 async def quota(ctx: Context, cmd: Command) -> Card:
+    # the card's module on first use, not at start-up (issue 17)
+    from cards.quota import QuotaLine, QuotaView, quota_card
+
     settings = ctx.settings
     resource = ctx.azure.resource(cmd.params["resource"]).name
     client = ctx.azure.data(resource)

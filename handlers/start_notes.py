@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date
+from typing import TYPE_CHECKING
 
 from bot import training_types as tt
 from bot.azure.dataplane import AzureOpenAIClient
@@ -18,9 +19,11 @@ from bot.azure.models import normalise_status
 from bot.config import Settings
 from bot.context import Context
 from bot.dataprep.models import model_info
-from bot.dataprep.prices import CostEstimate, shipped_prices
 from bot.errors import UsageError
 from handlers.quota import RUNNING_KINDS
+
+if TYPE_CHECKING:
+    from bot.dataprep.prices import CostEstimate
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,9 @@ def training_type_note(choice: tt.Choice) -> str:
 
 def cost_estimate(model: str, tokens: int, method: str, training_type: str) -> CostEstimate | None:
     """The estimate at the price of the training type (the shipped, illustrative table)."""
+    # the price table's module on first use, not at start-up (issue 17)
+    from bot.dataprep.prices import shipped_prices
+
     return shipped_prices().estimate(model, tokens, "dpo" if method == "dpo" else "sft", training_type)
 
 

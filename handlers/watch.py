@@ -23,7 +23,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import params as p
 from bot import training_types
@@ -38,7 +38,6 @@ from bot.azure.models import (
 )
 from bot.azure.rai import rai_failure
 from bot.context import Context
-from bot.dataprep.prices import PriceTable
 from bot.model import Command, Reply
 from bot.router import Arg, Opt, Router
 from bot.store import Queued
@@ -56,6 +55,9 @@ from cards.model import Card, Fact, Table, Tone
 from cards.serial import card_to_json
 from cards.views import epoch
 from handlers.jobs import RAI_WORDS, job_view
+
+if TYPE_CHECKING:
+    from bot.dataprep.prices import PriceTable
 
 router = Router("watch")
 
@@ -199,6 +201,9 @@ def keep_metric(step: int, posted_step: int) -> bool:
 
 @lru_cache(maxsize=1)
 def default_prices() -> PriceTable:
+    # the price table's module on first use, not at start-up (issue 17)
+    from bot.dataprep.prices import PriceTable
+
     return PriceTable.default()
 
 

@@ -10,7 +10,6 @@ the estimate says so (`CostEstimate.training_type` is then None).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -62,6 +61,8 @@ class PriceTable:
 
     @classmethod
     def load(cls, path: str | Path) -> PriceTable:
+        import tomllib  # here and below: when a table is read, not at start-up (its import compiles regexes)
+
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -94,6 +95,8 @@ class PriceTable:
     @classmethod
     def default(cls) -> PriceTable:
         """The table shipped with the package (`bot/dataprep/prices.toml`)."""
+        import tomllib
+
         text = resources.files("bot.dataprep").joinpath("prices.toml").read_text(encoding="utf-8")
         return cls.from_dict(tomllib.loads(text), source="bot/dataprep/prices.toml")
 
@@ -160,6 +163,8 @@ class HostingPrice:
 
 def hosting_price(sku: str) -> HostingPrice | None:
     """The shipped table's hourly hosting price of an ARM deployment SKU (`Standard`, `DeveloperTier`, ...)."""
+    import tomllib
+
     text = resources.files("bot.dataprep").joinpath("prices.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
     table = data.get("hosting_per_hour") or {}

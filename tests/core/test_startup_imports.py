@@ -2,9 +2,11 @@
 
 What stays out: migrations (Alembic, Mako, Pygments) unless an existing database is behind; each chat platform's SDK
 unless that platform is served (and the Bot Framework SDK of the local chat page and local Teams until after
-`/healthz` answers); the tokenizer, charts and numeric libraries until a command needs them; azure-core until
-an Entra credential is used; the PostgreSQL dialect on SQLite; SQLAlchemy's ORM and its asyncio extension (the
-store drives Core itself, `bot/store/aio.py`); the browser launcher outside the demo."""
+`/healthz` answers); the tokenizer, charts and numeric libraries until a command needs them; the data validator
+(and msgspec, its JSON parser) until data is checked; the chart's analysis, the quota card and the price table
+until a command needs them; tomllib without a config file; azure-core until an Entra credential is used; the
+PostgreSQL dialect on SQLite; SQLAlchemy's ORM and its asyncio extension (the store drives Core itself,
+`bot/store/aio.py`); the browser launcher outside the demo."""
 
 from __future__ import annotations
 
@@ -45,6 +47,13 @@ NEVER_AT_START = (
     "PIL",
     "openai",
     "jinja2",
+    "bot.dataprep.validator",
+    "msgspec",
+    "tomllib",
+    "bot.results_analysis",
+    "cards.loss_chart",
+    "cards.quota",
+    "bot.dataprep.prices",
 )
 
 

@@ -18,11 +18,11 @@ import pytest
 from aiohttp import web
 
 from bot.checks import CheckPool
+from bot.dataprep import validator
 from bot.dataprep.images import MAX_IMAGE_BYTES, check_image_url, image_tokens
 from bot.dataprep.validator import validate_path
 from bot.errors import Busy
 from emulator import datasets
-from handlers import data
 from handlers.data import DataError, download
 from tests.robust.conftest import StartBot, answer, slash
 from tests.slack import payloads
@@ -177,7 +177,7 @@ def _bomb(size: int) -> bytes:
 
 
 async def test_a_gzip_bomb_costs_bounded_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(data, "MAX_FILE_BYTES", 64 * 1024 * 1024)  # the 512 MB check, scaled down
+    monkeypatch.setattr(validator, "MAX_FILE_BYTES", 64 * 1024 * 1024)  # the 512 MB check, scaled down
     bomb = _bomb(200 * 1024 * 1024)
     assert len(bomb) < 300_000
 
