@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,13 @@ async def playground(emulator: Any, tmp_path: Path) -> AsyncIterator[tuple[str, 
         _missing("the Agents Playground (node + tests/js) is not installed")
     bot = await start_bot(bot_settings(emulator, tmp_path, allow_local_files=True))
     port = free_port()
+    # It opens its page with `xdg-open` once listening and exits if there is none (a machine without a
+    # desktop, or before Chromium's packages brought one): a no-op opener, and no browser spawned by it.
+    opener = tmp_path / "bin" / "xdg-open"
+    opener.parent.mkdir()
+    opener.write_text("#!/bin/sh\nexit 0\n")
+    opener.chmod(0o755)
+    env = {**os.environ, "PATH": f"{opener.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = await asyncio.create_subprocess_exec(
         str(node),
         str(PLAYGROUND),
@@ -45,6 +53,7 @@ async def playground(emulator: Any, tmp_path: Path) -> AsyncIterator[tuple[str, 
         str(port),
         "--dt",
         cwd=tmp_path,  # it writes devTools/ logs into its working folder
+        env=env,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
