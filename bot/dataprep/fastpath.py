@@ -187,7 +187,7 @@ class TextChatExample(Struct, gc=False):
 
 # Without tokens nothing reads the text of a message, only that it is a non-empty string: these types
 # leave each content raw (its JSON, checked by the decoder but not turned into a `str`, which is most of
-# the decode's cost on non-ASCII text), and `raw_chat_flags` checks what the decoder no longer does: each
+# the decode's cost on non-ASCII text), and `RawChatFlags` checks what the decoder no longer does: each
 # content is a JSON string other than "" (or null/absent on an assistant reply with calls). The decoder
 # does not check the UTF-8 of what it leaves raw: the validator checks the UTF-8 of whole lines first and
 # sends a line that fails to the text-only types. Stricter than those, never looser (tested).
@@ -334,7 +334,7 @@ def dpo_flags(example: DpoExample, vision_ok: bool) -> int:
     return _warnings(seen)
 
 
-# `raw_chat_flags` works on whole lists with C-level `map`s (a Python step per message costs as much as
+# `RawChatFlags` works on whole lists with C-level `map`s (a Python step per message costs as much as
 # the decode saves): the first byte of each raw content, and the set of message types, which decides
 # the warnings.
 _CONTENT = attrgetter("content")
@@ -367,7 +367,7 @@ _RAW_ROLE_FLAGS: dict[frozenset[type], int] = {
 
 
 def _raw_messages_flags(messages: list[RawMessage]) -> int:
-    """The messages' part of `raw_chat_flags`."""
+    """The messages' part of `RawChatFlags`."""
     contents = list(map(_CONTENT, messages))
     kinds = set(map(_FIRST_BYTE, contents))
     if kinds != _STRINGS:
@@ -403,18 +403,11 @@ def _tools_valid(tools: Raw) -> bool:
     return True
 
 
-def raw_chat_flags(example: RawChatExample, vision_ok: bool) -> int:
+class RawChatFlags:
     """`text_chat_flags` for a raw-content example (the line's UTF-8 already checked): each content a
     non-empty JSON string, or null/absent on an assistant message with tool calls or a function call; the
-    tool list as the text-only types take it."""
-    if example.tools is not UNSET and not _tools_valid(example.tools):
-        return REJECT
-    return _raw_messages_flags(example.messages)
-
-
-class RawChatFlags:
-    """`raw_chat_flags` that decodes each distinct tool list once (one validator's memo: verdicts by the
-    list's bytes, emptied past `MAX_BYTES`)."""
+    tool list as the text-only types take it, each distinct one decoded once (one validator's memo: verdicts
+    by the list's bytes, emptied past `MAX_BYTES`)."""
 
     MAX_BYTES = 4 * 1024 * 1024
 

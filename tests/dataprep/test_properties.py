@@ -20,7 +20,6 @@ from bot.dataprep.fastpath import (
     TextChatExample,
     chat_flags,
     dpo_flags,
-    raw_chat_flags,
     text_chat_flags,
 )
 from bot.dataprep.rules import check_chat, check_dpo
@@ -285,7 +284,7 @@ def test_raw_content_types_accept_exactly_what_the_text_only_types_accept(exampl
     # On valid UTF-8 (the validator checks it first) the raw contents change nothing but the cost.
     raw = json.dumps(example, separators=(" , ", " : ") if spaced else None).encode()
     text = _flags(raw, TextChatExample, text_chat_flags)
-    assert _flags(raw, RawChatExample, raw_chat_flags) == text
+    assert _flags(raw, RawChatExample, RawChatFlags()) == text
     memo = RawChatFlags()  # the validator's: each distinct tool list decoded once
     assert [_flags(raw, RawChatExample, memo) for _ in range(2)] == [text, text]
 
