@@ -2,9 +2,10 @@
 children, whoever is free taking the next range.
 
 A large file is cut in ranges of whole lines of a few MB (counting tokens costs ~5x more CPU than the
-checks alone, so a smaller file is worth splitting when tokens are counted). This process checks the first
-range itself; the others are handed out one at a time through a pipe of tickets, so a core that is slower,
-or busy with other work, checks fewer of them and no process waits long for another. The ranges' findings
+checks alone, so a smaller file is worth splitting when tokens are counted), the last ones smaller and
+smaller. This process checks the first range itself; the others are handed out one at a time through a
+pipe of tickets, so a core that is slower, or busy with other work, checks fewer of them, and the processes
+end within a small range of each other. The ranges' findings
 are added in file order with their line numbers shifted (`StreamValidator.absorb`): the report is the one a
 single process would give. The tokenizer is loaded before the fork, so its tables are shared with the
 children, not copied. Only for processes that may fork (the CLI); a range whose child failed is checked here.
@@ -31,11 +32,14 @@ from bot.dataprep.validator import BLOCK_SIZE, PartResult, StreamValidator, Vali
 # tokens, ~0.4 s without.
 MIN_PARALLEL_BYTES = 16 * 1024 * 1024
 MIN_PARALLEL_BYTES_NO_TOKENS = 64 * 1024 * 1024
-# Ranges handed out: small enough that the last one does not keep the others waiting long (~10 ms of checks,
-# ~100 ms with tokens), large enough that the cost of each (a validator, a seek) stays noise. One byte a
+# Ranges handed out: large enough that the cost of each (a validator, a seek) stays noise (~10 ms of checks,
+# ~50 ms with tokens). The last rounds of ranges (one range per process a round) are halved, then halved
+# again, down to an eighth: whoever ends first waits at most for a small range, not a whole one. One byte a
 # ticket: at most 256 ranges.
 RANGE_BYTES = 4 * 1024 * 1024
 MAX_RANGES = 256
+_TAIL_SHIFTS = (1, 2, 3)
+_TAIL_WIDTH = 32  # ranges a tail round at most (keeps the count under MAX_RANGES on many cores)
 _CUT_READ = 64 * 1024  # read at each cut to find the next newline (lines are rarely longer)
 
 
@@ -46,13 +50,34 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def cut_points(path: str | Path, size: int, parts: int) -> list[int]:
-    """Offsets that split the file in up to `parts` ranges, each just after a newline (so ranges hold whole
-    lines): [0, c1, ..., size]."""
+def range_bounds(size: int, workers: int) -> list[int]:
+    """Where the ranges of a file of `size` bytes start, before each is moved to a line's start, and its
+    end: [0, ..., size], at least `workers` ranges. Ranges of RANGE_BYTES (more in a file of over
+    MAX_RANGES / 2 of them; less in a small one), then rounds of halves, quarters and eighths."""
+    width = max(1, min(workers, _TAIL_WIDTH))
+    step = max(RANGE_BYTES, -(-size // (MAX_RANGES // 2)))
+    step = max(1, min(step, size // (2 * width)))  # a small file still gets its tail
+    tail = [step >> shift or 1 for shift in _TAIL_SHIFTS for _ in range(width)]
+    head = max(0, size - sum(tail))
+    count = -(-head // step)
+    bounds = [head * k // count for k in range(count + 1)] if count else [0]
+    for piece in tail:
+        bounds.append(min(size, bounds[-1] + piece))
+    bounds.append(size)
+    bounds = sorted(set(bounds))
+    if len(bounds) - 1 < workers:  # a tiny file: equal parts
+        bounds = sorted({size * k // workers for k in range(workers + 1)})
+    return bounds
+
+
+def cut_points(path: str | Path, bounds: list[int]) -> list[int]:
+    """`bounds` ([0, ..., size]) each moved to just after the next newline, so ranges hold whole lines;
+    bounds that meet are merged."""
+    size = bounds[-1]
     cuts = [0]
     with open(path, "rb") as stream:
-        for k in range(1, parts):
-            start = max(size * k // parts, cuts[-1])
+        for bound in bounds[1:-1]:
+            start = max(bound, cuts[-1])
             stream.seek(start)
             while True:
                 block = stream.read(_CUT_READ)
@@ -74,9 +99,11 @@ def _feed_range(
     path: str | Path,
     start: int,
     end: int,
+    buffer: bytearray,
     cancel: threading.Event | None = None,
 ) -> None:
-    buffer = bytearray(BLOCK_SIZE)
+    """Feeds `path[start:end]` through `buffer` (one per process, reused: a new one is a few hundred page
+    faults a range)."""
     view = memoryview(buffer)
     with open(path, "rb", buffering=0) as stream:
         stream.seek(start)
@@ -91,10 +118,12 @@ def _feed_range(
             left -= size
 
 
-def _check_part(path: str | Path, start: int, end: int, options: dict[str, Any]) -> PartResult:
+def _check_part(
+    path: str | Path, start: int, end: int, options: dict[str, Any], buffer: bytearray
+) -> PartResult:
     validator = StreamValidator(**options)
     validator.start_mid_file()
-    _feed_range(validator, path, start, end)
+    _feed_range(validator, path, start, end, buffer)
     return validator.part_result()
 
 
@@ -109,25 +138,28 @@ def _claim(tickets: int) -> Iterator[int]:
 class _Child:
     pid: int
     results: int  # the read end of its pipe, until `collect`
-    done: bool = False
+    collected: bool = False
+    reaped: bool = False
 
     def collect(self) -> dict[int, PartResult]:
-        """Its results, once it wrote them all; nothing if it died first (its ranges are then checked here)."""
+        """Its results, once it wrote them all; nothing if it died first (its ranges are then checked here).
+        Not waited for: it exits while this process adds up the results (`stop` reaps it)."""
         parts: dict[int, PartResult] = {}
+        self.collected = True
         with open(self.results, "rb") as stream, contextlib.suppress(EOFError, pickle.UnpicklingError):
             parts = pickle.load(stream)
-        os.waitpid(self.pid, 0)
-        self.done = True
         return parts
 
     def stop(self) -> None:
-        """Ends a child that was not collected (the check failed or was cancelled here)."""
-        if not self.done:
+        """Reaps the child; first ends one that was not collected (the check failed or was cancelled here)."""
+        if self.reaped:
+            return
+        if not self.collected:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
             os.close(self.results)
-            self.done = True
+        os.waitpid(self.pid, 0)
+        self.reaped = True
 
 
 def _start_child(
@@ -144,7 +176,8 @@ def _start_child(
         code = 1
         try:
             os.close(results)
-            parts = {i: _check_part(path, *ranges[i], options) for i in _claim(tickets)}
+            buffer = bytearray(BLOCK_SIZE)
+            parts = {i: _check_part(path, *ranges[i], options, buffer) for i in _claim(tickets)}
             with open(out, "wb") as stream:
                 pickle.dump(parts, stream, protocol=pickle.HIGHEST_PROTOCOL)
             code = 0
@@ -152,10 +185,6 @@ def _start_child(
             os._exit(code)
     os.close(out)
     return _Child(pid, results)
-
-
-def range_count(size: int, workers: int) -> int:
-    return max(workers, min(MAX_RANGES, -(-size // RANGE_BYTES)))
 
 
 def validate_parallel(
@@ -171,7 +200,7 @@ def validate_parallel(
         raise ValueError("max_invalid needs a single process")
     validator = StreamValidator(**options)  # loads the tokenizer before the fork: the children share it
     size = os.stat(path).st_size
-    ranges = list(itertools.pairwise(cut_points(path, size, range_count(size, workers))))
+    ranges = list(itertools.pairwise(cut_points(path, range_bounds(size, workers))))
     # Every range but the first (this process's own, where a byte-order mark may be) has a ticket; the
     # write end is closed before the fork, so no process holds it and the pipe ends when it is empty.
     tickets, fill = os.pipe()
@@ -183,20 +212,21 @@ def validate_parallel(
             os.close(fill)
         for _ in range(min(workers, len(ranges)) - 1):
             children.append(_start_child(tickets, path, ranges, options))
-        _feed_range(validator, path, *ranges[0], cancel)
+        buffer = bytearray(BLOCK_SIZE)
+        _feed_range(validator, path, *ranges[0], buffer, cancel)
         parts: dict[int, PartResult] = {}
         for i in _claim(tickets):
             if cancel is not None and cancel.is_set():
                 raise ValidationCancelled()
-            parts[i] = _check_part(path, *ranges[i], options)
+            parts[i] = _check_part(path, *ranges[i], options, buffer)
         for child in children:
             parts.update(child.collect())
         if cancel is not None and cancel.is_set():
             raise ValidationCancelled()
         for i in range(1, len(ranges)):
-            validator.absorb(parts[i] if i in parts else _check_part(path, *ranges[i], options))
+            validator.absorb(parts[i] if i in parts else _check_part(path, *ranges[i], options, buffer))
+        return validator.finish()
     finally:
         os.close(tickets)
         for child in children:
             child.stop()
-    return validator.finish()

@@ -5,6 +5,7 @@ a single process gives, line numbers included. The tokenizer is loaded only when
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -180,9 +181,10 @@ def test_several_processes_give_the_single_process_report(
 
     monkeypatch.setattr(parallel, "validate_parallel", spy)
     size = path.stat().st_size
-    ranges = parallel.range_count(size, workers)
-    assert ranges == (workers if range_bytes >= size else -(-size // range_bytes))
-    assert len(parallel.cut_points(path, size, ranges)) == ranges + 1
+    cuts = parallel.cut_points(path, parallel.range_bounds(size, workers))
+    data = path.read_bytes()
+    assert cuts[0] == 0 and cuts[-1] == size and len(cuts) > workers and cuts == sorted(set(cuts))
+    assert all(data[cut - 1 : cut] == b"\n" for cut in cuts[1:-1])  # whole lines in every range
     options = {"model": "gpt-4o-mini-2024-07-18", "max_line_bytes": 200_000, "count_tokens": count_tokens}
     for max_errors in (3, 500):
         one = validate_path(path, workers=1, max_errors=max_errors, **options)  # type: ignore[arg-type]
@@ -193,6 +195,33 @@ def test_several_processes_give_the_single_process_report(
     # Findings far into the file keep their line numbers.
     assert one.blank_lines == 3 and one.error_counts["line_too_long"] == 1
     assert max(e.line or 0 for e in one.errors) > one.lines // 2
+
+
+@pytest.mark.parametrize(
+    "size,workers",
+    [
+        (100_000_000, 2),
+        (16 << 20, 2),
+        (800_000, 3),
+        (50 << 30, 64),
+        (100_000_000, 1),
+        (10, 2),
+        (1, 2),
+        (0, 2),
+    ],
+)
+def test_the_ranges_cover_the_file_and_shrink_at_its_end(size: int, workers: int) -> None:
+    bounds = parallel.range_bounds(size, workers)
+    sizes = [b - a for a, b in itertools.pairwise(bounds)]
+    assert bounds[0] == 0 and bounds[-1] == size and all(sizes)
+    assert min(workers, size) <= len(sizes) < parallel.MAX_RANGES
+    if size >= 16 << 20:
+        width = min(workers, 32)
+        tail = sizes[-3 * width :]
+        assert (
+            tail == sorted(tail, reverse=True) and tail[-1] * 4 < sizes[0]
+        )  # an eighth of a full range at the end
+        assert max(sizes) <= max(parallel.RANGE_BYTES, size // (parallel.MAX_RANGES // 2)) + 1
 
 
 def test_the_ranges_a_dead_child_took_are_checked_by_the_parent(
@@ -273,7 +302,7 @@ def test_a_cancelled_check_ends_its_children(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(parallel, "_start_child", start)
     with pytest.raises(ValidationCancelled):
         parallel.validate_parallel(path, workers=3, cancel=cancel, count_tokens=False)
-    assert len(started) == 2 and all(child.done for child in started)
+    assert len(started) == 2 and all(child.reaped for child in started)
     for child in started:
         with pytest.raises(ChildProcessError):
             os.waitpid(child.pid, os.WNOHANG)  # reaped: no zombie left
