@@ -88,6 +88,13 @@ async def test_chat_page_in_chromium(web_bot: RunningBot, emulator: Any) -> None
         await refresh.wait_for(timeout=WAIT_MS)
         assert await page.get_by_text("Started by").count() == 1
         await page.screenshot(path=str(ARTIFACTS / "webchat-started.png"))
+        # Fact titles wrap between words only: "Hyperparameters" is one line, as high as "Status".
+        titles = page.locator(".ac-fact-title")
+        status = await titles.filter(has_text="Status").first.bounding_box()
+        hyper = await titles.filter(has_text="Hyperparameters").first.bounding_box()
+        assert status is not None and hyper is not None
+        assert hyper["height"] == status["height"], (hyper, status)
+        await page.locator(".ac-factset").last.screenshot(path=str(ARTIFACTS / "webchat-facts.png"))
 
         emulator.advance(120)  # simulated minutes: the job is past pending
         await refresh.click()
