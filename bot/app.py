@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -71,7 +72,13 @@ HANDLER_MODULES = (
 )
 
 
+# Held while the warm-up's thread imports the handler modules: a command that needs them sooner waits for that
+# thread instead of importing beside it (two threads importing modules that import each other can deadlock).
+_HANDLERS_LOADING = threading.Lock()
+
+
 def _capability_routers() -> list[Router]:
+    _load_handlers()
     from handlers import chart, deploy, idle, jobs, start, watch
     from handlers import help as help_handlers
     from handlers import models as models_handlers
@@ -93,6 +100,11 @@ def _capability_routers() -> list[Router]:
 def _import_handlers() -> None:
     for name in HANDLER_MODULES:
         importlib.import_module(name)
+
+
+def _load_handlers() -> None:
+    with _HANDLERS_LOADING:
+        _import_handlers()
 
 
 def schedule(scheduler: Scheduler, ctx: Context) -> None:
@@ -129,6 +141,7 @@ class _LazyPresenter:
 
     def _presenter(self) -> Presenter:
         if self._real is None:
+            _load_handlers()
             from handlers.help import Presenter as HelpPresenter
 
             self._real = HelpPresenter()
@@ -415,7 +428,7 @@ async def _after_start(
     began = time.perf_counter()
     try:
         if wire is not None:
-            await asyncio.to_thread(_import_handlers)
+            await asyncio.to_thread(_load_handlers)
             try:
                 await wire()
             except Exception:  # the bot still answers commands; its periodic work is what is missing
