@@ -428,11 +428,11 @@ async def _after_start(
     began = time.perf_counter()
     try:
         if wire is not None:
-            await asyncio.to_thread(_load_handlers)
             try:
+                await asyncio.to_thread(_load_handlers)
                 await wire()
-            except Exception:  # the bot still answers commands; its periodic work is what is missing
-                log.exception("could not schedule the handlers' periodic work")
+            except Exception:  # /healthz still answers; the handlers' periodic work is what is missing
+                log.exception("could not load the handlers or schedule their periodic work")
         if azure is not None and azure.names():
             await asyncio.to_thread(importlib.import_module, "httpcore")
             try:
