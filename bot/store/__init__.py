@@ -2,7 +2,8 @@
 
 One module per family of tables, each a mixin over `StoreBase` (engine, migrations, write transactions,
 leases); `Store` composes them, so callers see one object. A new family (intents, subscriptions, approvals,
-idle warnings) arrives as its own module and one more base here.
+idle warnings) arrives as its own module and one more base here. The rows the families hand out are in
+`bot.store.rows`, imported from here and made when first asked for: start-up needs only the queries.
 """
 
 from __future__ import annotations
