@@ -13,7 +13,9 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,9 +32,10 @@ from bot.checks import CheckPool
 from bot.config import Settings, is_loopback_host
 from bot.context import Context
 from bot.errors import StartupError
+from bot.model import Platform, Reply
 from bot.notifier import Notifier
 from bot.policy import Policy
-from bot.router import Dispatcher, Router
+from bot.router import Dispatcher, Presenter, Router, VerbSpec
 from bot.scheduler import Scheduler
 from bot.schema import HEAD_REVISION
 from bot.store import Store
@@ -47,13 +50,41 @@ SHUTDOWN_LIMIT = 9.0
 
 
 def build_router() -> Router:
-    """Every capability's router, composed in a fixed order (first match wins)."""
+    """Every capability's router, composed in a fixed order (first match wins). The handler modules (with the
+    Azure client, httpx and the card builders they import) are loaded when the router is first asked for a
+    verb or an action, or by the warm-up right after `/healthz` answers, not before it (issue 17)."""
+    return Router("ftbot").include_later(_capability_routers)
+
+
+# Imported by the warm-up in a worker thread; `_capability_routers` and `_wire_handlers` then find them loaded.
+HANDLER_MODULES = (
+    "handlers.help",
+    "handlers.jobs",
+    "handlers.start",
+    "handlers.watch",
+    "handlers.deploy",
+    "handlers.idle",
+    "handlers.chart",
+    "handlers.models",
+    "handlers.quota",
+    "handlers.watcher",
+    "handlers.reconcile",
+)
+
+
+# Held while the warm-up's thread imports the handler modules: a command that needs them sooner waits for that
+# thread instead of importing beside it (two threads importing modules that import each other can deadlock).
+_HANDLERS_LOADING = threading.Lock()
+
+
+def _capability_routers() -> list[Router]:
+    _load_handlers()
     from handlers import chart, deploy, idle, jobs, start, watch
     from handlers import help as help_handlers
     from handlers import models as models_handlers
     from handlers import quota as quota_handlers
 
-    return Router("ftbot").include(
+    return [
         help_handlers.router,
         jobs.router,
         start.router,
@@ -63,7 +94,17 @@ def build_router() -> Router:
         chart.router,
         models_handlers.router,
         quota_handlers.router,
-    )
+    ]
+
+
+def _import_handlers() -> None:
+    for name in HANDLER_MODULES:
+        importlib.import_module(name)
+
+
+def _load_handlers() -> None:
+    with _HANDLERS_LOADING:
+        _import_handlers()
 
 
 def schedule(scheduler: Scheduler, ctx: Context) -> None:
@@ -87,10 +128,38 @@ def _reconciler() -> Any:
     return reconcile
 
 
-def presenter() -> Any:
-    from handlers.help import Presenter
+def presenter() -> Presenter:
+    """The help capability's wording of usage, errors and welcomes, loaded when first shown."""
+    return _LazyPresenter()
 
-    return Presenter()
+
+class _LazyPresenter:
+    """`handlers.help.Presenter`, imported on first use (see `build_router`)."""
+
+    def __init__(self) -> None:
+        self._real: Presenter | None = None
+
+    def _presenter(self) -> Presenter:
+        if self._real is None:
+            _load_handlers()
+            from handlers.help import Presenter as HelpPresenter
+
+            self._real = HelpPresenter()
+        return self._real
+
+    def usage(
+        self, router: Router, spec: VerbSpec | None, problem: str | None, platform: Platform = "slack"
+    ) -> Reply:
+        return self._presenter().usage(router, spec, problem, platform)
+
+    def unknown_verb(self, router: Router, word: str, platform: Platform = "slack") -> Reply:
+        return self._presenter().unknown_verb(router, word, platform)
+
+    def error(self, exc: BaseException, reference: str | None) -> Reply:
+        return self._presenter().error(exc, reference)
+
+    def welcome(self, platform: Platform = "slack", personal: bool = False) -> Reply:
+        return self._presenter().welcome(platform, personal)
 
 
 @dataclass
@@ -187,7 +256,7 @@ async def open_store(settings: Settings) -> Store:
 
 async def _sweep_spool() -> None:
     """Spooled copies a crash left in the temporary folder go before the bot takes new work."""
-    from handlers.data import sweep_spool
+    from handlers.spool import sweep_spool
 
     try:
         await asyncio.to_thread(sweep_spool)
@@ -243,14 +312,6 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     ctx.extras["router"] = router
     dispatcher = Dispatcher(router, ctx, presenter())
     scheduler = Scheduler(ctx)
-    schedule(scheduler, ctx)
-    _schedule_watchers(ctx, scheduler)
-    reconcile = _reconciler()
-    # Starts a crash or a lost reply left unfinished: settled with Azure now and every interval after.
-    await reconcile.take_over(ctx)
-    scheduler.every(
-        "reconcile-starts", settings.reconcile_interval, functools.partial(reconcile.sweep, ctx), now=True
-    )
 
     # Chat payloads are small; a large body is refused before anything reads it (files never come this way).
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
@@ -270,7 +331,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
 
     async def on_cleanup(_app: web.Application) -> None:
         await scheduler.stop()
-        await reconcile.stop_background(ctx)
+        await _reconciler().stop_background(ctx)
         for adapter in adapters.values():
             closer = getattr(adapter, "close", None)
             if closer is not None:
@@ -303,7 +364,13 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     # worker thread first) and the adapters built after start-up (the local chat page, local Teams). Then the
     # heap is frozen (see `_after_start`).
     ctx.extras["warming"] = asyncio.get_running_loop().create_task(
-        _after_start(scheduler, _deferred_builds(adapters), azure, ctx.extras)
+        _after_start(
+            scheduler,
+            _deferred_builds(adapters),
+            azure,
+            ctx.extras,
+            functools.partial(_wire_handlers, ctx, scheduler),
+        )
     )
     return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
 
@@ -322,14 +389,32 @@ def _deferred_builds(adapters: dict[str, Any]) -> list[Any]:
     return found
 
 
+async def _wire_handlers(ctx: Context, scheduler: Scheduler) -> None:
+    """The handlers' part of start-up, run by the warm-up before the scheduler starts: their periodic work
+    scheduled, and the starts a crash or a lost reply left unfinished taken over, to be settled with Azure
+    right away and every interval after."""
+    ctx.extras["router"].verbs()  # the capability routers composed (their modules are loaded by now)
+    schedule(scheduler, ctx)
+    _schedule_watchers(ctx, scheduler)
+    reconcile = _reconciler()
+    await reconcile.take_over(ctx)
+    scheduler.every(
+        "reconcile-starts", ctx.settings.reconcile_interval, functools.partial(reconcile.sweep, ctx), now=True
+    )
+
+
 async def _after_start(
     scheduler: Scheduler,
     deferred: list[Any],
     azure: AzureClients | None = None,
     extras: dict[str, Any] | None = None,
+    wire: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Build the data-plane client, start the scheduler and build the deferred adapters now that `/healthz`
-    answers; then freeze the heap.
+    """Load the handlers and schedule their work (`wire`), build the data-plane client, start the scheduler and
+    build the deferred adapters now that `/healthz` answers; then freeze the heap.
+
+    The handler modules are imported in a worker thread (the loop keeps answering; a command that arrives
+    sooner loads them through the router itself, waiting for the thread's imports).
 
     The data-plane client is built before the first burst of commands would (`AzureClients.data` builds it
     on first use otherwise: a command arriving sooner does not wait for this); its HTTP stack (httpcore) is
@@ -342,6 +427,12 @@ async def _after_start(
     for quiet moments (`bot.gc_quiet`)."""
     began = time.perf_counter()
     try:
+        if wire is not None:
+            try:
+                await asyncio.to_thread(_load_handlers)
+                await wire()
+            except Exception:  # /healthz still answers; the handlers' periodic work is what is missing
+                log.exception("could not load the handlers or schedule their periodic work")
         if azure is not None and azure.names():
             await asyncio.to_thread(importlib.import_module, "httpcore")
             try:

@@ -141,9 +141,25 @@ class Router:
 
     def __init__(self, name: str = "root") -> None:
         self.name = name
-        self.commands: dict[str, VerbSpec] = {}
-        self.aliases: dict[str, str] = {}
-        self.actions: dict[str, ActionSpec] = {}
+        self._commands: dict[str, VerbSpec] = {}
+        self._aliases: dict[str, str] = {}
+        self._actions: dict[str, ActionSpec] = {}
+        self._later: list[Callable[[], Iterable[Router]]] = []
+
+    @property
+    def commands(self) -> dict[str, VerbSpec]:
+        self._include_pending()
+        return self._commands
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        self._include_pending()
+        return self._aliases
+
+    @property
+    def actions(self) -> dict[str, ActionSpec]:
+        self._include_pending()
+        return self._actions
 
     def command(
         self,
@@ -169,31 +185,53 @@ class Router:
 
         def register(fn: H) -> H:
             _require_coroutine(fn, f"action {action!r}")
-            if action in self.actions:
+            if action in self._actions:
                 raise ValueError(f"action {action!r} is registered twice")
-            self.actions[action] = ActionSpec(action, fn)
+            self._actions[action] = ActionSpec(action, fn)
             return fn
 
         return register
 
     def _add_verb(self, spec: VerbSpec, aliases: tuple[str, ...]) -> None:
         for name in (spec.verb, *aliases):
-            if name in self.commands or name in self.aliases:
+            if name in self._commands or name in self._aliases:
                 raise ValueError(f"verb {name!r} is registered twice")
-        self.commands[spec.verb] = spec
+        self._commands[spec.verb] = spec
         for alias in aliases:
-            self.aliases[alias] = spec.verb
+            self._aliases[alias] = spec.verb
 
     def include(self, *routers: Router) -> Router:
         """Compose: take over the verbs and actions of other routers. First registration wins no ties."""
+        self._include_pending()
+        self._take(routers)
+        return self
+
+    def _take(self, routers: Iterable[Router]) -> None:
         for other in routers:
             for spec in other.commands.values():
                 self._add_verb(spec, tuple(a for a, v in other.aliases.items() if v == spec.verb))
             for action in other.actions.values():
-                if action.action in self.actions:
+                if action.action in self._actions:
                     raise ValueError(f"action {action.action!r} is registered twice")
-                self.actions[action.action] = action
+                self._actions[action.action] = action
+
+    def include_later(self, load: Callable[[], Iterable[Router]]) -> Router:
+        """Compose the routers `load` returns when this router is first asked for a verb or an action, so
+        that the modules behind them are imported on first use, not when the app is wired (issue 17).
+
+        >>> def capabilities():
+        ...     from handlers import jobs
+        ...     return [jobs.router]
+        >>> router = Router("app").include_later(capabilities)  # handlers.jobs is not imported yet
+        """
+        self._later.append(load)
         return self
+
+    def _include_pending(self) -> None:
+        while self._later:
+            routers = list(self._later[0]())  # an import that fails is tried again at the next use
+            self._later.pop(0)
+            self._take(routers)
 
     def find(self, verb: str) -> VerbSpec | None:
         return self.commands.get(self.aliases.get(verb, verb))

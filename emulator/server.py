@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib
 import logging
 import math
 import re
@@ -20,7 +21,6 @@ from email.utils import formatdate
 
 from aiohttp import web
 
-from emulator import api_admin, api_arm, api_files, api_inference, api_jobs, api_models, api_monitor, catalog
 from emulator.config import EmulatorConfig
 from emulator.errors import ApiError
 from emulator.faults import FaultSpec, Surface
@@ -30,6 +30,35 @@ from emulator.state import EmulatorState
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _Handlers:
+    """The route handlers of one `emulator.api_*` module, imported on the first request that module serves: the
+    bot's embedded emulator starts without them (the jobs' training curves, the dataset checks; issue 17)."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Handler:
+        found: Handler | None = None
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            nonlocal found
+            if found is None:
+                found = getattr(importlib.import_module(self._module), name)
+            return await found(request)
+
+        handle.__name__ = handle.__qualname__ = name
+        return handle
+
+
+api_admin = _Handlers("emulator.api_admin")
+api_arm = _Handlers("emulator.api_arm")
+api_files = _Handlers("emulator.api_files")
+api_inference = _Handlers("emulator.api_inference")
+api_jobs = _Handlers("emulator.api_jobs")
+api_models = _Handlers("emulator.api_models")
+api_monitor = _Handlers("emulator.api_monitor")
 
 MAX_UPLOAD_BYTES = 600 * 1024 * 1024
 _DATAPLANE = re.compile(r"^(/accounts/[^/]+)?/openai/")
@@ -65,6 +94,8 @@ def _check_auth(request: web.Request, surface: Surface, api_key: str | None) -> 
         version = request.query.get("api-version")
         if version is None:
             raise ApiError(404, "404", "Resource not found")
+        from emulator import catalog
+
         if version not in catalog.DATA_PLANE_VERSIONS:
             # Unknown and retired versions (2023-12-01-preview and the other 2023 previews, retired
             # 2024-07-01 per the api-version lifecycle page) get the same answer from the service.
@@ -81,6 +112,8 @@ def _check_auth(request: web.Request, surface: Surface, api_key: str | None) -> 
             "MissingApiVersionParameter",
             "The api-version query parameter (?api-version=) is required for all requests.",
         )
+    from emulator import catalog
+
     known = catalog.MONITOR_VERSIONS if surface == "metrics" else catalog.ARM_VERSIONS
     if version not in known:
         kind = "metrics" if surface == "metrics" else "accounts"

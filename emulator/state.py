@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from emulator.clock import SimClock
 from emulator.config import AccountConfig, EmulatorConfig
-from emulator.deployments import Deployment, Operation
 from emulator.errors import ApiError
 from emulator.faults import FaultBoard
-from emulator.files import StoredFile, new_file
 from emulator.ids import new_id
-from emulator.jobs import ACTIVE, Job
+
+# The jobs, files and deployments modules (training curves, dataset checks) are imported when the first job, file
+# or deployment is made or ticked, not when the emulator starts (the bot's embedded default, issue 17).
+if TYPE_CHECKING:
+    from emulator.deployments import Deployment, Operation
+    from emulator.files import StoredFile
+    from emulator.jobs import Job
 
 DAY = 86400.0
 
@@ -28,6 +33,8 @@ class AccountState:
     idle_deleted: list[tuple[str, float]] = field(default_factory=list)
 
     def store_result(self, filename: str, content: bytes, at: float) -> str:
+        from emulator.files import new_file
+
         stored = new_file(
             new_id("file"),
             filename,
@@ -45,6 +52,10 @@ class AccountState:
         self._advance_deployments(now, config)
 
     def _advance_jobs(self, now: float, config: EmulatorConfig) -> None:
+        if not self.jobs:
+            return
+        from emulator.jobs import ACTIVE
+
         timings = config.timings
         while True:
             for job in self.jobs.values():

@@ -33,8 +33,7 @@ from bot.errors import InvalidState, NotFound, UsageError
 from bot.model import Action, Command, Conversation, Reply, User
 from bot.policy import Act
 from bot.router import Router
-from bot.store import IdleRow
-from bot.store.watch import Queued
+from bot.store import IdleRow, Queued
 from cards.idle import (
     DELETE_NOW,
     KEEP_ALIVE,

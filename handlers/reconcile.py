@@ -33,6 +33,7 @@ from bot.azure.errors import AzureError, NotFound
 from bot.azure.models import FineTuningJob
 from bot.azure.paging import Scan
 from bot.context import Context
+from bot.store import StoredIntent
 from bot.store.base import utcnow
 from bot.store.intents import (
     ABANDONED,
@@ -42,7 +43,6 @@ from bot.store.intents import (
     SENT,
     UNKNOWN,
     UPLOADING,
-    StoredIntent,
 )
 from cards.format import when
 from cards.jobs import job_card

@@ -30,6 +30,7 @@ from bot.errors import FtbotError, NotAllowed, UsageError
 from bot.model import Command, Reply
 from bot.policy import Act
 from bot.router import Arg, Opt, Router
+from bot.store import IntentFile
 from bot.store.base import utcnow
 from bot.store.intents import (
     ABANDONED,
@@ -40,7 +41,6 @@ from bot.store.intents import (
     SENT,
     UNKNOWN,
     UPLOADING,
-    IntentFile,
     upload_prefix,
 )
 from cards.format import plural, when

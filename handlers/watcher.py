@@ -37,9 +37,8 @@ from bot.azure.errors import AzureError, NotFound
 from bot.azure.models import FineTuningJob, JobEvent, StatusKind, normalise_status
 from bot.context import Context
 from bot.model import MessageRef
-from bot.store import OutboxItem, Subscription, WatchedJob
+from bot.store import OutboxItem, StoredConversation, Subscription, WatchedJob
 from bot.store.base import utcnow
-from bot.store.conversations import StoredConversation
 from cards.alerts import AlertExtras
 from cards.jobs import job_key
 from cards.serial import card_from_json

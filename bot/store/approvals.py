@@ -8,84 +8,22 @@ that restarts later claims rows whose lease ran out and resumes following them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import and_, func, or_, select, update
 
 from bot.model import User
 from bot.schema import approval_votes, approvals, audit_log
-from bot.store.audit import AuditEntry
 from bot.store.base import StoreBase, as_utc, utcnow
+
+if TYPE_CHECKING:
+    from bot.store.rows import Approval, AuditEntry, NewApproval
 
 ApprovalState = Literal["pending", "approved", "rejected", "expired"]
 # After approval: the PUT is being sent, Azure is provisioning, or it settled.
 DeployState = Literal["putting", "provisioning", "succeeded", "failed"]
 FOLLOWING = ("putting", "provisioning")
-
-
-@dataclass(frozen=True, slots=True)
-class Approval:
-    id: str
-    state: str
-    resource: str
-    model: str
-    job_id: str | None
-    checkpoint_step: int | None
-    deployment: str
-    sku: str
-    capacity: int
-    source: str | None
-    source_tenant: str | None
-    cross_tenant: bool
-    detail: Mapping[str, Any]
-    platform: str
-    conversation_key: str
-    requested_by: str
-    requested_by_name: str | None
-    required_approvals: int
-    created_at: datetime
-    expires_at: datetime
-    decided_at: datetime | None
-    decided_by: str | None
-    decided_by_name: str | None
-    reason: str | None
-    deploy_state: str | None
-    operation_url: str | None
-    endpoint: str | None
-    error: str | None
-
-    @property
-    def requester(self) -> str:
-        return self.requested_by_name or self.requested_by
-
-    @property
-    def decider(self) -> str:
-        return self.decided_by_name or self.decided_by or "?"
-
-
-@dataclass(frozen=True, slots=True)
-class NewApproval:
-    """What a request asks for; the store adds the id, state and times."""
-
-    resource: str
-    model: str
-    deployment: str
-    sku: str
-    capacity: int
-    platform: str
-    conversation_key: str
-    requester: User
-    required_approvals: int
-    ttl: timedelta
-    job_id: str | None = None
-    checkpoint_step: int | None = None
-    source: str | None = None
-    source_tenant: str | None = None
-    cross_tenant: bool = False
-    detail: Mapping[str, Any] | None = None
 
 
 class ApprovalStore(StoreBase):
@@ -256,6 +194,8 @@ class ApprovalStore(StoreBase):
     # -- audit reading ----------------------------------------------------------------------------------------
 
     async def recent_audit(self, limit: int, subject: str | None = None) -> list[AuditEntry]:
+        from bot.store.rows import AuditEntry
+
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         if subject is not None:
             query = query.where(audit_log.c.subject == subject)
@@ -270,6 +210,8 @@ class ApprovalStore(StoreBase):
 
 
 def _approval(row: Any) -> Approval:
+    from bot.store.rows import Approval
+
     return Approval(
         id=row.id,
         state=row.state,

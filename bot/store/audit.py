@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -13,16 +11,8 @@ from bot.model import User
 from bot.schema import audit_log
 from bot.store.base import StoreBase, as_utc, utcnow
 
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    at: datetime
-    platform: str
-    actor: str
-    actor_name: str | None
-    action: str
-    subject: str
-    detail: Mapping[str, Any]
+if TYPE_CHECKING:
+    from bot.store.rows import AuditEntry
 
 
 class AuditStore(StoreBase):
@@ -51,6 +41,8 @@ class AuditStore(StoreBase):
             )
 
     async def audit_trail(self, subject: str) -> list[AuditEntry]:
+        from bot.store.rows import AuditEntry
+
         query = select(audit_log).where(audit_log.c.subject == subject).order_by(audit_log.c.id)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from bot.model import Conversation, MessageRef, Platform
+from bot.model import Conversation, MessageRef
 from bot.schema import card_messages, conversations
 from bot.store.base import StoreBase, utcnow
 
-
-@dataclass(frozen=True, slots=True)
-class StoredConversation:
-    key: str
-    platform: Platform
-    conversation_id: str
-    kind: str
-    team: str | None
-    reference: Mapping[str, Any]
+if TYPE_CHECKING:
+    from bot.store.rows import StoredConversation
 
 
 SAVED_CONVERSATIONS_MAX = 10_000  # conversations whose saved state this process remembers
@@ -97,6 +89,8 @@ class ConversationStore(StoreBase):
         self._saved_conversations.saved.clear()
 
     async def get_conversation(self, key: str) -> StoredConversation | None:
+        from bot.store.rows import StoredConversation
+
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(conversations).where(conversations.c.key == key))).first()
         if row is None:

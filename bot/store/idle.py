@@ -5,35 +5,21 @@ sweep at a time."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, or_, select, update
 
 from bot.schema import idle_deployments, outbox, sweep_leases
 from bot.store.base import StoreBase, as_utc, utcnow
-from bot.store.watch import Queued
 
-
-@dataclass(frozen=True, slots=True)
-class IdleRow:
-    """One fine-tuned deployment as the last sweep saw it (times on Azure's clock)."""
-
-    resource: str
-    deployment: str
-    model: str
-    sku: str
-    created_at: datetime
-    deletes_at: datetime
-    last_used_at: datetime | None = None
-    kept_alive_at: datetime | None = None
-    snoozed_until: datetime | None = None
-    conversation_key: str | None = None
-    gone_at: datetime | None = None
+if TYPE_CHECKING:
+    from bot.store.rows import IdleRow, Queued
 
 
 def _row(r: Any) -> IdleRow:
+    from bot.store.rows import IdleRow
+
     created = as_utc(r.created_at)
     deletes = as_utc(r.deletes_at)
     assert created is not None and deletes is not None

@@ -18,9 +18,8 @@ intents whose lease has run out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, or_, select, update
 
@@ -28,71 +27,13 @@ from bot.model import Conversation, User
 from bot.schema import file_deletions, jobs, start_intents
 from bot.store.base import StoreBase, as_utc, utcnow
 
+if TYPE_CHECKING:
+    from bot.store.rows import IntentFile, PendingDeletion, StoredIntent
+
 UPLOADING, SENT, UNKNOWN, ABANDONED = "uploading", "sent", "unknown", "abandoned"
 CREATED, FAILED = "created", "failed"
 OPEN_STATES = (UPLOADING, SENT, UNKNOWN, ABANDONED)
 DUE, TOLD, GAVE_UP = "due", "told", "gave_up"
-
-
-@dataclass(frozen=True, slots=True)
-class IntentFile:
-    """A file a start uses: `ours` when this start uploaded it (and so may delete it)."""
-
-    role: str  # "training" | "validation"
-    label: str  # what the user named (e.g. train.jsonl), for messages
-    file_id: str
-    filename: str = ""
-    ours: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "role": self.role,
-            "label": self.label,
-            "file_id": self.file_id,
-            "filename": self.filename,
-            "ours": self.ours,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> IntentFile:
-        return cls(
-            str(data.get("role", "")),
-            str(data.get("label", "")),
-            str(data.get("file_id", "")),
-            str(data.get("filename") or ""),
-            bool(data.get("ours")),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredIntent:
-    id: str
-    resource: str
-    state: str
-    model: str
-    request: Mapping[str, Any]
-    files: tuple[IntentFile, ...]
-    training_file: str | None
-    job_id: str | None
-    outcome: str | None
-    platform: str
-    conversation: Conversation
-    user: User
-    notice: str | None
-    notice_attempts: int
-    sent_at: datetime | None
-    created_at: datetime
-    lease_owner: str | None = None
-    lease_until: datetime | None = None
-
-    @property
-    def ours(self) -> list[IntentFile]:
-        """The files this start uploaded (the only ones it may ever delete)."""
-        return [f for f in self.files if f.ours]
-
-    @property
-    def upload_prefix(self) -> str:
-        return upload_prefix(self.id)
 
 
 def upload_prefix(intent_id: str) -> str:
@@ -124,6 +65,8 @@ def _conversation(data: Mapping[str, Any], platform: str) -> Conversation:
 
 
 def _intent(row: Any) -> StoredIntent:
+    from bot.store.rows import IntentFile, StoredIntent
+
     return StoredIntent(
         id=row.id,
         resource=row.resource,
@@ -144,16 +87,6 @@ def _intent(row: Any) -> StoredIntent:
         lease_owner=row.lease_owner,
         lease_until=as_utc(row.lease_until),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class PendingDeletion:
-    resource: str
-    file_id: str
-    intent_id: str | None
-    attempts: int
-    next_at: datetime
-    last_error: str | None
 
 
 class IntentStore(StoreBase):
@@ -227,6 +160,8 @@ class IntentStore(StoreBase):
     ) -> bool:
         """Compare-and-set: move the intent to `to_state` only if it is in one of `from_states` now. True when
         this call made the change (whoever else tried lost). `files` may be given as IntentFiles."""
+        from bot.store.rows import IntentFile
+
         if "files" in values:
             values["files"] = [f.as_json() if isinstance(f, IntentFile) else f for f in values["files"]]
         stmt = (
@@ -381,6 +316,8 @@ class IntentStore(StoreBase):
 
 
 def _deletion(row: Any) -> PendingDeletion:
+    from bot.store.rows import PendingDeletion
+
     return PendingDeletion(
         row.resource,
         row.file_id,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
@@ -12,19 +11,8 @@ from bot.model import Conversation, User
 from bot.schema import jobs
 from bot.store.base import StoreBase, as_utc, utcnow
 
-
-@dataclass(frozen=True, slots=True)
-class StoredJob:
-    job_id: str
-    resource: str
-    home_conversation: str | None
-    requested_by: str | None
-    requested_by_name: str | None
-    model: str | None
-    status: str | None
-    events_cursor: str | None
-    watch: bool
-    created_at: datetime
+if TYPE_CHECKING:
+    from bot.store.rows import StoredJob
 
 
 class JobStore(StoreBase):
@@ -90,6 +78,8 @@ class JobStore(StoreBase):
 
 
 def _job(row: Any) -> StoredJob:
+    from bot.store.rows import StoredJob
+
     return StoredJob(
         job_id=row.job_id,
         resource=row.resource,

@@ -9,9 +9,8 @@ posting again (see `handlers/watcher.py`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
@@ -20,16 +19,8 @@ from bot.schema import outbox
 from bot.store.base import StoreBase, utcnow
 from bot.store.conversations import remember_message_stmt
 
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    id: int
-    dedupe_key: str
-    conversation_key: str
-    payload: Mapping[str, Any]
-    attempts: int
-    status: str = "pending"  # "sending": an earlier attempt may have reached the platform
-    send_started: datetime | None = None  # when that attempt began (for a bounded look-back)
+if TYPE_CHECKING:
+    from bot.store.rows import OutboxItem
 
 
 class OutboxStore(StoreBase):
@@ -51,6 +42,8 @@ class OutboxStore(StoreBase):
         return bool(result.rowcount)
 
     async def claim_outbox(self, owner: str, *, limit: int = 20, lease: timedelta) -> list[OutboxItem]:
+        from bot.store.rows import OutboxItem
+
         rows = await self.claim(outbox, outbox.c.id, outbox.c.status == "pending", owner, limit, lease)
         return [OutboxItem(r.id, r.dedupe_key, r.conversation_key, r.payload, r.attempts) for r in rows]
 

@@ -8,49 +8,23 @@ when it commits that job's step; a replica that dies mid-poll holds its jobs onl
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, or_, select, update
 
 from bot.schema import job_watchers, jobs, outbox, subscriptions, watch_prefs
 from bot.store.base import StoreBase, as_utc, utcnow
-from bot.store.jobs import StoredJob, _job
-from bot.store.outbox import OutboxItem
+from bot.store.jobs import _job
+
+if TYPE_CHECKING:
+    from bot.store.rows import OutboxItem, Queued, Subscription, WatchedJob
 
 WatchMode = str  # "stream" | "quiet" | "off"
 
 
 class _LeaseLost(Exception):
     """Rolls a poll's commit back: another replica took the job meanwhile."""
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    conversation_key: str
-    resource: str
-    statuses: frozenset[str]
-    created_by: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class WatchedJob:
-    """A claimed job with the watcher's saved state."""
-
-    job: StoredJob
-    state: Mapping[str, Any]
-    next_poll_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Queued:
-    """One notification to put in the outbox (dedupe key, conversation, payload)."""
-
-    key: str
-    conversation_key: str
-    payload: Mapping[str, Any]
 
 
 class WatchStore(StoreBase):
@@ -159,6 +133,8 @@ class WatchStore(StoreBase):
     async def subscriptions(
         self, *, conversation_key: str | None = None, resource: str | None = None
     ) -> list[Subscription]:
+        from bot.store.rows import Subscription
+
         query = select(subscriptions).order_by(subscriptions.c.resource, subscriptions.c.conversation_key)
         if conversation_key is not None:
             query = query.where(subscriptions.c.conversation_key == conversation_key)
@@ -211,6 +187,8 @@ class WatchStore(StoreBase):
 
     async def claim_due_watches(self, owner: str, *, limit: int, lease: timedelta) -> list[WatchedJob]:
         """Lease up to `limit` watched jobs that are due (back-off passed) and not leased by anyone."""
+        from bot.store.rows import WatchedJob
+
         now = utcnow()
         due = and_(jobs.c.watch.is_(True), or_(jobs.c.next_poll_at.is_(None), jobs.c.next_poll_at <= now))
         rows = await self.claim(jobs, jobs.c.job_id, due, owner, limit, lease)
@@ -296,6 +274,8 @@ class WatchStore(StoreBase):
     async def claim_due_outbox(self, owner: str, *, limit: int, lease: timedelta) -> list[OutboxItem]:
         """Lease pending notifications whose `not_before` (a 429's Retry-After) has passed, oldest first, and
         rows left in `sending` by an owner whose lease ran out (it died or stalled mid-send)."""
+        from bot.store.rows import OutboxItem
+
         now = utcnow()
         due = or_(
             and_(

@@ -6,7 +6,9 @@ unless that platform is served (and the Bot Framework SDK of the local chat page
 (and msgspec, its JSON parser) until data is checked; the chart's analysis, the quota card and the price table
 until a command needs them; tomllib without a config file; azure-core until an Entra credential is used; the
 PostgreSQL dialect on SQLite; SQLAlchemy's ORM and its asyncio extension (the store drives Core itself,
-`bot/store/aio.py`); the browser launcher outside the demo."""
+`bot/store/aio.py`); the browser launcher outside the demo; the handler modules (and with them the Azure client,
+httpx and most card builders) until the first command or the warm-up after `/healthz` answers; the store's row
+types until a row is read."""
 
 from __future__ import annotations
 
@@ -54,6 +56,17 @@ NEVER_AT_START = (
     "cards.loss_chart",
     "cards.quota",
     "bot.dataprep.prices",
+    "handlers.help",
+    "handlers.jobs",
+    "handlers.start",
+    "handlers.data",
+    "handlers.watcher",
+    "handlers.reconcile",
+    "bot.azure",
+    "bot.azure.models",
+    "httpx",
+    "cards.alerts",
+    "bot.store.rows",
 )
 
 
@@ -95,14 +108,17 @@ def test_the_embedded_default_is_healthy_before_the_bot_framework_sdk_loads(tmp_
             bot = await start_bot(Settings(port=0, database_url="sqlite+aiosqlite:///./ftbot.db"))
             at_start = sorted(
                 m for m in sys.modules
-                if m.split(".")[0] in ("botbuilder", "alembic", "slack_bolt")
-                or m.startswith(("sqlalchemy.orm", "sqlalchemy.ext.asyncio"))
+                if m.split(".")[0] in ("botbuilder", "alembic", "slack_bolt", "httpx")
+                or m.startswith(("sqlalchemy.orm", "sqlalchemy.ext.asyncio", "bot.azure.", "cards.alerts", "bot.store.rows"))
+                or (m.startswith("handlers.") and m != "handlers.spool")
             )
             status = await asyncio.to_thread(lambda: urllib.request.urlopen(bot.url + "/healthz").status)
             await bot.ctx.extras["warming"]
             built = bot.adapters["web"].turns.deferred.built is not None
+            # The warm-up loaded the handlers and scheduled their work.
+            wired = "idle" in bot.ctx.extras and "watcher" in bot.ctx.extras and bot.ctx.extras["router"].verbs()
             await bot.close()
-            print(json.dumps([at_start, status, built]), file=sys.stderr)
+            print(json.dumps([at_start, status, built, bool(wired)]), file=sys.stderr)
 
         asyncio.run(main())
         """
@@ -118,11 +134,12 @@ def test_the_embedded_default_is_healthy_before_the_bot_framework_sdk_loads(tmp_
             timeout=120,
             check=True,
         )
-        at_start, status, built = json.loads(done.stderr.strip().splitlines()[-1])
+        at_start, status, built, wired = json.loads(done.stderr.strip().splitlines()[-1])
         # A new database is created from the metadata and stamped; one at the head is told by one query.
         assert at_start == [], f"{run}: imported before /healthz could answer"
         assert status == 200
         assert built, "the chat page's adapter is built right after start-up"
+        assert wired, "the warm-up loads the handlers and schedules their periodic work"
 
 
 def test_the_constants_copied_to_keep_the_sdk_out_agree_with_the_teams_adapter() -> None:

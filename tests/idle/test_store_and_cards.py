@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.store import IdleRow, Store
-from bot.store.watch import Queued
+from bot.store import IdleRow, Queued, Store
 from cards.idle import IdleView, deleted_card, idle_list_card, warning_card
 from cards.render_slack import render_blocks
 from cards.render_teams import render_adaptive

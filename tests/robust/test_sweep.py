@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from handlers.data import SWEEP_AGE, sweep_spool
+from handlers.spool import SWEEP_AGE, sweep_spool
 from tests.conftest import bot_settings
 
 
