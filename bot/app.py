@@ -42,6 +42,8 @@ from bot.store import Store
 
 log = logging.getLogger("ftbot")
 STORE = web.AppKey("store", Store)
+# Set by the warm-up when the handler modules could not be loaded: the bot listens but can run no command.
+BROKEN = web.AppKey("broken", list[str])
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 # The adapters give work in flight 3 s each on shutdown (their own requests included); the server then gives
 # any other request 2 s. 3 + 3 + 2 < 9, the outer limit, which keeps the whole stop under 10 s.
@@ -268,6 +270,8 @@ async def healthz(request: web.Request) -> web.Response:
     """200 when the database answers a read and commits a write; 503 otherwise (full, read-only, hung)."""
     store = request.app[STORE]
     checks = await store.check_health()
+    if request.app.get(BROKEN):
+        checks["handlers"] = False  # a deploy whose handlers do not import must not look healthy
     ok = all(checks.values())
     return web.json_response({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
 
@@ -316,6 +320,8 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     # Chat payloads are small; a large body is refused before anything reads it (files never come this way).
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[STORE] = store
+    broken: list[str] = []
+    app[BROKEN] = broken
     app.router.add_get("/healthz", healthz)
     # `ctx.settings` is read at publish time: the public URL is known only once the port is bound.
     chart_images = ChartImages(store, lambda: ctx.settings)
@@ -370,6 +376,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
             azure,
             ctx.extras,
             functools.partial(_wire_handlers, ctx, scheduler),
+            broken,
         )
     )
     return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
@@ -409,6 +416,7 @@ async def _after_start(
     azure: AzureClients | None = None,
     extras: dict[str, Any] | None = None,
     wire: Callable[[], Awaitable[None]] | None = None,
+    broken: list[str] | None = None,
 ) -> None:
     """Load the handlers and schedule their work (`wire`), build the data-plane client, start the scheduler and
     build the deferred adapters now that `/healthz` answers; then freeze the heap.
@@ -431,8 +439,10 @@ async def _after_start(
             try:
                 await asyncio.to_thread(_load_handlers)
                 await wire()
-            except Exception:  # /healthz still answers; the handlers' periodic work is what is missing
+            except Exception:  # no command or alert would work: /healthz says so (503) from now on
                 log.exception("could not load the handlers or schedule their periodic work")
+                if broken is not None:
+                    broken.append("handlers")
         if azure is not None and azure.names():
             await asyncio.to_thread(importlib.import_module, "httpcore")
             try:

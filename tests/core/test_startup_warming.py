@@ -75,3 +75,21 @@ async def test_closing_the_bot_sets_the_collectors_thresholds_back(tmp_path: Pat
     finally:
         await running.close()
     assert gc.get_threshold() == before
+
+
+async def test_handlers_that_do_not_load_make_the_bot_unhealthy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise ImportError("cannot import name 'router' from 'handlers.jobs'")  # a bad deploy
+
+    monkeypatch.setattr(bot.app, "_load_handlers", broken)
+    running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
+    try:
+        await running.ctx.extras["warming"]
+        async with aiohttp.ClientSession() as http, http.get(f"{running.url}/healthz") as response:
+            assert response.status == 503  # the load balancer or the operator sees it
+            assert (await response.json())["handlers"] is False
+        assert "could not load the handlers" in caplog.text
+    finally:
+        await running.close()
