@@ -93,3 +93,35 @@ async def test_handlers_that_do_not_load_make_the_bot_unhealthy(
         assert "could not load the handlers" in caplog.text
     finally:
         await running.close()
+
+
+async def test_the_warm_up_waits_for_the_first_healthy_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its imports would compete with that answer for the interpreter (bench/startup.py: ~0.1 s later)."""
+    loads: list[float] = []
+    real_load = bot.app._load_handlers
+    monkeypatch.setattr(bot.app, "WARM_UP_GRACE", 30.0)
+    monkeypatch.setattr(bot.app, "_load_handlers", lambda: (loads.append(1), real_load())[1])
+    running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
+    try:
+        await asyncio.sleep(0.3)
+        assert not loads and not running.ctx.extras["warming"].done()
+        async with aiohttp.ClientSession() as http, http.get(f"{running.url}/healthz") as response:
+            assert response.status == 200
+        await asyncio.wait_for(running.ctx.extras["warming"], 10)
+        assert loads  # by the warm-up (and again, a no-op, when the routers are composed)
+    finally:
+        await running.close()
+
+
+async def test_without_a_probe_the_warm_up_starts_after_the_grace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.app, "WARM_UP_GRACE", 0.05)
+    running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
+    try:
+        await asyncio.wait_for(running.ctx.extras["warming"], 10)  # no /healthz asked
+        assert running.ctx.azure._data, "the warm-up ran"
+    finally:
+        await running.close()
