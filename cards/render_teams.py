@@ -223,13 +223,15 @@ def _chart(chart: Chart) -> dict[str, Any] | None:
     categories, rows = native_grid(chart, CHART_POINTS)
     if not rows:
         return None
+    labels = [int(c.rstrip("'")) for c in categories]
+    # Buckets under a step wide can share a rounded step ("18" and "18'"): a numeric axis keeps the first.
+    keep = [i for i, x in enumerate(labels) if i == 0 or x != labels[i - 1]]
+    steps = _whole_ticks([labels[i] for i in keep])
     data = [
         {
             "legend": to_plain(s.name, 60) or "series",
             "color": _CHART_COLOR.get(s.role, "categoricalPurple"),
-            "values": [
-                {"x": int(c.rstrip("'")), "y": round(v, 4)} for c, v in zip(categories, values, strict=True)
-            ],
+            "values": [{"x": x, "y": round(values[i], 4)} for x, i in zip(steps, keep, strict=True)],
         }
         for s, values in rows
     ]
@@ -241,6 +243,25 @@ def _chart(chart: Chart) -> dict[str, Any] | None:
         "data": data,
         "fallback": "drop",
     }
+
+
+# Teams draws a numeric x axis with this many ticks, evenly from the first x to the last (not configurable).
+_X_TICKS = 5
+
+
+def _whole_ticks(steps: list[int]) -> list[int]:
+    """`steps` (each bucket's last step) with the first and last moved within their buckets so that the axis'
+    evenly spaced ticks fall on whole steps ("3, 20.3, 37.5" read as a mistake). A bucket's value is its mean,
+    so any step of the bucket stands for it equally well; too short a series is left as it is."""
+    if len(steps) < 3:
+        return steps
+    first_low = max(0, steps[0] - (steps[1] - steps[0]) + 1)  # the buckets are of one width
+    intervals = _X_TICKS - 1
+    for last in range(steps[-1], steps[-2], -1):
+        for first in range(steps[0], first_low - 1, -1):
+            if (last - first) % intervals == 0:
+                return [first, *steps[1:-1], last]
+    return steps
 
 
 def _execute(button: Button, title: str) -> dict[str, Any]:

@@ -92,6 +92,11 @@ def test_teams_chart_line_follows_the_documented_properties(name: str) -> None:
         # A client without charts drops the element; the facts stay in the card's own text.
         assert line["fallback"] == "drop"
         assert all(isinstance(v["x"], int) for s in line["data"] for v in s["values"])
+        # Teams puts 5 evenly spaced ticks from the first x to the last: whole steps, not "20.3" (where the
+        # buckets are wide enough to choose from; a run of a few dozen steps may keep "10.5").
+        xs = [v["x"] for v in line["data"][0]["values"]]
+        assert xs == sorted(set(xs)), xs
+        assert (xs[-1] - xs[0]) % 4 == 0 or xs[1] - xs[0] < 2, xs
     texts = " ".join(e.get("text", "") for e in card["body"] if e.get("type") == "TextBlock")
     assert "loss" in texts and "step" in texts
 
