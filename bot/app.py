@@ -103,14 +103,10 @@ def _capability_routers() -> list[Router]:
     ]
 
 
-def _import_handlers() -> None:
-    for name in HANDLER_MODULES:
-        importlib.import_module(name)
-
-
 def _load_handlers() -> None:
     with _HANDLERS_LOADING:
-        _import_handlers()
+        for name in HANDLER_MODULES:
+            importlib.import_module(name)
 
 
 def schedule(scheduler: Scheduler, ctx: Context) -> None:
@@ -185,9 +181,7 @@ class RunningBot:
     async def close(self) -> None:
         """Stop taking requests, let in-flight ones finish, then stop the scheduler and close connections."""
         warming = self.ctx.extras.pop("warming", None)
-        first_healthy = self.ctx.extras.pop("first_healthy", None)
-        if first_healthy is not None:
-            first_healthy.set()  # a warm-up still waiting for the first `/healthz` runs now
+        self.runner.app[FIRST_HEALTHY].set()  # a warm-up still waiting for the first `/healthz` runs now
         try:
             if warming is not None:
                 await asyncio.gather(warming, return_exceptions=True)
@@ -331,8 +325,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     app[STORE] = store
     broken: list[str] = []
     app[BROKEN] = broken
-    app[FIRST_HEALTHY] = first_healthy = asyncio.Event()
-    ctx.extras["first_healthy"] = first_healthy  # `RunningBot.close` ends the wait
+    app[FIRST_HEALTHY] = first_healthy = asyncio.Event()  # `RunningBot.close` ends the warm-up's wait too
     app.router.add_get("/healthz", healthz)
     # `ctx.settings` is read at publish time: the public URL is known only once the port is bound.
     chart_images = ChartImages(store, lambda: ctx.settings)
@@ -448,9 +441,8 @@ async def _after_start(
     collector off (bot/cli.py): it is turned back on here, after the one collection. Full collections then wait
     for quiet moments (`bot.gc_quiet`)."""
     try:
-        if (
-            healthy is not None
-        ):  # the first `/healthz` answer before this work (a command may come sooner: see above)
+        # The first `/healthz` answer before this work (a command may come sooner: see above).
+        if healthy is not None:
             with suppress(TimeoutError):
                 await asyncio.wait_for(healthy.wait(), WARM_UP_GRACE)
         began = time.perf_counter()
