@@ -1,9 +1,10 @@
 # Two commands for a newcomer: `make demo` runs the bot on its embedded default, `make test` runs the tests.
-# Both create or refresh .venv by themselves; the install is skipped while pyproject.toml is unchanged.
+# Both create or refresh .venv by themselves; the install is skipped while pyproject.toml (and the C source it
+# builds) is unchanged.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml tests/js/package.json 2>/dev/null | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml bot/dataprep/_utf8.c tests/js/package.json 2>/dev/null | sha1sum | cut -c1-12)
 # The local chat page serves Web Chat's prebuilt bundle; `npm pack` fetches just that package (no dependency
 # tree), at the version webchat/package.json pins, and only its webchat.js is kept.
 WEBCHAT_VERSION := $(shell sed -n 's/.*"botframework-webchat": *"\([^"]*\)".*/\1/p' webchat/package.json)

@@ -44,6 +44,7 @@ from bot.dataprep.models import DEFAULT_ENCODING, dpo_models, model_info
 from bot.dataprep.prices import PriceTable
 from bot.dataprep.report import TokenStats, ValidationReport, default_epochs
 from bot.dataprep.tokens import TokenCounter
+from bot.dataprep.utf8 import bad_lines
 
 Method = Literal["sft", "dpo"]
 
@@ -83,8 +84,6 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _MISS_RATIO = 16
 # Strings queued for the tokenizer before they are counted mid-block (a block is counted at its end).
 _MAX_PENDING = 16_384
-# Without tokens, a block's UTF-8 is checked in pieces of about this size (small enough to stay in cache).
-_UTF8_PIECE = 1 << 16
 _DECODE_ERRORS = (msgspec.MsgspecError, UnicodeDecodeError, RecursionError)
 
 
@@ -94,31 +93,6 @@ _SPACE = frozenset(b" \t\r\n\x0b\x0c")
 def _blank(raw: memoryview) -> bool:
     """Empty or whitespace only, without copying a long line that does not even start with a space."""
     return not raw or (raw[0] in _SPACE and raw.tobytes().isspace())
-
-
-def _bad_utf8_lines(buffer: bytes | bytearray, start: int, stop: int) -> list[int]:
-    """Where the lines of `buffer[start:stop]` (whole lines) that are not valid UTF-8 start, in order.
-    Checked in pieces cut before a character (never inside one), so a valid file fails no piece."""
-    bad: list[int] = []
-    view = memoryview(buffer)
-    i = start
-    while i < stop:
-        j = i + _UTF8_PIECE
-        if j >= stop:
-            j = stop
-        else:
-            for _ in range(3):  # back to the first byte of a character (a continuation byte is 10xxxxxx)
-                if buffer[j] & 0xC0 != 0x80:
-                    break
-                j -= 1
-        try:
-            str(view[i:j], "utf-8")
-        except UnicodeDecodeError as exc:
-            at = i + exc.start
-            bad.append(max(start, buffer.rfind(b"\n", start, at) + 1))
-            j = buffer.find(b"\n", at, stop) + 1  # the line's end: `stop` follows a newline
-        i = j
-    return bad
 
 
 def _completion_flags(example: Any, vision_ok: bool) -> int:
@@ -355,7 +329,7 @@ class StreamValidator:
         # too (they accept the same on valid UTF-8, tested): straight to the full types.
         bad_utf8: Iterator[int] = iter(())
         if flags_of.__class__ is RawChatFlags:
-            bad_utf8 = iter(_bad_utf8_lines(buffer, start, buffer.rfind(b"\n", start, end) + 1))
+            bad_utf8 = iter(bad_lines(buffer, start, buffer.rfind(b"\n", start, end) + 1))
         next_bad = next(bad_utf8, -1)
         counting = self._counter is not None
         # Counting: `_accept` inlined (an example's strings queued, counted when the block ends).

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.dataprep import StreamValidator, ValidationReport
+import pytest
+
+from bot.dataprep import StreamValidator, ValidationReport, utf8
 from bot.dataprep import findings as f
-from bot.dataprep.validator import _UTF8_PIECE, _bad_utf8_lines
 from tests.dataprep.helpers import chat, image_part, jsonl, line, run, vision_chat
 
 CALL = {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
@@ -37,6 +38,15 @@ def summary(report: ValidationReport) -> tuple[Any, ...]:
     return report.valid, report.invalid, report.errors, report.warnings, report.warning_counts
 
 
+@pytest.fixture(params=["native", "decoding"] if utf8.NATIVE else ["decoding"])
+def utf8_check(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each UTF-8 check the validator may run with: the built one, and CPython's decoder without it."""
+    if request.param == "decoding":
+        monkeypatch.setattr(utf8, "first_invalid", utf8.first_invalid_decoding)
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("utf8_check")
 def test_invalid_utf8_in_a_text_only_example_is_still_an_error() -> None:
     # The content is otherwise fine: only decoding it as a str (not skipping it) catches the bad byte.
     bad = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "caf\xe9"}]}'
@@ -46,10 +56,11 @@ def test_invalid_utf8_in_a_text_only_example_is_still_an_error() -> None:
     assert report.valid == 11
 
 
+@pytest.mark.usefixtures("utf8_check")
 def test_invalid_utf8_anywhere_in_a_block_is_found_on_its_line() -> None:
-    # Without tokens contents stay raw and the UTF-8 is checked a piece of a block at a time: a bad byte at
-    # a line's start, end or middle, in lines on either side of a piece's end, and a character split by
-    # no piece (multi-byte characters right at the cut).
+    # Without tokens contents stay raw and the UTF-8 is checked a block at a time (the decoder: a piece of
+    # one at a time): a bad byte at a line's start, end or middle, in lines on either side of a piece's end,
+    # and a character split by no piece (multi-byte characters right at the cut).
     good = [line(chat(f"q{i} \u00e9\u6771\U0001f600" * 40)).encode() for i in range(200)]
     bad = {
         3: b'{"messages": [{"role": "user", "content": "\xff"}, {"role": "assistant", "content": "a"}]}',
@@ -66,13 +77,23 @@ def test_invalid_utf8_anywhere_in_a_block_is_found_on_its_line() -> None:
         assert report.valid == 197  # line 52: bad UTF-8 in a key the types ignore, accepted as before
 
 
+@pytest.mark.usefixtures("utf8_check")
 def test_the_utf8_check_never_cuts_a_character() -> None:
-    for before in range(_UTF8_PIECE - 4, _UTF8_PIECE + 1):
+    for before in range(utf8._PIECE - 4, utf8._PIECE + 1):
         data = b"a" * before + "\U0001f600\u00e9".encode() + b"\n" + b"b\n"
-        assert _bad_utf8_lines(data, 0, len(data)) == []
+        assert utf8.bad_lines(data, 0, len(data)) == []
         broken = data.replace(b"\xc3", b"\xc3\xc3")
-        assert _bad_utf8_lines(broken, 0, len(broken)) == [0]
-        assert _bad_utf8_lines(b"ok\n" + broken, 0, len(broken) + 3) == [3]
+        assert utf8.bad_lines(broken, 0, len(broken)) == [0]
+        assert utf8.bad_lines(b"ok\n" + broken, 0, len(broken) + 3) == [3]
+
+
+@pytest.mark.usefixtures("utf8_check")
+def test_every_bad_line_of_a_block_is_listed_once() -> None:
+    lines = [b"ok", b"caf\xe9", b"\xff\xfe", "東京".encode(), b"cut \xe2\x82", b"", b"end \x80"]
+    data = b"\n".join(lines) + b"\n"
+    starts = [data.index(raw) for raw in (b"caf", b"\xff", b"cut", b"end")]
+    assert utf8.bad_lines(data, 0, len(data)) == starts
+    assert utf8.bad_lines(data, starts[1], len(data)) == starts[1:]
 
 
 def test_lines_the_text_types_refuse_are_decided_by_the_full_types() -> None:
