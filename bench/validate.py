@@ -244,6 +244,17 @@ def _files(folder: Path, mb: float, dpo_mb: float) -> dict[str, Path]:
     return files
 
 
+def _utf8_check() -> str:
+    """Which UTF-8 check the no-token path ran with (bot/dataprep/utf8.py)."""
+    from bot.dataprep import utf8
+
+    if not utf8.NATIVE:
+        return "UTF-8 checked by CPython's decoder (bot/dataprep/_utf8.c not built)"
+    from bot.dataprep import _utf8
+
+    return f"UTF-8 checked by bot/dataprep/_utf8.c ({'AVX2' if _utf8.SIMD else 'byte by byte'})"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -277,7 +288,7 @@ def main() -> int:
         results = {name: best_of(r) for name, r in runs.items()}
     print(
         f"{os.cpu_count()} cores, load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
-        f"(other processes make the wall figures and ratios noisy); model {MODEL}"
+        f"(other processes make the wall figures and ratios noisy); model {MODEL}; {_utf8_check()}"
     )
     print(
         f"{'variant':<28}{'MB':>6}{'wall s':>8}{'MB/s':>8}{'CPU s':>8}{'MB/CPU-s':>10}"
