@@ -14,8 +14,6 @@ import os
 import signal
 import sys
 import threading
-import time
-from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import resources
@@ -39,15 +37,12 @@ from bot.router import Dispatcher, Presenter, Router, VerbSpec
 from bot.scheduler import Scheduler
 from bot.schema import HEAD_REVISION
 from bot.store import Store
+from bot.warmup import WarmUp
 
 log = logging.getLogger("ftbot")
 STORE = web.AppKey("store", Store)
-# Set by the warm-up when the handler modules could not be loaded: the bot listens but can run no command.
-BROKEN = web.AppKey("broken", list[str])
-# Set by the first healthy `/healthz` answer: the warm-up waits for it (or WARM_UP_GRACE), so its imports do not
-# compete with that answer for the interpreter (they delayed it by ~0.1 s, a fifth of the launch).
-FIRST_HEALTHY = web.AppKey("first_healthy", asyncio.Event)
-WARM_UP_GRACE = 0.2
+# What start-up does after the bot listens (bot/warmup.py): `/healthz` ends its wait and reports it broken.
+WARM_UP = web.AppKey("warm_up", WarmUp)
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 # The adapters give work in flight 3 s each on shutdown (their own requests included); the server then gives
 # any other request 2 s. 3 + 3 + 2 < 9, the outer limit, which keeps the whole stop under 10 s.
@@ -181,7 +176,7 @@ class RunningBot:
     async def close(self) -> None:
         """Stop taking requests, let in-flight ones finish, then stop the scheduler and close connections."""
         warming = self.ctx.extras.pop("warming", None)
-        self.runner.app[FIRST_HEALTHY].set()  # a warm-up still waiting for the first `/healthz` runs now
+        self.runner.app[WARM_UP].healthy.set()  # a warm-up still waiting for the first `/healthz` runs now
         try:
             if warming is not None:
                 await asyncio.gather(warming, return_exceptions=True)
@@ -271,11 +266,12 @@ async def healthz(request: web.Request) -> web.Response:
     """200 when the database answers a read and commits a write; 503 otherwise (full, read-only, hung)."""
     store = request.app[STORE]
     checks = await store.check_health()
-    if request.app.get(BROKEN):
+    warm_up = request.app.get(WARM_UP)
+    if warm_up is not None and warm_up.broken:
         checks["handlers"] = False  # a deploy whose handlers do not import must not look healthy
     ok = all(checks.values())
-    if ok and FIRST_HEALTHY in request.app:
-        request.app[FIRST_HEALTHY].set()
+    if ok and warm_up is not None:
+        warm_up.healthy.set()
     return web.json_response({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
 
 
@@ -323,9 +319,6 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     # Chat payloads are small; a large body is refused before anything reads it (files never come this way).
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[STORE] = store
-    broken: list[str] = []
-    app[BROKEN] = broken
-    app[FIRST_HEALTHY] = first_healthy = asyncio.Event()  # `RunningBot.close` ends the warm-up's wait too
     app.router.add_get("/healthz", healthz)
     # `ctx.settings` is read at publish time: the public URL is known only once the port is bound.
     chart_images = ChartImages(store, lambda: ctx.settings)
@@ -338,6 +331,20 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
         adapters["teams"].chart_images = chart_images
     if "web" in adapters:  # the local chat page runs its turns through its own Teams adapter
         adapters["web"].turns.chart_images = chart_images
+
+    # What `/healthz` does not need comes right after it can answer, in the background: the handlers, the
+    # data-plane client (a command that needs either first builds it itself), the scheduler and the adapters
+    # built after start-up (the local chat page, local Teams). Then the heap is frozen.
+    from adapters.inflight import all_idle
+
+    app[WARM_UP] = warm_up = WarmUp(
+        scheduler,
+        _deferred_builds(adapters),
+        wire=functools.partial(_wire_handlers, ctx, scheduler),
+        azure=azure,
+        extras=ctx.extras,
+        quiet=all_idle,
+    )
 
     async def on_cleanup(_app: web.Application) -> None:
         await scheduler.stop()
@@ -369,21 +376,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     if not settings.public_url:
         settings = settings.model_copy(update={"public_url": url})
         ctx.settings = settings
-    # What `/healthz` does not need comes right after it can answer, in the background: the data-plane
-    # client (a command that needs it first builds it itself), the scheduler (APScheduler is imported in a
-    # worker thread first) and the adapters built after start-up (the local chat page, local Teams). Then the
-    # heap is frozen (see `_after_start`).
-    ctx.extras["warming"] = asyncio.get_running_loop().create_task(
-        _after_start(
-            scheduler,
-            _deferred_builds(adapters),
-            azure,
-            ctx.extras,
-            functools.partial(_wire_handlers, ctx, scheduler),
-            broken,
-            first_healthy,
-        )
-    )
+    ctx.extras["warming"] = asyncio.get_running_loop().create_task(warm_up.run())  # once the port is bound
     return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
 
 
@@ -402,9 +395,11 @@ def _deferred_builds(adapters: dict[str, Any]) -> list[Any]:
 
 
 async def _wire_handlers(ctx: Context, scheduler: Scheduler) -> None:
-    """The handlers' part of start-up, run by the warm-up before the scheduler starts: their periodic work
-    scheduled, and the starts a crash or a lost reply left unfinished taken over, to be settled with Azure
-    right away and every interval after."""
+    """The handlers' part of start-up, run by the warm-up before the scheduler starts: their modules imported
+    in a worker thread (the loop keeps answering; a command that arrives sooner loads them through the router
+    itself, waiting for the thread's imports), their periodic work scheduled, and the starts a crash or a lost
+    reply left unfinished taken over, to be settled with Azure right away and every interval after."""
+    await asyncio.to_thread(_load_handlers)
     ctx.extras["router"].verbs()  # the capability routers composed (their modules are loaded by now)
     schedule(scheduler, ctx)
     _schedule_watchers(ctx, scheduler)
@@ -413,74 +408,6 @@ async def _wire_handlers(ctx: Context, scheduler: Scheduler) -> None:
     scheduler.every(
         "reconcile-starts", ctx.settings.reconcile_interval, functools.partial(reconcile.sweep, ctx), now=True
     )
-
-
-async def _after_start(
-    scheduler: Scheduler,
-    deferred: list[Any],
-    azure: AzureClients | None = None,
-    extras: dict[str, Any] | None = None,
-    wire: Callable[[], Awaitable[None]] | None = None,
-    broken: list[str] | None = None,
-    healthy: asyncio.Event | None = None,
-) -> None:
-    """Load the handlers and schedule their work (`wire`), build the data-plane client, start the scheduler and
-    build the deferred adapters once `/healthz` has answered healthy (or WARM_UP_GRACE has passed without a
-    probe); then freeze the heap.
-
-    The handler modules are imported in a worker thread (the loop keeps answering; a command that arrives
-    sooner loads them through the router itself, waiting for the thread's imports).
-
-    The data-plane client is built before the first burst of commands would (`AzureClients.data` builds it
-    on first use otherwise: a command arriving sooner does not wait for this); its HTTP stack (httpcore) is
-    imported in a worker thread first, so the loop keeps answering.
-
-    Start-up leaves a large heap of long-lived objects (SDKs, models, routes); a full collection walking it in
-    the middle of the first burst of requests delayed every ack by ~100 ms (bench/ack.py, round 1). Freezing
-    moves them out of the collector's way; close() hands them back. `ftbot serve` runs start-up with the
-    collector off (bot/cli.py): it is turned back on here, after the one collection. Full collections then wait
-    for quiet moments (`bot.gc_quiet`)."""
-    try:
-        # The first `/healthz` answer before this work (a command may come sooner: see above).
-        if healthy is not None:
-            with suppress(TimeoutError):
-                await asyncio.wait_for(healthy.wait(), WARM_UP_GRACE)
-        began = time.perf_counter()
-        if wire is not None:
-            try:
-                await asyncio.to_thread(_load_handlers)
-                await wire()
-            except Exception:  # no command or alert would work: /healthz says so (503) from now on
-                log.exception("could not load the handlers or schedule their periodic work")
-                if broken is not None:
-                    broken.append("handlers")
-        if azure is not None and azure.names():
-            await asyncio.to_thread(importlib.import_module, "httpcore")
-            try:
-                azure.data()
-            except Exception as exc:  # the first command that needs it builds it again and reports why
-                log.warning("could not build the Azure data-plane client after start-up: %s", exc)
-        await asyncio.to_thread(importlib.import_module, "apscheduler.schedulers.asyncio")
-        scheduler.start()
-        results = await asyncio.gather(*(d.get() for d in deferred), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                log.warning("could not build an adapter after start-up: %s", result)
-        if deferred:
-            log.info(
-                "scheduler and deferred adapters (local chat page, local Teams) ready %.0f ms after start-up",
-                (time.perf_counter() - began) * 1000,
-            )
-    finally:
-        gc.collect()
-        gc.freeze()
-        gc.enable()
-        from adapters.inflight import all_idle
-        from bot.gc_quiet import collect_when_quiet
-
-        stop = collect_when_quiet(quiet=all_idle, alive=lambda: scheduler.running)
-        if extras is not None:
-            extras["gc_quiet_stop"] = stop  # RunningBot.close sets the collector's thresholds back
 
 
 def _schedule_watchers(ctx: Context, scheduler: Scheduler) -> None:

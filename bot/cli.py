@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if serving:
         # Start-up builds a large heap of long-lived objects (SQLAlchemy, pydantic, the handlers and cards), and
         # the cyclic collector walked it again and again while it grew: ~0.1 s of every start (issue 17). It
-        # stays off until start-up is done: `bot.app._after_start` then collects once, freezes what survived
+        # stays off until start-up is done: `bot.warmup.WarmUp` then collects once, freezes what survived
         # and turns it back on (the `finally` below covers a start that fails).
         gc.disable()
     try:

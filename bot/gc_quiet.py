@@ -1,6 +1,6 @@
 """Full garbage collections kept out of the way of requests (issue 17: no pause over 50 ms).
 
-Start-up freezes its heap (`bot.app._after_start`), so what the collector still walks is mostly the work in
+Start-up freezes its heap (`bot.warmup.WarmUp`), so what the collector still walks is mostly the work in
 flight. Python's own rule runs a full collection after 10 collections of the middle generation once the old
 one grew by a quarter; with the start-up heap frozen the old generation is small, so under a burst that rule
 fired every ~10 s, each time walking every object of the 200 commands in flight (25-40 thousand objects,

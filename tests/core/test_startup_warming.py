@@ -15,8 +15,10 @@ import aiohttp
 import pytest
 
 import bot.app
+import bot.warmup
 from bot.app import start_bot
 from bot.config import load_settings
+from bot.warmup import WarmUp
 from tests.webchat.conftest import DirectLineClient, cards
 
 
@@ -28,13 +30,13 @@ async def test_a_command_before_the_warm_up_builds_the_data_client_itself(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     held = asyncio.Event()
-    real_after_start = bot.app._after_start
+    real_run = WarmUp.run
 
-    async def held_back(*args: Any) -> None:
+    async def held_back(warm_up: WarmUp) -> None:
         await held.wait()  # the warm-up has not run yet when the command arrives
-        await real_after_start(*args)
+        await real_run(warm_up)
 
-    monkeypatch.setattr(bot.app, "_after_start", held_back)
+    monkeypatch.setattr(WarmUp, "run", held_back)
     running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
     try:
         assert running.ctx.azure._data == {}, "built before /healthz answered"
@@ -101,7 +103,7 @@ async def test_the_warm_up_waits_for_the_first_healthy_answer(
     """Its imports would compete with that answer for the interpreter (bench/startup.py: ~0.1 s later)."""
     loads: list[float] = []
     real_load = bot.app._load_handlers
-    monkeypatch.setattr(bot.app, "WARM_UP_GRACE", 30.0)
+    monkeypatch.setattr(bot.warmup, "GRACE", 30.0)
     monkeypatch.setattr(bot.app, "_load_handlers", lambda: (loads.append(1), real_load())[1])
     running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
     try:
@@ -118,7 +120,7 @@ async def test_the_warm_up_waits_for_the_first_healthy_answer(
 async def test_without_a_probe_the_warm_up_starts_after_the_grace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.app, "WARM_UP_GRACE", 0.05)
+    monkeypatch.setattr(bot.warmup, "GRACE", 0.05)
     running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
     try:
         await asyncio.wait_for(running.ctx.extras["warming"], 10)  # no /healthz asked
