@@ -27,10 +27,12 @@ inflates wall times); goal: `ftbot serve` <= 3x bare aiohttp. Exits 1 if a varia
 `--instructions` counts instead of timing, for a figure that repeats on a shared machine: bare aiohttp, `ftbot
 serve` on a fresh DB (and the compared tree's) each run under `valgrind --tool=callgrind` with
 `PYTHONHASHSEED=0` in a fresh temp directory, and the instructions from launch to the first healthy `/healthz`
-answer are read from the `totals:` line of callgrind's out file. The process ends itself right after writing
-that answer (`PROBE`, loaded as `sitecustomize`), so neither the poll's timing nor the shutdown is counted:
-until the port is bound a refused connect costs the process nothing, and once it is bound it has nothing
-else to do but answer. Exits 2 if valgrind is not installed.
+answer are read from the `summary:` line of callgrind's out file (the process's threads included). The process
+ends itself right after writing that answer (`PROBE`, loaded as `sitecustomize`), so neither the poll's timing
+nor the shutdown is counted: until the port is bound a refused connect costs the process nothing, and once it
+is bound it has nothing else to do but answer (the warm-up's 0.2 s grace, which the slowed-down process would
+otherwise outlast, is lifted). Each count takes ~0.5-1 min; `--rounds` repeats them. Exits 2 if valgrind is
+not installed.
 """
 
 from __future__ import annotations
@@ -286,7 +288,8 @@ def count_instructions(work: Path, rounds: int, root: Path, compare: Path | None
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         print(
-            "--instructions needs valgrind (its callgrind tool) on PATH; install it, e.g. `apt-get install valgrind`"
+            "--instructions needs valgrind (its callgrind tool) on PATH; install it, e.g. `apt-get install valgrind`",
+            file=sys.stderr,
         )
         return 2
     probe = work / "probe"
