@@ -13,6 +13,7 @@ round by round so that a busy moment of the shared machine hits them all:
 | ftbot warm DB | `ftbot serve` again on the database the fresh run left (schema current) |
 
     .venv/bin/python bench/startup.py [--rounds 7] [--no-bolt] [--root TREE] [--compare OTHER_TREE]
+    .venv/bin/python bench/startup.py --instructions [--rounds 1] [--root TREE] [--compare OTHER_TREE]
 
 `--compare` adds "compare fresh DB" / "compare warm DB": another source tree (e.g. `git archive` of main)
 launched the same way in the same rounds, right after this tree's, so an A/B of two commits shares its
@@ -22,6 +23,16 @@ The environment's `PYTHONDONTWRITEBYTECODE` is dropped (the unmeasured first lau
 as `pip install` does for an installed bot). Prints the median (and min) per variant and the ratio of the medians to bare aiohttp,
 the CPU time each process used until healthy and its ratio, and the load average (other work on the machine
 inflates wall times); goal: `ftbot serve` <= 3x bare aiohttp. Exits 1 if a variant never becomes healthy.
+
+`--instructions` counts instead of timing, for a figure that repeats on a shared machine: bare aiohttp, `ftbot
+serve` on a fresh DB (and the compared tree's) each run under `valgrind --tool=callgrind` with
+`PYTHONHASHSEED=0` in a fresh temp directory, and the instructions from launch to the first healthy `/healthz`
+answer are read from the `summary:` line of callgrind's out file (the process's threads included). The process
+ends itself right after writing that answer (`PROBE`, loaded as `sitecustomize`), so neither the poll's timing
+nor the shutdown is counted: until the port is bound a refused connect costs the process nothing, and once it
+is bound it has nothing else to do but answer (the warm-up's 0.2 s grace, which the slowed-down process would
+otherwise outlast, is lifted). Each count takes ~0.5-1 min; `--rounds` repeats them. Exits 2 if valgrind is
+not installed.
 """
 
 from __future__ import annotations
@@ -44,6 +55,9 @@ ROOT = Path(__file__).resolve().parent.parent
 GOAL = 3.0
 POLL = 0.005
 TIMEOUT = 60.0
+# Under callgrind a launch takes ~50x as long; the poll's interval does not change the count.
+COUNTED_POLL = 0.02
+COUNTED_TIMEOUT = 900.0
 
 BARE = """
 from aiohttp import web
@@ -74,6 +88,63 @@ web.run_app(app, host="127.0.0.1", port=int(__import__("sys").argv[1]), print=No
 """
 
 
+# `--instructions` puts this first on PYTHONPATH as `sitecustomize` (imported by `site` at start): the process
+# exits right after the first healthy `/healthz` answer is written, before anything else runs. It patches two
+# modules when they are first imported (nothing is imported earlier than it would be) and leaves sys.path as it
+# found it.
+PROBE = """
+import os
+import sys
+
+sys.path.remove(os.path.dirname(__file__))
+
+
+def exit_after_first_healthy(module):
+    log_access = module.RequestHandler.log_access
+
+    def log_access_then_exit(self, request, response, time):
+        log_access(self, request, response, time)  # called right after the response's last byte is written
+        if response.status == 200 and request.path == "/healthz":
+            os._exit(0)
+
+    module.RequestHandler.log_access = log_access_then_exit
+
+
+def hold_warm_up(module):
+    # The warm-up waits for the first healthy answer, or 0.2 s: at native speed the 5 ms poll always comes first,
+    # under callgrind (~50x slower, timers still in wall time) it would not.
+    module.WARM_UP_GRACE = 3600.0
+
+
+PATCHES = {"aiohttp.web_protocol": exit_after_first_healthy, "bot.app": hold_warm_up}
+
+
+class Patcher:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        patch = PATCHES.pop(name, None)
+        if patch is None:
+            return None
+        for finder in sys.meta_path:
+            spec = None if finder is Patcher else finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        exec_module = spec.loader.exec_module
+
+        def exec_then_patch(module):
+            exec_module(module)
+            patch(module)
+
+        spec.loader.exec_module = exec_then_patch
+        return spec
+
+
+sys.meta_path.insert(0, Patcher)
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -92,12 +163,17 @@ def clean_env() -> dict[str, str]:
 
 
 def healthy(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1.0)
+    return answer(port, 1.0) == 200
+
+
+def answer(port: int, timeout: float) -> int | None:
+    """The status of `GET /healthz`, None if there is no answer (not listening yet, or `timeout` passed)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
+        return conn.getresponse().status
     except OSError:
-        return False
+        return None
     finally:
         conn.close()
 
@@ -135,6 +211,58 @@ def launch(argv: list[str], cwd: Path, port: int) -> tuple[float, float]:
         log.close()
 
 
+def callgrind_total(out_file: Path) -> int:
+    """The instructions (Ir) on the `totals:` (or `summary:`) line of a callgrind out file."""
+    with out_file.open() as lines:
+        for line in lines:
+            if line.startswith(("totals:", "summary:")):
+                return int(line.split()[1])
+    raise RuntimeError(f"no totals in {out_file}")
+
+
+def launch_counted(argv: list[str], cwd: Path, port: int, trees: list[Path], valgrind: str | None) -> int:
+    """Instructions from launch to the first healthy `/healthz` answer, under callgrind (0 without `valgrind`:
+    a launch that only writes the `.pyc` files). `PROBE` ends the process right after that answer."""
+    env = clean_env()
+    env["PYTHONHASHSEED"] = "0"
+    env["PYTHONPATH"] = os.pathsep.join(str(path.resolve()) for path in trees)
+    out_file = cwd / "callgrind.out.%p"
+    if valgrind is not None:
+        argv = [valgrind, "--tool=callgrind", f"--callgrind-out-file={out_file}", *argv]
+    log = (cwd / "out.log").open("ab")
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    started = time.perf_counter()
+    unhealthy = 0
+    try:
+        while proc.poll() is None:
+            # One request at a time, its answer waited for: a second request arriving while the slow process
+            # answers the first would be counted too.
+            status = answer(port, COUNTED_TIMEOUT)
+            if status == 200:
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired as exc:
+                    raise RuntimeError(
+                        f"{cwd.name}: answered healthy but did not exit (the probe did not load)"
+                    ) from exc
+                break
+            if status is not None:
+                unhealthy += 1
+            if time.perf_counter() - started > COUNTED_TIMEOUT:
+                raise RuntimeError(f"{cwd.name}: not healthy after {COUNTED_TIMEOUT:.0f} s")
+            time.sleep(COUNTED_POLL)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cwd.name}: exited with {proc.returncode}: see {cwd / 'out.log'}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    if unhealthy:
+        print(f"  ({unhealthy} answers before the healthy one: their count depends on the poll's timing)")
+    return 0 if valgrind is None else callgrind_total(cwd / f"callgrind.out.{proc.pid}")
+
+
 def ftbot_argv(port: int) -> list[str]:
     return [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
 
@@ -155,9 +283,80 @@ def with_root(
     return launch_from
 
 
+def count_instructions(work: Path, rounds: int, root: Path, compare: Path | None) -> int:
+    """`--instructions`: bare aiohttp and `ftbot serve` (fresh DB) under callgrind, `rounds` times each."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print(
+            "--instructions needs valgrind (its callgrind tool) on PATH; install it, e.g. `apt-get install valgrind`",
+            file=sys.stderr,
+        )
+        return 2
+    probe = work / "probe"
+    probe.mkdir()
+    (probe / "sitecustomize.py").write_text(PROBE)
+    bare = work / "bare.py"
+    bare.write_text(BARE)
+    variants: dict[str, tuple[Callable[[int], list[str]], list[Path]]] = {
+        "bare aiohttp": (lambda port: [sys.executable, str(bare), str(port)], [probe]),
+        "ftbot fresh DB": (ftbot_argv, [probe, root]),
+    }
+    if compare is not None:
+        # Only its own tree on the path: a second entry behind it costs ~8M (0.3%) of lookups, a bias in an A/B.
+        variants["compare fresh DB"] = (ftbot_argv, [probe, compare])
+    counts: dict[str, list[int]] = {name: [] for name in variants}
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        for argv, trees in variants.values():  # not counted: the .pyc files are written, the page cache warm
+            launch_counted(
+                argv(port := free_port()), Path(tempfile.mkdtemp(dir=work, prefix="pyc-")), port, trees, None
+            )
+        for round_no in range(rounds):
+            for name, (argv, trees) in variants.items():
+                started = time.perf_counter()
+                port = free_port()
+                counts[name].append(
+                    launch_counted(
+                        argv(port),
+                        Path(tempfile.mkdtemp(dir=work, prefix=name.split()[0] + "-")),
+                        port,
+                        trees,
+                        valgrind,
+                    )
+                )
+                seconds[name].append(time.perf_counter() - started)
+            print(
+                f"round {round_no + 1}: "
+                + ", ".join(
+                    f"{name} {counts[name][-1] / 1e6:,.1f}M ({seconds[name][-1]:.0f} s)" for name in variants
+                ),
+                flush=True,
+            )
+    except RuntimeError as exc:
+        print(f"FAILED: {exc}")
+        return 1
+    base = statistics.median(counts["bare aiohttp"])
+    print(
+        f"\ninstructions from launch to the first healthy /healthz (callgrind, PYTHONHASHSEED=0, fresh temp "
+        f"directory), {f'median of {rounds} (min-max),' if rounds > 1 else '1 round,'} and the ratio to bare aiohttp"
+    )
+    for name, values in counts.items():
+        med = statistics.median(values)
+        spread = f" ({min(values) / 1e6:,.1f}-{max(values) / 1e6:,.1f}M)" if rounds > 1 else ""
+        print(f"  {name:16s} {med / 1e6:9,.1f}M{spread}  x{med / base:.2f}")
+    for name in counts:
+        if name != "bare aiohttp":
+            ratio = statistics.median(counts[name]) / base
+            verdict = "meets" if ratio <= GOAL else "misses"
+            print(
+                f"goal ({name}): ftbot serve <= {GOAL:.0f}x bare aiohttp: instructions x{ratio:.2f} ({verdict})"
+            )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, help="rounds (default 7; 1 with --instructions)")
     parser.add_argument("--no-bolt", action="store_true", help="skip the minimal Bolt app")
     parser.add_argument(
         "--root",
@@ -170,8 +369,20 @@ def main() -> int:
         type=Path,
         help="another source tree launched in the same rounds (before/after figures sharing one baseline)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under callgrind instead of timing (bare aiohttp and ftbot fresh DB; needs valgrind)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ftbot-startup-"))
+    if args.instructions:
+        try:
+            return count_instructions(work, args.rounds or 1, args.root, args.compare)
+        finally:
+            if not os.environ.get("FTBOT_BENCH_KEEP"):
+                shutil.rmtree(work, ignore_errors=True)
+    args.rounds = args.rounds or 7
     scripts = {"bare": work / "bare.py", "bolt": work / "bolt.py"}
     scripts["bare"].write_text(BARE)
     scripts["bolt"].write_text(BOLT)
