@@ -33,6 +33,7 @@ SLACK_ACTION_ID_MAX = 255
 SLACK_VALUE_MAX = 2000
 # Teams has no per-button limit; keep the same budget so one button works on both platforms.
 TEAMS_DATA_MAX = 2000
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # `json.dumps(..., separators=...)` makes one per call
 
 ACTION_NAME_MAX = 64
 _ACTION_RE = re.compile(r"[a-z][a-z0-9_-]*(?:\.[a-z][a-z0-9_-]*)*")
@@ -106,7 +107,7 @@ def pack_teams(action: str, payload: Mapping[str, str]) -> dict[str, Any]:
     """
     _check(action, payload)
     data: dict[str, Any] = {TEAMS_MARK: PREFIX, TEAMS_ACTION: action, TEAMS_PAYLOAD: dict(payload)}
-    size = len(json.dumps(data, separators=(",", ":")))
+    size = len(_COMPACT.encode(data))
     if size > TEAMS_DATA_MAX:
         raise PayloadError(f"Teams data for {action!r} is {size} chars (max {TEAMS_DATA_MAX})")
     return data

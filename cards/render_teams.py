@@ -344,9 +344,12 @@ def _render(card: Card, budget: _Budget) -> dict[str, Any]:
     return out
 
 
+_WIRE_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # made once, not per `json.dumps`
+
+
 def card_bytes(card_json: dict[str, Any]) -> int:
     """Size of the card as sent on the wire (compact UTF-8 JSON)."""
-    return len(json.dumps(card_json, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    return len(_WIRE_JSON.encode(card_json).encode("utf-8"))
 
 
 def render_adaptive(card: Card) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from bot.azure.models import (
     ServiceModel,
     StatusKind,
     normalise_status,
+    page_of,
 )
 from bot.azure.paging import DEFAULT_MAX_PAGES, DEFAULT_MAX_SECONDS, Scan
 from bot.azure.retry import RetryPolicy
@@ -324,7 +325,7 @@ class AzureOpenAIClient(TransportClient):
             "GET",
             "fine_tuning/jobs",
             params={"after": after, "limit": limit},
-            parse=_model_parser(Page[FineTuningJob]),
+            parse=_model_parser(page_of(FineTuningJob)),
         )
 
     async def jobs(
@@ -413,7 +414,7 @@ class AzureOpenAIClient(TransportClient):
             "GET",
             f"fine_tuning/jobs/{_path_id(job_id)}/events",
             params={"after": after, "limit": limit},
-            parse=_model_parser(Page[JobEvent]),
+            parse=_model_parser(page_of(JobEvent)),
         )
 
     async def new_events(self, job_id: str, since_id: str | None, *, limit: int = 100) -> list[JobEvent]:
@@ -465,7 +466,7 @@ class AzureOpenAIClient(TransportClient):
         """`GET models`: the base models the resource offers (capabilities, lifecycle, deprecation dates)
         and its fine-tuned models. Not every resource answers it; callers fall back to the catalogue."""
         page = await self._transport.call(
-            "GET", "models", parse=_model_parser(Page[ServiceModel]), description="list models"
+            "GET", "models", parse=_model_parser(page_of(ServiceModel)), description="list models"
         )
         return list(page.data)
 
@@ -483,7 +484,7 @@ class AzureOpenAIClient(TransportClient):
     ) -> AsyncGenerator[M, None]:
         """Items page by page, within the scan's bounds (the client's when none is given: nothing pages
         without a bound). A bounded stop with more to read sets `scan.truncated` and is logged."""
-        page_model: type[Page[Any]] = Page[item]  # type: ignore[valid-type]
+        page_model = page_of(item)
         bound = scan if scan is not None else self.scan()
         cursor = after
         while True:

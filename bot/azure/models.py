@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import Any, Generic, Self, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -56,6 +57,7 @@ __all__ = [
     "is_suffix",
     "is_terminal",
     "normalise_status",
+    "page_of",
     "parse_results_csv",
 ]
 
@@ -80,6 +82,13 @@ class Page(AzureModel, Generic[T]):
     @classmethod
     def _null_is_false(cls, value: Any) -> Any:
         return False if value is None else value
+
+
+@cache
+def page_of(item: type[T]) -> type[Page[T]]:
+    """`Page[item]`, made once and kept. pydantic holds parametrised models only weakly: a `Page[item]` written
+    per call was a new class (its validator built anew) whenever the collector had taken the last one."""
+    return Page[item]  # type: ignore[valid-type]
 
 
 # ---- status helpers ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from bot.model import Conversation, User
 from bot.schema import jobs
@@ -13,6 +13,11 @@ from bot.store.base import StoreBase, as_utc, utcnow
 
 if TYPE_CHECKING:
     from bot.store.rows import StoredJob
+
+
+# Built once: a `status` (or any job button) reads its job by id, and building the statement and its cache key
+# each time cost more than SQLite's lookup.
+_JOB_BY_ID = select(jobs).where(jobs.c.job_id == bindparam("job_id"))
 
 
 class JobStore(StoreBase):
@@ -51,7 +56,7 @@ class JobStore(StoreBase):
 
     async def get_job(self, job_id: str) -> StoredJob | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(jobs).where(jobs.c.job_id == job_id))).first()
+            row = (await conn.execute(_JOB_BY_ID, {"job_id": job_id})).first()
         return _job(row) if row is not None else None
 
     async def set_job_status(self, job_id: str, status: str, *, events_cursor: str | None = None) -> None:

@@ -15,7 +15,7 @@ import pytest
 from bot.azure.auth import StaticTokenProvider
 from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.errors import NotFound, ServiceUnavailable, Throttled, TransportFailure, Unauthorized
-from bot.azure.transport import redact_headers
+from bot.azure.transport import URLS_KEPT, ApiKeyAuth, AzureTransport, redact_headers
 
 from .fakes import FakeDataPlane, FakeTime, Script, error_response
 
@@ -428,3 +428,28 @@ def test_redact_headers() -> None:
         "x-ms-authorization-auxiliary": "***",
         "Accept": "x",
     }
+
+
+async def test_a_request_url_is_parsed_once_per_path_and_query(fake: FakeDataPlane, time: FakeTime) -> None:
+    job = fake.add_job()
+    script = Script(fake)
+    async with _client(script, time) as client:
+        await client.get_job(job["id"])
+        await client.get_job(job["id"])
+        assert [e async for e in client.events(job["id"], limit=10)] == []
+        kept = dict(client._transport._urls)
+    assert len(kept) == 2  # the job's URL once, its events page's once
+    assert [str(r.url) for r in script.requests] == [
+        f"{ENDPOINT}/openai/fine_tuning/jobs/{job['id']}?api-version=2025-04-01-preview",
+        f"{ENDPOINT}/openai/fine_tuning/jobs/{job['id']}?api-version=2025-04-01-preview",
+        f"{ENDPOINT}/openai/fine_tuning/jobs/{job['id']}/events?limit=10&api-version=2025-04-01-preview",
+    ]
+
+
+def test_kept_urls_are_bounded_and_lists_in_the_query_still_work() -> None:
+    transport = AzureTransport(ENDPOINT + "/openai", auth=ApiKeyAuth("k"), api_version=None)
+    for n in range(URLS_KEPT + 1):
+        transport._url_of(f"{ENDPOINT}/openai/files/{n}", {})
+    assert len(transport._urls) == 1
+    url = transport._url_of(f"{ENDPOINT}/openai/files", {"purpose": ["a", "b"]})
+    assert url.params.get_list("purpose") == ["a", "b"]

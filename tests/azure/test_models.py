@@ -18,6 +18,7 @@ from bot.azure.models import (
     JobStatus,
     Page,
     is_terminal,
+    page_of,
 )
 
 # Verbatim copies of ../shared/reference/spec-excerpts/*.json, so the tests run from a bare clone.
@@ -62,6 +63,16 @@ def test_checkpoints_example_page() -> None:
     assert [c.step_number for c in page.data] == [10, 20, 30]
     assert page.data[2].metrics.full_valid_loss == 0.114
     assert page.data[0].metrics.valid_mean_token_accuracy == 0.145
+
+
+def test_page_of_is_made_once_and_kept() -> None:
+    """pydantic keeps `Page[X]` only weakly: made anew after a collection, it builds its validator again."""
+    import gc
+
+    first = page_of(JobEvent)
+    gc.collect()
+    assert page_of(JobEvent) is first
+    assert first.model_validate({"data": [{"id": "ftevent-1", "message": "hi"}]}).data[0].message == "hi"
 
 
 def test_checkpoint_metrics_accept_both_accuracy_spellings() -> None:
