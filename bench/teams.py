@@ -10,7 +10,7 @@ activity to its HTTP response includes posting the reply. The client sends the s
 a time (`--concurrency` for more), to each bot in turn, round after round:
 
     ftbot `help`            the command list card (no Azure call)
-    ftbot `status <job>`    the job card (one call to the emulator's data plane)
+    ftbot `status <job>`    the job card (calls to the emulator's data plane: the job, and its events while it runs)
     minimal bot             `help`, echoed as text
     minimal, cached clients the same bot with ftbot's connector-client cache (adapters/teams_connectors.py):
                             the SDK's floor without its per-turn client construction, for information
