@@ -40,6 +40,8 @@ class Segment:
 
 def text_len(text: str) -> int:
     """Length as Slack and Teams clients count it (UTF-16 code units): an emoji can count 2."""
+    if text.isascii():
+        return len(text)
     return len(text.encode("utf-16-le")) // 2
 
 
@@ -209,8 +211,17 @@ def _fit(seg: Segment, piece: Writer, room: int) -> str:
     return best
 
 
+# Every piece of markup starts with a backslash, *, ` or [; text without them is one text segment. Most labels, fact
+# values and button titles are such text, written many times a card: they skip the parse.
+_TEXT = Segment("text", "")  # writers read only a segment's kind and url: its text is passed apart
+
+
 def _write(text: str, piece: Writer, limit: int | None) -> str:
     """Write every segment with `piece`; when over `limit`, cut a text/bold/code segment or drop a link."""
+    if not ("\\" in text or "*" in text or "`" in text or "[" in text):
+        whole = piece(_TEXT, text)
+        if limit is None or text_len(whole) <= limit:
+            return whole
     segments = parse(text)
     pieces = [piece(seg, seg.text) for seg in segments]
     whole = "".join(pieces)

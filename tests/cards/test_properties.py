@@ -93,3 +93,27 @@ def test_any_card_renders_a_valid_adaptive_card_under_the_size_limit(card: Card)
 def test_cut_markup_stays_within_its_limit(value: str, limit: int) -> None:
     for write in (to_mrkdwn, to_ac_markdown, to_plain):
         assert text_len(write(value, limit)) <= limit
+
+
+@given(st.text(ODD, max_size=80), st.one_of(st.none(), st.integers(1, 120)))
+def test_text_without_markup_is_written_as_the_parse_would_write_it(raw: str, limit: int | None) -> None:
+    # `_write` skips the parse for text with no mark that could start markup: the same answer either way.
+    from cards import markup
+
+    plain = raw.translate({ord(c): None for c in "\\*`["})
+    for write, piece in (
+        (markup.to_plain, markup._plain_piece),
+        (markup.to_ac_markdown, markup._ac_piece),
+        (markup.to_mrkdwn, markup._slack_piece),
+    ):
+        parsed = "".join(piece(seg, seg.text) for seg in markup.parse(plain))
+        if limit is None or text_len(parsed) <= limit:
+            assert write(plain, limit) == parsed
+        else:
+            assert write(plain, limit).endswith(markup.ELLIPSIS)
+            assert text_len(write(plain, limit)) <= limit
+
+
+@given(st.text(ODD, max_size=40))
+def test_text_len_counts_utf16_units(raw: str) -> None:
+    assert text_len(raw) == len(raw.encode("utf-16-le")) // 2
