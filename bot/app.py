@@ -176,14 +176,15 @@ class RunningBot:
     async def close(self) -> None:
         """Stop taking requests, let in-flight ones finish, then stop the scheduler and close connections."""
         warming = self.ctx.extras.pop("warming", None)
-        self.runner.app[WARM_UP].healthy.set()  # a warm-up still waiting for the first `/healthz` runs now
+        warm_up = self.runner.app[WARM_UP]
+        warm_up.healthy.set()  # a warm-up still waiting for the first `/healthz` runs now
         try:
             if warming is not None:
                 await asyncio.gather(warming, return_exceptions=True)
             await self.runner.cleanup()
         finally:
             gc.unfreeze()
-            stop_gc_checks = self.ctx.extras.pop("gc_quiet_stop", None)
+            stop_gc_checks, warm_up.gc_quiet_stop = warm_up.gc_quiet_stop, None
             if stop_gc_checks is not None:
                 stop_gc_checks()  # the collector's thresholds back to what they were before start-up
 
@@ -342,7 +343,6 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
         _deferred_builds(adapters),
         wire=functools.partial(_wire_handlers, ctx, scheduler),
         azure=azure,
-        extras=ctx.extras,
         quiet=all_idle,
     )
 

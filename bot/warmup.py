@@ -37,13 +37,13 @@ class WarmUp:
     # Loads the handler modules and schedules their periodic work.
     wire: Callable[[], Awaitable[None]] | None = None
     azure: AzureClients | None = None
-    # Where the quiet collector's stop is kept (`gc_quiet_stop`), for `RunningBot.close`.
-    extras: dict[str, Any] = field(default_factory=dict)
     # Whether no request is in flight: full collections wait for such moments.
     quiet: Callable[[], bool] = bool
     healthy: asyncio.Event = field(default_factory=asyncio.Event)
     # The handlers could not be loaded or scheduled: no command or alert would work.
     broken: bool = False
+    # Set once the heap is frozen: puts the collector's thresholds back (`RunningBot.close`).
+    gc_quiet_stop: Callable[[], None] | None = field(default=None, init=False)
 
     async def run(self) -> None:
         """Wire the handlers, build the data-plane client, start the scheduler and build the deferred adapters
@@ -109,4 +109,4 @@ class WarmUp:
         from bot.gc_quiet import collect_when_quiet
 
         scheduler = self.scheduler
-        self.extras["gc_quiet_stop"] = collect_when_quiet(quiet=self.quiet, alive=lambda: scheduler.running)
+        self.gc_quiet_stop = collect_when_quiet(quiet=self.quiet, alive=lambda: scheduler.running)
