@@ -227,7 +227,7 @@ async def role_bot(config: dict[str, Any]) -> None:
     finished = count_finished()
     bot = await start_bot(Settings(**config))
     if os.environ.get("ACK_BENCH_GC_THRESHOLD"):  # an experiment: other thresholds for the bot's collector
-        await bot.ctx.extras["warming"]
+        await bot.warming
         gc.set_threshold(*(int(n) for n in os.environ["ACK_BENCH_GC_THRESHOLD"].split(",")))
     slack = bot.adapters["slack"]
     pauses = GcPauses()

@@ -175,18 +175,25 @@ class RunningBot:
 
     async def close(self) -> None:
         """Stop taking requests, let in-flight ones finish, then stop the scheduler and close connections."""
-        warming = self.ctx.extras.pop("warming", None)
         warm_up = self.runner.app[WARM_UP]
         warm_up.healthy.set()  # a warm-up still waiting for the first `/healthz` runs now
         try:
-            if warming is not None:
-                await asyncio.gather(warming, return_exceptions=True)
+            if warm_up.task is not None:
+                await asyncio.gather(warm_up.task, return_exceptions=True)
             await self.runner.cleanup()
         finally:
             gc.unfreeze()
             stop_gc_checks, warm_up.gc_quiet_stop = warm_up.gc_quiet_stop, None
             if stop_gc_checks is not None:
                 stop_gc_checks()  # the collector's thresholds back to what they were before start-up
+
+    @property
+    def warming(self) -> asyncio.Task[None]:
+        """The start-up's background part (`bot.warmup.WarmUp`): done once the handlers, the scheduler and the
+        deferred adapters are ready."""
+        task = self.runner.app[WARM_UP].task
+        assert task is not None  # started by start_bot
+        return task
 
     async def force_close(self, within: float = 0.8) -> None:
         """After a shutdown that ran out of time: stop and close what the interrupted cleanup did not,
@@ -376,7 +383,7 @@ async def start_bot(settings: Settings, *, host: str | None = None, port: int | 
     if not settings.public_url:
         settings = settings.model_copy(update={"public_url": url})
         ctx.settings = settings
-    ctx.extras["warming"] = asyncio.get_running_loop().create_task(warm_up.run())  # once the port is bound
+    warm_up.start()  # once the port is bound
     return RunningBot(settings, url, store, ctx, dispatcher, runner, scheduler, emulator, adapters)
 
 

@@ -44,6 +44,13 @@ class WarmUp:
     broken: bool = False
     # Set once the heap is frozen: puts the collector's thresholds back (`RunningBot.close`).
     gc_quiet_stop: Callable[[], None] | None = field(default=None, init=False)
+    # The running warm-up (`start`), awaited by `RunningBot.close` and by tests that need it done.
+    task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def start(self) -> asyncio.Task[None]:
+        """Run the warm-up in the background (once the port is bound)."""
+        self.task = asyncio.get_running_loop().create_task(self.run())
+        return self.task
 
     async def run(self) -> None:
         """Wire the handlers, build the data-plane client, start the scheduler and build the deferred adapters

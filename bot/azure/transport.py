@@ -297,7 +297,10 @@ class AzureTransport:
     def _url_of(self, target: str, query: dict[str, Any]) -> httpx.URL:
         """`httpx.URL(target, params=query)`, kept for the next call with the same path and query: httpx parses
         and checks a URL character by character (~0.2M instructions, a tenth of a call to Azure), and a
-        `status`, a Refresh or a watcher asks for the same few URLs again and again (URLs are immutable)."""
+        `status`, a Refresh or a watcher asks for the same few URLs again and again (URLs are immutable). A
+        page's cursor (`after=`) names a URL that is asked for once: parsed, not kept."""
+        if "after" in query:
+            return httpx.URL(target, params=query)
         try:
             key = (target, tuple(query.items()))
             url = self._urls.get(key)

@@ -453,3 +453,10 @@ def test_kept_urls_are_bounded_and_lists_in_the_query_still_work() -> None:
     assert len(transport._urls) == 1
     url = transport._url_of(f"{ENDPOINT}/openai/files", {"purpose": ["a", "b"]})
     assert url.params.get_list("purpose") == ["a", "b"]
+
+
+def test_a_page_cursor_url_is_not_kept() -> None:
+    transport = AzureTransport(ENDPOINT + "/openai", auth=ApiKeyAuth("k"), api_version=None)
+    url = transport._url_of(f"{ENDPOINT}/openai/fine_tuning/jobs", {"limit": 100, "after": "ftjob-1"})
+    assert url.params["after"] == "ftjob-1"
+    assert transport._urls == {}

@@ -192,7 +192,7 @@ async def test_start_up_done_collects_freezes_and_turns_the_collector_back_on(sq
     try:
         bot = await start_bot(Settings(port=0, database_url=sqlite_url))
         try:
-            await bot.ctx.extras["warming"]
+            await bot.warming
             assert gc.isenabled()
             assert gc.get_freeze_count() > 0
         finally:

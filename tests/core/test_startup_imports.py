@@ -113,7 +113,7 @@ def test_the_embedded_default_is_healthy_before_the_bot_framework_sdk_loads(tmp_
                 or (m.startswith("handlers.") and m != "handlers.spool")
             )
             status = await asyncio.to_thread(lambda: urllib.request.urlopen(bot.url + "/healthz").status)
-            await bot.ctx.extras["warming"]
+            await bot.warming
             built = bot.adapters["web"].turns.deferred.built is not None
             # The warm-up loaded the handlers and scheduled their work.
             wired = "idle" in bot.ctx.extras and "watcher" in bot.ctx.extras and bot.ctx.extras["router"].verbs()

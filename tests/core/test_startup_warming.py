@@ -58,7 +58,7 @@ async def test_the_warm_up_builds_the_data_client_right_after_start(tmp_path: Pa
     running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
     try:
         assert running.ctx.azure._data == {}
-        await running.ctx.extras["warming"]
+        await running.warming
         assert running.ctx.azure._data, "built by the warm-up, before any command needs it"
     finally:
         await running.close()
@@ -72,7 +72,7 @@ async def test_closing_the_bot_sets_the_collectors_thresholds_back(tmp_path: Pat
     before = gc.get_threshold()
     running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
     try:
-        await running.ctx.extras["warming"]
+        await running.warming
         assert gc.get_threshold() == gc_quiet.THRESHOLDS
     finally:
         await running.close()
@@ -88,7 +88,7 @@ async def test_handlers_that_do_not_load_make_the_bot_unhealthy(
     monkeypatch.setattr(bot.app, "_load_handlers", broken)
     running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
     try:
-        await running.ctx.extras["warming"]
+        await running.warming
         async with aiohttp.ClientSession() as http, http.get(f"{running.url}/healthz") as response:
             assert response.status == 503  # the load balancer or the operator sees it
             assert (await response.json())["handlers"] is False
@@ -108,10 +108,10 @@ async def test_the_warm_up_waits_for_the_first_healthy_answer(
     running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
     try:
         await asyncio.sleep(0.3)
-        assert not loads and not running.ctx.extras["warming"].done()
+        assert not loads and not running.warming.done()
         async with aiohttp.ClientSession() as http, http.get(f"{running.url}/healthz") as response:
             assert response.status == 200
-        await asyncio.wait_for(running.ctx.extras["warming"], 10)
+        await asyncio.wait_for(running.warming, 10)
         assert loads  # by the warm-up (and again, a no-op, when the routers are composed)
     finally:
         await running.close()
@@ -123,7 +123,7 @@ async def test_without_a_probe_the_warm_up_starts_after_the_grace(
     monkeypatch.setattr(bot.warmup, "GRACE", 0.05)
     running = await start_bot(_settings(tmp_path), host="127.0.0.1", port=0)
     try:
-        await asyncio.wait_for(running.ctx.extras["warming"], 10)  # no /healthz asked
+        await asyncio.wait_for(running.warming, 10)  # no /healthz asked
         assert running.ctx.azure._data, "the warm-up ran"
     finally:
         await running.close()

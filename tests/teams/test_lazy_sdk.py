@@ -31,9 +31,7 @@ async def main(tmp: str, config: dict) -> dict:
     bot = await start_bot(settings, host="127.0.0.1", port=0)
     try:
         report = {"adapters": sorted(bot.adapters), "at_start": sdk_loaded()}
-        warming = bot.ctx.extras.get("warming")
-        if warming is not None:
-            await warming  # what start-up builds after /healthz answers (adapters/deferred.py)
+        await bot.warming  # what start-up builds after /healthz answers (adapters/deferred.py)
         report["warmed"] = sdk_loaded()
         if "web" in bot.adapters:
             import aiohttp
