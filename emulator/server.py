@@ -209,12 +209,20 @@ async def date_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return response
 
 
+async def _not_on_v1(request: web.Request) -> web.StreamResponse:
+    """A dated api-version route the v1 API does not have: the answer of any unknown route."""
+    raise ApiError(404, "404", "Resource not found")
+
+
 def _add_dataplane(router: web.UrlDispatcher, prefix: str) -> None:
-    # `/openai/...?api-version=` and the v1 API `/openai/v1/...` (no api-version) serve the same routes.
-    for base in (f"{prefix}/openai", f"{prefix}/openai/v1"):
+    # `/openai/...?api-version=` and the v1 API `/openai/v1/...` (no api-version) serve the same routes, but
+    # for two the v1 API does not have (azure-v1-v1-generated.yaml): `POST files/import` and
+    # `DELETE fine_tuning/jobs/{id}`. There they are registered to answer 404 as an unknown route does (left
+    # out, aiohttp would answer 405: the same paths take other methods).
+    for base, v1 in ((f"{prefix}/openai", False), (f"{prefix}/openai/v1", True)):
         router.add_post(f"{base}/files", api_files.upload)
         router.add_get(f"{base}/files", api_files.list_files)
-        router.add_post(f"{base}/files/import", api_files.import_file)
+        router.add_post(f"{base}/files/import", _not_on_v1 if v1 else api_files.import_file)
         router.add_get(f"{base}/files/{{file_id}}", api_files.get_file)
         router.add_delete(f"{base}/files/{{file_id}}", api_files.delete_file)
         router.add_get(f"{base}/files/{{file_id}}/content", api_files.file_content)
@@ -222,7 +230,7 @@ def _add_dataplane(router: web.UrlDispatcher, prefix: str) -> None:
         router.add_post(jobs, api_jobs.create_job)
         router.add_get(jobs, api_jobs.list_jobs)
         router.add_get(f"{jobs}/{{job_id}}", api_jobs.get_job)
-        router.add_delete(f"{jobs}/{{job_id}}", api_jobs.delete_job)
+        router.add_delete(f"{jobs}/{{job_id}}", _not_on_v1 if v1 else api_jobs.delete_job)
         router.add_post(f"{jobs}/{{job_id}}/cancel", api_jobs.cancel_job)
         router.add_post(f"{jobs}/{{job_id}}/pause", api_jobs.pause_job)
         router.add_post(f"{jobs}/{{job_id}}/resume", api_jobs.resume_job)
