@@ -6,7 +6,8 @@ A `<src>` is, in this order:
    command names no source, the attachments in order (first training, second validation);
 3. a Slack file id or link (`F0123ABCD`, `https://....slack.com/files/...`), fetched with the bot token;
 4. an `https://` URL: downloaded to check it, then imported by Azure itself (`files/import`); on a shared
-   bot only https to public addresses, redirects re-checked (see `download`);
+   bot only https to public addresses, redirects re-checked (see `download`). The v1 API has no
+   `files/import`: on a v1 resource the checked copy is uploaded instead, as an attached file is;
 5. local use only (embedded emulator or FTBOT_ALLOW_LOCAL_FILES): a sample dataset name or a path.
 
 Everything that is not already in Azure is spooled to a temporary file (memory stays flat), validated in a
@@ -67,7 +68,7 @@ class Spooled:
     name: str
     path: Path
     size: int = 0
-    import_url: str | None = None  # a URL source: Azure imports it itself after our check
+    import_url: str | None = None  # a URL source: Azure imports it itself after our check (not on v1)
 
 
 @dataclass(frozen=True)
@@ -501,8 +502,14 @@ class StillProcessing(DataError):
 async def upload_source(client: AzureOpenAIClient, source: Source, *, name: str) -> FileObject:
     """Upload (or import) a validated source under `name`, a name unique to this attempt (see
     `bot.store.intents.upload_prefix`): a lost reply is then recovered by that name only, never by adopting
-    another upload of the same `train.jsonl`. `source.azure_file` is set as soon as Azure has it."""
+    another upload of the same `train.jsonl`. `source.azure_file` is set as soon as Azure has it.
+
+    A URL source on a v1 resource is uploaded from the checked copy: the v1 API has no `files/import` (it
+    answers 404). The copy is on disk already (streamed, within the 512 MB limit, validated), and is streamed
+    from there; it is then an upload like any other (no import-only checks in `wait_until_ready`)."""
     assert source.spooled is not None
+    if source.spooled.import_url and client.v1:
+        source.spooled.import_url = None
     if source.spooled.import_url:
         uploaded = await client.import_file(source.spooled.import_url, filename=name, unique_name=True)
     else:

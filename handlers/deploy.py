@@ -24,6 +24,7 @@ from bot import params as p
 from bot.azure import errors as az
 from bot.azure import ids
 from bot.azure.arm import DEVELOPER_SKU, DeploymentOperation
+from bot.azure.dataplane import is_v1
 from bot.azure.errors import rai_failure
 from bot.azure.models import Checkpoint, Deployment, FineTuningJob, normalise_status
 from bot.config import AzureResource
@@ -1125,7 +1126,10 @@ async def cleanup_now(ctx: Context, user: User, platform: str, job_id: str, reso
             summary=f"Clean-up of {job.id} waits for its deployments",
         )
     files = [f for f in (job.training_file, job.validation_file, *job.result_files) if f]
-    if job.status in ("succeeded", "failed", "cancelled"):
+    ended = job.status in ("succeeded", "failed", "cancelled")
+    # The v1 API has no `DELETE fine_tuning/jobs/{id}` (it would answer 404): nothing is sent, the card says so.
+    job_kept = ended and client.v1
+    if ended and not client.v1:
         try:
             await client.delete_job(job.id)
             done.append(f"deleted the job and its model `{job.fine_tuned_model or '-'}`")
@@ -1142,13 +1146,28 @@ async def cleanup_now(ctx: Context, user: User, platform: str, job_id: str, reso
         actor=user,
         action="cleanup",
         subject=job.id,
-        detail={"resource": res, "done": done},
+        detail={"resource": res, "done": done, **({"kept": "job (v1 API)"} if job_kept else {})},
     )
-    return Card(
-        title=f"Cleaned up {job.id}",
-        tone=Tone.SUCCESS,
-        text="\n".join(f"• {d}" for d in done) or "Nothing was left to delete.",
-        summary=f"Cleaned up {job.id}",
+    text = "\n".join(f"• {d}" for d in done) or "Nothing was left to delete."
+    if job_kept:
+        return Card(
+            title=f"Cleaned up {job.id}: the job stays",
+            tone=Tone.WARNING,
+            text=f"{text}\n{_v1_keeps(job)}",
+            summary=f"Cleaned up the files of {job.id}; the job stays (v1 API)",
+        )
+    return Card(title=f"Cleaned up {job.id}", tone=Tone.SUCCESS, text=text, summary=f"Cleaned up {job.id}")
+
+
+def _v1_keeps(job: FineTuningJob) -> str:
+    """What `cleanup` on a v1 resource leaves, and how to remove it."""
+    what, stay, them = f"The job `{job.id}`", "stays", "it"
+    if job.fine_tuned_model:
+        what, stay, them = f"{what} and its model `{job.fine_tuned_model}`", "stay", "them"
+    return (
+        f"{what} {stay} in Azure: this resource uses Azure's v1 API, which cannot delete a fine-tuning job. "
+        f"To delete {them}, use the Azure AI Foundry portal, or have this resource set to a dated api-version "
+        f"(e.g. `2025-04-01-preview`) and run `cleanup {job.id}` again."
     )
 
 
@@ -1163,21 +1182,27 @@ async def cleanup(ctx: Context, cmd: Command) -> Card:
     job_id, resource = cmd.params["job"], cmd.params["resource"]
     if cmd.params["yes"]:
         return await cleanup_now(ctx, cmd.user, cmd.platform, job_id, resource)
-    res = ctx.azure.resource(resource).name
+    target = ctx.azure.resource(resource)
+    res = target.name
+    if is_v1(target.api_version):
+        gone, what = (
+            "Deployments and the files go",
+            "Deletes the job's deployments, then its training, validation and result files. The job and its "
+            "model stay: this resource uses Azure's v1 API, which cannot delete a fine-tuning job.",
+        )
+    else:
+        gone, what = (
+            "Deployments, the model and the files go",
+            "Deletes the job's deployments, then its model, then its training, validation and result files.",
+        )
     button = Button(
         "Clean up",
         CLEANUP,
         {"job": job_id, "resource": res},
         style="danger",
-        confirm=Confirm(
-            "Delete all of it?", "Deployments, the model and the files go; this cannot be undone."
-        ),
+        confirm=Confirm("Delete all of it?", f"{gone}; this cannot be undone."),
     )
-    return confirm_card(
-        f"Clean up {job_id}?",
-        "Deletes the job's deployments, then its model, then its training, validation and result files.",
-        button,
-    )
+    return confirm_card(f"Clean up {job_id}?", what, button)
 
 
 @router.action(CLEANUP)
