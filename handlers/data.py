@@ -169,7 +169,7 @@ async def _copy_chunks(
             if size > limit:
                 raise DataError(
                     f"`{name}` is larger than {limit // 2**20} MB, the limit for one training file.",
-                    hint="Split the data, or import it from Azure Blob storage with a URL.",
+                    hint="A job trains on one file: keep the examples that matter most, or shorten them (a URL has the same limit).",
                 )
             await asyncio.to_thread(out.write, chunk)
             if meter is not None:
