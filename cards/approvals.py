@@ -33,6 +33,20 @@ SKU_LABELS = {
     "DeveloperTier": "Developer",
     "ProvisionedManaged": "Provisioned",
 }
+_LABELS_BY_LOWER = {sku.lower(): label for sku, label in SKU_LABELS.items()}
+DEVELOPER_SKU = "DeveloperTier"
+
+
+def sku_label(sku: str) -> str:
+    """How a card names an ARM SKU, in whatever case ARM echoed it (`developertier` -> Developer)."""
+    return _LABELS_BY_LOWER.get(sku.lower(), sku)
+
+
+def is_developer(sku: str) -> bool:
+    """Whether an ARM SKU name is Developer (`DeveloperTier`), in any case: ARM echoes the case it was sent."""
+    return sku.lower() == DEVELOPER_SKU.lower()
+
+
 IDLE_RULE = (
     "Azure deletes a fine-tuned deployment that is more than 15 days old and has had no calls for "
     "15 days in a row; until then it bills every hour, used or not."
@@ -118,7 +132,7 @@ def _what(v: ApprovalView) -> str:
 
 
 def _cost(v: ApprovalView) -> str:
-    if v.sku == "DeveloperTier":
+    if is_developer(v.sku):
         return "No hosting fee (tokens only)"
     if v.price_per_hour is None:
         return "Not in the price table: check the Azure pricing page"
@@ -139,10 +153,10 @@ def _facts(v: ApprovalView) -> tuple[Fact, ...]:
         Fact("Deployment name", f"`{v.deployment}`"),
         Fact("Where", f"{v.resource} (`{v.account}`), region {v.region or 'unknown'}"),
         Fact("Subscription", f"`{v.subscription}`" if v.subscription else "unknown"),
-        Fact("SKU", f"{SKU_LABELS.get(v.sku, v.sku)}, capacity {v.capacity}"),
+        Fact("SKU", f"{sku_label(v.sku)}, capacity {v.capacity}"),
         Fact("Hosting cost", _cost(v)),
     ]
-    if v.sku == "DeveloperTier" and v.ends_at is not None:
+    if is_developer(v.sku) and v.ends_at is not None:
         ends = when(v.ends_at)
         facts.append(
             Fact("Deleted by Azure", ends if v.ends_known else f"about {ends} (24 h after creation)")
@@ -152,7 +166,7 @@ def _facts(v: ApprovalView) -> tuple[Fact, ...]:
 
 def developer_end(v: ApprovalView) -> str:
     """The 24 h end of a Developer deployment, with its time: "" for other SKUs."""
-    if v.sku != "DeveloperTier" or v.ends_at is None:
+    if not is_developer(v.sku) or v.ends_at is None:
         return ""
     if v.ends_known:
         return f"Azure deletes `{v.deployment}` at {when(v.ends_at)}, 24 hours after it was created."
@@ -163,10 +177,10 @@ def developer_end(v: ApprovalView) -> str:
 
 def _rules(v: ApprovalView) -> str:
     lines = list(v.crossing)
-    lines.append(DEVELOPER_RULE if v.sku == "DeveloperTier" else IDLE_RULE)
+    lines.append(DEVELOPER_RULE if is_developer(v.sku) else IDLE_RULE)
     if developer_end(v):
         lines.append(developer_end(v))
-    if v.price_note and v.sku != "DeveloperTier":
+    if v.price_note and not is_developer(v.sku):
         lines.append(v.price_note)
     return "\n".join(lines)
 
@@ -283,7 +297,7 @@ def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) ->
             tone=Tone.SUCCESS,
             badge="deployed",
             text=f"{approved}\nDeployed: `{v.model}` answers at deployment `{v.deployment}`.\n{_snippet(v)}\n"
-            + (DEVELOPER_RULE if v.sku == "DeveloperTier" else IDLE_RULE)
+            + (DEVELOPER_RULE if is_developer(v.sku) else IDLE_RULE)
             + (f"\n{developer_end(v)}" if developer_end(v) else ""),
             facts=(*_facts(v), Fact("Endpoint", v.endpoint or "?")),
             buttons=(
@@ -392,7 +406,7 @@ def deployments_card(
             (
                 f"⚠ {r.name}" if flags.get(r.name) else r.name,
                 r.model,
-                SKU_LABELS.get(r.sku, r.sku),
+                sku_label(r.sku),
                 when(r.created),
                 r.state,
                 r.approved_by or "-",

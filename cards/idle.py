@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cards.approvals import SKU_LABELS
+from cards.approvals import is_developer, sku_label
 from cards.format import NOT_SET, plural, when
 from cards.model import Button, Card, Confirm, Fact, Table, Tone
 
@@ -15,7 +15,6 @@ KEEP_ALIVE = "idle.keep"
 DELETE_NOW = "idle.delete"
 SNOOZE = "idle.snooze"
 REDEPLOY = "idle.redeploy"
-DEVELOPER_SKU = "DeveloperTier"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +34,7 @@ class IdleView:
 
     @property
     def developer(self) -> bool:
-        return self.sku == DEVELOPER_SKU
+        return is_developer(self.sku)
 
     @property
     def idle_since(self) -> datetime:
@@ -69,7 +68,7 @@ def money(value: float | None, currency: str = "USD") -> str:
 
 
 def _sku(sku: str) -> str:
-    return SKU_LABELS.get(sku, sku)
+    return sku_label(sku)
 
 
 def idle_key(resource: str, deployment: str) -> str:

@@ -82,12 +82,14 @@ def _check_sku(
     version: str,
 ) -> None:
     """The SKU must be one the model can be deployed with; anything else is Azure's InvalidResourceProperties."""
-    canonical = catalog.deployment_sku(sku["name"])
-    # DeveloperTier is for fine-tuned models whose base offers Developer (not o4-mini).
-    developer_ok = fine_tuned and (base is None or catalog.DEVELOPER in base.training_types)
-    if canonical == "DeveloperTier" and not catalog.arm_at_least(version, catalog.DEVELOPER_TIER_ARM_SINCE):
+    canonical = catalog.deployment_sku(sku["name"])  # any case, as ARM: `developertier` is DeveloperTier
+    # DeveloperTier is for models fine-tuned from a base whose row offers it (o4-mini and the gpt-4.1 family).
+    developer_ok = fine_tuned and (base is None or catalog.DEVELOPER_TIER in base.deployment_skus)
+    if canonical == catalog.DEVELOPER_TIER and not catalog.arm_at_least(
+        version, catalog.DEVELOPER_TIER_ARM_SINCE
+    ):
         canonical = None  # fine-tuning-deploy.md: DeveloperTier needs ARM api-version 2025-07-01-preview+
-    if canonical is None or (canonical == "DeveloperTier" and not developer_ok):
+    if canonical is None or (canonical == catalog.DEVELOPER_TIER and not developer_ok):
         shown = f"{base.family} {base.version}" if base is not None else model
         raise _bad(
             f"The specified SKU '{sku['name']}' for model '{shown}' is not supported in this region '{location}'."
@@ -138,7 +140,7 @@ async def put_deployment(request: web.Request) -> web.Response:
     _check_sku(
         sku, model["name"], root, custom is not None, account.config.location, request.query["api-version"]
     )
-    developer = catalog.deployment_sku(sku["name"]) == "DeveloperTier"
+    developer = catalog.deployment_sku(sku["name"]) == catalog.DEVELOPER_TIER
     if custom is not None:
         others = [d for d in account.deployments.values() if d.name != name and d.deleting_since is None]
         twin = next((d for d in others if d.custom_model == custom), None)

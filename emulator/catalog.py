@@ -25,16 +25,20 @@ TRAINING_TYPE_SPELLINGS = {
     "developertier": DEVELOPER,
 }
 
-# Deployment SKUs a fine-tuned model may use (`fine-tuning-deploy.md`); DeveloperTier only where the model
-# offers Developer training.
+# Deployment SKUs a fine-tuned model may use, canonical spelling (ARM takes any case). Per model
+# (`BaseModel.deployment_skus`): `fine-tuning-deploy.md` (2026-02-11, "Deployment Types") lists Developer
+# deployments for o4-mini, gpt-4.1, gpt-4.1-mini and gpt-4.1-nano only, whatever the model's training types.
+DEVELOPER_TIER = "DeveloperTier"
 DEPLOYMENT_SKUS = (
     "Standard",
     "GlobalStandard",
     "DataZoneStandard",
-    "DeveloperTier",
+    DEVELOPER_TIER,
     "ProvisionedManaged",
     "GlobalProvisionedManaged",
 )
+ALL_DEPLOYMENTS = frozenset(DEPLOYMENT_SKUS)
+NO_DEVELOPER_DEPLOYMENT = ALL_DEPLOYMENTS - {DEVELOPER_TIER}
 
 ALL_TYPES = frozenset({STANDARD, DATA_ZONE, GLOBAL, DEVELOPER})
 _STANDARD_REGIONS_41 = frozenset({"northcentralus", "swedencentral"})
@@ -46,6 +50,7 @@ class BaseModel:
     family: str  # e.g. gpt-4o-mini (also accepted as an alias)
     methods: frozenset[str] = frozenset({SUPERVISED})
     training_types: frozenset[str] = ALL_TYPES
+    deployment_skus: frozenset[str] = NO_DEVELOPER_DEPLOYMENT  # SKUs a model fine-tuned from this one may use
     standard_regions: frozenset[str] = _STANDARD_REGIONS_41
     vision: bool = False
     retires: str | None = None  # base-model retirement (ISO date): no new fine-tuning after it
@@ -84,6 +89,7 @@ _MODELS = [
         "gpt-4.1-2025-04-14",
         "gpt-4.1",
         methods=frozenset({SUPERVISED, DPO}),
+        deployment_skus=ALL_DEPLOYMENTS,
         vision=True,
         retires="2026-10-14",
         default_lr=2.0,
@@ -92,6 +98,7 @@ _MODELS = [
         "gpt-4.1-mini-2025-04-14",
         "gpt-4.1-mini",
         methods=frozenset({SUPERVISED, DPO}),
+        deployment_skus=ALL_DEPLOYMENTS,
         retires="2026-10-14",
         default_lr=2.0,
     ),
@@ -99,6 +106,7 @@ _MODELS = [
         "gpt-4.1-nano-2025-04-14",
         "gpt-4.1-nano",
         methods=frozenset({SUPERVISED, DPO}),
+        deployment_skus=ALL_DEPLOYMENTS,
         retires="2026-10-14",
         default_lr=2.0,
     ),
@@ -108,6 +116,7 @@ _MODELS = [
         methods=frozenset({REINFORCEMENT}),
         training_types=frozenset({STANDARD, DATA_ZONE, GLOBAL}),
         standard_regions=frozenset({"eastus2", "swedencentral"}),
+        deployment_skus=ALL_DEPLOYMENTS,
         retires="2026-10-16",
     ),
     BaseModel("gpt-5-2025-08-07", "gpt-5", methods=frozenset({REINFORCEMENT}), gated=True),

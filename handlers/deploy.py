@@ -26,10 +26,17 @@ from bot.azure import ids
 from bot.azure.arm import DEVELOPER_SKU, DeploymentOperation
 from bot.azure.dataplane import is_v1
 from bot.azure.errors import rai_failure
-from bot.azure.models import Checkpoint, Deployment, FineTuningJob, normalise_status
+from bot.azure.models import (
+    Checkpoint,
+    Deployment,
+    FineTuningJob,
+    canonical_sku,
+    is_developer_sku,
+    normalise_status,
+)
 from bot.config import AzureResource
 from bot.context import Context
-from bot.dataprep.models import base_model_name, model_info, served_until
+from bot.dataprep.models import DEPLOYMENT_TYPES, base_model_name, deployable_as, model_info, served_until
 from bot.errors import FtbotError, InvalidState, NotAllowed, NotFound, UsageError
 from bot.model import Action, Command, Conversation, MessageRef, Platform, Reply, User
 from bot.policy import Act, Role
@@ -70,10 +77,6 @@ SKUS = {
     "developer": DEVELOPER_SKU,
 }
 SKU_WORDS = {sku: word for word, sku in SKUS.items()}
-# Fine-tuned models deploy as Standard, Global Standard, Data Zone Standard or Provisioned; as Developer
-# (ARM `DeveloperTier`) only where the base model offers Developer training (not o4-mini): the 2026 section
-# and `fine-tuning-deploy.md`, as the emulator's catalogue has them.
-_EVERY_MODEL = ("standard", "globalstandard", "datazone", "provisioned")
 DEFAULT_CAPACITY = {"DeveloperTier": 50}
 # Azure deletes a Developer deployment this long after it was created, whatever its use (2026 section).
 DEVELOPER_LIFETIME = timedelta(hours=24)
@@ -251,7 +254,7 @@ def offered_skus(base_model: str | None) -> tuple[str, ...] | None:
     info = model_info(base_model)
     if info is None:
         return None
-    return (*_EVERY_MODEL, "developer") if "developer" in info.training_types else _EVERY_MODEL
+    return tuple(word for word in DEPLOYMENT_TYPES if word in info.deployment_types)
 
 
 def _sku_offered(sku_word: str, base_model: str | None) -> None:
@@ -260,8 +263,10 @@ def _sku_offered(sku_word: str, base_model: str | None) -> None:
     if offered is None or sku_word in offered:
         return
     label = SKU_LABELS.get(SKUS[sku_word], SKUS[sku_word])
+    bases = ", ".join(f"`{b}`" for b in deployable_as(sku_word))
+    only = f" {label} deployments are for models fine-tuned from {bases}." if bases else ""
     raise InvalidState(
-        f"Azure does not offer {label} deployments of models fine-tuned from `{base_model}`. "
+        f"Azure does not offer {label} deployments of models fine-tuned from `{base_model}`.{only} "
         f"It offers: {', '.join(f'`{w}`' for w in offered)}. Nobody was asked to approve.",
         hint=f"Use one of those, e.g. `--sku {offered[0]}`.",
     )
@@ -426,7 +431,7 @@ async def view_of(ctx: Context, a: Approval) -> ApprovalView:
     detail: Mapping[str, Any] = a.detail
     note = f"Price: {price.source}, as of {price.as_of}." if price is not None else ""
     ends_at, ends_known = None, False
-    if a.sku == DEVELOPER_SKU:
+    if is_developer_sku(a.sku):
         created = _parse_time(detail.get(CREATED_AT))
         if created is not None:
             ends_at, ends_known = created + DEVELOPER_LIFETIME, True
@@ -876,7 +881,7 @@ async def ask_again(ctx: Context, action: Action) -> Reply:
         action.platform,
         a.job_id if a.checkpoint_step is None and a.job_id else a.model,
         name=a.deployment,
-        sku_word=SKU_WORDS.get(a.sku, "standard"),
+        sku_word=SKU_WORDS.get(canonical_sku(a.sku), "standard"),
         capacity=a.capacity,
         resource=a.resource,
         source_resource=str(a.detail.get("source_resource") or a.resource),
@@ -923,7 +928,7 @@ def _created(a: Approval, deployment: Deployment) -> dict[str, Any]:
     """The deployment's creation time as ARM says it (`systemData.createdAt`), kept in the request's detail
     for a Developer deployment (its card states its 24 h end); {} when nothing new is known."""
     created = (deployment.systemData or {}).get("createdAt")
-    if a.sku != DEVELOPER_SKU or not isinstance(created, str) or a.detail.get(CREATED_AT) == created:
+    if not is_developer_sku(a.sku) or not isinstance(created, str) or a.detail.get(CREATED_AT) == created:
         return {}
     return {"detail": {**a.detail, CREATED_AT: created}}
 

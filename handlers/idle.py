@@ -25,8 +25,7 @@ from typing import Any
 
 from bot import params as p
 from bot.azure import errors as az
-from bot.azure.arm import DEVELOPER_SKU
-from bot.azure.models import Deployment
+from bot.azure.models import Deployment, canonical_sku, is_developer_sku
 from bot.azure.monitor import DeploymentUsage
 from bot.context import Context
 from bot.errors import InvalidState, NotFound, UsageError
@@ -101,7 +100,7 @@ class Seen:
 
     @property
     def developer(self) -> bool:
-        return self.sku == DEVELOPER_SKU
+        return is_developer_sku(self.sku)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +235,9 @@ def idle_step(i: StepInput) -> StepResult:
         target = before.conversation_key or i.alert_key
         if target is None:
             continue
-        card = deleted_card(i.resource, name, before.model, before.sku, developer=before.sku == DEVELOPER_SKU)
+        card = deleted_card(
+            i.resource, name, before.model, before.sku, developer=is_developer_sku(before.sku)
+        )
         key = f"idle-deleted:{i.resource}:{name}:{_stamp(before.created_at)}"
         out.queued.append(Queued(key, target, {"op": "post", "card": card_to_json(card)}))
     return out
@@ -445,7 +446,7 @@ async def keep_alive(ctx: Context, action: Action) -> Reply:
     existing = await ctx.azure.arm(res).find_deployment(name)
     if existing is None:
         raise NotFound(f"There is no deployment `{name}` on {res} any more.", hint="See `idle`.")
-    if existing.sku is not None and existing.sku.name == DEVELOPER_SKU:
+    if existing.sku is not None and is_developer_sku(existing.sku.name):
         raise InvalidState(
             "A Developer deployment ends 24 hours after it was made whatever its use: a call does not help.",
             hint="Deploy it again as Standard to keep it.",
@@ -513,7 +514,7 @@ async def redeploy(ctx: Context, action: Action) -> Reply:
     model = action.payload.get("model", "")
     if not model:
         raise UsageError("This button carries no model to deploy.")
-    sku_word = SKU_WORDS.get(action.payload.get("sku", ""), "standard")
+    sku_word = SKU_WORDS.get(canonical_sku(str(action.payload.get("sku", ""))), "standard")
     return await deploy.request_deploy(
         ctx,
         action.user,

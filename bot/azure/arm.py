@@ -23,7 +23,7 @@ import httpx
 
 from bot.azure.auth import ARM_SCOPE, AUXILIARY_HEADER, TokenProvider
 from bot.azure.errors import AzureError, Conflict, NotFound, ServiceUnavailable
-from bot.azure.models import AsyncOperation, Deployment
+from bot.azure.models import DEVELOPER_SKU, AsyncOperation, Deployment, is_developer_sku
 from bot.azure.paging import DEFAULT_MAX_PAGES, DEFAULT_MAX_SECONDS, Scan
 from bot.azure.retry import RetryPolicy
 from bot.azure.transport import AzureTransport, BearerAuth, TransportClient, json_body
@@ -32,7 +32,6 @@ ARM_ENDPOINT = "https://management.azure.com"
 ARM_API_VERSION = "2024-10-01"
 # The Developer deployment SKU (`DeveloperTier`) needs this ARM api-version or later (Azure docs, 2026).
 DEVELOPER_API_VERSION = "2025-07-01-preview"
-DEVELOPER_SKU = "DeveloperTier"
 ASYNC_OPERATION_HEADER = "Azure-AsyncOperation"
 log = logging.getLogger(__name__)
 
@@ -131,7 +130,7 @@ class ArmClient(TransportClient):
 
         headers = aux_headers if source_account else None
         # DeveloperTier exists only from a newer api-version on; every other SKU keeps the configured one.
-        params = {"api-version": DEVELOPER_API_VERSION} if sku == DEVELOPER_SKU else None
+        params = {"api-version": DEVELOPER_API_VERSION} if is_developer_sku(sku) else None
 
         def parse(response: httpx.Response) -> DeploymentOperation:
             return DeploymentOperation(

@@ -24,6 +24,8 @@ from bot.azure.ids import (
 from bot.azure.results_csv import ResultRow, parse_results_csv
 
 __all__ = [
+    "DEPLOYMENT_SKUS",
+    "DEVELOPER_SKU",
     "AsyncOperation",
     "AzureModel",
     "ChatChoice",
@@ -49,7 +51,9 @@ __all__ = [
     "ServiceModel",
     "Sku",
     "StatusKind",
+    "canonical_sku",
     "is_checkpoint_id",
+    "is_developer_sku",
     "is_file_id",
     "is_fine_tuned_model",
     "is_job_id",
@@ -449,9 +453,43 @@ class ChatCompletion(AzureModel):
 # ---- ARM deployments --------------------------------------------------------------------------------
 
 
+# ARM deployment SKU names in their canonical spelling. ARM compares them case-insensitively and may echo the
+# case a client sent: Microsoft's REST samples send `standard`, and `developertier` works as well as
+# `DeveloperTier`. A SKU is normalised once, where ARM's answer becomes a `Sku`, so the rest of the bot
+# compares canonical names; `canonical_sku` / `is_developer_sku` serve values from elsewhere (stored rows).
+DEVELOPER_SKU = "DeveloperTier"
+DEPLOYMENT_SKUS: tuple[str, ...] = (
+    "Standard",
+    "GlobalStandard",
+    "DataZoneStandard",
+    DEVELOPER_SKU,
+    "ProvisionedManaged",
+    "GlobalProvisionedManaged",
+    "DataZoneProvisionedManaged",
+    "GlobalBatch",
+    "DataZoneBatch",
+)
+_SKU_SPELLINGS = {s.lower(): s for s in DEPLOYMENT_SKUS}
+
+
+def canonical_sku(name: str) -> str:
+    """`developertier` -> `DeveloperTier`, `standard` -> `Standard`; a SKU we do not know is kept as sent."""
+    return _SKU_SPELLINGS.get(name.strip().lower(), name)
+
+
+def is_developer_sku(name: str | None) -> bool:
+    """Whether an ARM SKU name is the Developer deployment type (`DeveloperTier`), in any case."""
+    return name is not None and canonical_sku(name) == DEVELOPER_SKU
+
+
 class Sku(AzureModel):
-    name: str = "standard"
+    name: str = "Standard"
     capacity: int | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _canonical(cls, value: str) -> str:
+        return canonical_sku(value)
 
 
 class DeploymentModel(AzureModel):

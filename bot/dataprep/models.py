@@ -5,9 +5,9 @@ Sources: `shared/reference/azure-openai-fine-tuning.md` and its 2026 section (Mi
 `fine-tune-supported-models.md` of 2026-03-05: SFT gpt-4o-mini; SFT+DPO gpt-4o, gpt-4.1, gpt-4.1-mini,
 gpt-4.1-nano; RFT o4-mini and gpt-5 (gated); vision gpt-4o, gpt-4.1), the model retirement schedule (base
 retirements gpt-4o/gpt-4o-mini 2026-10-01, gpt-4.1 family 2026-10-14, o4-mini 2026-10-16; gpt-35-turbo,
-gpt-4-0613, babbage-002, davinci-002 retired for fine-tuning) and the docs' per-model "max training example
-context". The emulator keeps its own copy (`emulator/catalog.py`, it imports nothing of ours); a test keeps
-the two in agreement. Names are matched by the longest known prefix that ends at a `-` or at the end, after
+gpt-4-0613, babbage-002, davinci-002 retired for fine-tuning), the docs' per-model "max training example
+context" and `how-to/fine-tuning-deploy.md` (2026-02-11: how a fine-tuned model may be deployed). The emulator
+keeps its own copy (`emulator/catalog.py`, it imports nothing of ours); a test keeps the two in agreement. Names are matched by the longest known prefix that ends at a `-` or at the end, after
 removing a continuous fine-tuning suffix (`base.ft-<job>`) or an OpenAI-style `ft:<base>:...` wrapper.
 """
 
@@ -27,6 +27,13 @@ RFT = frozenset({"reinforcement"})
 TRAINING_TYPES: tuple[str, ...] = ("standard", "datazone", "global", "developer")
 ALL_TYPES = frozenset(TRAINING_TYPES)
 NO_DEVELOPER = frozenset({"standard", "datazone", "global"})
+# Deployment types of a fine-tuned model (`deploy --sku`), in the bot's words, in the order offered. Microsoft's
+# `fine-tuning-deploy.md` (2026-02-11, "Deployment Types"): Developer deployments (ARM `DeveloperTier`) are
+# available for o4-mini, gpt-4.1, gpt-4.1-mini and gpt-4.1-nano only; this is not Developer *training*
+# (gpt-4o-mini trains as Developer but cannot be deployed so; o4-mini the other way round).
+DEPLOYMENT_TYPES: tuple[str, ...] = ("standard", "globalstandard", "datazone", "provisioned", "developer")
+ALL_DEPLOYMENTS = frozenset(DEPLOYMENT_TYPES)
+NO_DEVELOPER_DEPLOYMENT = ALL_DEPLOYMENTS - {"developer"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +50,32 @@ class ModelInfo:
     retired: bool = False  # no longer offered for fine-tuning
     gated: bool = False  # fine-tuning by invitation only
     training_types: frozenset[str] = ALL_TYPES  # where the model trains (Standard also depends on region)
+    # How a model fine-tuned from this one may be deployed (`DEPLOYMENT_TYPES`; Standard also depends on region).
+    deployment_types: frozenset[str] = NO_DEVELOPER_DEPLOYMENT
     # The model Microsoft's retirement schedule names as the one to move to, when it names one (`start` on a
     # model retiring soon points at it). None of the 2026 sources names one for fine-tuning yet.
     successor: str | None = None
 
 
 _MODELS: tuple[ModelInfo, ...] = (
-    ModelInfo("gpt-4.1-nano", "o200k_base", 32_768, supports_dpo=True, methods=SFT_DPO, retires="2026-10-14"),
-    ModelInfo("gpt-4.1-mini", "o200k_base", 65_536, supports_dpo=True, methods=SFT_DPO, retires="2026-10-14"),
+    ModelInfo(
+        "gpt-4.1-nano",
+        "o200k_base",
+        32_768,
+        supports_dpo=True,
+        methods=SFT_DPO,
+        retires="2026-10-14",
+        deployment_types=ALL_DEPLOYMENTS,
+    ),
+    ModelInfo(
+        "gpt-4.1-mini",
+        "o200k_base",
+        65_536,
+        supports_dpo=True,
+        methods=SFT_DPO,
+        retires="2026-10-14",
+        deployment_types=ALL_DEPLOYMENTS,
+    ),
     ModelInfo(
         "gpt-4.1",
         "o200k_base",
@@ -59,6 +84,7 @@ _MODELS: tuple[ModelInfo, ...] = (
         supports_vision=True,
         methods=SFT_DPO,
         retires="2026-10-14",
+        deployment_types=ALL_DEPLOYMENTS,
     ),
     ModelInfo("gpt-4o-mini", "o200k_base", 65_536, retires="2026-10-01"),
     # gpt-4o-2024-08-06 is the only fine-tunable gpt-4o version.
@@ -72,7 +98,13 @@ _MODELS: tuple[ModelInfo, ...] = (
         retires="2026-10-01",
     ),
     ModelInfo(
-        "o4-mini", "o200k_base", 65_536, methods=RFT, retires="2026-10-16", training_types=NO_DEVELOPER
+        "o4-mini",
+        "o200k_base",
+        65_536,
+        methods=RFT,
+        retires="2026-10-16",
+        training_types=NO_DEVELOPER,
+        deployment_types=ALL_DEPLOYMENTS,
     ),
     # The full name: a bare `gpt-5` prefix would also claim names like `gpt-5-turbo`.
     ModelInfo("gpt-5-2025-08-07", "o200k_base", 65_536, methods=RFT, gated=True),
@@ -132,6 +164,11 @@ def dpo_models() -> list[str]:
 
 def vision_models() -> list[str]:
     return [m.key for m in _MODELS if m.supports_vision]
+
+
+def deployable_as(deployment_type: str) -> list[str]:
+    """Base models (offered today) whose fine-tuned models deploy as `deployment_type` (`developer`, ...)."""
+    return [m.key for m in _MODELS if deployment_type in m.deployment_types and not m.retired]
 
 
 def served_until(retires: date | None) -> date | None:

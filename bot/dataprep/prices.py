@@ -162,17 +162,19 @@ class HostingPrice:
 
 
 def hosting_price(sku: str) -> HostingPrice | None:
-    """The shipped table's hourly hosting price of an ARM deployment SKU (`Standard`, `DeveloperTier`, ...)."""
+    """The shipped table's hourly hosting price of an ARM deployment SKU (`Standard`, `DeveloperTier`, ...), in
+    any case (ARM echoes the case it was sent: `developertier`)."""
     import tomllib
 
     text = resources.files("bot.dataprep").joinpath("prices.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
     table = data.get("hosting_per_hour") or {}
-    value = table.get(sku)
+    key = next((k for k in table if k.lower() == sku.lower()), sku)
+    value = table.get(key)
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
     return HostingPrice(
-        sku,
+        key,
         float(value),
         str(data.get("currency", "USD")),
         str(table.get("as_of", "")),

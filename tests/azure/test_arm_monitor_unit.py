@@ -256,8 +256,11 @@ async def test_per_call_auxiliary_tokens_and_developer_api_version() -> None:
         )
         await arm.put_deployment("dev", MODEL, sku="DeveloperTier", capacity=50)
         await arm.put_deployment("std", MODEL, sku="Standard")
-    cross, developer, standard = script.requests
+        await arm.put_deployment("dev-low", MODEL, sku="developertier", capacity=50)
+    cross, developer, standard, lower = script.requests
     assert cross.headers["x-ms-authorization-auxiliary"] == "Bearer per-call"
-    # DeveloperTier exists only from api-version 2025-07-01-preview on; other SKUs keep the configured one.
+    # DeveloperTier exists only from api-version 2025-07-01-preview on (in any case); other SKUs keep the
+    # configured one.
     assert developer.url.params["api-version"] == "2025-07-01-preview"
+    assert lower.url.params["api-version"] == "2025-07-01-preview"
     assert standard.url.params["api-version"] == "2024-10-01"

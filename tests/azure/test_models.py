@@ -17,6 +17,8 @@ from bot.azure.models import (
     JobEvent,
     JobStatus,
     Page,
+    canonical_sku,
+    is_developer_sku,
     is_terminal,
     page_of,
 )
@@ -156,3 +158,25 @@ def test_metrics_event_values() -> None:
 def test_deployment_state_parse_is_case_insensitive() -> None:
     assert DeploymentState.parse("succeeded") is DeploymentState.SUCCEEDED
     assert DeploymentState.parse("Rebalancing") is None
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        ("developertier", "DeveloperTier"),
+        ("DEVELOPERTIER", "DeveloperTier"),
+        ("standard", "Standard"),
+        ("globalstandard", "GlobalStandard"),
+        ("datazonestandard", "DataZoneStandard"),
+        ("provisionedmanaged", "ProvisionedManaged"),
+        ("SomeNewSku", "SomeNewSku"),  # unknown: kept as sent
+    ],
+)
+def test_deployment_sku_is_read_in_its_canonical_spelling(sent: str, read: str) -> None:
+    # Microsoft's REST samples send `standard` / `developertier`, and ARM may echo the case it was sent.
+    body = {"name": "d", "sku": {"name": sent, "capacity": 50}, "properties": {"model": {"name": "m"}}}
+    deployment = Deployment.model_validate(body)
+    assert deployment.sku is not None and deployment.sku.name == read
+    assert canonical_sku(sent) == read
+    assert is_developer_sku(sent) is (read == "DeveloperTier")
+    assert not is_developer_sku(None)

@@ -82,9 +82,12 @@ def test_pending_card_says_who_what_where_cost_and_rules() -> None:
     assert card.key == "approval:0123456789ab"
 
 
-def test_developer_card_has_no_hosting_fee_and_the_24_hour_rule() -> None:
-    shown = valid(approval_card(replace(BASE, sku="DeveloperTier", capacity=50), NOW))
+@pytest.mark.parametrize("sku", ["DeveloperTier", "developertier"])
+def test_developer_card_has_no_hosting_fee_and_the_24_hour_rule(sku: str) -> None:
+    # Any case: ARM echoes the SKU as it was sent (Microsoft's REST samples send lower case).
+    shown = valid(approval_card(replace(BASE, sku=sku, capacity=50), NOW))
     assert "No hosting fee" in shown and "24 hours" in shown and "USD/hour" not in shown
+    assert "Developer, capacity 50" in shown and "15 days" not in shown
 
 
 def test_local_no_approvers_and_viewer_variants() -> None:
@@ -194,4 +197,6 @@ def test_hosting_prices_are_dated_and_sourced() -> None:
     )
     developer = hosting_price("DeveloperTier")
     assert developer is not None and developer.per_hour == 0
+    assert hosting_price("developertier") == developer  # ARM echoes the case sent
+    assert hosting_price("standard") == standard
     assert hosting_price("NoSuchSku") is None

@@ -75,7 +75,12 @@ class EmulatorProcess:
             r = await http.post(f"{self.url}/_emulator/clock/advance", json={"seconds": seconds})
             r.raise_for_status()
 
-    async def succeeded_job(self, account: str | None = None, dataset: str = "good_training") -> str:
+    async def succeeded_job(
+        self,
+        account: str | None = None,
+        dataset: str = "good_training",
+        model: str = "gpt-4o-mini-2024-07-18",
+    ) -> str:
         """A job trained to its end (`succeeded`, or `failed` for a dataset made to fail evaluation)."""
         base = self.account_url(account) if account else self.url
         async with httpx.AsyncClient(base_url=base, headers={"api-key": "k"}, params=API) as azure:
@@ -87,7 +92,7 @@ class EmulatorProcess:
             await self.advance(60)
             created = await azure.post(
                 "/openai/fine_tuning/jobs",
-                json={"model": "gpt-4o-mini-2024-07-18", "training_file": uploaded.json()["id"]},
+                json={"model": model, "training_file": uploaded.json()["id"]},
             )
             assert created.status_code == 201, created.text
             job_id: str = created.json()["id"]

@@ -4,8 +4,11 @@ that starts on 2026-08-01 (the host's clock is elsewhere: every date below is Az
 - `deploy ... --sku developer` asks for approval with the 24 h end and its time, creates an ARM
   `DeveloperTier` deployment at the emulator, the card then states when Azure deletes it, and the idle guard
   warns 2 hours before that;
-- a SKU the model is not offered in (Developer for o4-mini) is refused before approval, with the list that
-  works (and the emulator would refuse it too);
+- a SKU the model is not offered in (Developer for gpt-4o-mini: `fine-tuning-deploy.md` lists Developer
+  deployments for o4-mini and the gpt-4.1 family only) is refused before approval, with the list that works
+  (and the emulator would refuse it too), while o4-mini, which does not train as Developer, deploys so;
+- a Developer deployment made outside the bot with ARM's lower-case `developertier` is Developer to the idle
+  guard (24 h, no Keep alive, no hourly price) and to `deployments`;
 - `deployments` flags a deployment whose base model retires within 60 days, with the date.
 """
 
@@ -16,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.app import RunningBot, start_bot
@@ -98,7 +102,7 @@ def sim_now(emu: Any) -> datetime:
 async def test_developer_deployment_states_its_24_hour_end_and_is_warned_two_hours_before(
     bot: RunningBot, emu: Any
 ) -> None:
-    job_id, model = await trained(bot, emu, "gpt-4o-mini-2024-07-18")
+    job_id, model = await trained(bot, emu, "gpt-4.1-mini-2025-04-14")
     [request] = await run(bot, f"deploy {job_id} --sku developer --name dev-a")
     text = shown(request.card)
     asked_at = sim_now(emu)
@@ -165,25 +169,103 @@ async def warnings(bot: RunningBot, name: str) -> list[Card]:
 async def test_a_sku_the_model_is_not_offered_in_is_refused_before_approval_with_the_list(
     bot: RunningBot, emu: Any
 ) -> None:
-    job_id, model = await trained(bot, emu, "o4-mini-2025-04-16", method=RFT)
+    job_id, model = await trained(bot, emu, "gpt-4o-mini-2024-07-18")
     [refused] = await run(bot, f"deploy {job_id} --sku developer")
     text = card_text(refused)
-    assert "Azure does not offer Developer deployments of models fine-tuned from `o4-mini-2025-04-16`" in text
+    assert (
+        "Azure does not offer Developer deployments of models fine-tuned from `gpt-4o-mini-2024-07-18`"
+        in text
+    )
+    assert (
+        "Developer deployments are for models fine-tuned from `gpt-4.1-nano`, `gpt-4.1-mini`, `gpt-4.1`, "
+        "`o4-mini`." in text
+    )
     assert "It offers: `standard`, `globalstandard`, `datazone`, `provisioned`." in text
     assert "Nobody was asked to approve" in text and refused.ephemeral
     assert not await bot.store.open_approvals("default")
     # The emulator (Azure's rules) would refuse that PUT too; the ones offered are asked for as usual.
-    with pytest.raises(az.AzureError):
+    with pytest.raises(az.AzureError) as raised:
         await bot.ctx.azure.arm().put_deployment("direct", model, sku="DeveloperTier", capacity=50)
+    assert raised.value.code == "InvalidResourceProperties" and "'DeveloperTier'" in str(raised.value)
+    assert "direct" not in emu.state.default_account.deployments
     [asked] = await run(bot, f"deploy {job_id} --sku provisioned --name prov")
     assert "SKU: Provisioned, capacity 1" in card_text(asked) and asked.card.badge == "awaiting approval"
 
 
+async def test_o4_mini_deploys_as_developer_though_it_does_not_train_so(bot: RunningBot, emu: Any) -> None:
+    job_id, model = await trained(bot, emu, "o4-mini-2025-04-16", method=RFT)
+    [request] = await run(bot, f"deploy {job_id} --sku developer --name dev-o4")
+    assert request.card.badge == "awaiting approval", card_text(request)
+    assert "SKU: Developer, capacity 50" in shown(request.card)
+    approve = next(b for b in request.card.buttons if b.label == "Approve")
+    await bot.dispatcher.on_action(Action(approve.action, dict(approve.payload), BOB, CHANNEL, "slack"))
+    made = emu.state.default_account.deployments["dev-o4"]
+    assert (
+        made.sku == {"name": "DeveloperTier", "capacity": 50}
+        and made.developer
+        and made.model["name"] == model
+    )
+
+
+async def test_a_lower_case_developertier_made_outside_the_bot_is_developer(
+    bot: RunningBot, emu: Any
+) -> None:
+    """Microsoft's REST samples send SKU names in lower case and ARM echoes the case sent: a deployment made by
+    a script with `developertier` ends 24 h after creation, costs no hosting fee and cannot be kept alive."""
+    _, model = await trained(bot, emu, "gpt-4.1-mini-2025-04-14")
+    body = {
+        "sku": {"name": "developertier", "capacity": 50},
+        "properties": {"model": {"format": "OpenAI", "name": model, "version": "1"}},
+    }
+    async with httpx.AsyncClient(headers={"Authorization": "Bearer emulator-token-not-secret"}) as http:
+        put = await http.put(
+            f"{emu.arm_url}{emu.account_id}/deployments/dev-low",
+            params={"api-version": "2025-07-01-preview"},
+            json=body,
+        )
+        assert put.status_code == 201, put.text
+        assert put.json()["sku"]["name"] == "developertier"  # echoed as sent, as ARM may
+    made = emu.state.default_account.deployments["dev-low"]
+    created = datetime.fromtimestamp(made.created_at, UTC)
+    emu.advance(300)
+
+    # The ARM model reads it in its canonical spelling.
+    [listed] = [d for d in await bot.ctx.azure.arm().list_deployments() if d.name == "dev-low"]
+    assert listed.sku is not None and listed.sku.name == "DeveloperTier"
+
+    # The idle guard: the 24 h rule, no hourly price, no Keep alive.
+    await sweep_all(bot.ctx)
+    row = await bot.store.idle_row("default", "dev-low")
+    assert row is not None and row.sku == "DeveloperTier"
+    assert row.deletes_at == created + timedelta(hours=24)
+    [idle] = await run(bot, "idle")
+    text = card_text(idle)
+    assert "dev-low" in text and "Developer" in text and "DeveloperTier" not in text
+    assert "an hour" not in text and "1.70" not in text
+    [kept] = await bot.dispatcher.on_action(
+        Action("idle.keep", {"resource": "default", "name": "dev-low"}, BOB, CHANNEL, "slack")
+    )
+    assert "A Developer deployment ends 24 hours after it was made" in card_text(kept)
+
+    # `deployments` names it Developer too.
+    [listing] = await run(bot, "deployments")
+    row_text = card_text(listing)
+    assert "dev-low" in row_text and "Developer" in row_text and "developertier" not in row_text
+
+
 def test_the_skus_offered_follow_the_catalogue() -> None:
     every = ("standard", "globalstandard", "datazone", "provisioned")
-    assert offered_skus("gpt-4o-mini-2024-07-18") == (*every, "developer")
-    assert offered_skus("gpt-4.1-nano-2025-04-14") == (*every, "developer")
-    assert offered_skus("o4-mini-2025-04-16") == every
+    # fine-tuning-deploy.md (2026-02-11): Developer for o4-mini, gpt-4.1, gpt-4.1-mini, gpt-4.1-nano only.
+    for base in (
+        "o4-mini-2025-04-16",
+        "gpt-4.1-2025-04-14",
+        "gpt-4.1-mini-2025-04-14",
+        "gpt-4.1-nano-2025-04-14",
+    ):
+        assert offered_skus(base) == (*every, "developer"), base
+    for base in ("gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06", "gpt-5-2025-08-07"):
+        assert offered_skus(base) == every, base
+    assert offered_skus("gpt-4.1-mini-2025-04-14.ft-0123") == (*every, "developer")  # continued fine-tuning
     assert offered_skus("a-model-nobody-knows") is None  # Azure decides at the PUT
 
 

@@ -149,7 +149,8 @@ async def test_local_embedded_default_one_person_holds_every_role(
             bot.emulator.advance(60)
             created = await azure.post(
                 "/openai/fine_tuning/jobs",
-                json={"model": "gpt-4o-mini-2024-07-18", "training_file": uploaded.json()["id"]},
+                # Developer deployments: o4-mini and the gpt-4.1 family (fine-tuning-deploy.md)
+                json={"model": "gpt-4.1-mini-2025-04-14", "training_file": uploaded.json()["id"]},
             )
             job = created.json()["id"]
             for _ in range(20):

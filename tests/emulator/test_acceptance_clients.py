@@ -293,7 +293,8 @@ async def test_arm_and_monitor_through_the_azure_sdks(emu: RunningEmulator) -> N
     )
     training = await upload(client, "good_training")
     emu.advance(10)
-    job = await client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training)
+    # DeveloperTier below: for o4-mini and the gpt-4.1 family only (fine-tuning-deploy.md, 2026-02-11).
+    job = await client.fine_tuning.jobs.create(model="gpt-4.1-mini", training_file=training)
 
     async def finished() -> bool:
         return (await client.fine_tuning.jobs.retrieve(job.id)).status == "succeeded"

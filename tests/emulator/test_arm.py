@@ -216,3 +216,50 @@ async def test_monitor_counts_calls_per_deployment(
     assert [p["total"] for p in unsplit["value"][0]["timeseries"][0]["data"]] == [4.0, 1.0]
     bad = await arm.get(url, params={**params, "metricnames": "Nonsense"})
     assert bad.status_code == 400 and "Valid metrics" in bad.json()["error"]["message"]
+
+
+DEVELOPER_API = {"api-version": "2025-07-01-preview"}  # DeveloperTier needs this ARM version or later
+RFT = {"type": "reinforcement", "reinforcement": {"grader": {"type": "string_check"}}}
+
+
+async def put_sku(
+    arm: httpx.AsyncClient, emulator: RunningEmulator, name: str, model: str, sku: str
+) -> httpx.Response:
+    body = {
+        "sku": {"name": sku, "capacity": 50},
+        "properties": {"model": {"format": "OpenAI", "name": model, "version": "1"}},
+    }
+    return await arm.put(deployment_path(emulator, name), json=body, params=DEVELOPER_API)
+
+
+async def test_developer_tier_follows_the_per_model_table_and_takes_any_case(
+    emulator: RunningEmulator, client: httpx.AsyncClient, arm: httpx.AsyncClient
+) -> None:
+    # fine-tuning-deploy.md (2026-02-11): Developer deployments for o4-mini and the gpt-4.1 family only; gpt-4o
+    # and gpt-4o-mini train as Developer but do not deploy so.
+    mini = await run_job(emulator, client)
+    refused = await put_sku(arm, emulator, "dev-4o-mini", mini["fine_tuned_model"], "DeveloperTier")
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "InvalidResourceProperties"
+    assert error["message"] == (
+        "The specified SKU 'DeveloperTier' for model 'gpt-4o-mini 2024-07-18' is not supported in this region "
+        f"'{emulator.state.default_account.config.location}'."
+    )
+    assert "dev-4o-mini" not in emulator.state.default_account.deployments
+    # Any case, as ARM takes it, and echoed as sent; the lower-case one is still a 24-hour Developer deployment.
+    four_one = await run_job(emulator, client, model="gpt-4.1-mini-2025-04-14")
+    made = await put_sku(arm, emulator, "dev-41-mini", four_one["fine_tuned_model"], "developertier")
+    assert made.status_code == 201, made.text
+    assert made.json()["sku"] == {"name": "developertier", "capacity": 50}
+    assert emulator.state.default_account.deployments["dev-41-mini"].developer
+    rft = await run_job(emulator, client, model="o4-mini-2025-04-16", method=RFT)
+    assert rft["status"] == "succeeded", rft
+    o4 = await put_sku(arm, emulator, "dev-o4-mini", rft["fine_tuned_model"], "DeveloperTier")
+    assert o4.status_code == 201, o4.text
+    # Standard spelled as Microsoft's REST samples spell it works for any of them.
+    standard = await put_sku(arm, emulator, "std-4o-mini", mini["fine_tuned_model"], "standard")
+    assert (
+        standard.status_code == 201
+        and not emulator.state.default_account.deployments["std-4o-mini"].developer
+    )

@@ -40,7 +40,7 @@ async def arm_deploy(
     account: str | None = None,
 ) -> None:
     body = {
-        "sku": {"name": sku, "capacity": 50 if sku == "DeveloperTier" else 1},
+        "sku": {"name": sku, "capacity": 50 if sku.lower() == "developertier" else 1},
         "properties": {"model": {"format": "OpenAI", "name": model, "version": "1"}},
     }
     resp = await http.put(

@@ -70,6 +70,9 @@ async def test_idle_guard_warns_once_keeps_alive_and_reports_deletion(
     first = await emu.succeeded_job()
     second = await emu.succeeded_job()
     models = await deployable_models(emu, first) + await deployable_models(emu, second)
+    # Developer deployments are for o4-mini and the gpt-4.1 family only (fine-tuning-deploy.md, 2026-02-11).
+    developer = await emu.succeeded_job(model="gpt-4.1-mini-2025-04-14")
+    [dev_model, *_] = await deployable_models(emu, developer)
     config = tmp_path / "ftbot.toml"
     config.write_text(f'[roles]\noperators = ["{payloads.USER}"]\n', encoding="utf-8")
     env = bot_process_env(
@@ -82,11 +85,12 @@ async def test_idle_guard_warns_once_keeps_alive_and_reports_deletion(
         FTBOT_ALERT_CHANNEL=f"slack:{payloads.CHANNEL}",
     )
     async with httpx.AsyncClient(timeout=10) as http, aiohttp.ClientSession() as session:
-        # Made outside the bot, as in the portal: two idle ones, one called every day, one Developer.
+        # Made outside the bot, as in the portal: two idle ones, one called every day, one Developer (with the
+        # SKU in lower case, as Microsoft's REST samples spell it and ARM echoes it).
         await arm_deploy(http, emu, "idle-a", models[0])
         await arm_deploy(http, emu, "idle-b", models[1])
         await arm_deploy(http, emu, "busy-c", models[2])
-        await arm_deploy(http, emu, "dev-d", models[3], sku="DeveloperTier")
+        await arm_deploy(http, emu, "dev-d", dev_model, sku="developertier")
         await emu.advance(300)  # provisioned
 
         async def days(n: int) -> None:

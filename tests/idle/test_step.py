@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from bot.azure.monitor import DeploymentUsage
 from bot.store import IdleRow
-from handlers.idle import Seen, StepInput, StepResult, idle_step
+from handlers.idle import Seen, StepInput, StepResult, deletes_at, idle_step
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 ALERT = "slack:C0ALERT001"
@@ -108,13 +110,22 @@ def test_snoozed_deployment_is_not_warned_until_the_snooze_ends() -> None:
     assert lead(step(now + timedelta(days=1, minutes=1), [standard()], known={"dep-a": before})) == ["3d"]
 
 
-def test_developer_deployment_is_warned_two_hours_before_its_24_hours_end() -> None:
-    dev = Seen("dev-a", MODEL, "DeveloperTier", T0)
+@pytest.mark.parametrize("sku", ["DeveloperTier", "developertier", "DEVELOPERTIER"])
+def test_developer_deployment_is_warned_two_hours_before_its_24_hours_end(sku: str) -> None:
+    # ARM compares SKU names case-insensitively and echoes the case sent (REST samples send lower case).
+    dev = Seen("dev-a", MODEL, sku, T0)
+    assert dev.developer and deletes_at(dev, None) == T0 + timedelta(hours=24)
     assert step(T0 + timedelta(hours=21, minutes=59), [dev]).queued == []
     result = step(T0 + timedelta(hours=22, minutes=1), [dev])
     assert lead(result) == ["2h"]
     buttons = [b["label"] for b in result.queued[0].payload["card"]["buttons"]]
     assert "Keep alive" not in buttons and "Delete now" in buttons
+
+
+def test_a_lower_case_developer_row_gone_is_said_to_have_ended_its_24_hours() -> None:
+    row = IdleRow("default", "dev-a", MODEL, "developertier", T0, T0 + timedelta(hours=24))
+    [note] = step(T0 + timedelta(hours=24, minutes=1), [], known={"dev-a": row}).queued
+    assert "24 hours as a Developer deployment ended" in str(note.payload["card"])
 
 
 def test_gone_at_its_time_is_reported_once_gone_early_is_not() -> None:
