@@ -1125,7 +1125,7 @@ async def cleanup_now(ctx: Context, user: User, platform: str, job_id: str, reso
             summary=f"Clean-up of {job.id} waits for its deployments",
         )
     files = [f for f in (job.training_file, job.validation_file, *job.result_files) if f]
-    if job.status in ("succeeded", "failed", "cancelled"):
+    if job.is_terminal:
         try:
             await client.delete_job(job.id)
             done.append(f"deleted the job and its model `{job.fine_tuned_model or '-'}`")
