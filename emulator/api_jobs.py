@@ -12,7 +12,7 @@ from emulator import catalog
 from emulator.catalog import BaseModel
 from emulator.errors import ApiError, invalid, not_found, wrong_state
 from emulator.files import StoredFile
-from emulator.httputil import account_of, api_version, cursor_page, json_body, list_body, state_of
+from emulator.httputil import account_of, api_version, cursor_page, is_v1, json_body, list_body, state_of
 from emulator.ids import new_hex
 from emulator.jobs import ACTIVE, TERMINAL, Job
 from emulator.state import AccountState
@@ -205,7 +205,12 @@ async def create_job(request: web.Request) -> web.Response:
     state.count("jobs.created")
     state.tick()
     location = request.url.with_path(f"{request.path.rstrip('/')}/{job.id}")
-    return web.json_response(job.as_json(), status=201, headers={"Location": str(location)})
+    return web.json_response(_view(request, job), status=201, headers={"Location": str(location)})
+
+
+def _view(request: web.Request, job: Job) -> dict[str, Any]:
+    """A job as the request's surface shows it (the v1 API names the suffix `user_provided_suffix`)."""
+    return job.as_json(v1=is_v1(request))
 
 
 def _job(request: web.Request) -> Job:
@@ -220,11 +225,11 @@ async def list_jobs(request: web.Request) -> web.Response:
     state_of(request).count("jobs.list")  # one per page
     jobs = list(reversed(account_of(request).jobs.values()))  # newest first
     page, more = cursor_page(jobs, request, key=lambda j: j.id, default_limit=20)
-    return web.json_response(list_body([j.as_json() for j in page], more))
+    return web.json_response(list_body([_view(request, j) for j in page], more))
 
 
 async def get_job(request: web.Request) -> web.Response:
-    return web.json_response(_job(request).as_json())
+    return web.json_response(_view(request, _job(request)))
 
 
 async def delete_job(request: web.Request) -> web.Response:
@@ -245,7 +250,7 @@ async def cancel_job(request: web.Request) -> web.Response:
     job.cancel(now)
     # A cancelled job's `finished_at` frees its training slot at that instant (see AccountState).
     state_of(request).tick()
-    return web.json_response(job.as_json())
+    return web.json_response(_view(request, job))
 
 
 async def pause_job(request: web.Request) -> web.Response:
@@ -271,7 +276,7 @@ def _pause_or_resume(request: web.Request, verb: str, *, required: str) -> web.R
     state.count(f"jobs.{verb}")
     step = job.pause if verb == "pause" else job.resume
     step(state.now(), state.config.timings)
-    return web.json_response(job.as_json())
+    return web.json_response(_view(request, job))
 
 
 async def list_events(request: web.Request) -> web.Response:

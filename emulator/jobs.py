@@ -383,9 +383,10 @@ class Job:
             del self.checkpoints[:-KEPT_CHECKPOINTS]
 
     # -- view ---------------------------------------------------------------------------------------------
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, *, v1: bool = False) -> dict[str, Any]:
         """Explicit nulls where Azure sends them (`result_files` while pending, `fine_tuned_model`, `error`);
-        `estimated_finish` stays after the job ends; `suffix` and `trainingType` only when given."""
+        `estimated_finish` stays after the job ends; `suffix` and `trainingType` only when given. On the v1 API
+        (OpenAI's `FineTuningJob` schema) the suffix is `user_provided_suffix`, null when none was given."""
         body: dict[str, Any] = {
             "object": "fine_tuning.job",
             "id": self.id,
@@ -405,7 +406,9 @@ class Job:
             "integrations": self.integrations,
             "error": self.error,
         }
-        if self.suffix is not None:
+        if v1:
+            body["user_provided_suffix"] = self.suffix
+        elif self.suffix is not None:
             body["suffix"] = self.suffix
         if self.training_type is not None:
             body["trainingType"] = self.training_type

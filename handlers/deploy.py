@@ -1131,7 +1131,7 @@ async def cleanup_now(ctx: Context, user: User, platform: str, job_id: str, reso
             summary=f"Clean-up of {job.id} waits for its deployments",
         )
     files = [f for f in (job.training_file, job.validation_file, *job.result_files) if f]
-    ended = job.status in ("succeeded", "failed", "cancelled")
+    ended = job.is_terminal
     # The v1 API has no `DELETE fine_tuning/jobs/{id}` (it would answer 404): nothing is sent, the card says so.
     job_kept = ended and client.v1
     if ended and not client.v1:

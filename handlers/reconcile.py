@@ -30,6 +30,7 @@ import httpx
 
 from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.errors import AzureError, NotFound
+from bot.azure.ids import same_model
 from bot.azure.models import FineTuningJob
 from bot.azure.paging import Scan
 from bot.context import Context
@@ -364,7 +365,7 @@ async def find_job(
     found: list[FineTuningJob] = []
     # Newest first; a day before the intent is far enough back for any clock difference.
     async for job in client.jobs(limit=50, created_after=since - 86400, scan=scan):
-        if job.training_file != training or job.model != intent.model:
+        if job.training_file != training or not same_model(intent.model, job.model):
             continue
         if job.validation_file != validation:
             continue

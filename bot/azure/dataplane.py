@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from bot import training_types
 from bot.azure.auth import DATA_PLANE_SCOPE, V1_DATA_PLANE_SCOPE, TokenProvider
 from bot.azure.errors import AzureError, ServiceUnavailable
+from bot.azure.ids import same_model
 from bot.azure.models import (
     ChatCompletion,
     Checkpoint,
@@ -305,12 +306,13 @@ class AzureOpenAIClient(TransportClient):
         )
 
     async def _find_recent_job(self, request: Mapping[str, Any], since: float) -> FineTuningJob | None:
-        """A job created in the last few minutes from the same request (model, files, suffix, seed)."""
+        """A job created in the last few minutes from the same request (model, files, suffix, seed); the model
+        as `same_model` compares it (Azure may answer `gpt-4.1` with the version it resolved)."""
         async for job in self.jobs(limit=50):
             if not self._recent(job.created_at, since):
                 return None  # newest first: everything further is older
             if (
-                job.model == request["model"]
+                same_model(request["model"], job.model)
                 and job.training_file == request["training_file"]
                 and job.validation_file == request.get("validation_file")
                 and job.suffix == request.get("suffix")
@@ -351,7 +353,9 @@ class AzureOpenAIClient(TransportClient):
                 return
             if wanted and normalise_status(job.status).word not in wanted:
                 continue
-            if (model is not None and job.model != model) or (suffix is not None and job.suffix != suffix):
+            if (model is not None and not same_model(model, job.model)) or (
+                suffix is not None and job.suffix != suffix
+            ):
                 continue
             yield job
             count += 1

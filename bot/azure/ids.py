@@ -65,6 +65,30 @@ def counts_as_fine_tuned_deployment(model: str | None) -> bool:
     return ".ft-" in name or name.startswith(("ft:", "ftchkpt-", "ftckpt")) or ":ckpt-" in name
 
 
+# A model version as Azure appends it to a family name: a date (`2025-04-14`) or the old four digits (`0613`).
+_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}|\d{4}")
+
+
+def same_model(asked: str | None, answered: str | None) -> bool:
+    """Whether a job's `model` is the model its create asked for. Azure may answer a family name with the
+    version it resolved (`gpt-4.1` -> `gpt-4.1-2025-04-14`), so a bare name matches that name plus a
+    version, either way round (`gpt-4.1` is not `gpt-4.1-mini-2025-04-14`); case is ignored. A fine-tuned
+    model or a checkpoint (continuous fine-tuning) matches only itself.
+
+    >>> same_model("gpt-4.1", "gpt-4.1-2025-04-14"), same_model("gpt-4.1", "gpt-4.1-mini-2025-04-14")
+    (True, False)
+    """
+    if asked is None or answered is None or asked == answered:
+        return asked == answered
+    if counts_as_fine_tuned_deployment(asked) or counts_as_fine_tuned_deployment(answered):
+        return False
+    a, b = asked.strip().lower(), answered.strip().lower()
+    short, long = sorted((a, b), key=len)
+    if short == long:
+        return True
+    return long.startswith(short + "-") and _VERSION.fullmatch(long[len(short) + 1 :]) is not None
+
+
 def is_suffix(value: object) -> bool:
     """A job suffix as the REST API accepts it: 1-40 of `a-z A-Z 0-9 _ -`."""
     return _matches(SUFFIX, value)

@@ -1,7 +1,8 @@
 """Typed views of Azure payloads (pydantic v2), tolerant by design.
 
 Every model keeps unknown fields (`extra="allow"`), statuses stay plain strings (Azure adds values between
-api-versions; OpenAI's platform has others), and the enums below are helpers, never validators.
+api-versions; OpenAI's platform has others), and the enums below are helpers, never validators (a job's
+known status is kept in one spelling: `canceled` reads `cancelled`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, Generic, Self, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.azure.ids import (
     is_checkpoint_id,
@@ -307,15 +308,29 @@ class FineTuningJob(AzureModel):
     result_files: list[str] = Field(default_factory=list)
     trained_tokens: int | None = None
     seed: int | None = None
-    suffix: str | None = None
+    # The dated api-versions say `suffix`; the v1 API (OpenAI's schema) says `user_provided_suffix`.
+    suffix: str | None = Field(default=None, validation_alias=AliasChoices("suffix", "user_provided_suffix"))
     hyperparameters: Hyperparameters | None = None
     method: dict[str, Any] | None = None
     integrations: list[dict[str, Any]] | None = None
     error: JobError | None = None
     # `trainingType` as Azure echoes it (any of the docs' spellings; absent when the service leaves it out).
+    # A number (litellm sends `trainingType=1`) is kept as its digits: shown as sent, a type the bot does not know.
     training_type: str | None = Field(
         default=None, validation_alias=AliasChoices("trainingType", "training_type")
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _suffix_with_a_value(cls, data: Any) -> Any:
+        # Both names in one answer: the one with a value wins (the alias would take `suffix` even when null).
+        if (
+            isinstance(data, dict)
+            and data.get("suffix") is None
+            and data.get("user_provided_suffix") is not None
+        ):
+            return {k: v for k, v in data.items() if k != "suffix"}
+        return data
 
     @field_validator("result_files", mode="before")
     @classmethod
@@ -324,8 +339,22 @@ class FineTuningJob(AzureModel):
 
     @field_validator("status", mode="before")
     @classmethod
-    def _null_status(cls, value: Any) -> Any:
-        return "unknown" if value is None else value
+    def _one_spelling(cls, value: Any) -> Any:
+        """A known status in one spelling (`canceled` and `Cancelled` -> `cancelled`), so a comparison with the
+        API's words holds whichever Azure sent; other values (`notRunning`, `canceling`, new ones) as sent."""
+        if value is None:
+            return "unknown"
+        known = JobStatus.parse(value) if isinstance(value, str) else None
+        return known.value if known is not None else value
+
+    @field_validator("training_type", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return None  # any other shape: not worth failing the whole job over a display-only field
 
     @field_validator("error", mode="before")
     @classmethod

@@ -140,3 +140,35 @@ def test_dotted_versions_are_model_names_but_openai_spelling_is_not() -> None:
     assert is_model_name("gpt-4.1-2025-04-14")
     assert not is_model_name("gpt-3.5-turbo")
     assert not is_model_name("gpt-4..1")
+
+
+@pytest.mark.parametrize(
+    ("asked", "answered", "same"),
+    [
+        ("gpt-4.1", "gpt-4.1-2025-04-14", True),  # Azure may answer the version it resolved
+        ("gpt-4.1-2025-04-14", "gpt-4.1", True),
+        ("gpt-4o-mini", "gpt-4o-mini-2024-07-18", True),
+        ("GPT-4o-mini", "gpt-4o-mini", True),
+        ("gpt-35-turbo", "gpt-35-turbo-0613", True),
+        ("gpt-4.1", "gpt-4.1-mini-2025-04-14", False),  # another family
+        ("gpt-4.1", "gpt-4.1-mini", False),
+        ("gpt-4o-2024-05-13", "gpt-4o-2024-08-06", False),  # another version
+        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18", True),
+        # A fine-tuned model or checkpoint (continuous fine-tuning) is itself only.
+        (f"gpt-4o-mini-2024-07-18.ft-{HEX}", f"gpt-4o-mini-2024-07-18.ft-{HEX}", True),
+        (f"gpt-4o-mini-2024-07-18.ft-{HEX}", "gpt-4o-mini-2024-07-18", False),
+        ("gpt-4o-mini-2024-07-18", f"gpt-4o-mini-2024-07-18.ft-{HEX}", False),
+        (f"gpt-4o-mini-2024-07-18.ft-{HEX}-tag", f"gpt-4o-mini-2024-07-18.ft-{HEX}-tag-2024-07-18", False),
+        ("ft:gpt-4o-mini-2024-07-18:org::abc", "gpt-4o-mini-2024-07-18", False),
+        (f"ftchkpt-{HEX}", f"ftchkpt-{HEX}-2024-07-18", False),
+        (None, "gpt-4.1", False),
+        (None, None, True),
+    ],
+)
+def test_same_model_compares_a_family_name_with_its_versions(
+    asked: str | None, answered: str | None, same: bool
+) -> None:
+    from bot.azure.ids import same_model
+
+    assert same_model(asked, answered) is same
+    assert same_model(answered, asked) is same

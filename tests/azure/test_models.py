@@ -180,3 +180,54 @@ def test_deployment_sku_is_read_in_its_canonical_spelling(sent: str, read: str) 
     assert canonical_sku(sent) == read
     assert is_developer_sku(sent) is (read == "DeveloperTier")
     assert not is_developer_sku(None)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"suffix": "tag"},  # dated api-versions
+        {"user_provided_suffix": "tag"},  # v1 API (OpenAI's FineTuningJob schema)
+        {"suffix": None, "user_provided_suffix": "tag"},
+        {"suffix": "tag", "user_provided_suffix": None},
+    ],
+)
+def test_job_suffix_under_either_name(payload: dict[str, Any]) -> None:
+    assert FineTuningJob.model_validate({"id": "ftjob-1", **payload}).suffix == "tag"
+    assert FineTuningJob.model_validate({"id": "ftjob-1", "user_provided_suffix": None}).suffix is None
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [(1, "1"), (0, "0"), (2.0, "2.0"), ("GlobalStandard", "GlobalStandard"), (None, None), ({"x": 1}, None)],
+)
+def test_training_type_sent_as_a_number_does_not_fail_the_job(sent: Any, kept: str | None) -> None:
+    """litellm sends `trainingType=1`: the job must still read; the number is a type the bot does not know,
+    shown as it came."""
+    from bot import training_types
+
+    job = FineTuningJob.model_validate({"id": "ftjob-1", "status": "running", "trainingType": sent})
+    assert job.training_type == kept and job.is_active
+    if isinstance(sent, int):
+        assert training_types.parse(job.training_type) is None
+        assert training_types.label(job.training_type) == kept
+    page = page_of(FineTuningJob).model_validate({"data": [{"id": "ftjob-2", "trainingType": 1}]})
+    assert page.data[0].training_type == "1"
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("canceled", "cancelled"),
+        ("Canceled", "cancelled"),
+        ("cancelled", "cancelled"),
+        ("Succeeded", "succeeded"),
+        ("validating_files", "validating_files"),
+        ("notRunning", "notRunning"),  # not one of the API's words: kept as sent, normalised where shown
+        ("canceling", "canceling"),
+        ("brand_new", "brand_new"),
+        (None, "unknown"),
+    ],
+)
+def test_job_status_has_one_spelling_for_known_statuses(sent: str | None, kept: str) -> None:
+    """Azure spells the ending `canceled` too: code comparing with `cancelled` must hold either way."""
+    assert FineTuningJob.model_validate({"id": "ftjob-1", "status": sent}).status == kept

@@ -292,3 +292,31 @@ async def test_a_failed_start_whose_cleanup_is_refused_says_the_files_will_go(
         assert await azure.jobs() == []
     finally:
         await bot.close()
+
+
+async def test_ambiguous_create_answered_with_the_versioned_model_is_recorded_once(
+    bot: RunningBot, slack_api: FakeSlackApi, azure: Azure, emulator: Any
+) -> None:
+    """Started on the family name `gpt-4o-mini`; Azure names the job by the version it resolved. The crash
+    recovery still finds the job this start made (it used to miss it, say no job was started and delete its
+    training file from under a running job)."""
+    await azure.faults(only=CREATE, drop_after=1.0)
+    await azure.faults(only=LIST_JOBS, error=1.0)
+    user, channel = ALICE
+    slack_api.share_file("F0ALICE001", "train.jsonl", user_data("AliceCo"), user=user, channels=(channel,))
+    assert await slash(bot.url, "start gpt-4o-mini --training F0ALICE001", user=user, channel=channel) == 200
+    await eventually(lambda: bool(heard(slack_api, channel)), what="an answer")
+    await _finish(bot)
+    assert "may have been created" in heard(slack_api, channel)[0], heard(slack_api, channel)
+    await azure.clear_faults()
+    [job] = await azure.jobs()
+    emulator.state.default_account.jobs[job["id"]].model = MODEL  # the answer Azure may give
+
+    await reconcile.reconcile_starts(bot.ctx)
+    stored = await bot.store.get_job(job["id"])
+    assert stored is not None and stored.requested_by == user
+    told = heard(slack_api, channel)[1:]
+    assert len(told) == 1 and job["id"] in told[0] and "Azure created the job" in told[0], told
+    assert [f["id"] for f in await azure.files()] == [job["training_file"]]
+    [intent] = await bot.store.intents()
+    assert intent.state == CREATED and intent.job_id == job["id"]
