@@ -387,7 +387,11 @@ def card_bytes(card_json: dict[str, Any]) -> int:
 def _inline_image_chars(node: Any) -> int:
     if isinstance(node, dict):
         url = node.get("url")
-        own = len(url) if node.get("type") == "Image" and isinstance(url, str) and url.startswith("data:") else 0
+        own = (
+            len(url)
+            if node.get("type") == "Image" and isinstance(url, str) and url.startswith("data:")
+            else 0
+        )
         return own + sum(_inline_image_chars(v) for k, v in node.items() if k != "url")
     if isinstance(node, list):
         return sum(_inline_image_chars(v) for v in node)
