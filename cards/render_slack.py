@@ -383,12 +383,25 @@ def render_blocks(
     left_buttons = len(card.buttons) - len(shown_buttons)
     if len(content) > room or text_size(content) > text_room:
         kept: list[dict[str, Any]] = []
+        left_fields = 0
         for block in content[: room - 1]:
-            text_room -= text_size(block)
-            if text_room < 0:
+            size = text_size(block)
+            if size > text_room:
+                # A section of facts shows the fields that fit rather than none of them.
+                fields: list[dict[str, Any]] = []
+                for field in block.get("fields", ()):
+                    text_room -= text_size(field)
+                    if text_room < 0:
+                        break
+                    fields.append(field)
+                if fields:
+                    kept.append({**block, "fields": fields})
+                    left_fields = len(block["fields"]) - len(fields)
                 break
+            text_room -= size
             kept.append(block)
-        left_blocks, content = len(content) - len(kept), kept
+        left_blocks = len(content) - len(kept) + left_fields
+        content = kept
     else:
         left_blocks = 0
     if left_blocks or left_buttons:
