@@ -3,8 +3,9 @@
 Layout: header (title + badge), section (text), sections of fields (facts, 10 a section), one preformatted
 section per table, image blocks (https URLs only; anything else becomes a link or a note), actions blocks
 (buttons packed by `cards.payload.pack_slack`, unique `action_id`s), and a context footer. Every Block Kit
-limit in `SlackLimits` is enforced by cutting content and saying what was left out; `render_blocks` never
-fails on big content. Lengths are UTF-16 units (`cards.markup.text_len`), never less than what Slack counts.
+limit in `SlackLimits` is enforced by cutting content and saying what was left out (blocks past the 50 or past
+the total text budget, buttons whose payload is over Slack's limits); `render_blocks` never fails on big
+content. Lengths are UTF-16 units (`cards.markup.text_len`), never less than what Slack counts.
 
 >>> from cards.model import Card
 >>> render_blocks(Card(title="Hello"))["blocks"][0]["type"]

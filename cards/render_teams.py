@@ -3,8 +3,9 @@
 Buttons for the bot are `Action.Execute` (arrives as an `adaptiveCard/action` invoke) with an `Action.Submit`
 fallback (arrives as a message whose `value` is the same `data`); both carry `cards.payload.pack_teams` data.
 A confirmation is an `Action.ShowCard` whose inner card holds the question and the real "Yes" button. Link
-buttons are `Action.OpenUrl`. The card is kept under `MAX_CARD_BYTES` by cutting tables, then text, then
-images, each with a pointer to what was left out; `render_adaptive` never fails on big content.
+buttons are `Action.OpenUrl`. The card is kept under `MAX_CARD_BYTES` (UTF-16, as Teams counts) by cutting
+tables, then text, then images, each with a pointer to what was left out; a button whose data is over
+`TEAMS_DATA_MAX` is left out with a note; `render_adaptive` never fails on big content.
 
 >>> from cards.model import Card
 >>> render_adaptive(Card(title="Hello"))["version"]
