@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack_translate import Origin
-from cards.markup import cut, to_mrkdwn, to_plain
+from cards.markup import escape_slack, to_mrkdwn, to_plain
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ MARK = "⏳ "
 def interim_message(text: str) -> dict[str, Any]:
     """A progress line as a small Block Kit message: one context element (grey, small), plain fallback text."""
     return {
-        "text": cut(MARK + to_plain(text), MAX_LINE),
+        # Slack reads `<...>` and `&` in a message's `text` as mentions, links and entities, plain or not.
+        "text": MARK + escape_slack(to_plain(text, MAX_LINE - len(MARK))),
         "blocks": [
             {"type": "context", "elements": [{"type": "mrkdwn", "text": MARK + to_mrkdwn(text, MAX_LINE)}]}
         ],

@@ -2,8 +2,9 @@
 
 A card with charts gets its picture too: after the card is posted, the PNG (drawn in a worker thread) goes
 into the card's thread with the external upload flow (`files.getUploadURLExternal`, a POST of the bytes,
-`files.completeUploadExternal` with `channel_id`/`thread_ts`); `files.upload` is retired. A workspace that
-refuses the newer blocks (`invalid_blocks`) gets the card again without them.
+`files.completeUploadExternal` with `channel_id`/`thread_ts`); `files.upload` is retired. A card whose blocks
+Slack refuses (`invalid_blocks`: a workspace without the newer blocks; `msg_blocks_too_long`) is sent once more
+without charts and tables and with less text, on every path (post, ephemeral, update, response_url).
 
 `SlackSender` is the platform's `bot.notifier.Sender` (proactive sends) and also delivers the replies to a
 command or a click (`deliver`). Slack's refusals (`not_in_channel`, `ratelimited` after the retries, ...) are
@@ -18,7 +19,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -37,9 +38,10 @@ from adapters.slack_translate import PLATFORM, Origin
 from bot.model import Conversation, MessageRef, Platform, Reply
 from bot.store.health import best_effort
 from cards.model import Card
-from cards.render_slack import has_native_blocks, render_blocks
+from cards.render_slack import SlackLimits, render_blocks
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Errors after which the channel itself cannot take our message, but a slash command's response_url still can.
 _CHANNEL_UNREACHABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
@@ -79,11 +81,26 @@ _REFUSED = frozenset(
         "account_inactive",
         "token_revoked",
         "invalid_blocks",
+        "msg_blocks_too_long",
         "msg_too_long",
         "message_not_found",
         "cant_update_message",
     }
 )
+
+
+# Refusals of a message's blocks that a plainer rendering of the card may get past: blocks the workspace does
+# not have yet (charts, tables), or more block text than Slack takes in one message (undocumented).
+_BLOCKS_REFUSED = frozenset({"invalid_blocks", "msg_blocks_too_long"})
+
+
+class _WebhookRefused(Exception):
+    """A `response_url` post refused (Slack answers those with an HTTP error and the code as the body)."""
+
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(f"response_url answered HTTP {status}: {code}")
+        self.status = status
+        self.code = code
 
 
 # Message metadata that tags an outbox send (Slack: `event_type` is an alphanumeric-and-underscore name).
@@ -332,13 +349,13 @@ class SlackSender:
             log.warning("slack notice in %s not delivered: %s", channel, _error_code(exc))
 
     async def _ephemeral(self, origin: Origin, card: Card) -> None:
-        try:
+        async def send(message: dict[str, Any]) -> None:
             await self.client.chat_postEphemeral(
-                channel=origin.conversation.id,
-                user=origin.user.id,
-                thread_ts=origin.thread_ts,
-                **render_blocks(card),
+                channel=origin.conversation.id, user=origin.user.id, thread_ts=origin.thread_ts, **message
             )
+
+        try:
+            await self._send_card(card, send, origin.conversation.id)
         except SlackApiError as exc:
             if _error_code(exc) not in _CHANNEL_UNREACHABLE or not origin.response_url:
                 raise
@@ -356,19 +373,13 @@ class SlackSender:
             client.retry_handlers = [
                 h for h in self.client.retry_handlers if not isinstance(h, AsyncConnectionErrorRetryHandler)
             ]
-        message = render_blocks(card)
-        try:
-            resp = await client.chat_postMessage(
+
+        async def send(message: dict[str, Any]) -> Any:
+            return await client.chat_postMessage(
                 channel=channel, thread_ts=thread, metadata=metadata, **message
             )
-        except SlackApiError as exc:
-            if _error_code(exc) != "invalid_blocks" or not has_native_blocks(message):
-                raise
-            # Charts and tables are new blocks; where they are not available the text carries the facts.
-            log.info("slack refused native chart/table blocks in %s; posting without them", channel)
-            resp = await client.chat_postMessage(
-                channel=channel, thread_ts=thread, metadata=metadata, **render_blocks(card, native=False)
-            )
+
+        resp = await self._send_card(card, send, channel)
         ref = MessageRef(platform=PLATFORM, conversation_id=str(resp["channel"]), message_id=str(resp["ts"]))
         if card.charts:
             # The picture goes into the card's thread; the card is out already, so a failure is only logged.
@@ -415,15 +426,45 @@ class SlackSender:
                 )
 
     async def _update(self, message: MessageRef, card: Card) -> None:
-        await self.client.chat_update(
-            channel=message.conversation_id, ts=message.message_id, **render_blocks(card)
-        )
+        async def send(rendered: dict[str, Any]) -> None:
+            await self.client.chat_update(channel=message.conversation_id, ts=message.message_id, **rendered)
+
+        await self._send_card(card, send, message.conversation_id)
 
     async def _respond(self, response_url: str, card: Card, **how: Any) -> None:
         webhook = AsyncWebhookClient(response_url, session=self._session(), retry_handlers=retry_handlers())
-        resp = await webhook.send(**render_blocks(card), **how)
-        if resp.status_code != 200:
-            log.warning("slack response_url answered HTTP %s", resp.status_code)
+
+        async def send(message: dict[str, Any]) -> None:
+            resp = await webhook.send(**message, **how)
+            if resp.status_code != 200:
+                raise _WebhookRefused(resp.status_code, (resp.body or "").strip())
+
+        try:
+            await self._send_card(card, send, "a response_url")
+        except _WebhookRefused as exc:
+            log.warning("slack response_url answered HTTP %s: %s", exc.status, exc.code[:100])
+
+    async def _send_card(self, card: Card, send: Callable[[dict[str, Any]], Awaitable[_T]], where: str) -> _T:
+        """`send` the card's message; when Slack refuses its blocks (`_BLOCKS_REFUSED`), once more as plainer
+        blocks: without charts and tables (a workspace without them), and with half the text budget after
+        `msg_blocks_too_long`. Every way a card leaves (post, ephemeral, update, response_url) goes through
+        here; `send` raises `SlackApiError` or `_WebhookRefused` for a refusal."""
+        message = render_blocks(card)
+        try:
+            return await send(message)
+        except (SlackApiError, _WebhookRefused) as exc:
+            code = exc.code if isinstance(exc, _WebhookRefused) else _error_code(exc)
+            if code not in _BLOCKS_REFUSED:
+                raise
+            budget = (
+                SlackLimits.BLOCKS_TEXT // 2 if code == "msg_blocks_too_long" else SlackLimits.BLOCKS_TEXT
+            )
+            plainer = render_blocks(card, native=False, text_budget=budget)
+            if plainer == message:
+                raise
+            # Charts and tables are new blocks; where they are not available the text carries the facts.
+            log.info("slack refused the card's blocks in %s (%s); sending plainer blocks", where, code)
+            return await send(plainer)
 
     async def _remember(self, card: Card, ref: MessageRef) -> None:
         if card.key:

@@ -520,8 +520,9 @@ class TeamsAdapter:
             else:
                 return replace(card, images=(*card.images, Image(url, alt)))
         uri = data_uri(png)
-        # Inline only when the whole message, everything else kept as it is, stays within the size limit.
-        if card_bytes(render_adaptive(card)) + len(uri) + len(alt) + 200 <= MAX_CARD_BYTES:
+        # Inline only when the whole message, everything else kept as it is, stays within the size limit
+        # (counted as `card_bytes` does: the base64 once per character, the rest in UTF-16).
+        if card_bytes(render_adaptive(card)) + len(uri) + 2 * (len(alt) + 200) <= MAX_CARD_BYTES:
             return replace(card, images=(*card.images, Image(uri, alt)))
         return card
 

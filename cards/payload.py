@@ -45,6 +45,11 @@ class PayloadError(ValueError):
     """A button payload cannot be packed: bad action name, bad key, or over a platform size limit."""
 
 
+class PayloadTooBig(PayloadError):
+    """A well-formed payload over a platform's size limit (long or non-ASCII ids and names): the renderers
+    leave such a button out and say so, where a malformed one is a programming error and raises."""
+
+
 @dataclass(frozen=True, slots=True)
 class Packed:
     """A button's meaning, as the router sees it: the action name and its string payload."""
@@ -82,7 +87,7 @@ def _encode(payload: Mapping[str, str]) -> str:
 def pack_slack(action: str, payload: Mapping[str, str], discriminator: str = "") -> SlackPayload:
     """Pack a button for Slack. `discriminator` keeps `action_id`s unique when one message repeats an action.
 
-    Raises `PayloadError` when the action or payload is malformed or over Slack's limits.
+    Raises `PayloadError` when the action or payload is malformed, `PayloadTooBig` when over Slack's limits.
     """
     _check(action, payload)
     action_id = f"{PREFIX}:{action}"
@@ -92,24 +97,25 @@ def pack_slack(action: str, payload: Mapping[str, str], discriminator: str = "")
         action_id = f"{action_id}:{discriminator}"
     value = _encode(payload)
     if len(action_id) > SLACK_ACTION_ID_MAX:
-        raise PayloadError(
+        raise PayloadTooBig(
             f"Slack action_id for {action!r} is {len(action_id)} chars (max {SLACK_ACTION_ID_MAX})"
         )
     if len(value) > SLACK_VALUE_MAX:
-        raise PayloadError(f"Slack value for {action!r} is {len(value)} chars (max {SLACK_VALUE_MAX})")
+        raise PayloadTooBig(f"Slack value for {action!r} is {len(value)} chars (max {SLACK_VALUE_MAX})")
     return SlackPayload(action_id=action_id, value=value)
 
 
 def pack_teams(action: str, payload: Mapping[str, str]) -> dict[str, Any]:
     """Pack a button for Teams: the `data` object of an `Action.Execute` / `Action.Submit`.
 
-    Raises `PayloadError` when the action or payload is malformed or the data is over `TEAMS_DATA_MAX`.
+    Raises `PayloadError` when the action or payload is malformed, `PayloadTooBig` when the data is over
+    `TEAMS_DATA_MAX`.
     """
     _check(action, payload)
     data: dict[str, Any] = {TEAMS_MARK: PREFIX, TEAMS_ACTION: action, TEAMS_PAYLOAD: dict(payload)}
     size = len(_COMPACT.encode(data))
     if size > TEAMS_DATA_MAX:
-        raise PayloadError(f"Teams data for {action!r} is {size} chars (max {TEAMS_DATA_MAX})")
+        raise PayloadTooBig(f"Teams data for {action!r} is {size} chars (max {TEAMS_DATA_MAX})")
     return data
 
 

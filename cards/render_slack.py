@@ -3,8 +3,9 @@
 Layout: header (title + badge), section (text), sections of fields (facts, 10 a section), one preformatted
 section per table, image blocks (https URLs only; anything else becomes a link or a note), actions blocks
 (buttons packed by `cards.payload.pack_slack`, unique `action_id`s), and a context footer. Every Block Kit
-limit in `SlackLimits` is enforced by cutting content and saying what was left out; `render_blocks` never
-fails on big content. Lengths are UTF-16 units (`cards.markup.text_len`), never less than what Slack counts.
+limit in `SlackLimits` is enforced by cutting content and saying what was left out (blocks past the 50 or past
+the total text budget, buttons whose payload is over Slack's limits); `render_blocks` never fails on big
+content. Lengths are UTF-16 units (`cards.markup.text_len`), never less than what Slack counts.
 
 >>> from cards.model import Card
 >>> render_blocks(Card(title="Hello"))["blocks"][0]["type"]
@@ -19,7 +20,7 @@ from typing import Any, Final
 from cards.charts import native_grid
 from cards.markup import ELLIPSIS, cut, cut_words, escape_slack, text_len, to_cell, to_mrkdwn, to_plain
 from cards.model import Button, Card, Chart, Fact, Image, Table, Tone
-from cards.payload import pack_slack
+from cards.payload import PayloadTooBig, pack_slack
 
 
 class SlackLimits:
@@ -56,6 +57,9 @@ class SlackLimits:
     # table: at most 100 rows of at most 20 cells; one table block per message.
     TABLE_ROWS: Final = 100
     TABLE_CELLS: Final = 20
+    # All block text together: Slack answers `msg_blocks_too_long` somewhere past 11,000-13,000 characters
+    # (undocumented; slackapi/bolt-js#2509 saw ~13,200, #2867 a refusal at 11,341 summed `text`s).
+    BLOCKS_TEXT: Final = 10_000
 
 
 _TONE_MARK = {
@@ -204,9 +208,7 @@ def _chart_block(chart: Chart) -> dict[str, Any] | None:
     names: set[str] = set()
     series = []
     for s, values in rows:
-        name = cut(to_plain(s.name), SlackLimits.CHART_NAME).strip() or "series"
-        while name in names:  # names must be unique
-            name = cut(name, SlackLimits.CHART_NAME - 1) + "'"
+        name = _unique_name(cut(to_plain(s.name), SlackLimits.CHART_NAME).strip() or "series", names)
         names.add(name)
         data = [{"label": c, "value": round(v, 4)} for c, v in zip(categories, values, strict=True)]
         series.append({"name": name, "data": data})
@@ -220,6 +222,21 @@ def _chart_block(chart: Chart) -> dict[str, Any] | None:
         "title": _filled(cut(to_plain(chart.title), SlackLimits.CHART_TITLE)),
         "chart": {"type": "line", "series": series, "axis_config": axis},
     }
+
+
+def _unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name` cut to make room for " 2", " 3", ... (within `CHART_NAME`) when it is taken already.
+
+    Slack wants unique series names; cutting a name and appending a mark to it can give the same name again
+    (a long name cut to the limit is the same string each time), so the index is what makes it unique.
+    """
+    index = 2
+    candidate = name
+    while candidate in taken:
+        suffix = f" {index}"
+        candidate = cut(name, SlackLimits.CHART_NAME - len(suffix), tail="").rstrip() + suffix
+        index += 1
+    return candidate
 
 
 def _table_block(table: Table) -> list[dict[str, Any]]:
@@ -268,10 +285,12 @@ def _confirm(button: Button) -> dict[str, Any] | None:
     return out
 
 
-def _buttons(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
-    """Button elements with `action_id`s unique in the message (an index is added to repeated actions)."""
+def _buttons(buttons: tuple[Button, ...]) -> tuple[list[dict[str, Any]], int]:
+    """Button elements with `action_id`s unique in the message (an index is added to repeated actions), and
+    how many buttons were left out because what they carry is over Slack's size limits (`PayloadTooBig`)."""
     repeats = Counter(b.action for b in buttons if not b.url)
     out: list[dict[str, Any]] = []
+    dropped = 0
     for index, button in enumerate(buttons):
         element: dict[str, Any] = {"type": "button", "text": _plain(button.label, SlackLimits.BUTTON_TEXT)}
         if button.url:
@@ -279,9 +298,13 @@ def _buttons(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
             element["action_id"] = f"link:{index}"
             element["url"] = button.url[: SlackLimits.BUTTON_URL]
         else:
-            packed = pack_slack(
-                button.action, button.payload, str(index) if repeats[button.action] > 1 else ""
-            )
+            try:
+                packed = pack_slack(
+                    button.action, button.payload, str(index) if repeats[button.action] > 1 else ""
+                )
+            except PayloadTooBig:
+                dropped += 1
+                continue
             element["action_id"] = packed.action_id
             element["value"] = packed.value
         if button.style != "default":
@@ -290,7 +313,7 @@ def _buttons(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
         if confirm:
             element["confirm"] = confirm
         out.append(element)
-    return out
+    return out, dropped
 
 
 def has_native_blocks(message: dict[str, Any]) -> bool:
@@ -303,11 +326,26 @@ def _fallback_text(card: Card) -> str:
     return _filled(to_mrkdwn(text, SlackLimits.MESSAGE_TEXT))
 
 
-def render_blocks(card: Card, *, native: bool = True) -> dict[str, Any]:
+def text_size(node: Any) -> int:
+    """The text of a message or block as Slack adds it up for `msg_blocks_too_long`: every `text` string
+    (section, field, context, button, confirm and table cell texts), in UTF-16 units."""
+    if isinstance(node, dict):
+        return sum(
+            text_len(v) if key == "text" and isinstance(v, str) else text_size(v) for key, v in node.items()
+        )
+    if isinstance(node, list):
+        return sum(text_size(v) for v in node)
+    return 0
+
+
+def render_blocks(
+    card: Card, *, native: bool = True, text_budget: int = SlackLimits.BLOCKS_TEXT
+) -> dict[str, Any]:
     """The card as a Slack message `{"text": fallback, "blocks": [...]}`, within every Block Kit limit.
 
     `native=False` leaves out the newer blocks (charts, tables), for a workspace that refuses them: the text
-    and the fallback still carry the facts.
+    and the fallback still carry the facts. `text_budget` caps the text of all blocks together (Slack's
+    undocumented `msg_blocks_too_long`); content past it is cut like content past the 50 blocks.
     """
     content: list[dict[str, Any]] = []
     if card.text.strip():
@@ -326,7 +364,7 @@ def render_blocks(card: Card, *, native: bool = True) -> dict[str, Any]:
     content.extend(_image_block(i) for i in card.images)
 
     shown_buttons = card.buttons[: _MAX_ACTION_BLOCKS * SlackLimits.ACTION_ELEMENTS]
-    elements = _buttons(shown_buttons)
+    elements, unusable = _buttons(shown_buttons)
     actions = [
         {"type": "actions", "elements": elements[i : i + SlackLimits.ACTION_ELEMENTS]}
         for i in range(0, len(elements), SlackLimits.ACTION_ELEMENTS)
@@ -336,23 +374,59 @@ def render_blocks(card: Card, *, native: bool = True) -> dict[str, Any]:
         if card.footer.strip()
         else []
     )
-    # Header, actions and footer always show; content gets what is left of the 50 blocks, keeping one
-    # block for the note that says how much was left out.
+    if unusable:
+        footer.insert(0, _unusable_note(unusable))
+    header = _header(card)
+    # Header, actions and footer always show; content gets what is left of the 50 blocks and of the text
+    # budget, keeping room for the note that says how much was left out.
     room = SlackLimits.BLOCKS - 1 - len(actions) - len(footer)
-    left_blocks, left_buttons = 0, len(card.buttons) - len(shown_buttons)
-    if len(content) > room:
-        left_blocks = len(content) - (room - 1)
-        content = content[: room - 1]
+    text_room = text_budget - text_size([header, *actions, *footer]) - _NOTE_TEXT
+    left_buttons = len(card.buttons) - len(shown_buttons)
+    if len(content) > room or text_size(content) > text_room:
+        kept: list[dict[str, Any]] = []
+        left_fields = 0
+        for block in content[: room - 1]:
+            size = text_size(block)
+            if size > text_room:
+                # A section of facts shows the fields that fit rather than none of them.
+                fields: list[dict[str, Any]] = []
+                for field in block.get("fields", ()):
+                    text_room -= text_size(field)
+                    if text_room < 0:
+                        break
+                    fields.append(field)
+                if fields:
+                    kept.append({**block, "fields": fields})
+                    left_fields = len(block["fields"]) - len(fields)
+                break
+            text_room -= size
+            kept.append(block)
+        left_blocks = len(content) - len(kept) + left_fields
+        content = kept
+    else:
+        left_blocks = 0
     if left_blocks or left_buttons:
         content.append(_left_out_note(left_blocks, left_buttons))
-    return {"text": _fallback_text(card), "blocks": [_header(card), *content, *actions, *footer]}
+    return {"text": _fallback_text(card), "blocks": [header, *content, *actions, *footer]}
+
+
+# Text reserved for the left-out note (its text is under 120 characters).
+_NOTE_TEXT = 150
 
 
 def _left_out_note(blocks: int, buttons: int) -> dict[str, Any]:
     parts = [f"{blocks} more parts"] if blocks else []
     parts += [f"{buttons} more buttons"] if buttons else []
-    text = f"{ELLIPSIS} {' and '.join(parts)} not shown (a Slack message holds {SlackLimits.BLOCKS} blocks)"
+    text = f"{ELLIPSIS} {' and '.join(parts)} not shown (more than a Slack message holds)"
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
-__all__ = ["SlackLimits", "has_native_blocks", "render_blocks"]
+def _unusable_note(count: int) -> dict[str, Any]:
+    what = "1 button" if count == 1 else f"{count} buttons"
+    text = f"{what} left out: what it carries is too long for a Slack button"
+    if count != 1:
+        text = f"{what} left out: what they carry is too long for Slack buttons"
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+__all__ = ["SlackLimits", "has_native_blocks", "render_blocks", "text_size"]

@@ -3,8 +3,9 @@
 Buttons for the bot are `Action.Execute` (arrives as an `adaptiveCard/action` invoke) with an `Action.Submit`
 fallback (arrives as a message whose `value` is the same `data`); both carry `cards.payload.pack_teams` data.
 A confirmation is an `Action.ShowCard` whose inner card holds the question and the real "Yes" button. Link
-buttons are `Action.OpenUrl`. The card is kept under `MAX_CARD_BYTES` by cutting tables, then text, then
-images, each with a pointer to what was left out; `render_adaptive` never fails on big content.
+buttons are `Action.OpenUrl`. The card is kept under `MAX_CARD_BYTES` (UTF-16, as Teams counts) by cutting
+tables, then text, then images, each with a pointer to what was left out; a button whose data is over
+`TEAMS_DATA_MAX` is left out with a note; `render_adaptive` never fails on big content.
 
 >>> from cards.model import Card
 >>> render_adaptive(Card(title="Hello"))["version"]
@@ -22,12 +23,13 @@ from typing import Any
 from cards.charts import native_grid
 from cards.markup import cut, to_ac_markdown, to_plain
 from cards.model import Button, Card, Chart, Fact, Image, Table, Tone
-from cards.payload import pack_teams, teams_verb
+from cards.payload import PayloadTooBig, pack_teams, teams_verb
 
 SCHEMA_URL = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-# Teams refuses messages over ~100 KB (413 MessageSizeTooBig); stay well under it.
+# Teams refuses messages over ~100 KB counted in UTF-16 (413 MessageSizeTooBig) and advises staying within
+# 80 KB ("Format your bot messages"); `card_bytes` counts UTF-16 bytes, twice the UTF-8 size of ASCII JSON.
 MAX_CARD_BYTES = 80_000
 # Teams shows at most this many buttons in one action bar; more go into extra ActionSets in the body.
 MAX_ACTIONS_PER_BAR = 6
@@ -142,8 +144,9 @@ def _table(table: Table, budget: _Budget) -> list[dict[str, Any]]:
             for c in padded
         ]
         cells_out: list[dict[str, Any]] = [{"type": "TableCell", "items": [i]} for i in items]
-        if action is not None and cells_out:
-            cells_out[0]["selectAction"] = _execute(action, to_plain(action.label, 80) or "Open")
+        select = _usable(action, to_plain(action.label, 80) or "Open") if action is not None else None
+        if select is not None and cells_out:
+            cells_out[0]["selectAction"] = select
             cells_out[0]["items"][0]["color"] = "Accent"
         return {"type": "TableRow", "cells": cells_out}
 
@@ -276,7 +279,23 @@ def _execute(button: Button, title: str) -> dict[str, Any]:
     }
 
 
-def _action(button: Button) -> dict[str, Any]:
+def _usable(button: Button, title: str) -> dict[str, Any] | None:
+    """`_execute`, or None when the button's data is over `TEAMS_DATA_MAX` (the button is left out)."""
+    try:
+        return _execute(button, title)
+    except PayloadTooBig:
+        return None
+
+
+def _action(button: Button) -> dict[str, Any] | None:
+    """The button as an action; None when what it carries is too big for one (`PayloadTooBig`)."""
+    try:
+        return _button_action(button)
+    except PayloadTooBig:
+        return None
+
+
+def _button_action(button: Button) -> dict[str, Any]:
     title = to_plain(button.label, 80) or "Open"
     if button.url:
         return {"type": "Action.OpenUrl", "title": title, "url": button.url}
@@ -304,6 +323,12 @@ def _action(button: Button) -> dict[str, Any]:
     return {"type": "Action.ShowCard", "title": title, "style": _STYLE[button.style], "card": inner}
 
 
+def _unusable_note(count: int) -> str:
+    if count == 1:
+        return "1 button was left out: what it carries is too long for a Teams button."
+    return f"{count} buttons were left out: what they carry is too long for Teams buttons."
+
+
 def _render(card: Card, budget: _Budget) -> dict[str, Any]:
     body: list[dict[str, Any]] = [_header(card)]
     if card.text:
@@ -320,7 +345,11 @@ def _render(card: Card, budget: _Budget) -> dict[str, Any]:
         body.append(_image(image, budget))
     if len(card.images) > budget.images:
         body.append(_text_block(f"{len(card.images) - budget.images} more images not shown.", isSubtle=True))
-    actions = [_action(b) for b in card.buttons]
+    built = [_action(b) for b in card.buttons]
+    actions = [a for a in built if a is not None]
+    if len(actions) < len(built):
+        dropped = len(built) - len(actions)
+        body.append(_text_block(_unusable_note(dropped), isSubtle=True, size="Small"))
     bar, rest = actions[:MAX_ACTIONS_PER_BAR], actions[MAX_ACTIONS_PER_BAR:]
     for start in range(0, len(rest), MAX_ACTIONS_PER_BAR):
         body.append({"type": "ActionSet", "actions": rest[start : start + MAX_ACTIONS_PER_BAR]})
@@ -335,9 +364,11 @@ def _render(card: Card, budget: _Budget) -> dict[str, Any]:
     }
     if bar:
         out["actions"] = bar
+    refresh = None
     if card.refresh is not None and card.refresh.action:
+        refresh = _usable(card.refresh, to_plain(card.refresh.label, 80) or "Refresh")
+    if refresh is not None:
         # Teams refreshes automatically only for the listed users (at most 60).
-        refresh = _execute(card.refresh, to_plain(card.refresh.label, 80) or "Refresh")
         refresh.pop("fallback", None)
         refresh.pop("style", None)
         out["refresh"] = {"action": refresh, "userIds": list(card.refresh_users[:60])}
@@ -348,8 +379,24 @@ _WIRE_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # made
 
 
 def card_bytes(card_json: dict[str, Any]) -> int:
-    """Size of the card as sent on the wire (compact UTF-8 JSON)."""
-    return len(_WIRE_JSON.encode(card_json).encode("utf-8"))
+    """Size of the card as Teams measures a message: the compact JSON encoded as UTF-16 (2 bytes a character,
+    4 for one outside the BMP), which is what `MAX_CARD_BYTES` is checked against. Teams leaves base64 images
+    out of its count; an inline (`data:`) image is still counted here, once per character, as a margin."""
+    return len(_WIRE_JSON.encode(card_json).encode("utf-16-le")) - _inline_image_chars(card_json)
+
+
+def _inline_image_chars(node: Any) -> int:
+    if isinstance(node, dict):
+        url = node.get("url")
+        own = (
+            len(url)
+            if node.get("type") == "Image" and isinstance(url, str) and url.startswith("data:")
+            else 0
+        )
+        return own + sum(_inline_image_chars(v) for k, v in node.items() if k != "url")
+    if isinstance(node, list):
+        return sum(_inline_image_chars(v) for v in node)
+    return 0
 
 
 def render_adaptive(card: Card) -> dict[str, Any]:

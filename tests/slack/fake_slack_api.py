@@ -9,7 +9,8 @@ and the external upload flow: `files.getUploadURLExternal` hands out an upload U
 is recorded as `upload` (kept in `uploads`), `files.completeUploadExternal` shares the uploaded files into
 `channel_id` / `thread_ts` (refused for an id nothing was uploaded to). Every Web API call must carry
 `Authorization: Bearer <token>` or gets `not_authed`.
-Faults: `fail_next(method, error)` answers `{"ok": false, "error": ...}` once; `rate_limit_next(method,
+Faults: `fail_next(method, error)` answers `{"ok": false, "error": ...}` once (`fail_next("response_url",
+error)`: HTTP 400 with the code as the body, as Slack answers a refused response_url post); `rate_limit_next(method,
 retry_after)` answers HTTP 429 with `Retry-After` once; `rate_limit_share(fraction, retry_after)` answers 429 to
 that share of posts and updates (seeded draws, reproducible); `lose_answer_next(method)` does the call
 and then drops the connection without answering (a post that went out but whose answer was lost; with
@@ -421,9 +422,14 @@ class FakeSlackApi:
         return web.Response(body=shared.content, content_type=shared.mimetype)
 
     async def _response_url(self, request: web.Request) -> web.Response:
-        await self._record(
-            Call("response_url", await request.json(), request.headers.get("Authorization", ""))
-        )
+        call = Call("response_url", await request.json(), request.headers.get("Authorization", ""))
+        await self._record(call)
+        faults = self._faults.get("response_url")
+        if faults:
+            # Slack answers a refused response_url post with an HTTP error and the code as the body.
+            call.refused = True
+            _, error = faults.pop(0)
+            return web.Response(status=400, text=str(error))
         return web.Response(text="ok")
 
 
