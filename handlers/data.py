@@ -17,6 +17,7 @@ worker thread, and only uploaded when it passed: invalid data never leaves the b
 from __future__ import annotations
 
 import asyncio
+import difflib
 import errno
 import ipaddress
 import logging
@@ -428,9 +429,23 @@ class SourceResolver:
         if local is not None:
             return Source(label=ref, spooled=Spooled(name=local.name, path=local))
         raise UsageError(
-            f"--{role}: `{ref[:80]}` is not an Azure file id, an attached file, a chat file link or an https URL.",
+            f"--{role}: `{ref[:80]}` is not an Azure file id, an attached file, a chat file link or an https URL."
+            + self._samples_hint(ref),
             verb="start",
         )
+
+    def _samples_hint(self, ref: str) -> str:
+        """Local use: the sample datasets by name, the closest first (a typo in `good_training` is the usual
+        miss, and chat has no other way to list them)."""
+        samples = self.ctx.samples_dir
+        if not self.ctx.local_files or samples is None or not samples.is_dir():
+            return ""
+        names = sorted(p.stem for p in samples.glob("*.jsonl"))
+        if not names:
+            return ""
+        close = difflib.get_close_matches(ref, names, n=1, cutoff=0.6)
+        guess = f" Did you mean `{close[0]}`?" if close else ""
+        return f"{guess} Sample datasets here: {', '.join(f'`{n}`' for n in names)}."
 
     async def _from_attachment(self, attachment: Attachment) -> Source:
         fetcher_key = self.cmd.platform

@@ -149,6 +149,22 @@ async def test_local_paths_are_refused_on_a_shared_bot(running_bot: RunningBot, 
     assert uploads(emulator) == 0
 
 
+async def test_a_mistyped_sample_name_gets_the_closest_one_and_the_list(
+    local: RunningBot, emulator: Any
+) -> None:
+    [reply] = await run(local, f"start {MODEL} --training good_trainin")
+    text = card_text(reply)
+    assert "Did you mean `good_training`?" in text
+    assert "Sample datasets here:" in text and "`good_validation`" in text
+    assert uploads(emulator) == 0
+
+
+async def test_a_shared_bot_names_no_samples(running_bot: RunningBot, emulator: Any) -> None:
+    running_bot.ctx.local_files = False
+    [reply] = await run(running_bot, f"start {MODEL} --training good_trainin")
+    assert "is not an Azure file id" in card_text(reply) and "Sample datasets" not in card_text(reply)
+
+
 async def test_continuous_fine_tuning_from_a_fine_tuned_model(local: RunningBot, emulator: Any) -> None:
     first = await run(local, f"start {MODEL} --training good_training --seed 1")
     job_id = (first[-1].card.key or "").removeprefix("job:")
