@@ -98,14 +98,26 @@ class Presenter:
 
     def unknown_verb(self, router: Router, word: str, platform: Platform = "slack") -> Reply:
         verbs = [verb_help(s) for s in router.verbs()]
-        close = difflib.get_close_matches(word.lower(), [v.name for v in verbs], n=1, cutoff=0.6)
-        card = unknown_verb_card(word, verbs, trigger_for(platform), suggestion=close[0] if close else None)
+        card = unknown_verb_card(
+            word, verbs, trigger_for(platform), suggestion=_closest(word, [v.name for v in verbs])
+        )
         return Reply(card, ephemeral=True)
 
     def error(self, exc: BaseException, reference: str | None) -> Reply:
         # A mistake only the asker needs to see (unknown id, wrong state) is shown to them alone where possible.
         private = isinstance(exc, UsageError | NotFound | InvalidState | NotAllowed | az.NotFound)
         return Reply(error_reply_card(exc, reference), ephemeral=private)
+
+
+def _closest(word: str, names: list[str]) -> str | None:
+    """The verb a mistyped word most likely meant: the one it begins, when only one does (`stat` is
+    `status`, though `start` is as close letter by letter); else the closest by spelling."""
+    word = word.lower()
+    begun = [n for n in names if n.startswith(word)] if len(word) >= 3 else []
+    if len(begun) == 1:
+        return begun[0]
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _azure_hint(exc: az.AzureError) -> str:

@@ -232,6 +232,16 @@ async def test_typo_gets_a_suggestion(running_bot: RunningBot) -> None:
     assert "Did you mean" in card_text(reply) and "status" in card_text(reply)
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"), [("stat", "status"), ("strat", "start"), ("checkpoint", "checkpoints")]
+)
+async def test_a_word_that_begins_one_verb_suggests_that_verb(
+    running_bot: RunningBot, typed: str, meant: str
+) -> None:
+    [reply] = await run(running_bot, f"{typed} ftjob-x")
+    assert f"Did you mean `/ft {meant}`?" in card_text(reply)
+
+
 async def test_unknown_job_is_private_and_not_alarming(running_bot: RunningBot) -> None:
     [reply] = await run(running_bot, f"status {UNKNOWN_JOB}")
     assert reply.ephemeral and reply.card.tone == "warning"
