@@ -54,6 +54,7 @@ from cards.jobs import job_card, job_key
 from cards.model import Card, Fact, Table, Tone
 from cards.serial import card_to_json
 from cards.views import epoch
+from handlers.estimates import money
 from handlers.jobs import RAI_WORDS, job_view
 
 if TYPE_CHECKING:
@@ -217,8 +218,8 @@ def cost_text(job: FineTuningJob, prices: PriceTable | None = None) -> str | Non
         return None
     typed = f" {training_types.LABELS[estimate.training_type]} training" if estimate.training_type else ""
     return (
-        f"about {estimate.amount:,.2f} {estimate.currency} ({estimate.price_key}{typed} at "
-        f"{estimate.per_million:,.2f} {estimate.currency} per 1M trained tokens; illustrative price table)"
+        f"about {money(estimate.amount, estimate.currency)} ({estimate.price_key}{typed} at "
+        f"{money(estimate.per_million, estimate.currency)} per 1M trained tokens; illustrative price table)"
     )
 
 

@@ -116,9 +116,9 @@ def test_the_success_alert_costs_a_developer_job_at_developers_price() -> None:
     )
     assert job.training_type == "Developer"
     assert cost_text(job) == (
-        "about 1.20 USD (gpt-4o-mini Developer training at 1.20 USD per 1M trained tokens; illustrative price table)"
+        "about $1.20 (gpt-4o-mini Developer training at $1.20 per 1M trained tokens; illustrative price table)"
     )
     plain = job.model_copy(update={"training_type": None})
     assert cost_text(plain) == (
-        "about 3.00 USD (gpt-4o-mini at 3.00 USD per 1M trained tokens; illustrative price table)"
+        "about $3.00 (gpt-4o-mini at $3.00 per 1M trained tokens; illustrative price table)"
     )

@@ -120,7 +120,7 @@ def test_success_alert_has_model_tokens_duration_cost_and_buttons() -> None:
     assert "gpt-4o-mini-2024-07-18.ft-" in facts["Fine-tuned model"]
     assert facts["Trained tokens"] == "46,800" and facts["Billed tokens"] == "48,213"
     assert facts["Duration"] == "16 min 37 s"  # created_at -> finished_at
-    assert facts["Training cost (estimate)"].startswith("about 0.14 USD (gpt-4o-mini at 3.00 USD")
+    assert facts["Training cost (estimate)"].startswith("about $0.14 (gpt-4o-mini at $3.00")
     assert [b.label for b in card.buttons] == ["Checkpoints", "Events"]
     assert "Training tokens billed: 48213" in text_of(done, "thread")
     assert done.done and done.next_poll_in is None
