@@ -318,6 +318,12 @@ def _crossing(src: AzureResource, dst: AzureResource) -> tuple[tuple[str, ...], 
     return tuple(lines), tenant
 
 
+def _other_name(plan: Plan) -> str:
+    """A free-looking name for a second deployment from the same job: the step, for a checkpoint."""
+    tail = f"-step{plan.target.step}" if plan.target.step is not None else "-2"
+    return f"{plan.name[: 64 - len(tail)]}{tail}"
+
+
 async def _check_target_side(
     ctx: Context,
     plan: Plan,
@@ -339,9 +345,12 @@ async def _check_target_side(
                 hint=f"Remove it first with `undeploy {d.name}`, or use that one.",
             )
         if d.name == plan.name:
+            # Usually a checkpoint of a job whose final model took the job's default name.
+            serving = f" (it serves `{d.model_name}`)" if d.model_name else ""
             raise InvalidState(
-                f"A deployment called `{plan.name}` already exists on {plan.resource}.",
-                hint="Pick another name with `--name`.",
+                f"A deployment called `{plan.name}` already exists on {plan.resource}{serving}.",
+                hint=f"Ask again under another name: `deploy {plan.target.model} --name {_other_name(plan)}`; "
+                f"or remove that one first with `undeploy {plan.name}`.",
             )
     used = sum(1 for d in deployments if ids.counts_as_fine_tuned_deployment(d.model_name))
     if waiting is None:

@@ -261,6 +261,7 @@ async def test_approval_rechecks_and_fails_with_the_reason(
         assert await emu.puts() == 1  # the test's own: the bot sent none
         final = updates(slack_api)[-1]
         assert "did not succeed" in final and "already exists" in final
+        assert "already exists on default (it serves `gpt-4o-mini`)" in final
         result = next(e for e in await bot.store.recent_audit(10, "ada-model") if e.action == "deploy.result")
         assert result.detail["result"] == "failed"
 

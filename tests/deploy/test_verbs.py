@@ -96,6 +96,16 @@ async def test_deployments_undeploy_cleanup_and_audit(
 
     again = await say(bot, slack_api, f"deploy {job} --name twin")
     assert "already deployed as" in text_of(again.args["blocks"])
+    # A checkpoint of the same job under the name the final model took: what it serves, and a way out.
+    points = [c async for c in bot.ctx.azure.data().checkpoints(job, limit=10)]
+    earlier = next(
+        c
+        for c in points
+        if c.step_number and c.fine_tuned_model_checkpoint and ":ckpt-step-" in c.fine_tuned_model_checkpoint
+    )
+    taken = text_of((await say(bot, slack_api, f"deploy {earlier.id} --name kept")).args["blocks"])
+    assert "A deployment called `kept` already exists" in taken and "(it serves `" in taken
+    assert f"--name kept-step{earlier.step_number}`" in taken and "`undeploy kept`" in taken
 
     # A non-operator who did not ask for it may not delete it; the requester may.
     answer = await say(bot, slack_api, "undeploy kept --yes", "U0STRANGER1")
