@@ -82,7 +82,9 @@ def success_alert(view: AlertView, extras: AlertExtras | None = None) -> Card:
     if view.billed_tokens is not None and view.billed_tokens != view.trained_tokens:
         facts.append(Fact("Billed tokens", f"{view.billed_tokens:,}"))
     facts.append(Fact("Duration", duration(view.duration_seconds)))
-    facts.append(Fact("Training cost (estimate)", literal(view.cost) if view.cost else "no price known for this model"))
+    facts.append(
+        Fact("Training cost (estimate)", literal(view.cost) if view.cost else "no price known for this model")
+    )
     buttons = (
         Button("Checkpoints", CHECKPOINTS, _payload(view), style="primary"),
         Button("Events", EVENTS, _payload(view)),
@@ -197,7 +199,9 @@ def event_batch_card(job_id: str, lines: Sequence[StreamLine], skipped: int = 0)
     shown = list(lines)[-MAX_EVENT_LINES:]
     skipped += len(lines) - len(shown)
     marks = {"error": "❌ ", "warning": "⚠️ ", "warn": "⚠️ "}
-    text = "\n".join(f"`{clock(line.at)}` {marks.get(line.level, '')}{literal(line.message)}" for line in shown)
+    text = "\n".join(
+        f"`{clock(line.at)}` {marks.get(line.level, '')}{literal(line.message)}" for line in shown
+    )
     if skipped:
         text += f"\n_{plural(skipped, 'progress line')} thinned out; {code(f'/ft events {job_id}')} lists them all._"
     errors = sum(1 for line in shown if line.level == "error")

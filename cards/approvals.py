@@ -441,7 +441,8 @@ def audit_card(rows: Sequence[AuditRow], deployment: str | None) -> Card:
     table = Table(
         columns=("When", "Who", "What", "Subject", "Detail"),
         rows=tuple(
-            (when(r.at, seconds=True), *(literal(c) for c in (r.actor, r.action, r.subject, r.detail))) for r in rows
+            (when(r.at, seconds=True), *(literal(c) for c in (r.actor, r.action, r.subject, r.detail)))
+            for r in rows
         ),
     )
     return Card(

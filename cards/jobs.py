@@ -251,9 +251,7 @@ def job_list_card(
         return Card(
             title=f"Fine-tuning jobs{shown}",
             text=text,
-            summary=f"No fine-tuning jobs match {asked}."
-            if filter_text
-            else "No fine-tuning jobs yet.",
+            summary=f"No fine-tuning jobs match {asked}." if filter_text else "No fine-tuning jobs yet.",
         )
     rows = tuple(
         (

@@ -97,9 +97,7 @@ def models_card(view: ModelsView) -> Card:
         dated = f" (dated {literal(view.catalogue_date)})" if view.catalogue_date else ""
         lines.append(f"The resource does not list its models: these come from the bot's catalogue{dated}.")
     if soon:
-        names = ", ".join(code(n) for n in soon[:5]) + (
-            f" and {len(soon) - 5} more" if len(soon) > 5 else ""
-        )
+        names = ", ".join(code(n) for n in soon[:5]) + (f" and {len(soon) - 5} more" if len(soon) > 5 else "")
         lines.append(
             f"⚠ {plural(len(soon), 'model')} retire within {RETIRING_SOON_DAYS} days or already have: {names}. "
             "Plan a move to a newer model."

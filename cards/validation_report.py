@@ -92,7 +92,8 @@ def _by_kind(counts: Mapping[str, int]) -> str:
 
 def _rows(findings: Sequence[FindingLike], limit: int) -> tuple[tuple[str, ...], ...]:
     return tuple(
-        ("whole file" if f.line is None else str(f.line), code(f.code), literal(f.message)) for f in findings[:limit]
+        ("whole file" if f.line is None else str(f.line), code(f.code), literal(f.message))
+        for f in findings[:limit]
     )
 
 

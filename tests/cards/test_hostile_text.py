@@ -112,8 +112,8 @@ def _value(hint: Any, payload: str, owner: str = "") -> Any:
         return TODAY
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return fill(hint, payload)
-    if origin in (tuple, Sequence, list) or origin is getattr(typing, "Sequence", None):
-        if len(args) == 2 and args[1] is Ellipsis or len(args) == 1:
+    if origin in (tuple, Sequence, list):
+        if (len(args) == 2 and args[1] is Ellipsis) or len(args) == 1:
             return (_value(args[0], payload, owner),)
         return tuple(_value(a, payload, owner) for a in args)
     if origin in (Mapping, dict):
@@ -164,13 +164,24 @@ def _job(p: str, **kw: Any) -> JobView:
 
 
 def _approval(p: str, **kw: Any) -> approvals.ApprovalView:
-    base: dict[str, Any] = {"state": "pending", "sku": "Standard", "valid_loss": 0.25, "checkpoint_step": None}
+    base: dict[str, Any] = {
+        "state": "pending",
+        "sku": "Standard",
+        "valid_loss": 0.25,
+        "checkpoint_step": None,
+    }
     return fill(approvals.ApprovalView, p, **{**base, **kw})
 
 
 def _idle(p: str, **kw: Any) -> idle.IdleView:
-    times = {"created_at": NOW - timedelta(days=20), "last_used_at": NOW - timedelta(days=14),
-             "deletes_at": NOW + timedelta(days=1), "now": NOW, "sku": "Standard", "price_per_hour": 1.5}
+    times = {
+        "created_at": NOW - timedelta(days=20),
+        "last_used_at": NOW - timedelta(days=14),
+        "deletes_at": NOW + timedelta(days=1),
+        "now": NOW,
+        "sku": "Standard",
+        "price_per_hour": 1.5,
+    }
     return fill(idle.IdleView, p, **{**times, **kw})
 
 
@@ -183,16 +194,31 @@ def _report(p: str, ok: bool) -> Any:
     stats = types.SimpleNamespace(encoding=p, total=10, min=1, max=5, mean=2.0, p95=4)
     cost = types.SimpleNamespace(amount=0.5, currency=p, per_million=3.0, price_key=p)
     return types.SimpleNamespace(
-        ok=ok, model=p, method=p, examples=10, valid=10 if ok else 7, invalid=0 if ok else 3,
-        errors=() if ok else (finding,), error_counts={} if ok else {p: 3},
-        warnings=(finding,), warning_counts={p: 1}, token_stats=stats, epochs=2,
-        estimated_trained_tokens=100, estimated_cost=cost,
+        ok=ok,
+        model=p,
+        method=p,
+        examples=10,
+        valid=10 if ok else 7,
+        invalid=0 if ok else 3,
+        errors=() if ok else (finding,),
+        error_counts={} if ok else {p: 3},
+        warnings=(finding,),
+        warning_counts={p: 1},
+        token_stats=stats,
+        epochs=2,
+        estimated_trained_tokens=100,
+        estimated_cost=cost,
     )
 
 
 def _deployment_row(p: str) -> approvals.DeploymentRow:
-    return fill(approvals.DeploymentRow, p, created=NOW, base_retires=TODAY + timedelta(days=5),
-                served_until=TODAY + timedelta(days=5))
+    return fill(
+        approvals.DeploymentRow,
+        p,
+        created=NOW,
+        base_retires=TODAY + timedelta(days=5),
+        served_until=TODAY + timedelta(days=5),
+    )
 
 
 Case = tuple[str, Callable[[str], Card]]
@@ -205,102 +231,242 @@ def _cases() -> Iterator[Case]:
     yield "job_list_card", lambda p: call(jobs.job_list_card, p, jobs=[_job(p, status="running")])
     yield "job_list_card[empty]", lambda p: call(jobs.job_list_card, p, jobs=[], searched="")
     yield "job_list_card[empty, searched]", lambda p: call(jobs.job_list_card, p, jobs=[])
-    yield "events_card", lambda p: call(
-        events.events_card, p, page=EventPageView(p, (fill(EventView, p, created_at=NOW),), True, p)
+    yield (
+        "events_card",
+        lambda p: call(
+            events.events_card, p, page=EventPageView(p, (fill(EventView, p, created_at=NOW),), True, p)
+        ),
     )
-    yield "events_card[error]", lambda p: call(
-        events.events_card, p, page=EventPageView(p, (fill(EventView, p, created_at=NOW, level="error"),))
+    yield (
+        "events_card[error]",
+        lambda p: call(
+            events.events_card, p, page=EventPageView(p, (fill(EventView, p, created_at=NOW, level="error"),))
+        ),
     )
     yield "events_card[empty]", lambda p: call(events.events_card, p, page=EventPageView(p, ()))
     for status in ("paused", "succeeded", "failed", "running"):
-        yield f"checkpoints_card[{status}]", lambda p, s=status: call(
-            checkpoints.checkpoints_card, p, checkpoints=[
-                fill(CheckpointView, p, step=1, train_loss=0.5, valid_loss=0.4, deployable=True),
-                fill(CheckpointView, p, step=2, train_loss=0.3, valid_loss=0.5, deployable=False),
-            ], job_status=s,
+        yield (
+            f"checkpoints_card[{status}]",
+            lambda p, s=status: call(
+                checkpoints.checkpoints_card,
+                p,
+                checkpoints=[
+                    fill(CheckpointView, p, step=1, train_loss=0.5, valid_loss=0.4, deployable=True),
+                    fill(CheckpointView, p, step=2, train_loss=0.3, valid_loss=0.5, deployable=False),
+                ],
+                job_status=s,
+            ),
         )
-    yield "checkpoints_card[empty]", lambda p: call(checkpoints.checkpoints_card, p, checkpoints=[], job_status="failed")
+    yield (
+        "checkpoints_card[empty]",
+        lambda p: call(checkpoints.checkpoints_card, p, checkpoints=[], job_status="failed"),
+    )
     yield "error_card", lambda p: call(errors.error_card, p)
     yield "not_found_card", lambda p: call(errors.not_found_card, p)
     verbs = [VerbHelp("status", "One job", "status <job>", "status ftjob-1", (("--limit N", "how many"),))]
     yield "usage_card", lambda p: call(help.usage_card, p, verb=fill(VerbHelp, p))
     yield "unknown_verb_card", lambda p: call(help.unknown_verb_card, p, verbs=[fill(VerbHelp, p), *verbs])
-    yield "unknown_verb_card[no suggestion]", lambda p: call(help.unknown_verb_card, p, verbs=verbs, suggestion=None)
+    yield (
+        "unknown_verb_card[no suggestion]",
+        lambda p: call(help.unknown_verb_card, p, verbs=verbs, suggestion=None),
+    )
     yield "help_card", lambda p: call(help.help_card, p, verbs=[fill(VerbHelp, p), *verbs])
     yield "welcome_card", lambda p: call(help.welcome_card, p)
-    yield "models_card", lambda p: call(models.models_card, p, view=fill(
-        models.ModelsView, p, today=TODAY,
-        bases=[fill(models.BaseModelRow, p, retires=TODAY + timedelta(days=3))],
-        fine_tuned=[fill(models.FineTunedRow, p, retires=TODAY + timedelta(days=3))],
-    ))
-    yield "models_card[catalogue]", lambda p: call(models.models_card, p, view=fill(
-        models.ModelsView, p, today=TODAY, source="catalogue", fine_tuned=()
-    ))
-    yield "quota_card", lambda p: call(quota.quota_card, p, view=fill(
-        quota.QuotaView, p, lines=[fill(quota.QuotaLine, p, used=10, limit=10), fill(quota.QuotaLine, p, used=9, limit=10)]
-    ))
-    yield "quota_card[ok]", lambda p: call(quota.quota_card, p, view=fill(
-        quota.QuotaView, p, lines=[fill(quota.QuotaLine, p, used=None, limit=10)]
-    ))
-    for status, phase in (("succeeded", None), ("failed", None), ("cancelled", None), ("failed", "data"),
-                          ("failed", "evaluation")):
-        yield f"terminal_alert[{status},{phase}]", lambda p, s=status, ph=phase: call(
-            alerts.terminal_alert, p, view=_alert(p, status=s, rai_phase=ph), extras=None
+    yield (
+        "models_card",
+        lambda p: call(
+            models.models_card,
+            p,
+            view=fill(
+                models.ModelsView,
+                p,
+                today=TODAY,
+                bases=[fill(models.BaseModelRow, p, retires=TODAY + timedelta(days=3))],
+                fine_tuned=[fill(models.FineTunedRow, p, retires=TODAY + timedelta(days=3))],
+            ),
+        ),
+    )
+    yield (
+        "models_card[catalogue]",
+        lambda p: call(
+            models.models_card,
+            p,
+            view=fill(models.ModelsView, p, today=TODAY, source="catalogue", fine_tuned=()),
+        ),
+    )
+    yield (
+        "quota_card",
+        lambda p: call(
+            quota.quota_card,
+            p,
+            view=fill(
+                quota.QuotaView,
+                p,
+                lines=[
+                    fill(quota.QuotaLine, p, used=10, limit=10),
+                    fill(quota.QuotaLine, p, used=9, limit=10),
+                ],
+            ),
+        ),
+    )
+    yield (
+        "quota_card[ok]",
+        lambda p: call(
+            quota.quota_card,
+            p,
+            view=fill(quota.QuotaView, p, lines=[fill(quota.QuotaLine, p, used=None, limit=10)]),
+        ),
+    )
+    for status, phase in (
+        ("succeeded", None),
+        ("failed", None),
+        ("cancelled", None),
+        ("failed", "data"),
+        ("failed", "evaluation"),
+    ):
+        yield (
+            f"terminal_alert[{status},{phase}]",
+            lambda p, s=status, ph=phase: call(
+                alerts.terminal_alert, p, view=_alert(p, status=s, rai_phase=ph), extras=None
+            ),
         )
-    yield "success_alert", lambda p: call(alerts.success_alert, p, view=_alert(p, status="succeeded"), extras=None)
+    yield (
+        "success_alert",
+        lambda p: call(alerts.success_alert, p, view=_alert(p, status="succeeded"), extras=None),
+    )
     yield "failed_alert", lambda p: call(alerts.failed_alert, p, view=_alert(p))
     yield "cancelled_alert", lambda p: call(alerts.cancelled_alert, p, view=_alert(p, status="cancelled"))
     yield "rai_notice", lambda p: call(alerts.rai_notice, p, view=_alert(p, rai_phase="data"))
-    yield "event_batch_card", lambda p: call(
-        alerts.event_batch_card, p, lines=[fill(alerts.StreamLine, p, at=NOW)], skipped=2
+    yield (
+        "event_batch_card",
+        lambda p: call(alerts.event_batch_card, p, lines=[fill(alerts.StreamLine, p, at=NOW)], skipped=2),
     )
-    for state, deploy in (("pending", None), ("rejected", None), ("expired", None), ("approved", None),
-                          ("approved", "succeeded"), ("approved", "failed")):
+    for state, deploy in (
+        ("pending", None),
+        ("rejected", None),
+        ("expired", None),
+        ("approved", None),
+        ("approved", "succeeded"),
+        ("approved", "failed"),
+    ):
         for sku in ("Standard", "DeveloperTier"):
-            yield f"approval_card[{state},{deploy},{sku}]", lambda p, s=state, d=deploy, k=sku: call(
-                approvals.approval_card, p, v=_approval(p, state=s, deploy_state=d, sku=k,
-                                                        required_approvals=2, approved_by=(p, p),
-                                                        checkpoint_step=4 if k == "Standard" else None),
-                now=NOW, can_decide=s == "pending" and k == "Standard",
+            yield (
+                f"approval_card[{state},{deploy},{sku}]",
+                lambda p, s=state, d=deploy, k=sku: call(
+                    approvals.approval_card,
+                    p,
+                    v=_approval(
+                        p,
+                        state=s,
+                        deploy_state=d,
+                        sku=k,
+                        required_approvals=2,
+                        approved_by=(p, p),
+                        checkpoint_step=4 if k == "Standard" else None,
+                    ),
+                    now=NOW,
+                    can_decide=s == "pending" and k == "Standard",
+                ),
             )
-    yield "approval_card[local]", lambda p: call(approvals.approval_card, p, v=_approval(p, local=True), now=NOW)
-    yield "approval_card[no approvers]", lambda p: call(
-        approvals.approval_card, p, v=_approval(p, no_approvers=True), now=NOW
+    yield (
+        "approval_card[local]",
+        lambda p: call(approvals.approval_card, p, v=_approval(p, local=True), now=NOW),
     )
-    yield "approval_card[approved, one]", lambda p: call(
-        approvals.approval_card, p, v=_approval(p, state="approved", approved_by=(p,)), now=NOW
+    yield (
+        "approval_card[no approvers]",
+        lambda p: call(approvals.approval_card, p, v=_approval(p, no_approvers=True), now=NOW),
     )
-    yield "deployments_card", lambda p: call(approvals.deployments_card, p, rows=[_deployment_row(p)], today=TODAY)
-    yield "deployments_card[base retires]", lambda p: call(
-        approvals.deployments_card, p, today=TODAY,
-        rows=[dataclasses.replace(_deployment_row(p), served_until=TODAY + timedelta(days=300))],
+    yield (
+        "approval_card[approved, one]",
+        lambda p: call(
+            approvals.approval_card, p, v=_approval(p, state="approved", approved_by=(p,)), now=NOW
+        ),
+    )
+    yield (
+        "deployments_card",
+        lambda p: call(approvals.deployments_card, p, rows=[_deployment_row(p)], today=TODAY),
+    )
+    yield (
+        "deployments_card[base retires]",
+        lambda p: call(
+            approvals.deployments_card,
+            p,
+            today=TODAY,
+            rows=[dataclasses.replace(_deployment_row(p), served_until=TODAY + timedelta(days=300))],
+        ),
     )
     yield "deployments_card[empty]", lambda p: call(approvals.deployments_card, p, rows=[], today=TODAY)
     yield "audit_card", lambda p: call(approvals.audit_card, p, rows=[fill(approvals.AuditRow, p, at=NOW)])
     yield "audit_card[empty]", lambda p: call(approvals.audit_card, p, rows=[])
     yield "confirm_card", lambda p: call(approvals.confirm_card, p, button=Button(p, "x.y", {"a": p}))
     for sku in ("Standard", "DeveloperTier"):
-        yield f"warning_card[{sku}]", lambda p, k=sku: call(idle.warning_card, p, v=_idle(p, sku=k), snooze_days=3)
+        yield (
+            f"warning_card[{sku}]",
+            lambda p, k=sku: call(idle.warning_card, p, v=_idle(p, sku=k), snooze_days=3),
+        )
     yield "deleted_card", lambda p: call(idle.deleted_card, p, developer=False)
     yield "kept_alive_card", lambda p: call(idle.kept_alive_card, p, v=_idle(p))
     yield "snoozed_card", lambda p: call(idle.snoozed_card, p, until=NOW)
     yield "idle_list_card", lambda p: call(idle.idle_list_card, p, views=[_idle(p)])
     yield "idle_list_card[empty]", lambda p: call(idle.idle_list_card, p, views=[])
     for metric in ("loss", "both"):
-        yield f"loss_chart_card[{metric}]", lambda p, m=metric: call(loss_chart.loss_chart_card, p, view=fill(
-            loss_chart.LossChartView, p, metric=m, status="running", series={"train_loss": ((1.0, 0.5), (2.0, 0.4))},
-            checkpoints=(fill(loss_chart.CheckpointRow, p, loss=0.4),), best=(2, 0.4), total_steps=10,
-            epoch_ends=(1,),
-        ))
-    yield "loss_chart_card[status in badge]", lambda p: call(loss_chart.loss_chart_card, p, view=fill(
-        loss_chart.LossChartView, p, metric="loss", series={}, checkpoints=(), best=None, epoch_ends=()
-    ))
-    yield "loss_chart_card[empty]", lambda p: call(loss_chart.loss_chart_card, p, view=fill(
-        loss_chart.LossChartView, p, metric="loss", status="failed", series={}, checkpoints=(), best=None, epoch_ends=()
-    ))
+        yield (
+            f"loss_chart_card[{metric}]",
+            lambda p, m=metric: call(
+                loss_chart.loss_chart_card,
+                p,
+                view=fill(
+                    loss_chart.LossChartView,
+                    p,
+                    metric=m,
+                    status="running",
+                    series={"train_loss": ((1.0, 0.5), (2.0, 0.4))},
+                    checkpoints=(fill(loss_chart.CheckpointRow, p, loss=0.4),),
+                    best=(2, 0.4),
+                    total_steps=10,
+                    epoch_ends=(1,),
+                ),
+            ),
+        )
+    yield (
+        "loss_chart_card[status in badge]",
+        lambda p: call(
+            loss_chart.loss_chart_card,
+            p,
+            view=fill(
+                loss_chart.LossChartView,
+                p,
+                metric="loss",
+                series={},
+                checkpoints=(),
+                best=None,
+                epoch_ends=(),
+            ),
+        ),
+    )
+    yield (
+        "loss_chart_card[empty]",
+        lambda p: call(
+            loss_chart.loss_chart_card,
+            p,
+            view=fill(
+                loss_chart.LossChartView,
+                p,
+                metric="loss",
+                status="failed",
+                series={},
+                checkpoints=(),
+                best=None,
+                epoch_ends=(),
+            ),
+        ),
+    )
     for ok in (True, False):
-        yield f"validation_report_card[ok={ok}]", lambda p, o=ok: call(
-            validation_report.validation_report_card, p, report=_report(p, o), title=None, key=None
+        yield (
+            f"validation_report_card[ok={ok}]",
+            lambda p, o=ok: call(
+                validation_report.validation_report_card, p, report=_report(p, o), title=None, key=None
+            ),
         )
 
 
@@ -321,7 +487,10 @@ def _builders() -> dict[str, Callable[..., Card]]:
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if name.startswith("_") or fn.__module__ != module.__name__:
                 continue
-            if inspect.signature(fn).return_annotation in ("Card", Card) and f"{info.name}.{name}" not in NOT_BUILDERS:
+            if (
+                inspect.signature(fn).return_annotation in ("Card", Card)
+                and f"{info.name}.{name}" not in NOT_BUILDERS
+            ):
                 found[f"{info.name}.{name}"] = fn
     return found
 
@@ -393,14 +562,18 @@ def _visible(payload: str) -> str:
 
 # Outside text the builders escape but a renderer still turns into markup: cards/render_teams.py `_header`
 # writes the badge with `to_plain` (escapes undone) into a TextBlock, which Teams reads as markdown.
-RENDERER_GAPS = {"loss_chart_card[status in badge]": "render_teams: badge written with to_plain into a TextBlock"}
+RENDERER_GAPS = {
+    "loss_chart_card[status in badge]": "render_teams: badge written with to_plain into a TextBlock"
+}
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 @pytest.mark.parametrize(
     "case",
     [
-        pytest.param(c, marks=pytest.mark.xfail(reason=RENDERER_GAPS[c], strict=False)) if c in RENDERER_GAPS else c
+        pytest.param(c, marks=pytest.mark.xfail(reason=RENDERER_GAPS[c], strict=False))
+        if c in RENDERER_GAPS
+        else c
         for c in sorted(CASES)
     ],
 )
