@@ -82,9 +82,7 @@ def success_alert(view: AlertView, extras: AlertExtras | None = None) -> Card:
     if view.billed_tokens is not None and view.billed_tokens != view.trained_tokens:
         facts.append(Fact("Billed tokens", f"{view.billed_tokens:,}"))
     facts.append(Fact("Duration", duration(view.duration_seconds)))
-    facts.append(
-        Fact("Training cost (estimate)", literal(view.cost) if view.cost else "no price known for this model")
-    )
+    facts.append(Fact("Training cost (estimate)", view.cost or "no price known for this model"))
     buttons = (
         Button("Checkpoints", CHECKPOINTS, _payload(view), style="primary"),
         Button("Events", EVENTS, _payload(view)),
