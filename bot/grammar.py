@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from bot.errors import UsageError
+from cards.markup import code
 
 # Options that never take a value; every other `--name` consumes the next token unless it is another option.
 FLAGS: frozenset[str] = frozenset({"help", "yes", "all", "json", "mine", "dry-run", "no-tokens"})
@@ -65,7 +66,7 @@ def parse_command_text(text: str, flags: frozenset[str] = FLAGS) -> ParsedText:
             name, eq, value = token[2:].partition("=")
             name = name.lower()
             if not _OPTION_NAME.match(name):
-                raise UsageError(f"`{token[:40]}` is not an option name.", verb=verb)
+                raise UsageError(f"{code(token[:40])} is not an option name.", verb=verb)
             if name in options:
                 raise UsageError(f"`--{name}` is given twice.", verb=verb)
             if eq:

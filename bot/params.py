@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.azure import ids
+from cards.markup import code, literal
 
 
 def _shaped(check: Callable[[object], bool], what: str, example: str) -> Callable[[str], str]:
@@ -18,8 +19,9 @@ def _shaped(check: Callable[[object], bool], what: str, example: str) -> Callabl
             before, value = value, value.strip("<>`()[]\"'").rstrip(".,;:!?")
         if not check(value):
             article = "an" if what[0] in "aeiou" else "a"
-            shown = text[:60].replace("`", "ˋ")  # typed text inside a code span cannot end it early
-            raise ValueError(f"`{shown}` is not {article} {what} (expected something like `{example}`)")
+            raise ValueError(
+                f"{code(text[:60])} is not {article} {what} (expected something like {code(example)})"
+            )
         return value
 
     convert.__name__ = what.replace(" ", "_")
@@ -48,8 +50,7 @@ def since_day(text: str) -> float:
     try:
         day = datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
-        shown = text[:20].replace("`", "ˋ")
-        raise ValueError(f"`{shown}` is not a day (expected something like `2026-11-01`)") from None
+        raise ValueError(f"{code(text[:20])} is not a day (expected something like `2026-11-01`)") from None
     return day.timestamp()
 
 
@@ -58,7 +59,7 @@ def int_between(low: int, high: int) -> Callable[[str], int]:
         try:
             value = int(text)
         except ValueError:
-            raise ValueError(f"`{text[:20]}` is not a whole number") from None
+            raise ValueError(f"{code(text[:20])} is not a whole number") from None
         if not low <= value <= high:
             raise ValueError(f"must be between {low} and {high} (got {value})")
         return value
@@ -71,10 +72,10 @@ def float_between(low: float, high: float, *, low_open: bool = False) -> Callabl
         try:
             value = float(text)
         except ValueError:
-            raise ValueError(f"`{text[:20]}` is not a number") from None
+            raise ValueError(f"{code(text[:20])} is not a number") from None
         if value != value or not (low < value if low_open else low <= value) or value > high:
             bracket = "(" if low_open else "["
-            raise ValueError(f"must be in {bracket}{low}, {high}] (got {text[:20]})")
+            raise ValueError(f"must be in {bracket}{low}, {high}] (got {literal(text[:20])})")
         return value
 
     return convert
@@ -84,7 +85,7 @@ def one_of(*choices: str) -> Callable[[str], str]:
     def convert(text: str) -> str:
         value = text.lower()
         if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)} (got `{text[:30]}`)")
+            raise ValueError(f"must be one of {', '.join(choices)} (got {code(text[:30])})")
         return value
 
     return convert
@@ -92,5 +93,5 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 def resource_name(text: str) -> str:
     if not text or len(text) > 64 or not all(c.isalnum() or c in "-_" for c in text):
-        raise ValueError(f"`{text[:30]}` is not a resource name")
+        raise ValueError(f"{code(text[:30])} is not a resource name")
     return text

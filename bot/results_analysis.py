@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.azure.results_csv import ResultColumns
+from cards.markup import code
 
 # A rise smaller than this (relative) is noise, not a trend.
 RISE = 0.02
@@ -226,7 +227,7 @@ def _deploy_line(
             else f"the lowest of {len(deployable)} deployable ones"
         )
         return (
-            f"Checkpoint to deploy: `{deploy.id}` (step {deploy.step}, full validation loss "
+            f"Checkpoint to deploy: {code(deploy.id)} (step {deploy.step}, full validation loss "
             f"{loss(deploy.full_valid_loss)}), {among}."
         )
     if running:

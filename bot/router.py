@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot.errors import FtbotError, NotAllowed, StoreUnavailable, UsageError
 from bot.model import Action, Command, Platform, Reply, User
+from cards.markup import code
 from cards.model import Card
 
 if TYPE_CHECKING:
@@ -88,16 +89,16 @@ class VerbSpec:
         known = {o.name: o for o in self.options}
         unknown = sorted(set(cmd.options) - set(known) - {"help"})
         if unknown:
-            raise UsageError(f"`{self.verb}` has no option `--{unknown[0]}`.", verb=self.verb)
+            raise UsageError(f"{code(self.verb)} has no option {code(f'--{unknown[0]}')}.", verb=self.verb)
         if len(cmd.args) > len(self.args):
             extra = cmd.args[len(self.args)]
             shown = extra[:60].replace("`", "ˋ")  # typed text inside a code span cannot end it early
-            raise UsageError(f"Unexpected `{shown}` after `{self.verb}`.", verb=self.verb)
+            raise UsageError(f"Unexpected {code(shown)} after {code(self.verb)}.", verb=self.verb)
         params: dict[str, Any] = {}
         for i, arg in enumerate(self.args):
             if i >= len(cmd.args):
                 if arg.required:
-                    raise UsageError(f"`{self.verb}` needs {arg.placeholder}.", verb=self.verb)
+                    raise UsageError(f"{code(self.verb)} needs {arg.placeholder}.", verb=self.verb)
                 params[arg.name] = None
                 continue
             params[arg.name] = _convert(arg.convert, cmd.args[i], arg.placeholder, self.verb)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.dataprep.models import TRAINING_TYPES, model_info
+from cards.markup import code
 
 STANDARD, DATAZONE, GLOBAL, DEVELOPER = "standard", "datazone", "global", "developer"
 WIRE = {
@@ -152,5 +153,5 @@ def choose(
 def _passed_over(names: Sequence[str], model: str) -> str:
     if not names:
         return ""
-    which = " and ".join(f"`{n}`" for n in dict.fromkeys(names))
-    return f"the configured default {which} is not offered for `{model}`"
+    which = " and ".join(code(n) for n in dict.fromkeys(names))
+    return f"the configured default {which} is not offered for {code(model)}"

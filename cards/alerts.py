@@ -9,6 +9,7 @@ from datetime import datetime
 
 from cards.format import clock, plural
 from cards.jobs import EVENTS, job_key
+from cards.markup import code, literal
 from cards.model import Button, Card, Fact, Image, Tone
 
 CHECKPOINTS = "job.checkpoints"
@@ -73,8 +74,8 @@ def success_alert(view: AlertView, extras: AlertExtras | None = None) -> Card:
     """Fine-tuned model, tokens, duration, cost estimate; Checkpoints / Events (+ any `extras`)."""
     extras = extras or AlertExtras()
     facts = [
-        Fact("Fine-tuned model", f"`{view.fine_tuned_model or 'not reported'}`"),
-        Fact("Base model", f"`{view.model}`"),
+        Fact("Fine-tuned model", code(view.fine_tuned_model or "not reported")),
+        Fact("Base model", code(view.model)),
     ]
     if view.trained_tokens is not None:
         facts.append(Fact("Trained tokens", f"{view.trained_tokens:,}"))
@@ -88,13 +89,13 @@ def success_alert(view: AlertView, extras: AlertExtras | None = None) -> Card:
         *extras.buttons,
     )
     return Card(
-        title=f"✅ Fine-tuning job {view.job_id} succeeded",
+        title=f"✅ Fine-tuning job {literal(view.job_id)} succeeded",
         tone=Tone.SUCCESS,
-        text=f"The model `{view.fine_tuned_model}` is ready to deploy.",
+        text=f"The model {code(view.fine_tuned_model or 'not reported')} is ready to deploy.",
         facts=tuple(facts),
         images=extras.images,
         buttons=buttons,
-        summary=f"Job {view.job_id} succeeded: {view.fine_tuned_model}.",
+        summary=f"Job {literal(view.job_id)} succeeded: {literal(view.fine_tuned_model or 'no model reported')}.",
         key=alert_key(view.job_id),
     )
 
@@ -107,39 +108,40 @@ _NEXT_STEP = {
 
 
 def failed_alert(view: AlertView) -> Card:
-    code = f" (`{view.error_code}`)" if view.error_code else ""
+    error_code = f" ({code(view.error_code)})" if view.error_code else ""
     next_step = _NEXT_STEP.get(
         view.error_code or "", "Look at the job's events for the cause, fix it and `/ft start` again."
     )
     return Card(
-        title=f"❌ Fine-tuning job {view.job_id} failed",
+        title=f"❌ Fine-tuning job {literal(view.job_id)} failed",
         tone=Tone.ERROR,
-        text=f"**Failed**{code}: {view.error_message or 'no message from the service'}\n**What to do**: {next_step}",
-        facts=(Fact("Base model", f"`{view.model}`"), Fact("Ran for", duration(view.duration_seconds))),
+        text=f"**Failed**{error_code}: {literal(view.error_message or 'no message from the service')}\n"
+        f"**What to do**: {next_step}",
+        facts=(Fact("Base model", code(view.model)), Fact("Ran for", duration(view.duration_seconds))),
         buttons=(Button("Events", EVENTS, _payload(view)),),
-        summary=f"Job {view.job_id} failed.",
+        summary=f"Job {literal(view.job_id)} failed.",
         key=alert_key(view.job_id),
     )
 
 
 def cancelled_alert(view: AlertView) -> Card:
-    by = f" by {view.cancelled_by}" if view.cancelled_by else ""
+    by = f" by {literal(view.cancelled_by)}" if view.cancelled_by else ""
     return Card(
-        title=f"Fine-tuning job {view.job_id} was cancelled",
+        title=f"Fine-tuning job {literal(view.job_id)} was cancelled",
         tone=Tone.WARNING,
         text=f"The job was cancelled{by}. Nothing more will be trained; work done so far is not kept.",
-        facts=(Fact("Base model", f"`{view.model}`"), Fact("Ran for", duration(view.duration_seconds))),
+        facts=(Fact("Base model", code(view.model)), Fact("Ran for", duration(view.duration_seconds))),
         buttons=(Button("Events", EVENTS, _payload(view)),),
-        summary=f"Job {view.job_id} was cancelled{by}.",
+        summary=f"Job {literal(view.job_id)} was cancelled{by}.",
         key=alert_key(view.job_id),
     )
 
 
 def rai_notice(view: AlertView) -> Card:
     """The safety failure in plain words: which check, which kinds of harm, what it means, what to do."""
-    kinds = ", ".join(view.rai_categories) or "not named by Azure"
+    kinds = ", ".join(literal(c) for c in view.rai_categories) or "not named by Azure"
     if view.rai_phase == "data":
-        title = f"🛡️ Training data rejected by the safety check: {view.job_id}"
+        title = f"🛡️ Training data rejected by the safety check: {literal(view.job_id)}"
         meaning = (
             "Azure checks training data for harmful content before training. This data failed, so **nothing "
             "was trained and nothing was charged**."
@@ -149,7 +151,7 @@ def rai_notice(view: AlertView) -> Card:
             "rewrite them, run `/ft validate` on the new file, then `/ft start` again."
         )
     else:
-        title = f"🛡️ Trained model failed the safety evaluation: {view.job_id}"
+        title = f"🛡️ Trained model failed the safety evaluation: {literal(view.job_id)}"
         meaning = (
             "Training finished, but Azure's safety evaluation of the trained model scored above the allowed "
             "thresholds. **The model exists but cannot be deployed**; training was not charged."
@@ -163,11 +165,11 @@ def rai_notice(view: AlertView) -> Card:
         tone=Tone.ERROR,
         text=f"{meaning}\n**Harm categories**: {kinds}.\n**What to do**: {todo}",
         facts=(
-            Fact("Base model", f"`{view.model}`"),
+            Fact("Base model", code(view.model)),
             Fact("Check", "training data" if view.rai_phase == "data" else "model evaluation"),
         ),
         buttons=(Button("Events", EVENTS, _payload(view)),),
-        summary=f"Job {view.job_id} failed Azure's safety check ({kinds}).",
+        summary=f"Job {literal(view.job_id)} failed Azure's safety check ({kinds}).",
         key=alert_key(view.job_id),
     )
 
@@ -195,13 +197,15 @@ def event_batch_card(job_id: str, lines: Sequence[StreamLine], skipped: int = 0)
     shown = list(lines)[-MAX_EVENT_LINES:]
     skipped += len(lines) - len(shown)
     marks = {"error": "❌ ", "warning": "⚠️ ", "warn": "⚠️ "}
-    text = "\n".join(f"`{clock(line.at)}` {marks.get(line.level, '')}{line.message}" for line in shown)
+    text = "\n".join(
+        f"`{clock(line.at)}` {marks.get(line.level, '')}{literal(line.message)}" for line in shown
+    )
     if skipped:
-        text += f"\n_{plural(skipped, 'progress line')} thinned out; `/ft events {job_id}` lists them all._"
+        text += f"\n_{plural(skipped, 'progress line')} thinned out; {code(f'/ft events {job_id}')} lists them all._"
     errors = sum(1 for line in shown if line.level == "error")
     return Card(
-        title=f"{job_id}: {plural(len(shown), 'new event')}",
+        title=f"{literal(job_id)}: {plural(len(shown), 'new event')}",
         tone=Tone.WARNING if errors else Tone.INFO,
         text=text,
-        summary=shown[-1].message if shown else f"Job {job_id}",
+        summary=literal(shown[-1].message if shown else f"Job {job_id}"),
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from cards.format import number, plural, when
+from cards.markup import code, literal
 from cards.model import Button, Card, Confirm, Fact, Table, Tone
 from cards.models import RETIRING_SOON_DAYS, retiring_soon
 
@@ -126,9 +127,9 @@ class ApprovalView:
 def _what(v: ApprovalView) -> str:
     if v.checkpoint_step is not None:
         loss = f", validation loss {number(v.valid_loss)}" if v.valid_loss is not None else ""
-        return f"`{v.model}` (checkpoint at step {v.checkpoint_step}{loss})"
+        return f"{code(v.model)} (checkpoint at step {v.checkpoint_step}{loss})"
     loss = f" (validation loss {number(v.valid_loss)})" if v.valid_loss is not None else ""
-    return f"`{v.model}`{loss}"
+    return f"{code(v.model)}{loss}"
 
 
 def _cost(v: ApprovalView) -> str:
@@ -136,24 +137,25 @@ def _cost(v: ApprovalView) -> str:
         return "No hosting fee (tokens only)"
     if v.price_per_hour is None:
         return "Not in the price table: check the Azure pricing page"
+    currency = literal(v.currency)
     return (
-        f"{v.price_per_hour:,.2f} {v.currency}/hour, about {v.price_per_month or 0:,.0f} {v.currency}/month "
+        f"{v.price_per_hour:,.2f} {currency}/hour, about {v.price_per_month or 0:,.0f} {currency}/month "
         "plus tokens"
     )
 
 
 def _facts(v: ApprovalView) -> tuple[Fact, ...]:
     facts = [
-        Fact("Asked by", v.requester),
+        Fact("Asked by", literal(v.requester)),
         Fact("Model", _what(v)),
     ]
     if v.job_id:
-        facts.append(Fact("Job", f"`{v.job_id}`"))
+        facts.append(Fact("Job", code(v.job_id)))
     facts += [
-        Fact("Deployment name", f"`{v.deployment}`"),
-        Fact("Where", f"{v.resource} (`{v.account}`), region {v.region or 'unknown'}"),
-        Fact("Subscription", f"`{v.subscription}`" if v.subscription else "unknown"),
-        Fact("SKU", f"{sku_label(v.sku)}, capacity {v.capacity}"),
+        Fact("Deployment name", code(v.deployment)),
+        Fact("Where", f"{literal(v.resource)} ({code(v.account)}), region {literal(v.region or 'unknown')}"),
+        Fact("Subscription", code(v.subscription) if v.subscription else "unknown"),
+        Fact("SKU", f"{literal(sku_label(v.sku))}, capacity {v.capacity}"),
         Fact("Hosting cost", _cost(v)),
     ]
     if is_developer(v.sku) and v.ends_at is not None:
@@ -169,10 +171,10 @@ def developer_end(v: ApprovalView) -> str:
     if not is_developer(v.sku) or v.ends_at is None:
         return ""
     if v.ends_known:
-        return f"Azure deletes `{v.deployment}` at {when(v.ends_at)}, 24 hours after it was created."
+        return f"Azure deletes {code(v.deployment)} at {when(v.ends_at)}, 24 hours after it was created."
     if v.state == "pending":
         return f"Approved now, it would be deleted at about {when(v.ends_at)} (24 hours after creation)."
-    return f"Azure deletes `{v.deployment}` at about {when(v.ends_at)} (24 hours after creation)."
+    return f"Azure deletes {code(v.deployment)} at about {when(v.ends_at)} (24 hours after creation)."
 
 
 def _rules(v: ApprovalView) -> str:
@@ -181,35 +183,38 @@ def _rules(v: ApprovalView) -> str:
     if developer_end(v):
         lines.append(developer_end(v))
     if v.price_note and not is_developer(v.sku):
-        lines.append(v.price_note)
+        lines.append(literal(v.price_note))
     return "\n".join(lines)
 
 
 def _approvals_line(v: ApprovalView) -> str:
     if v.required_approvals <= 1:
         return ""
-    got = ", ".join(v.approved_by) if v.approved_by else "none yet"
+    got = ", ".join(literal(a) for a in v.approved_by) if v.approved_by else "none yet"
     return f"Approvals: {len(v.approved_by)} of {v.required_approvals} ({got})."
 
 
 def _snippet(v: ApprovalView) -> str:
     endpoint = (v.endpoint or "https://<resource>.openai.azure.com").rstrip("/")
-    return (
-        f'Call it: `curl "{endpoint}/openai/deployments/{v.deployment}/chat/completions?api-version=2025-04-01-preview" '
+    curl = (
+        f'curl "{endpoint}/openai/deployments/{v.deployment}/chat/completions?api-version=2025-04-01-preview" '
         '-H "api-key: $AZURE_OPENAI_API_KEY" -H "Content-Type: application/json" '
-        '-d \'{"messages":[{"role":"user","content":"Hello"}]}\'`\n'
-        f'Python: `AzureOpenAI(azure_endpoint="{endpoint}", api_version="2025-04-01-preview")'
-        f'.chat.completions.create(model="{v.deployment}", messages=[...])`'
+        '-d \'{"messages":[{"role":"user","content":"Hello"}]}\''
     )
+    python = (
+        f'AzureOpenAI(azure_endpoint="{endpoint}", api_version="2025-04-01-preview")'
+        f'.chat.completions.create(model="{v.deployment}", messages=[...])'
+    )
+    return f"Call it: {code(curl)}\nPython: {code(python)}"
 
 
 def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) -> Card:
     """The request as it stands. `can_decide=False` is the view of someone who may not decide (no buttons:
     a status line), used for Teams' per-user refresh."""
     key = approval_key(v.id)
-    title = f"Deploy {v.deployment}?"
+    title = f"Deploy {literal(v.deployment)}?"
     payload = {"id": v.id}
-    footer = f"Request `{v.id}`, asked {when(v.created_at)}"
+    footer = f"Request {code(v.id)}, asked {when(v.created_at)}"
     if v.state == "pending":
         text_lines = [_rules(v)]
         if v.local:
@@ -229,7 +234,7 @@ def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) ->
         line = _approvals_line(v)
         if line:
             text_lines.append(line)
-        text_lines += list(v.warnings)
+        text_lines += [literal(w) for w in v.warnings]
         buttons: tuple[Button, ...] = ()
         if can_decide and not v.no_approvers:
             buttons = (
@@ -241,7 +246,7 @@ def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) ->
                     style="danger",
                     confirm=Confirm(
                         "Reject this deployment?",
-                        f'To give a reason, use `reject {v.id} --reason "..."` instead.',
+                        "To give a reason, use " + code(f'reject {v.id} --reason "..."') + " instead.",
                         "Reject",
                         "Keep it",
                     ),
@@ -256,26 +261,26 @@ def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) ->
             text="\n".join(t for t in text_lines if t),
             facts=_facts(v),
             buttons=buttons,
-            footer=footer + f'; reject with a reason: `reject {v.id} --reason "..."`',
-            summary=f"{v.requester} asks to deploy {v.model} as {v.deployment}: awaiting approval",
+            footer=footer + "; reject with a reason: " + code(f'reject {v.id} --reason "..."'),
+            summary=f"{literal(v.requester)} asks to deploy {literal(v.model)} as {literal(v.deployment)}: awaiting approval",
             key=key,
             refresh=Button("Show my options", VIEW, payload),
         )
     if v.state == "rejected":
-        reason = f" Reason: {v.reason}" if v.reason else " No reason given."
+        reason = f" Reason: {literal(v.reason)}" if v.reason else " No reason given."
         return Card(
-            title=f"Deployment {v.deployment} rejected",
+            title=f"Deployment {literal(v.deployment)} rejected",
             tone=Tone.NEUTRAL,
             badge="rejected",
-            text=f"Rejected by {v.decided_by or '?'} at {when(v.decided_at)}.{reason}",
+            text=f"Rejected by {literal(v.decided_by or '?')} at {when(v.decided_at)}.{reason}",
             facts=_facts(v),
             footer=footer,
-            summary=f"Deployment {v.deployment} rejected by {v.decided_by or '?'}",
+            summary=f"Deployment {literal(v.deployment)} rejected by {literal(v.decided_by or '?')}",
             key=key,
         )
     if v.state == "expired":
         return Card(
-            title=f"Deployment request {v.deployment} expired",
+            title=f"Deployment request {literal(v.deployment)} expired",
             tone=Tone.NEUTRAL,
             badge="expired",
             text=(
@@ -285,21 +290,21 @@ def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) ->
             facts=_facts(v),
             buttons=(Button("Ask again", ASK_AGAIN, payload, style="primary"),),
             footer=footer,
-            summary=f"Deployment request {v.deployment} expired",
+            summary=f"Deployment request {literal(v.deployment)} expired",
             key=key,
         )
-    approved = f"Approved by {v.decided_by or '?'} at {when(v.decided_at, seconds=True)}."
+    approved = f"Approved by {literal(v.decided_by or '?')} at {when(v.decided_at, seconds=True)}."
     if len(v.approved_by) > 1:
-        approved = f"Approved by {', '.join(v.approved_by)}; last at {when(v.decided_at, seconds=True)}."
+        approved = f"Approved by {', '.join(literal(a) for a in v.approved_by)}; last at {when(v.decided_at, seconds=True)}."
     if v.deploy_state == "succeeded":
         return Card(
-            title=f"Deployed {v.deployment}",
+            title=f"Deployed {literal(v.deployment)}",
             tone=Tone.SUCCESS,
             badge="deployed",
-            text=f"{approved}\nDeployed: `{v.model}` answers at deployment `{v.deployment}`.\n{_snippet(v)}\n"
+            text=f"{approved}\nDeployed: {code(v.model)} answers at deployment {code(v.deployment)}.\n{_snippet(v)}\n"
             + (DEVELOPER_RULE if is_developer(v.sku) else IDLE_RULE)
             + (f"\n{developer_end(v)}" if developer_end(v) else ""),
-            facts=(*_facts(v), Fact("Endpoint", v.endpoint or "?")),
+            facts=(*_facts(v), Fact("Endpoint", literal(v.endpoint or "?"))),
             buttons=(
                 Button(
                     "Undeploy",
@@ -308,36 +313,36 @@ def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) ->
                     style="danger",
                     confirm=Confirm(
                         "Delete this deployment?",
-                        f"`{v.deployment}` stops answering now. The model stays and can be deployed again.",
+                        f"{code(v.deployment)} stops answering now. The model stays and can be deployed again.",
                         "Delete deployment",
                         "Keep it",
                     ),
                 ),
             ),
             footer=footer,
-            summary=f"Deployed {v.deployment}",
+            summary=f"Deployed {literal(v.deployment)}",
             key=key,
         )
     if v.deploy_state == "failed":
         return Card(
-            title=f"Deployment {v.deployment} failed",
+            title=f"Deployment {literal(v.deployment)} failed",
             tone=Tone.ERROR,
             badge="failed",
-            text=f"{approved}\nThe deployment did not succeed: {v.error or 'Azure gave no reason.'}",
+            text=f"{approved}\nThe deployment did not succeed: {literal(v.error or 'Azure gave no reason.')}",
             facts=_facts(v),
             footer=footer,
-            summary=f"Deployment {v.deployment} failed",
+            summary=f"Deployment {literal(v.deployment)} failed",
             key=key,
         )
     return Card(
-        title=f"Deploying {v.deployment}",
+        title=f"Deploying {literal(v.deployment)}",
         tone=Tone.RUNNING,
         badge="provisioning",
         text=f"{approved}\nAzure is provisioning the deployment (usually a few minutes); this card updates "
         "when it is ready." + (f"\n{developer_end(v)}" if developer_end(v) else ""),
         facts=_facts(v),
         footer=footer,
-        summary=f"Deploying {v.deployment}: provisioning",
+        summary=f"Deploying {literal(v.deployment)}: provisioning",
         key=key,
     )
 
@@ -369,7 +374,7 @@ def retirement_flag(row: DeploymentRow, today: date) -> str:
     (or already has), on Azure's clock; "" otherwise."""
     if retiring_soon(row.served_until, today) and row.served_until is not None:
         return (
-            f"⚠ `{row.name}`: Azure stops serving models fine-tuned from `{row.base}` "
+            f"⚠ {code(row.name)}: Azure stops serving models fine-tuned from {code(row.base)} "
             f"{_left(row.served_until, today)}. Retrain on a newer base model and move to it before then."
         )
     if retiring_soon(row.base_retires, today) and row.base_retires is not None:
@@ -379,7 +384,7 @@ def retirement_flag(row: DeploymentRow, today: date) -> str:
             else ""
         )
         return (
-            f"⚠ `{row.name}`: its base model `{row.base}` retires for fine-tuning "
+            f"⚠ {code(row.name)}: its base model {code(row.base)} retires for fine-tuning "
             f"{_left(row.base_retires, today)}: no new fine-tuning of it after that{served}. "
             "Plan a move to a newer model."
         )
@@ -393,23 +398,24 @@ def deployments_card(
     within `RETIRING_SOON_DAYS` days is flagged (⚠ on its row, and a line with the date). `searched`: what a
     bounded read of the list did not reach (see `bot.azure.paging.Scan.note`)."""
     tail = f" {searched}" if searched else ""
+    where = literal(resource)
     if not rows:
         return Card(
-            title=f"Deployments of {resource}",
+            title=f"Deployments of {where}",
             text=f"No fine-tuned deployments. Ask for one with `deploy <job|model|checkpoint>`.{tail}",
-            summary=f"No fine-tuned deployments on {resource}",
+            summary=f"No fine-tuned deployments on {where}",
         )
     flags = {r.name: retirement_flag(r, today) for r in rows} if today is not None else {}
     table = Table(
         columns=("Name", "Model", "SKU", "Created", "State", "Approved by"),
         rows=tuple(
             (
-                f"⚠ {r.name}" if flags.get(r.name) else r.name,
-                r.model,
-                sku_label(r.sku),
+                f"⚠ {literal(r.name)}" if flags.get(r.name) else literal(r.name),
+                literal(r.model),
+                literal(sku_label(r.sku)),
                 when(r.created),
-                r.state,
-                r.approved_by or "-",
+                literal(r.state),
+                literal(r.approved_by or "-"),
             )
             for r in rows
         ),
@@ -423,12 +429,12 @@ def deployments_card(
         )
         lines += flagged
     return Card(
-        title=f"Deployments of {resource}",
+        title=f"Deployments of {where}",
         tone=Tone.WARNING if flagged else Tone.NEUTRAL,
         badge=plural(len(rows), "deployment"),
         text="\n".join(lines),
         tables=(table,),
-        summary=f"{plural(len(rows), 'fine-tuned deployment')} on {resource}"
+        summary=f"{plural(len(rows), 'fine-tuned deployment')} on {where}"
         + (f", {len(flagged)} on a retiring model" if flagged else ""),
     )
 
@@ -443,12 +449,15 @@ class AuditRow:
 
 
 def audit_card(rows: Sequence[AuditRow], deployment: str | None) -> Card:
-    title = f"Audit log of {deployment}" if deployment else "Audit log"
+    title = f"Audit log of {literal(deployment)}" if deployment else "Audit log"
     if not rows:
         return Card(title=title, text="Nothing recorded yet.", summary="Audit log: empty")
     table = Table(
         columns=("When", "Who", "What", "Subject", "Detail"),
-        rows=tuple((when(r.at, seconds=True), r.actor, r.action, r.subject, r.detail) for r in rows),
+        rows=tuple(
+            (when(r.at, seconds=True), *(literal(c) for c in (r.actor, r.action, r.subject, r.detail)))
+            for r in rows
+        ),
     )
     return Card(
         title=title,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from cards.approvals import REQUEST, deploy_request_button
 from cards.format import number, percent, plural
 from cards.jobs import CHART, job_key
+from cards.markup import code, literal
 from cards.model import Button, Card, Table, Tone
 from cards.views import CheckpointView
 
@@ -72,13 +73,13 @@ def checkpoints_card(
     if not checkpoints:
         finished = job_status in ("succeeded", "failed", "cancelled", "canceled")
         return Card(
-            title=f"Checkpoints of {job_id}",
+            title=f"Checkpoints of {literal(job_id)}",
             text=(
-                f"This job {job_status} without keeping any checkpoints."
+                f"This job {literal(job_status or '')} without keeping any checkpoints."
                 if finished
                 else "No checkpoints yet. One is saved at the end of each epoch."
             ),
-            summary=f"No checkpoints for job {job_id}" + ("." if finished else " yet."),
+            summary=f"No checkpoints for job {literal(job_id)}" + ("." if finished else " yet."),
             key=f"{job_key(job_id)}:checkpoints",
         )
     ordered = sorted(checkpoints, key=lambda c: c.step)
@@ -115,7 +116,7 @@ def checkpoints_card(
     if scored:
         best = min(scored, key=lambda c: _valid_loss(c) or 0.0)
         text += f"\nLowest validation loss at step **{best.step}**"
-        text += f": `{best.model}`" if best.model else "."
+        text += f": {code(best.model)}" if best.model else "."
     warning = overfitting_warning(ordered)
     if warning:
         text = f"{warning}\n{text}"
@@ -126,14 +127,14 @@ def checkpoints_card(
     ]
     buttons = (*deploys, Button("Chart", CHART, {"job": job_id}))
     return Card(
-        title=f"Checkpoints of {job_id}",
+        title=f"Checkpoints of {literal(job_id)}",
         tone=Tone.WARNING if warning else Tone.INFO,
         buttons=buttons,
         badge=plural(len(ordered), "checkpoint"),
         text=text,
         tables=(table,),
         summary=(
-            f"{plural(len(ordered), 'checkpoint')} of job {job_id}, {len(deployable)} deployable."
+            f"{plural(len(ordered), 'checkpoint')} of job {literal(job_id)}, {len(deployable)} deployable."
             + (" Likely overfitting." if warning else "")
         ),
         key=f"{job_key(job_id)}:checkpoints",

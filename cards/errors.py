@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cards.markup import cut
+from cards.markup import code, cut
 from cards.model import Card, Tone
 
 MESSAGE_MAX = 600
@@ -34,7 +34,7 @@ def error_card(
         title=title,
         tone=tone,
         text=text,
-        footer=f"Request id: `{request_id}`" if request_id else "",
+        footer=f"Request id: {code(request_id)}" if request_id else "",
         summary=f"{title}: {cut(readable(message), 200)}",
     )
 
@@ -43,7 +43,7 @@ def not_found_card(kind: str, ident: str, hint: str = "", request_id: str | None
     """`kind` (e.g. "job") `ident` does not exist for the service."""
     return error_card(
         title=f"{kind.capitalize()} not found",
-        message=f"There is no {kind} `{ident}` on this Azure OpenAI resource.",
+        message=f"There is no {kind} {code(ident)} on this Azure OpenAI resource.",
         hint=hint or "Check the id, or see recent ones with `/ft list`.",
         request_id=request_id,
         tone=Tone.WARNING,

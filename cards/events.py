@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cards.format import clock, day, plural, when
 from cards.jobs import job_key
+from cards.markup import code, literal
 from cards.model import Button, Card, Table, Tone
 from cards.views import EventPageView, EventView
 
@@ -32,30 +33,30 @@ def events_card(page: EventPageView, job_status: str | None = None) -> Card:
     A failed job's events are red, as its status card is."""
     if not page.events:
         return Card(
-            title=f"Events of {page.job_id}",
+            title=f"Events of {literal(page.job_id)}",
             text="No events yet. They appear once the job starts.",
-            summary=f"No events for job {page.job_id} yet.",
+            summary=f"No events for job {literal(page.job_id)} yet.",
             key=f"{job_key(page.job_id)}:events",
         )
     times, heading = _times(page.events)
     rows = tuple(
-        (time, _LEVEL_MARK.get(event.level, event.level), event.message)
+        (time, literal(_LEVEL_MARK.get(event.level, event.level)), literal(event.message))
         for time, event in zip(times, page.events, strict=True)
     )
     more = ""
     buttons: tuple[Button, ...] = ()
     if page.has_more and page.next_after:
         command = next_page_command(page.job_id, page.next_after)
-        more = f"There are older events: press **Older events** or type `{command}`"
+        more = f"There are older events: press **Older events** or type {code(command)}"
         buttons = (Button("Older events", MORE_EVENTS, {"job": page.job_id, "after": page.next_after}),)
     errors = sum(1 for e in page.events if e.level == "error")
     return Card(
-        title=f"Events of {page.job_id}",
+        title=f"Events of {literal(page.job_id)}",
         tone=Tone.ERROR if job_status == "failed" else Tone.WARNING if errors else Tone.INFO,
         badge=plural(errors, "error") if errors else "",
         text=heading,
         tables=(Table(columns=("Time (UTC)", "Level", "Message"), rows=rows, more=more),),
         buttons=buttons,
-        summary=f"{plural(len(page.events), 'event')} of job {page.job_id}.",
+        summary=f"{plural(len(page.events), 'event')} of job {literal(page.job_id)}.",
         key=f"{job_key(page.job_id)}:events",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cards.markup import code, literal
 from cards.model import Card, Fact, Tone
 from cards.views import VerbHelp
 
@@ -18,13 +19,13 @@ def usage_card(verb: VerbHelp, problem: str = "", trigger: str = "/ft") -> Card:
     text on both platforms, so they never push the problem out of sight.
     """
     lines = [f"**Problem:** {problem}"] if problem else []
-    lines.append(f"Usage: `{trigger} {verb.usage}`")
+    lines.append(f"Usage: {code(f'{trigger} {verb.usage}')}")
     if verb.example:
-        lines.append(f"Example: `{trigger} {verb.example}`")
+        lines.append(f"Example: {code(f'{trigger} {verb.example}')}")
     facts = tuple(Fact(option, meaning) for option, meaning in verb.options)
-    usage = f"Usage: {trigger} {verb.usage}"
+    usage = f"Usage: {literal(f'{trigger} {verb.usage}')}"
     return Card(
-        title=f"{verb.name}: {verb.summary}",
+        title=f"{literal(verb.name)}: {verb.summary}",
         tone=Tone.WARNING if problem else Tone.INFO,
         text="\n".join(lines),
         facts=facts,
@@ -39,19 +40,19 @@ def unknown_verb_card(
 
     `suggestion` is the closest verb (e.g. `status` for `stauts`); when given it is offered first.
     """
-    names = ", ".join(f"`{v.name}`" for v in verbs)
+    names = ", ".join(code(v.name) for v in verbs)
     example = next((v.example for v in verbs if v.example), "help")
     shown = word if len(word) <= 40 else word[:40] + "…"
-    guess = f"Did you mean `{trigger} {suggestion}`?\n" if suggestion else ""
+    guess = f"Did you mean {code(f'{trigger} {suggestion}')}?\n" if suggestion else ""
     return Card(
         title="Unknown command",
         tone=Tone.WARNING,
         text=(
-            f"{guess}`{shown}` is not a command I know. Try one of: {names}.\n"
-            f"Example: `{trigger} {example}` — or `{trigger} help` for all of them."
+            f"{guess}{code(shown)} is not a command I know. Try one of: {names}.\n"
+            f"Example: {code(f'{trigger} {example}')} — or {code(f'{trigger} help')} for all of them."
         ),
         summary=(
-            f"Unknown command. Did you mean {trigger} {suggestion}?"
+            f"Unknown command. Did you mean {literal(f'{trigger} {suggestion}')}?"
             if suggestion
             else f"Unknown command. Try {trigger} help."
         ),
@@ -63,8 +64,8 @@ def help_card(verbs: Sequence[VerbHelp], trigger: str = "/ft") -> Card:
 
     A list, not a table: table cells are cut to a column width in Slack, and here the whole usage matters.
     """
-    lines = [f"{BULLET} `{trigger} {v.usage}`: {v.summary}" for v in verbs]
-    examples = [f"`{trigger} {v.example}`" for v in verbs if v.example][:3]
+    lines = [f"{BULLET} {code(f'{trigger} {v.usage}')}: {v.summary}" for v in verbs]
+    examples = [code(f"{trigger} {v.example}") for v in verbs if v.example][:3]
     text = "Run Azure OpenAI fine-tuning from chat.\n" + "\n".join(lines)
     if examples:
         text += "\nFor example: " + ", ".join(examples)
@@ -72,8 +73,8 @@ def help_card(verbs: Sequence[VerbHelp], trigger: str = "/ft") -> Card:
         title="ftbot commands",
         tone=Tone.INFO,
         text=text,
-        footer=f"Details of one command: `{trigger} help COMMAND`",
-        summary=f"ftbot commands: {', '.join(v.name for v in verbs)}",
+        footer=f"Details of one command: {code(f'{trigger} help COMMAND')}",
+        summary=f"ftbot commands: {', '.join(literal(v.name) for v in verbs)}",
         key="help",
     )
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from cards.approvals import is_developer, sku_label
 from cards.format import NOT_SET, plural, when
+from cards.markup import code, literal
 from cards.model import Button, Card, Confirm, Fact, Table, Tone
 
 KEEP_ALIVE = "idle.keep"
@@ -64,7 +65,7 @@ def time_left(deletes_at: datetime, now: datetime) -> str:
 
 
 def money(value: float | None, currency: str = "USD") -> str:
-    return NOT_SET if value is None else f"{value:,.2f} {currency}"
+    return NOT_SET if value is None else f"{value:,.2f} {literal(currency)}"
 
 
 def _sku(sku: str) -> str:
@@ -81,11 +82,11 @@ def warning_card(v: IdleView, *, snooze_days: int) -> Card:
     if v.developer:
         why = (
             f"Developer deployments are deleted 24 hours after they were made, whatever their use: "
-            f"`{v.deployment}` goes {left}. The model stays and can be deployed again."
+            f"{code(v.deployment)} goes {left}. The model stays and can be deployed again."
         )
     else:
         why = (
-            f"`{v.deployment}` has had no calls since {when(v.idle_since)}. Azure deletes a fine-tuned "
+            f"{code(v.deployment)} has had no calls since {when(v.idle_since)}. Azure deletes a fine-tuned "
             f"deployment after 15 days without calls: this one goes {left}. Until then it bills hosting by the "
             "hour. The model stays and can be deployed again."
         )
@@ -100,7 +101,7 @@ def warning_card(v: IdleView, *, snooze_days: int) -> Card:
             style="danger",
             confirm=Confirm(
                 "Delete this deployment?",
-                f"`{v.deployment}` stops answering and billing now.",
+                f"{code(v.deployment)} stops answering and billing now.",
                 "Delete",
                 "Keep it",
             ),
@@ -110,10 +111,10 @@ def warning_card(v: IdleView, *, snooze_days: int) -> Card:
         Button(f"Snooze {plural(snooze_days, 'day')}", SNOOZE, {**payload, "days": str(snooze_days)})
     )
     facts = [
-        Fact("Deployment", f"`{v.deployment}`"),
-        Fact("Model", f"`{v.model}`"),
-        Fact("Resource", v.resource),
-        Fact("SKU", _sku(v.sku)),
+        Fact("Deployment", code(v.deployment)),
+        Fact("Model", code(v.model)),
+        Fact("Resource", literal(v.resource)),
+        Fact("SKU", literal(_sku(v.sku))),
         Fact("Created", when(v.created_at)),
         Fact("Last call", when(v.last_used_at) if v.last_used_at else "none seen"),
         Fact("Deleted by Azure", f"{when(v.deletes_at)} ({left})"),
@@ -125,12 +126,12 @@ def warning_card(v: IdleView, *, snooze_days: int) -> Card:
     if v.price_per_hour:
         facts.append(Fact("Cost while idle", money(v.idle_cost, v.currency)))
     return Card(
-        title=f"{v.deployment} will be deleted {left}",
+        title=f"{literal(v.deployment)} will be deleted {left}",
         tone=Tone.WARNING,
         text=why,
         facts=tuple(facts),
         buttons=tuple(buttons),
-        summary=f"Idle deployment {v.deployment} on {v.resource} will be deleted {left}",
+        summary=f"Idle deployment {literal(v.deployment)} on {literal(v.resource)} will be deleted {left}",
         key=idle_key(v.resource, v.deployment),
         badge="idle",
     )
@@ -139,27 +140,28 @@ def warning_card(v: IdleView, *, snooze_days: int) -> Card:
 def deleted_card(resource: str, deployment: str, model: str, sku: str, *, developer: bool) -> Card:
     rule = "its 24 hours as a Developer deployment ended" if developer else "it had no calls for 15 days"
     return Card(
-        title=f"{deployment} was deleted by Azure",
+        title=f"{literal(deployment)} was deleted by Azure",
         tone=Tone.INFO,
-        text=f"Azure deleted `{deployment}` on {resource}: {rule} (the idle rule). The model `{model}` remains "
+        text=f"Azure deleted {code(deployment)} on {literal(resource)}: {rule} (the idle rule). "
+        f"The model {code(model)} remains "
         "and can be deployed again (through an approval).",
         buttons=(
             Button(
                 "Redeploy", REDEPLOY, {"resource": resource, "name": deployment, "model": model, "sku": sku}
             ),
         ),
-        summary=f"Deployment {deployment} was deleted by Azure's idle rule; the model remains",
+        summary=f"Deployment {literal(deployment)} was deleted by Azure's idle rule; the model remains",
     )
 
 
 def kept_alive_card(v: IdleView, who: str, reply: str) -> Card:
     return Card(
-        title=f"{v.deployment} kept alive",
+        title=f"{literal(v.deployment)} kept alive",
         tone=Tone.SUCCESS,
-        text=f"{who} sent one minimal chat completion to `{v.deployment}`; Azure's 15-day idle count starts "
-        f"again. The deployment answered: “{reply or '(empty)'}”.",
+        text=f"{literal(who)} sent one minimal chat completion to {code(v.deployment)}; Azure's 15-day idle count starts "
+        f"again. The deployment answered: “{literal(reply or '(empty)')}”.",
         facts=(
-            Fact("Resource", v.resource),
+            Fact("Resource", literal(v.resource)),
             Fact(
                 "Deleted by Azure, at the earliest",
                 f"{when(v.deletes_at)} ({time_left(v.deletes_at, v.now)})",
@@ -169,24 +171,24 @@ def kept_alive_card(v: IdleView, who: str, reply: str) -> Card:
                 f"{money(v.price_per_hour, v.currency)} an hour" if v.price_per_hour else "no hosting fee",
             ),
         ),
-        summary=f"Deployment {v.deployment} kept alive",
+        summary=f"Deployment {literal(v.deployment)} kept alive",
         key=idle_key(v.resource, v.deployment),
     )
 
 
 def snoozed_card(resource: str, deployment: str, who: str, until: datetime) -> Card:
     return Card(
-        title=f"Warnings about {deployment} snoozed",
+        title=f"Warnings about {literal(deployment)} snoozed",
         tone=Tone.NEUTRAL,
-        text=f"{who} snoozed idle warnings for `{deployment}` on {resource} until {when(until)}. Azure still "
+        text=f"{literal(who)} snoozed idle warnings for {code(deployment)} on {literal(resource)} until {when(until)}. Azure still "
         "deletes it on its own schedule.",
-        summary=f"Idle warnings for {deployment} snoozed until {when(until)}",
+        summary=f"Idle warnings for {literal(deployment)} snoozed until {when(until)}",
         key=idle_key(resource, deployment),
     )
 
 
 def idle_list_card(resource: str | None, views: Sequence[IdleView]) -> Card:
-    where = resource or "every resource"
+    where = literal(resource) if resource else "every resource"
     if not views:
         return Card(
             title=f"Idle guard: {where}",
@@ -196,9 +198,9 @@ def idle_list_card(resource: str | None, views: Sequence[IdleView]) -> Card:
     ordered = sorted(views, key=lambda v: v.deletes_at)
     rows = tuple(
         (
-            v.deployment,
-            v.resource,
-            _sku(v.sku),
+            literal(v.deployment),
+            literal(v.resource),
+            literal(_sku(v.sku)),
             when(v.last_used_at) if v.last_used_at else "none seen",
             when(v.deletes_at),
             time_left(v.deletes_at, v.now),

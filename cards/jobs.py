@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from cards.approvals import deploy_request_button
 from cards.format import NOT_SET, hyperparameters, number, plural, progress_bar, progress_percent, when
-from cards.markup import literal
+from cards.markup import code, literal
 from cards.model import Button, Card, Confirm, Fact, Table, Tone
 from cards.views import JobView
 
@@ -71,19 +71,19 @@ def progress_line(job: JobView) -> str:
 
 
 def _facts(job: JobView) -> tuple[Fact, ...]:
-    facts = [Fact("Status", job.status), Fact("Base model", f"`{job.model}`")]
+    facts = [Fact("Status", literal(job.status)), Fact("Base model", code(job.model))]
     if job.training_type:
         note = f" ({job.training_note})" if job.training_note else ""
-        facts.append(Fact("Training type", f"{job.training_type}{note}"))
+        facts.append(Fact("Training type", f"{literal(job.training_type)}{note}"))
     if job.fine_tuned_model:
-        facts.append(Fact("Fine-tuned model", f"`{job.fine_tuned_model}`"))
-    files = f"`{job.training_file}`" if job.training_file else NOT_SET
+        facts.append(Fact("Fine-tuned model", code(job.fine_tuned_model)))
+    files = code(job.training_file) if job.training_file else NOT_SET
     if job.validation_file:
-        files += f" (validation `{job.validation_file}`)"
+        files += f" (validation {code(job.validation_file)})"
     facts.append(Fact("Training file", files))
-    facts.append(Fact("Hyperparameters", hyperparameters(job.hyperparameters)))
+    facts.append(Fact("Hyperparameters", literal(hyperparameters(job.hyperparameters))))
     if job.suffix:
-        facts.append(Fact("Suffix", job.suffix))
+        facts.append(Fact("Suffix", literal(job.suffix)))
     facts.append(Fact("Created", when(job.created_at)))
     if job.finished_at:
         facts.append(Fact("Finished", when(job.finished_at)))
@@ -99,7 +99,7 @@ def rai_explanation(job: JobView) -> str:
 
     The internal error code (`contentFilter`) is left out: it tells users nothing the sentence does not.
     """
-    categories = ", ".join(job.rai_categories)
+    categories = ", ".join(literal(c) for c in job.rai_categories)
     if job.rai_phase == "data":
         found = f": {categories}" if categories else ""
         return (
@@ -129,12 +129,12 @@ def _text(job: JobView, note: str = "") -> str:
     if rai:
         lines.append(f"**Failed safety check**: {rai}")
     elif job.error_message or job.error_code:
-        code = f" (`{job.error_code}`)" if job.error_code else ""
+        error_code = f" ({code(job.error_code)})" if job.error_code else ""
         lines.append(
-            f"**Failed**{code}: {literal(job.error_message) if job.error_message else 'no message from the service'}"
+            f"**Failed**{error_code}: {literal(job.error_message) if job.error_message else 'no message from the service'}"
         )
     if job.status == "succeeded" and job.fine_tuned_model and not rai:
-        lines.append(f"Ready to deploy as `{job.fine_tuned_model}`.")
+        lines.append(f"Ready to deploy as {code(job.fine_tuned_model)}.")
     if job.status == "paused":
         lines.append(pause_line(job))
     return "\n".join(lines)
@@ -150,9 +150,9 @@ def pause_line(job: JobView) -> str:
             "passes, it can be deployed from this card (Refresh). Resume continues the training."
         )
     loss = f", validation loss {number(point.valid_loss)}" if point.valid_loss is not None else ""
-    name = f" (`{point.model}`)" if point.model and point.model != point.id else ""
+    name = f" ({code(point.model)})" if point.model and point.model != point.id else ""
     return (
-        f"Paused at step {point.step:,}: checkpoint `{point.id}`{name} passed Azure's safety evaluation"
+        f"Paused at step {point.step:,}: checkpoint {code(point.id)}{name} passed Azure's safety evaluation"
         f"{loss} and can be deployed while the job stays paused. Resume continues the training."
     )
 
@@ -168,9 +168,9 @@ _SAID = {
 def status_sentence(job: JobView) -> str:
     """`Job ftjob-x is running (40%).`, `Job ftjob-x failed.`: the card's notification text."""
     if job.rai_phase and job.status == "failed":
-        return f"Job {job.id} failed Azure's safety check."
+        return f"Job {literal(job.id)} failed Azure's safety check."
     if job.status in _SAID:
-        return f"Job {job.id} {_SAID[job.status]}."
+        return f"Job {literal(job.id)} {_SAID[job.status]}."
     pct = progress_percent(job.step, job.total_steps)
     if pct is not None:
         progress = f" ({pct}%)"
@@ -178,7 +178,7 @@ def status_sentence(job: JobView) -> str:
         progress = f" (step {job.step})"
     else:
         progress = ""
-    return f"Job {job.id} is {job.status.replace('_', ' ')}{progress}."
+    return f"Job {literal(job.id)} is {literal(job.status.replace('_', ' '))}{progress}."
 
 
 def job_buttons(job: JobView) -> tuple[Button, ...]:
@@ -205,7 +205,7 @@ def job_buttons(job: JobView) -> tuple[Button, ...]:
     if not job.terminal:
         confirm = Confirm(
             title="Cancel this job?",
-            text=f"Job `{job.id}` stops now; training done so far is lost. This cannot be undone.",
+            text=f"Job {code(job.id)} stops now; training done so far is lost. This cannot be undone.",
             ok="Yes, cancel it",
             dismiss="Keep it running",
         )
@@ -217,9 +217,9 @@ def job_card(job: JobView, updated_at_text: str = "", note: str = "") -> Card:
     """The status card of one job. `updated_at_text` (e.g. "Updated 2025-04-01 09:15 UTC") goes in the
     footer; `note` is one line shown first in the text (e.g. a summary of the training data)."""
     return Card(
-        title=f"Fine-tuning job {job.id}",
+        title=f"Fine-tuning job {literal(job.id)}",
         tone=status_tone(job.status),
-        badge=_badge(job),
+        badge=literal(_badge(job)),
         text=_text(job, note),
         facts=_facts(job),
         buttons=job_buttons(job),
@@ -235,13 +235,14 @@ def job_list_card(
     """Recent jobs as a table. `filter_text` says what was asked for (e.g. "status=running");
     `more` points at the next page (e.g. "`list --after ftjob-...`"); `searched` what a bounded search did
     not read ("Searched the newest 1,000 jobs ..."). An empty list says what to do next."""
-    shown = f" ({filter_text})" if filter_text else ""
+    asked = literal(filter_text)
+    shown = f" ({asked})" if filter_text else ""
     tail = f" {searched}" if searched else ""
     if not jobs:
         if searched:
-            text = f"No jobs match {filter_text or 'the search'}.{tail}"
+            text = f"No jobs match {asked or 'the search'}.{tail}"
         elif filter_text:
-            text = f"No recent jobs match {filter_text}. `/ft list` without it shows every recent job."
+            text = f"No recent jobs match {asked}. `/ft list` without it shows every recent job."
         else:
             text = (
                 "No fine-tuning jobs yet. Start one: attach a JSONL training file and send "
@@ -250,15 +251,13 @@ def job_list_card(
         return Card(
             title=f"Fine-tuning jobs{shown}",
             text=text,
-            summary=f"No fine-tuning jobs match {filter_text}."
-            if filter_text
-            else "No fine-tuning jobs yet.",
+            summary=f"No fine-tuning jobs match {asked}." if filter_text else "No fine-tuning jobs yet.",
         )
     rows = tuple(
         (
-            f"`{job.id}`",
-            _badge(job),
-            job.fine_tuned_model or job.model,
+            code(job.id),
+            literal(_badge(job)),
+            literal(job.fine_tuned_model or job.model),
             when(job.created_at),
         )
         for job in jobs
@@ -270,7 +269,7 @@ def job_list_card(
         title=f"Fine-tuning jobs{shown}",
         text=f"Showing {plural(len(jobs), 'job')}. Details: `/ft status JOB`.{tail}",
         tables=(table,),
-        footer=f"Filter: {filter_text}" if filter_text else "",
+        footer=f"Filter: {asked}" if filter_text else "",
         summary=f"{plural(len(jobs), 'fine-tuning job')}{shown}.",
         key="jobs",
     )

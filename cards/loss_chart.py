@@ -16,6 +16,7 @@ from typing import Literal
 
 from cards.charts import PNG_POINTS
 from cards.jobs import CHART
+from cards.markup import literal
 from cards.model import Button, Card, Chart, ChartMark, ChartRole, ChartSeries, Table, Tone
 
 Points = tuple[tuple[float, float], ...]
@@ -124,7 +125,7 @@ def _checkpoint_table(view: LossChartView) -> Table | None:
         return None
     rows = tuple(
         (
-            c.id + (" (deploy)" if c.id == view.deploy_id else ""),
+            literal(c.id) + (" (deploy)" if c.id == view.deploy_id else ""),
             str(c.step),
             "-" if c.loss is None else f"{c.loss:.3f}",
             "yes" if c.deployable else "no",
@@ -155,7 +156,7 @@ def loss_chart_card(view: LossChartView) -> Card:
         chart = _accuracy_chart(view)
         if chart is not None:
             charts.append(chart)
-    title = f"Training {'so far' if view.running else 'chart'} · {view.job_id}"
+    title = f"Training {'so far' if view.running else 'chart'} · {literal(view.job_id)}"
     lines = view.lines if charts else ("The results file has no values to draw yet.", *view.lines)
     table = _checkpoint_table(view)
     tone = Tone.WARNING if any(line.startswith("Overfitting") for line in lines) else Tone.INFO
@@ -167,7 +168,7 @@ def loss_chart_card(view: LossChartView) -> Card:
         charts=tuple(charts),
         tables=(table,) if table else (),
         buttons=_buttons(view),
-        badge=view.status,
+        badge=literal(view.status),
         summary=f"{title}. " + " ".join(lines),
         footer=f"Every step of the results file is analysed; the picture shows its shape at up to "
         f"{PNG_POINTS:,} points per line.",

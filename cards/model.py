@@ -2,6 +2,9 @@
 
 Text fields use a small markup that both platforms can show: `**bold**`, `` `code` `` and `[label](url)`;
 renderers translate it. Builders (cards/*.py) make these; they import nothing of ours but this module.
+Every text field is markup, table cells included: text from people, Azure or a model goes in through
+`cards.markup.literal()` (or `code()` for a code span), so it can never become the bot's own link or
+emphasis. tests/cards/test_hostile_text.py calls every builder with hostile text in every such field.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from cards.format import plural
+from cards.markup import code, literal
 from cards.model import Card, Table, Tone
 
 RETIRING_SOON_DAYS = 60
@@ -75,16 +76,16 @@ def models_card(view: ModelsView) -> Card:
     today = view.today
     base_rows = tuple(
         (
-            f"`{b.name}`" + (" (by invitation)" if b.gated else ""),
-            ", ".join(b.methods) or "?",
-            ", ".join(b.training_types) or "?",
+            code(b.name) + (" (by invitation)" if b.gated else ""),
+            literal(", ".join(b.methods) or "?"),
+            literal(", ".join(b.training_types) or "?"),
             _context(b.context),
             retirement_text(b.retires, today),
         )
         for b in view.bases
     )
     tuned_rows = tuple(
-        (f"`{m.name}`", m.base or "?", m.job or "-", retirement_text(m.retires, today))
+        (code(m.name), literal(m.base or "?"), literal(m.job or "-"), retirement_text(m.retires, today))
         for m in view.fine_tuned
     )
     soon = [b.name for b in view.bases if retiring_soon(b.retires, today)]
@@ -93,12 +94,10 @@ def models_card(view: ModelsView) -> Card:
     if view.source == "service":
         lines.append("From the resource's own model list.")
     else:
-        dated = f" (dated {view.catalogue_date})" if view.catalogue_date else ""
+        dated = f" (dated {literal(view.catalogue_date)})" if view.catalogue_date else ""
         lines.append(f"The resource does not list its models: these come from the bot's catalogue{dated}.")
     if soon:
-        names = ", ".join(f"`{n}`" for n in soon[:5]) + (
-            f" and {len(soon) - 5} more" if len(soon) > 5 else ""
-        )
+        names = ", ".join(code(n) for n in soon[:5]) + (f" and {len(soon) - 5} more" if len(soon) > 5 else "")
         lines.append(
             f"⚠ {plural(len(soon), 'model')} retire within {RETIRING_SOON_DAYS} days or already have: {names}. "
             "Plan a move to a newer model."
@@ -122,10 +121,10 @@ def models_card(view: ModelsView) -> Card:
     else:
         lines.append("No fine-tuned models on this resource yet.")
     return Card(
-        title=f"Models of {view.resource}",
+        title=f"Models of {literal(view.resource)}",
         tone=Tone.WARNING if soon else Tone.INFO,
         text="\n".join(lines),
         tables=tuple(tables),
         summary=f"{plural(len(view.bases), 'base model')} and {plural(len(view.fine_tuned), 'fine-tuned model')}"
-        f" on {view.resource}",
+        f" on {literal(view.resource)}",
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from cards.markup import literal
 from cards.model import Card, Table, Tone
 
 # A use at or above this share of its limit is called "nearly full".
@@ -61,7 +62,7 @@ def _state(line: QuotaLine) -> str:
 def quota_card(view: QuotaView) -> Card:
     rows = tuple(
         (
-            line.what,
+            literal(line.what),
             "?" if line.used is None else _amount(line.used, line.size),
             _amount(line.limit, line.size),
             _state(line),
@@ -72,17 +73,17 @@ def quota_card(view: QuotaView) -> Card:
     nearly = [
         line for line in view.lines if line.used is not None and NEARLY * line.limit <= line.used < line.limit
     ]
-    text = [f"{line.what}: at the limit. {line.at_limit}".rstrip() for line in full]
+    text = [f"{literal(line.what)}: at the limit. {line.at_limit}".rstrip() for line in full]
     if nearly:
-        text.append("Nearly full: " + ", ".join(line.what.lower() for line in nearly) + ".")
+        text.append("Nearly full: " + ", ".join(literal(line.what.lower()) for line in nearly) + ".")
     if not full and not nearly:
         text.append("Everything is within its limits.")
     text.extend(view.notes)
     return Card(
-        title=f"Quota of {view.resource}",
+        title=f"Quota of {literal(view.resource)}",
         tone=Tone.WARNING if full or nearly else Tone.INFO,
         text="\n".join(text),
         tables=(Table(columns=("Limit", "Used", "Of", "State"), rows=rows),),
-        summary=f"Quota of {view.resource}: "
-        + ("; ".join(f"{line.what.lower()} full" for line in full) if full else "within its limits"),
+        summary=f"Quota of {literal(view.resource)}: "
+        + ("; ".join(f"{literal(line.what.lower())} full" for line in full) if full else "within its limits"),
     )

@@ -87,12 +87,13 @@ class ReportLike(Protocol):
 
 def _by_kind(counts: Mapping[str, int]) -> str:
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ", ".join(f"`{code}` {n:,}" for code, n in ordered)
+    return ", ".join(f"{code(kind)} {n:,}" for kind, n in ordered)
 
 
 def _rows(findings: Sequence[FindingLike], limit: int) -> tuple[tuple[str, ...], ...]:
     return tuple(
-        ("whole file" if f.line is None else str(f.line), f"`{f.code}`", f.message) for f in findings[:limit]
+        ("whole file" if f.line is None else str(f.line), code(f.code), literal(f.message))
+        for f in findings[:limit]
     )
 
 
@@ -137,7 +138,7 @@ def _estimate_facts(report: ReportLike) -> list[Fact]:
             Fact(
                 "Tokens per example",
                 f"min {stats.min:,} · mean {stats.mean:,.0f} · p95 {stats.p95:,} · max {stats.max:,} "
-                f"({stats.encoding})",
+                f"({literal(stats.encoding)})",
             )
         )
     if report.estimated_trained_tokens is not None and report.epochs is not None:
@@ -152,7 +153,8 @@ def _estimate_facts(report: ReportLike) -> list[Fact]:
         facts.append(
             Fact(
                 "Training cost (est.)",
-                f"{_money(cost.amount, cost.currency)} at {cost.per_million:,.2f} per 1M tokens ({cost.price_key})",
+                f"{_money(cost.amount, literal(cost.currency))} at {cost.per_million:,.2f} per 1M tokens "
+                f"({literal(cost.price_key)})",
             )
         )
     return facts
@@ -183,7 +185,7 @@ def validation_report_card(
         Fact("Invalid", f"{report.invalid:,}"),
         Fact("Errors", _by_kind(report.error_counts) if errors else "none"),
         Fact("Warnings", _by_kind(report.warning_counts) if warnings else "none"),
-        Fact("Model", f"{report.model or 'not given'} · {report.method}"),
+        Fact("Model", f"{literal(report.model or 'not given')} · {literal(report.method)}"),
     ]
     shows_estimates = report.ok and estimates
     if shows_estimates:

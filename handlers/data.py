@@ -45,7 +45,7 @@ from bot.checks import CheckPool, default_pool
 from bot.context import Context, FileStream
 from bot.errors import FtbotError, UsageError
 from bot.model import Attachment, Command
-from cards.markup import code
+from cards.markup import code, literal
 from handlers.progress import DownloadMeter, Progress
 from handlers.spool import SPOOL_PREFIX
 
@@ -123,7 +123,7 @@ async def _write_chunks(
             return await _copy_chunks(chunks, name, path, meter)
     except TimeoutError:
         raise DataError(
-            f"Could not download `{name}`: it did not finish within {_duration(DOWNLOAD_TIMEOUT)}.",
+            f"Could not download {code(name)}: it did not finish within {_duration(DOWNLOAD_TIMEOUT)}.",
             hint="The server sending it is slow right now; try again later, or share a smaller file.",
         ) from None
     except OSError as exc:
@@ -131,12 +131,12 @@ async def _write_chunks(
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             log.error("spooling %s: the temporary folder %s is full", _safe_name(name), path.parent.parent)
             raise DataError(
-                f"I could not store `{name}` to check it: the bot's disk is full.",
+                f"I could not store {code(name)} to check it: the bot's disk is full.",
                 hint="Nothing was uploaded. Tell whoever runs the bot; try again once space is freed.",
             ) from None
         log.error("spooling %s failed: %s", _safe_name(name), exc.strerror or type(exc).__name__)
         raise DataError(
-            f"I could not store `{name}` to check it ({exc.strerror or 'write failed'}).",
+            f"I could not store {code(name)} to check it ({exc.strerror or 'write failed'}).",
             hint="Nothing was uploaded. Try again; if it keeps happening, tell whoever runs the bot.",
         ) from None
 
@@ -157,19 +157,19 @@ async def _copy_chunks(
                     chunk = await anext(source, None)
             except TimeoutError:
                 raise DataError(
-                    f"Could not download `{name}`: nothing arrived for {_duration(READ_TIMEOUT)}.",
+                    f"Could not download {code(name)}: nothing arrived for {_duration(READ_TIMEOUT)}.",
                     hint="The server sending it is slow or stuck; try again later.",
                 ) from None
             except FtbotError:
                 raise
             except Exception as exc:  # the far side failed mid-transfer (httpx, aiohttp, a reset connection)
-                raise DataError(f"Could not download `{name}`: {_reason(exc)}.") from None
+                raise DataError(f"Could not download {code(name)}: {_reason(exc)}.") from None
             if chunk is None:
                 break
             size += len(chunk)
             if size > limit:
                 raise DataError(
-                    f"`{name}` is larger than {limit // 2**20} MB, the limit for one training file.",
+                    f"{code(name)} is larger than {limit // 2**20} MB, the limit for one training file.",
                     hint="A job trains on one file: keep the examples that matter most, or shorten them (a URL has the same limit).",
                 )
             await asyncio.to_thread(out.write, chunk)
@@ -217,23 +217,23 @@ async def _check_target(url: httpx.URL, name: str, *, local: bool) -> None:
     must not make the bot read its own network (cloud metadata, admin ports, localhost)."""
     if local:
         if url.scheme not in ("http", "https"):
-            raise DataError(f"Could not download `{name}`: only http(s) URLs can be read.")
+            raise DataError(f"Could not download {code(name)}: only http(s) URLs can be read.")
         return
     if url.scheme != "https":
-        raise DataError(f"Could not download `{name}`: only https URLs are accepted.")
+        raise DataError(f"Could not download {code(name)}: only https URLs are accepted.")
     # The host exactly as httpx will connect to it (IDNA 2008 ASCII form), not a re-encoding of our own.
     host = url.raw_host.decode("ascii")
     if not host:
-        raise DataError(f"Could not download `{name}`: the URL has no host.")
+        raise DataError(f"Could not download {code(name)}: the URL has no host.")
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, url.port or 443, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise DataError(f"Could not download `{name}`: its host name does not resolve.") from None
+        raise DataError(f"Could not download {code(name)}: its host name does not resolve.") from None
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if not _public(address):
             raise DataError(
-                f"Could not download `{name}`: its host is not a public internet address.",
+                f"Could not download {code(name)}: its host is not a public internet address.",
                 hint="Share the file in chat, or use a public https URL (e.g. a blob SAS URL).",
             )
 
@@ -265,12 +265,12 @@ async def _open(http: httpx.AsyncClient, url: str, name: str, *, local: bool) ->
             if response.status_code >= 400:
                 await response.aclose()
                 raise DataError(
-                    f"Could not download `{name}`: the server answered HTTP {response.status_code}."
+                    f"Could not download {code(name)}: the server answered HTTP {response.status_code}."
                 )
             return response
         await response.aclose()
         target = target.join(response.headers["Location"])
-    raise DataError(f"Could not download `{name}`: more than {MAX_REDIRECTS} redirects.")
+    raise DataError(f"Could not download {code(name)}: more than {MAX_REDIRECTS} redirects.")
 
 
 def _reason(exc: Exception) -> str:
@@ -301,7 +301,7 @@ async def _decoded_body(response: httpx.Response, name: str) -> AsyncIterator[by
         return
     if encoding not in ("gzip", "x-gzip", "deflate"):
         raise DataError(
-            f"Could not download `{name}`: the server sent it `{encoding[:20]}`-compressed, which I do not read.",
+            f"Could not download {code(name)}: the server sent it {code(encoding[:20])}-compressed, which I do not read.",
             hint="Serve the file uncompressed or gzip-compressed.",
         )
     inflater: Any = None
@@ -318,7 +318,9 @@ async def _decoded_body(response: httpx.Response, name: str) -> AsyncIterator[by
                 if not data and len(out) < DECODED_CHUNK:
                     break
         except zlib.error:
-            raise DataError(f"Could not download `{name}`: its {encoding} compression is corrupt.") from None
+            raise DataError(
+                f"Could not download {code(name)}: its {encoding} compression is corrupt."
+            ) from None
     if inflater is not None:
         tail = inflater.flush()
         if tail:
@@ -361,10 +363,10 @@ async def download(
                 await response.aclose()
     except TimeoutError:
         raise DataError(
-            f"Could not download `{name}`: it did not finish within {_duration(DOWNLOAD_TIMEOUT)}."
+            f"Could not download {code(name)}: it did not finish within {_duration(DOWNLOAD_TIMEOUT)}."
         ) from None
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
-        raise DataError(f"Could not download `{name}`: {_reason(exc)}.") from None
+        raise DataError(f"Could not download {code(name)}: {_reason(exc)}.") from None
 
 
 def _plain_length(response: httpx.Response) -> int | None:
@@ -429,7 +431,7 @@ class SourceResolver:
         if local is not None:
             return Source(label=ref, spooled=Spooled(name=local.name, path=local))
         raise UsageError(
-            f"--{role}: `{ref[:80]}` is not an Azure file id, an attached file, a chat file link or an https URL."
+            f"--{role}: {code(ref[:80])} is not an Azure file id, an attached file, a chat file link or an https URL."
             + self._samples_hint(ref),
             verb="start",
         )
@@ -452,7 +454,7 @@ class SourceResolver:
         ref = attachment.platform_id or attachment.url
         if fetcher_key not in self.ctx.file_fetchers:
             if not attachment.url.startswith(("https://", "http://")):
-                raise DataError(f"I cannot read the attached file `{attachment.name}`.")
+                raise DataError(f"I cannot read the attached file {code(attachment.name)}.")
             spooled = await download(
                 attachment.url,
                 self.tmp,
@@ -553,13 +555,14 @@ async def wait_until_ready(client: AzureOpenAIClient, source: Source) -> FileObj
             ) from None
         raise StillProcessing(
             f"Azure is still processing {code(source.label)} after {FILE_READY_WAIT:g} s. "
-            f"I kept the uploaded file `{source.azure_file}`.",
-            hint=f"Try again in a few minutes: `/ft start ... --training {source.azure_file}`.",
+            f"I kept the uploaded file {code(source.azure_file)}.",
+            hint=f"Try again in a few minutes: {code(f'/ft start ... --training {source.azure_file}')}.",
         ) from None
     if ready.is_error:
         detail = ready.status_details or "no details given"
         raise DataError(
-            f"Azure could not process {code(source.label)}: {detail}", hint="Fix the file and start again."
+            f"Azure could not process {code(source.label)}: {literal(detail)}",
+            hint="Fix the file and start again.",
         )
     spooled = source.spooled
     if spooled is not None and spooled.import_url and ready.bytes is not None and ready.bytes != spooled.size:

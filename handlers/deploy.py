@@ -63,6 +63,7 @@ from cards.approvals import (
     deploy_request_button,
     deployments_card,
 )
+from cards.markup import code, literal
 from cards.model import Button, Card, Confirm, Tone
 from handlers.paused import find_pause_checkpoint, is_paused
 
@@ -154,14 +155,14 @@ def _deployable_job(job: FineTuningJob) -> None:
     rai = rai_failure(job)
     if rai is not None and rai.phase == "evaluation":
         raise InvalidState(
-            f"Job `{job.id}` failed its safety evaluation, so Azure will not deploy its model.",
+            f"Job {code(job.id)} failed its safety evaluation, so Azure will not deploy its model.",
             hint="Review the training data and train again.",
         )
     if not job.succeeded or not job.fine_tuned_model:
         state = {"failed": "failed", "cancelled": "was cancelled"}.get(job.status, f"is {job.status}")
         raise InvalidState(
-            f"Job `{job.id}` {state}; only a job that succeeded can be deployed.",
-            hint=f"See `/ft status {job.id}`.",
+            f"Job {code(job.id)} {state}; only a job that succeeded can be deployed.",
+            hint=f"See {code(f'/ft status {job.id}')}.",
         )
 
 
@@ -178,9 +179,9 @@ def _still_deployable(job: FineTuningJob, a: Approval) -> None:
         if is_paused(job) or job.succeeded:
             return
         raise InvalidState(
-            f"Job `{job.id}` is no longer paused (it is {normalise_status(job.status).word}); the checkpoint "
+            f"Job {code(job.id)} is no longer paused (it is {normalise_status(job.status).word}); the checkpoint "
             "it made when it paused is deployed only while it stays paused.",
-            hint=f"Pause it again, or deploy it once it has succeeded: `deploy {job.id}`.",
+            hint=f"Pause it again, or deploy it once it has succeeded: {code(f'deploy {job.id}')}.",
         )
     _deployable_job(job)
 
@@ -195,9 +196,9 @@ async def find_target(ctx: Context, what: str, resource: str | None, job_hint: s
             point = await find_pause_checkpoint(client, job)
             if point is not None:
                 raise InvalidState(
-                    f"Job `{job.id}` is paused, so it has no final model yet; the checkpoint it made where it "
+                    f"Job {code(job.id)} is paused, so it has no final model yet; the checkpoint it made where it "
                     f"stopped (step {point.step_number}) can be deployed.",
-                    hint=f"`deploy {point.id}`, or the Deploy this checkpoint button on its card.",
+                    hint=f"{code(f'deploy {point.id}')}, or the Deploy this checkpoint button on its card.",
                 )
         _deployable_job(job)
         points = await _checkpoints(ctx, resource, job)
@@ -229,7 +230,7 @@ async def find_target(ctx: Context, what: str, resource: str | None, job_hint: s
                     raise InvalidState(
                         f"The checkpoint at step {c.step_number} is not deployable: Azure keeps only the "
                         "last three epochs of a job.",
-                        hint=f"See `/ft checkpoints {job.id}`.",
+                        hint=f"See {code(f'/ft checkpoints {job.id}')}.",
                     )
                 final = index == len(points) - 1
                 model = job.fine_tuned_model if final else (c.fine_tuned_model_checkpoint or c.id)
@@ -242,7 +243,7 @@ async def find_target(ctx: Context, what: str, resource: str | None, job_hint: s
                 return found
     searched = scan.note("jobs")
     raise NotFound(
-        f"No deployable model or checkpoint called `{what[:120]}` was found among the succeeded (and "
+        f"No deployable model or checkpoint called {code(what[:120])} was found among the succeeded (and "
         "paused) jobs." + (f" {searched}" if searched else ""),
         hint="Use a job id (`deploy ftjob-...`) or pick a row with a Deploy button on `/ft checkpoints <job>`.",
     )
@@ -266,9 +267,9 @@ def _sku_offered(sku_word: str, base_model: str | None) -> None:
     bases = ", ".join(f"`{b}`" for b in deployable_as(sku_word))
     only = f" {label} deployments are for models fine-tuned from {bases}." if bases else ""
     raise InvalidState(
-        f"Azure does not offer {label} deployments of models fine-tuned from `{base_model}`.{only} "
-        f"It offers: {', '.join(f'`{w}`' for w in offered)}. Nobody was asked to approve.",
-        hint=f"Use one of those, e.g. `--sku {offered[0]}`.",
+        f"Azure does not offer {label} deployments of models fine-tuned from {code(str(base_model))}.{only} "
+        f"It offers: {', '.join(code(w) for w in offered)}. Nobody was asked to approve.",
+        hint=f"Use one of those, e.g. {code(f'--sku {offered[0]}')}.",
     )
 
 
@@ -305,16 +306,16 @@ def _crossing(src: AzureResource, dst: AzureResource) -> tuple[tuple[str, ...], 
         lines.append(f"Cross-region: the model was trained in {src.region} and is deployed in {dst.region}.")
     if src.subscription_id and dst.subscription_id and src.subscription_id != dst.subscription_id:
         lines.append(
-            f"Cross-subscription: from subscription `{src.subscription_id}` to `{dst.subscription_id}`."
+            f"Cross-subscription: from subscription {code(src.subscription_id)} to {code(dst.subscription_id)}."
         )
     tenant = bool(src.tenant_id and dst.tenant_id and src.tenant_id != dst.tenant_id)
     if tenant:
         lines.append(
-            f"Cross-tenant: the model's resource `{src.name}` is in tenant `{src.tenant_id}`, the deployment "
-            f"goes to tenant `{dst.tenant_id}`; the bot signs in to both."
+            f"Cross-tenant: the model's resource {code(src.name)} is in tenant {code(src.tenant_id)}, the deployment "
+            f"goes to tenant {code(dst.tenant_id)}; the bot signs in to both."
         )
     if not lines:
-        lines.append(f"The model comes from resource `{src.name}`.")
+        lines.append(f"The model comes from resource {code(src.name)}.")
     return tuple(lines), tenant
 
 
@@ -340,17 +341,17 @@ async def _check_target_side(
     for d in deployments:
         if d.model_name == plan.target.model and d.name != plan.name:
             raise InvalidState(
-                f"`{plan.target.model}` is already deployed as `{d.name}`; Azure allows one deployment per "
+                f"{code(plan.target.model)} is already deployed as {code(d.name)}; Azure allows one deployment per "
                 "fine-tuned model.",
-                hint=f"Remove it first with `undeploy {d.name}`, or use that one.",
+                hint=f"Remove it first with {code(f'undeploy {d.name}')}, or use that one.",
             )
         if d.name == plan.name:
             # Usually a checkpoint of a job whose final model took the job's default name.
             serving = f" (it serves `{d.model_name}`)" if d.model_name else ""
             raise InvalidState(
-                f"A deployment called `{plan.name}` already exists on {plan.resource}{serving}.",
-                hint=f"Ask again under another name: `deploy {plan.target.model} --name {_other_name(plan)}`; "
-                f"or remove that one first with `undeploy {plan.name}`.",
+                f"A deployment called {code(plan.name)} already exists on {plan.resource}{serving}.",
+                hint=f"Ask again under another name: {code(f'deploy {plan.target.model} --name {_other_name(plan)}')}; "
+                f"or remove that one first with {code(f'undeploy {plan.name}')}.",
             )
     used = sum(1 for d in deployments if ids.counts_as_fine_tuned_deployment(d.model_name))
     if waiting is None:
@@ -359,12 +360,12 @@ async def _check_target_side(
     for a in waiting:
         if a.deployment == plan.name:
             raise InvalidState(
-                f"The name `{plan.name}` is already taken by request `{a.id}` ({a.state}).",
+                f"The name {code(plan.name)} is already taken by request {code(a.id)} ({a.state}).",
                 hint="Pick another name with `--name`.",
             )
         if a.model == plan.target.model:
             raise InvalidState(
-                f"`{plan.target.model}` already has a deployment request `{a.id}` ({a.state}).",
+                f"{code(plan.target.model)} already has a deployment request {code(a.id)} ({a.state}).",
             )
     quota = ctx.settings.fine_tuned_deployment_quota
     reserved = sum(1 for a in waiting if a.state == "approved")
@@ -379,9 +380,9 @@ def _aux_missing(ctx: Context, plan: Plan) -> None:
     if plan.cross_tenant and ctx.azure.auxiliary_tokens(plan.source_resource) is None:
         src = ctx.azure.resource(plan.source_resource)
         raise InvalidState(
-            f"This deploy crosses tenants (the model is in tenant `{src.tenant_id}`), and the bot has no "
+            f"This deploy crosses tenants (the model is in tenant {code(src.tenant_id)}), and the bot has no "
             f"credential for that tenant, so Azure would refuse it. Nobody was asked to approve.",
-            hint=f"Set `client_id_env` and `client_secret_env` on resource `{src.name}` in the config file, "
+            hint=f"Set `client_id_env` and `client_secret_env` on resource {code(src.name)} in the config file, "
             "naming environment variables with a service principal of that tenant, and restart the bot.",
         )
 
@@ -657,7 +658,7 @@ async def _load(ctx: Context, action: Action) -> Approval:
         raise UsageError("This button carries no valid request id.") from exc
     found = await ctx.store.get_approval(approval_id)
     if found is None:
-        raise NotFound(f"There is no deployment request `{approval_id}`.")
+        raise NotFound(f"There is no deployment request {code(approval_id)}.")
     return found
 
 
@@ -871,7 +872,7 @@ async def reject_button(ctx: Context, action: Action) -> Reply:
 async def reject(ctx: Context, cmd: Command) -> Reply:
     a = await ctx.store.get_approval(cmd.params["request"])
     if a is None:
-        raise NotFound(f"There is no deployment request `{cmd.params['request']}`.")
+        raise NotFound(f"There is no deployment request {code(cmd.params['request'])}.")
     reason = cmd.params["reason"]
     if not reason and len(cmd.args) > 1:
         reason = " ".join(cmd.args[1:])
@@ -1042,7 +1043,7 @@ async def undeploy_now(ctx: Context, user: User, platform: str, name: str, resou
     arm = ctx.azure.arm(res)
     existing = await arm.find_deployment(name)
     if existing is None:
-        raise NotFound(f"There is no deployment `{name}` on {res}.", hint="See `deployments`.")
+        raise NotFound(f"There is no deployment {code(name)} on {res}.", hint="See `deployments`.")
     await arm.delete_deployment(name)
     await ctx.store.audit(
         platform=platform,
@@ -1052,11 +1053,11 @@ async def undeploy_now(ctx: Context, user: User, platform: str, name: str, resou
         detail={"resource": res, "model": existing.model_name},
     )
     return Card(
-        title=f"Deleting {name}",
+        title=f"Deleting {literal(name)}",
         tone=Tone.SUCCESS,
-        text=f"Deployment `{name}` of `{existing.model_name}` is being deleted; hosting charges stop. "
+        text=f"Deployment {code(name)} of {code(existing.model_name)} is being deleted; hosting charges stop. "
         "The model stays and can be deployed again.",
-        summary=f"Deleting deployment {name}",
+        summary=f"Deleting deployment {literal(name)}",
     )
 
 
@@ -1079,10 +1080,10 @@ async def undeploy(ctx: Context, cmd: Command) -> Card:
         UNDEPLOY,
         payload,
         style="danger",
-        confirm=Confirm("Delete this deployment?", f"`{name}` stops answering now.", "Delete", "Keep it"),
+        confirm=Confirm("Delete this deployment?", f"{code(name)} stops answering now.", "Delete", "Keep it"),
     )
     return confirm_card(
-        f"Delete deployment {name}?", f"`{name}` on {res} stops answering and billing.", button
+        f"Delete deployment {literal(name)}?", f"{code(name)} on {res} stops answering and billing.", button
     )
 
 
@@ -1114,7 +1115,7 @@ async def cleanup_now(ctx: Context, user: User, platform: str, job_id: str, reso
     done: list[str] = []
     for d in mine:
         if await arm.delete_deployment(d.name):
-            done.append(f"deleting deployment `{d.name}`")
+            done.append(f"deleting deployment {code(d.name)}")
             await ctx.store.audit(
                 platform=platform,
                 actor=user,
@@ -1132,12 +1133,12 @@ async def cleanup_now(ctx: Context, user: User, platform: str, job_id: str, reso
             detail={"deployments": still},
         )
         return Card(
-            title=f"Clean-up of {job.id}: waiting for deployments",
+            title=f"Clean-up of {literal(job.id)}: waiting for deployments",
             tone=Tone.WARNING,
             text=("; ".join(done) + "." if done else "")
-            + f"\nThe model is still deployed as {', '.join(f'`{n}`' for n in still)}; it cannot be deleted "
-            f"until that is gone. Run `cleanup {job.id}` again in a minute.",
-            summary=f"Clean-up of {job.id} waits for its deployments",
+            + f"\nThe model is still deployed as {', '.join(code(n) for n in still)}; it cannot be deleted "
+            f"until that is gone. Run {code(f'cleanup {job.id}')} again in a minute.",
+            summary=f"Clean-up of {literal(job.id)} waits for its deployments",
         )
     files = [f for f in (job.training_file, job.validation_file, *job.result_files) if f]
     ended = job.is_terminal
@@ -1146,13 +1147,13 @@ async def cleanup_now(ctx: Context, user: User, platform: str, job_id: str, reso
     if ended and not client.v1:
         try:
             await client.delete_job(job.id)
-            done.append(f"deleted the job and its model `{job.fine_tuned_model or '-'}`")
+            done.append(f"deleted the job and its model {code(job.fine_tuned_model or '-')}")
         except az.NotFound:
             pass
     for file_id in files:
         try:
             await client.delete_file(file_id)
-            done.append(f"deleted file `{file_id}`")
+            done.append(f"deleted file {code(file_id)}")
         except az.NotFound:
             continue
     await ctx.store.audit(
@@ -1165,23 +1166,28 @@ async def cleanup_now(ctx: Context, user: User, platform: str, job_id: str, reso
     text = "\n".join(f"• {d}" for d in done) or "Nothing was left to delete."
     if job_kept:
         return Card(
-            title=f"Cleaned up {job.id}: the job stays",
+            title=f"Cleaned up {literal(job.id)}: the job stays",
             tone=Tone.WARNING,
             text=f"{text}\n{_v1_keeps(job)}",
-            summary=f"Cleaned up the files of {job.id}; the job stays (v1 API)",
+            summary=f"Cleaned up the files of {literal(job.id)}; the job stays (v1 API)",
         )
-    return Card(title=f"Cleaned up {job.id}", tone=Tone.SUCCESS, text=text, summary=f"Cleaned up {job.id}")
+    return Card(
+        title=f"Cleaned up {literal(job.id)}",
+        tone=Tone.SUCCESS,
+        text=text,
+        summary=f"Cleaned up {literal(job.id)}",
+    )
 
 
 def _v1_keeps(job: FineTuningJob) -> str:
     """What `cleanup` on a v1 resource leaves, and how to remove it."""
-    what, stay, them = f"The job `{job.id}`", "stays", "it"
+    what, stay, them = f"The job {code(job.id)}", "stays", "it"
     if job.fine_tuned_model:
-        what, stay, them = f"{what} and its model `{job.fine_tuned_model}`", "stay", "them"
+        what, stay, them = f"{what} and its model {code(job.fine_tuned_model)}", "stay", "them"
     return (
         f"{what} {stay} in Azure: this resource uses Azure's v1 API, which cannot delete a fine-tuning job. "
         f"To delete {them}, use the Azure AI Foundry portal, or have this resource set to a dated api-version "
-        f"(e.g. `2025-04-01-preview`) and run `cleanup {job.id}` again."
+        f"(e.g. `2025-04-01-preview`) and run {code(f'cleanup {job.id}')} again."
     )
 
 
@@ -1216,7 +1222,7 @@ async def cleanup(ctx: Context, cmd: Command) -> Card:
         style="danger",
         confirm=Confirm("Delete all of it?", f"{gone}; this cannot be undone."),
     )
-    return confirm_card(f"Clean up {job_id}?", what, button)
+    return confirm_card(f"Clean up {literal(job_id)}?", what, button)
 
 
 @router.action(CLEANUP)

@@ -13,7 +13,7 @@ from bot.model import Command, Platform, Reply
 from bot.router import Arg, Router, VerbSpec
 from cards.errors import error_card
 from cards.help import help_card, unknown_verb_card, usage_card, welcome_card
-from cards.markup import literal
+from cards.markup import code, literal
 from cards.model import Card, Tone
 from cards.views import VerbHelp
 
@@ -54,7 +54,7 @@ MODEL_HINT = "Check the model name: it must be a base model your resource can fi
 # 400 BadRequest "API version not supported".
 API_VERSION_HINT = (
     f"Your resource does not serve the api-version the bot is set to. Set `FTBOT_AZURE_API_VERSION` (or the "
-    f"resource's `api_version`) to `{DEFAULT_DATA_API_VERSION}`, a version Azure serves for fine-tuning."
+    f"resource's `api_version`) to {code(DEFAULT_DATA_API_VERSION)}, a version Azure serves for fine-tuning."
 )
 
 
@@ -172,7 +172,7 @@ async def help_command(ctx: Context, cmd: Command) -> Reply:
     if wanted:
         spec = full.find(str(wanted).lower())
         if spec is None:
-            raise UsageError(f"There is no command `{str(wanted)[:40]}`.", verb="help")
+            raise UsageError(f"There is no command {code(str(wanted)[:40])}.", verb="help")
         return Reply(usage_card(verb_help(spec), "", trigger), ephemeral=True)
     # Help is for the one who asked: the channel does not need every verb each time someone looks.
     return Reply(help_card([verb_help(s) for s in full.verbs()], trigger), ephemeral=True)

@@ -45,6 +45,7 @@ from cards.idle import (
     snoozed_card,
     warning_card,
 )
+from cards.markup import code
 from cards.model import Card
 from cards.serial import card_to_json
 from handlers import deploy
@@ -445,7 +446,7 @@ async def keep_alive(ctx: Context, action: Action) -> Reply:
     await _require(ctx, action.user, Act.KEEP_ALIVE, res, name)
     existing = await ctx.azure.arm(res).find_deployment(name)
     if existing is None:
-        raise NotFound(f"There is no deployment `{name}` on {res} any more.", hint="See `idle`.")
+        raise NotFound(f"There is no deployment {code(name)} on {res} any more.", hint="See `idle`.")
     if existing.sku is not None and is_developer_sku(existing.sku.name):
         raise InvalidState(
             "A Developer deployment ends 24 hours after it was made whatever its use: a call does not help.",
@@ -497,7 +498,7 @@ async def snooze(ctx: Context, action: Action) -> Reply:
     await _require(ctx, action.user, Act.KEEP_ALIVE, res, name)
     until = ctx.azure_now(res) + timedelta(days=days)
     if not await ctx.store.set_idle_fields(res, name, snoozed_until=until):
-        raise NotFound(f"The idle guard does not know `{name}` on {res}.", hint="See `idle`.")
+        raise NotFound(f"The idle guard does not know {code(name)} on {res}.", hint="See `idle`.")
     await ctx.store.audit(
         platform=action.platform,
         actor=action.user,

@@ -28,7 +28,7 @@ from cards.checkpoints import checkpoints_card
 from cards.events import events_card
 from cards.format import when
 from cards.jobs import CANCEL, CHECKPOINTS, EVENTS, PAUSE, REFRESH, RESUME, SHOW, job_card, job_list_card
-from cards.markup import literal
+from cards.markup import code, literal
 from cards.model import Button, Card, Tone
 from cards.views import CheckpointView, EventPageView, EventView, JobView, epoch
 from handlers.estimates import estimate_note
@@ -433,9 +433,9 @@ _ALLOWED = {
     "resume": {JobStatus.PAUSED},
 }
 _REFUSAL = {
-    "cancel": "Job `{id}` {state}; there is nothing to cancel.",
-    "pause": "Job `{id}` {state}; only a running job can be paused.",
-    "resume": "Job `{id}` {state}; only a paused job can be resumed.",
+    "cancel": "Job {id} {state}; there is nothing to cancel.",
+    "pause": "Job {id} {state}; only a running job can be paused.",
+    "resume": "Job {id} {state}; only a paused job can be resumed.",
 }
 _STATE_WORDS = {
     "succeeded": "has already succeeded",
@@ -450,8 +450,8 @@ def _state(status: str) -> str:
 
 def _check_allowed(verb: str, job: FineTuningJob) -> None:
     if job.status_kind is not None and job.status_kind not in _ALLOWED[verb]:
-        refusal = _REFUSAL[verb].format(id=job.id, state=_state(job.status))
-        raise InvalidState(refusal, hint=f"See `/ft status {job.id}`.")
+        refusal = _REFUSAL[verb].format(id=code(job.id), state=literal(_state(job.status)))
+        raise InvalidState(refusal, hint=f"See {code(f'/ft status {job.id}')}.")
 
 
 async def change_job(
@@ -492,11 +492,11 @@ def cancel_confirmation(job_id: str, resource: str | None) -> Card:
     payload: Mapping[str, str] = {"job": job_id, **({"resource": resource} if resource else {})}
     # This card is the confirmation: its button acts at once (a second "are you sure?" asked twice).
     return Card(
-        title=f"Cancel {job_id}?",
+        title=f"Cancel {literal(job_id)}?",
         tone=Tone.WARNING,
         text="Cancelling stops training now; this cannot be undone. Run the command with `--yes` to skip this step.",
         buttons=(Button("Yes, cancel the job", CANCEL, payload, style="danger"),),
-        summary=f"Confirm cancelling {job_id}",
+        summary=f"Confirm cancelling {literal(job_id)}",
     )
 
 

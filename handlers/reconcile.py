@@ -47,6 +47,7 @@ from bot.store.intents import (
 )
 from cards.format import when
 from cards.jobs import job_card
+from cards.markup import code, literal
 from cards.model import Card, Fact, Tone
 from handlers.help import trigger_for
 from handlers.jobs import job_view
@@ -171,7 +172,7 @@ def _brief(exc: BaseException) -> str:
 
 def pending_note(left: Iterable[str]) -> str:
     """What to tell a user whose uploads could not be deleted yet."""
-    ids = ", ".join(f"`{f}`" for f in left)
+    ids = ", ".join(code(f) for f in left)
     return (
         f"Azure did not let me delete {ids} yet; I keep trying in the background and they will be removed."
         if ids
@@ -416,12 +417,14 @@ async def tell(ctx: Context, intent: StoredIntent, job: FineTuningJob | None = N
 
 def _asked(intent: StoredIntent) -> str:
     by = intent.user.name or intent.user.id
-    return f"the `{intent.model}` job {by} asked for at {when(intent.created_at, seconds=True)}"
+    return f"the {code(intent.model)} job {literal(by)} asked for at {when(intent.created_at, seconds=True)}"
 
 
 def _files_fact(intent: StoredIntent) -> tuple[Fact, ...]:
     return tuple(
-        Fact(f"{f.role.capitalize()} file", f"`{f.file_id}` ({f.label})") for f in intent.files if f.ours
+        Fact(f"{f.role.capitalize()} file", f"{code(f.file_id)} ({literal(f.label)})")
+        for f in intent.files
+        if f.ours
     )
 
 
@@ -436,7 +439,7 @@ async def outcome_card(ctx: Context, intent: StoredIntent, job: FineTuningJob | 
             "the job: it is recorded here and watched now."
         )
         return job_card(
-            job_view(job), f"Started by {by} at {when(intent.created_at, seconds=True)}", note=note
+            job_view(job), f"Started by {literal(by)} at {when(intent.created_at, seconds=True)}", note=note
         )
     pending = {d.file_id for d in await ctx.store.pending_deletions() if d.intent_id == intent.id}
     removed = (
@@ -451,5 +454,5 @@ async def outcome_card(ctx: Context, intent: StoredIntent, job: FineTuningJob | 
     else:
         title = "The start did not happen"
         text = f"The bot stopped before it created {_asked(intent)}. No job was started.{files}"
-    text += f"\n**What to do:** start again (`{trigger} start {intent.model} ...`); `{trigger} list` shows the jobs."
+    text += f"\n**What to do:** start again ({code(f'{trigger} start {intent.model} ...')}); `{trigger} list` shows the jobs."
     return Card(title=title, tone=Tone.WARNING, text=text, facts=_files_fact(intent), summary=f"{title}.")

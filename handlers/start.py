@@ -91,9 +91,9 @@ def _dpo_check(model: str, method: str, beta: float | None) -> None:
         return
     info = model_info(model)
     if info is None or not info.supports_dpo:
-        supported = ", ".join(f"`{m}`" for m in dpo_models())
+        supported = ", ".join(code(m) for m in dpo_models())
         raise UsageError(
-            f"`{model}` cannot be fine-tuned with DPO. Models that can: {supported}.", verb="start"
+            f"{code(model)} cannot be fine-tuned with DPO. Models that can: {supported}.", verb="start"
         )
 
 
@@ -130,15 +130,17 @@ def _unknown_model_check(model: str, refs: list[str | None]) -> None:
     are resolved to their base by `model_info`, and a fine-tuned model of an unknown base is left to Azure."""
     info = model_info(model)
     if info is not None and info.retired and not ids.is_fine_tuned_model(model):
-        known = ", ".join(f"`{m}`" for m in known_models())
-        raise UsageError(f"`{model}` is retired for fine-tuning; models that can be: {known}.", verb="start")
+        known = ", ".join(code(m) for m in known_models())
+        raise UsageError(
+            f"{code(model)} is retired for fine-tuning; models that can be: {known}.", verb="start"
+        )
     if info is not None or ids.is_fine_tuned_model(model):
         return
     if all(ref is not None and ids.is_file_id(ref.strip()) for ref in refs):
         return
-    known = ", ".join(f"`{m}`" for m in known_models())
+    known = ", ".join(code(m) for m in known_models())
     raise UsageError(
-        f"`{model}` is not a model I know can be fine-tuned: known: {known}.",
+        f"{code(model)} is not a model I know can be fine-tuned: known: {known}.",
         verb="start",
         hint="If your resource offers a newer one, upload the data to Azure first and start with its "
         "file id (`--training file-...`): then Azure decides.",
@@ -406,8 +408,9 @@ class StartAttempt:
             files = " ".join(f"--{f.role} {f.file_id}" for f in self.files)
             raise StillProcessing(
                 exc.message,
-                hint=f"Try again in a few minutes with the files kept in Azure: `/ft start {self.model} {files}"
-                f"{_options_again(self.prm)}`.",
+                hint="Try again in a few minutes with the files kept in Azure: "
+                + code(f"/ft start {self.model} {files}{_options_again(self.prm)}")
+                + ".",
             ) from None
         except BaseException:
             await self._give_up()
@@ -462,7 +465,7 @@ class StartAttempt:
             await self._give_up()
             raise StartInterrupted(
                 "The bot lost track of this start before creating the job, so it did not create it.",
-                hint=f"Start again: `{trigger_for(self.cmd.platform)} start {self.model} ...`.",
+                hint=f"Start again: {code(f'{trigger_for(self.cmd.platform)} start {self.model} ...')}.",
             )
 
     async def _create(self, request: dict[str, Any]) -> FineTuningJob | Reply:
@@ -596,17 +599,19 @@ class StartAttempt:
         kept = [f for f in self.files if f.ours]
         files = " I kept the uploaded files, because a job may be using them." if kept else ""
         text = (
-            f"Azure did not confirm the new `{self.model}` job ({why}), so the job may have been created."
+            f"Azure did not confirm the new {code(self.model)} job ({literal(why)}), so the job may have been created."
             f"{files}\n**What to do:** check with `{trigger} list` before starting again; I will check with "
             "Azure and tell you here what happened."
         )
-        facts = tuple(Fact(f"{f.role.capitalize()} file", f"`{f.file_id}` ({f.label})") for f in self.files)
+        facts = tuple(
+            Fact(f"{f.role.capitalize()} file", f"{code(f.file_id)} ({literal(f.label)})") for f in self.files
+        )
         return Card(
             title="The job may have been created",
             tone=Tone.WARNING,
             text=text,
             facts=facts,
-            summary=f"The `{self.model}` job may have been created: check `{trigger} list`.",
+            summary=f"The {code(self.model)} job may have been created: check `{trigger} list`.",
         )
 
 

@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.context import Context
 from bot.dataprep.models import model_info
 from bot.errors import UsageError
+from cards.markup import code
 from handlers.quota import RUNNING_KINDS
 
 if TYPE_CHECKING:
@@ -43,10 +44,10 @@ def choose_training_type(ctx: Context, model: str, asked: str | None, resource: 
             settings_default=ctx.settings.default_training_type,
         )
     except tt.NotOffered as exc:
-        works = ", ".join(f"`{t}`" for t in exc.types)
+        works = ", ".join(code(t) for t in exc.types)
         # The usage card shows the message (not a hint): what to do goes in it.
         raise UsageError(
-            f"`{model}` does not train with `--training-type {exc.asked}`. Types that work for it: {works}. "
+            f"{code(model)} does not train with {code(f'--training-type {exc.asked}')}. Types that work for it: {works}. "
             f"Start again with `--training-type {exc.types[-1]}` (the cheapest of them), or leave the option "
             "out for the default.",
             verb="start",
@@ -80,7 +81,7 @@ def cost_words(cost: CostEstimate, training_type: str) -> str:
     """`for Developer training (illustrative prices, 2026-02-11)`; says when Standard's price stood in."""
     label = tt.LABELS.get(training_type, training_type)
     if cost.training_type is None and training_type != tt.STANDARD:
-        return f"at the Standard price (no {label} price for `{cost.price_key}`; illustrative prices)"
+        return f"at the Standard price (no {label} price for {code(cost.price_key)}; illustrative prices)"
     dated = f", {cost.as_of}" if cost.as_of else ""
     return f"for {label} training (illustrative prices{dated})"
 
@@ -96,10 +97,10 @@ def retirement_warning(model: str, today: date) -> str:
     if left > RETIRING_SOON_DAYS:
         return ""
     if info.successor:
-        todo = f"start the next one on `{info.successor}`"
+        todo = f"start the next one on {code(info.successor)}"
     else:
         todo = "pick a newer base model for the next one (`models` lists them with their retirement dates)"
-    base = f"`{info.key}`"
+    base = code(info.key)
     if left < 0:
         return (
             f"⚠ {base} was retired for new fine-tuning on {retires.isoformat()}: Azure may refuse or stop "

@@ -51,6 +51,7 @@ from cards.alerts import (
 )
 from cards.format import when
 from cards.jobs import job_card, job_key
+from cards.markup import code, literal
 from cards.model import Card, Fact, Table, Tone
 from cards.serial import card_to_json
 from cards.views import epoch
@@ -500,9 +501,9 @@ async def unwatch(ctx: Context, cmd: Command) -> Card:
     job_id = cmd.params["job"]
     await ctx.store.follow_job(job_id, resource=resource, conversation_key=cmd.conversation.key, mode="off")
     return Card(
-        title=f"Stopped watching {job_id}",
+        title=f"Stopped watching {literal(job_id)}",
         text="No more events or alerts for this job here. `/ft watch` it again any time.",
-        summary=f"Stopped watching {job_id}.",
+        summary=f"Stopped watching {literal(job_id)}.",
     )
 
 
@@ -535,13 +536,13 @@ async def subscribe(ctx: Context, cmd: Command) -> Card:
     )
     said = "every ending" if statuses == ALL_STATUSES else " and ".join(sorted(statuses))
     return Card(
-        title=f"Subscribed to {resource}",
+        title=f"Subscribed to {literal(resource)}",
         tone=Tone.SUCCESS,
         text=(
-            f"This conversation now hears about {said} of every fine-tuning job in `{resource}`, "
+            f"This conversation now hears about {said} of every fine-tuning job in {code(resource)}, "
             "including jobs started outside chat (portal, SDK). Jobs that already ended are not replayed."
         ),
-        summary=f"Subscribed to {resource}.",
+        summary=f"Subscribed to {literal(resource)}.",
     )
 
 
@@ -573,7 +574,7 @@ async def list_subscriptions(ctx: Context, cmd: Command) -> Card:
             facts=(setting,),
             summary="No subscriptions here.",
         )
-    rows = tuple((f"`{s.resource}`", ", ".join(sorted(s.statuses)), when(s.created_at)) for s in subs)
+    rows = tuple((code(s.resource), ", ".join(sorted(s.statuses)), when(s.created_at)) for s in subs)
     return Card(
         title="Subscriptions",
         facts=(setting,),
