@@ -103,7 +103,10 @@ def _header(card: Card) -> dict[str, Any]:
     if not card.badge:
         return title
     badge = _text_block(
-        to_plain(card.badge, 80), weight="Bolder", color=_COLOR[card.tone], horizontalAlignment="Right"
+        to_ac_markdown(card.badge, 80) or " ",
+        weight="Bolder",
+        color=_COLOR[card.tone],
+        horizontalAlignment="Right",
     )
     return {
         "type": "ColumnSet",

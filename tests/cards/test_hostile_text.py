@@ -561,12 +561,9 @@ def _visible(payload: str) -> str:
     return "!channel" if "channel" in payload else "evil.example" if "evil" in payload else "b"
 
 
-# Outside text the builders escape but a renderer still turns into markup: cards/render_teams.py `_header`
-# writes the badge with `to_plain` (escapes undone) into a TextBlock, which Teams reads as markdown. Strict:
-# once the renderer is fixed these pass, and the entry must go.
-RENDERER_GAPS = {
-    "loss_chart_card[status in badge]": "render_teams: badge written with to_plain into a TextBlock"
-}
+# Outside text the builders escape but a renderer still turns into markup (expected failures, strict: once
+# the renderer is fixed they pass, and the entry must go). None now.
+RENDERER_GAPS: dict[str, str] = {}
 _MARKDOWN_PAYLOADS = {p for p in PAYLOADS if "[" in p or "**" in p}
 
 
