@@ -154,11 +154,11 @@ def rai_notice(view: AlertView) -> Card:
         title = f"🛡️ Trained model failed the safety evaluation: {literal(view.job_id)}"
         meaning = (
             "Training finished, but Azure's safety evaluation of the trained model scored above the allowed "
-            "thresholds. **The model exists but cannot be deployed**; training was not charged."
+            "thresholds, so **Azure keeps no deployable model** from this job; training was not charged."
         )
         todo = (
-            f"Review the training data for examples that teach {kinds} behaviour, remove them, run "
-            "`/ft validate`, then `/ft start` again."
+            f"Review the training data for examples that teach {kinds} behaviour and remove them "
+            "(`/ft validate` checks the format, not harm), then `/ft start` again with the new file."
         )
     return Card(
         title=title,

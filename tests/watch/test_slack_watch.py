@@ -122,7 +122,7 @@ async def test_rai_failures_post_their_own_notices(bot: RunningBot, slack_api: F
     data = next(v for k, v in texts.items() if "rejected" in k)
     evaluation = next(v for k, v in texts.items() if "evaluation" in k)
     assert "hate and fairness" in data and "self-harm" in data and "nothing was trained" in data
-    assert "violence" in evaluation and "cannot be deployed" in evaluation
+    assert "violence" in evaluation and "keeps no deployable model" in evaluation
     assert "/ft validate" in data and "/ft validate" in evaluation
 
 
