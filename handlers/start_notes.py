@@ -18,7 +18,7 @@ from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.models import normalise_status
 from bot.config import Settings
 from bot.context import Context
-from bot.dataprep.models import model_info
+from bot.dataprep.models import all_models, model_info
 from bot.errors import UsageError
 from cards.markup import code
 from handlers.quota import RUNNING_KINDS
@@ -100,6 +100,12 @@ def retirement_warning(model: str, today: date) -> str:
         todo = f"start the next one on {code(info.successor)}"
     else:
         todo = "pick a newer base model for the next one (`models` lists them with their retirement dates)"
+        if not _open_to_all(today, info.methods, exclude=info.key):
+            # Late 2026: every base model the catalogue knows is past its announced date (gpt-5 by invitation).
+            todo = (
+                "no other base model in ftbot's catalogue takes new fine-tuning from everyone now either; check "
+                "Microsoft's model retirement page for a newer one before the next job"
+            )
     base = code(info.key)
     if left < 0:
         return (
@@ -111,6 +117,17 @@ def retirement_warning(model: str, today: date) -> str:
     return (
         f"⚠ {base} takes no new fine-tuning after {retires.isoformat()} ({days}): this job can still "
         f"train, but {todo}."
+    )
+
+
+def _open_to_all(today: date, methods: frozenset[str], *, exclude: str) -> bool:
+    """Whether another catalogued base model with one of these methods takes new fine-tuning from anyone today."""
+    return any(
+        m.key != exclude
+        and not (m.retired or m.gated)
+        and (m.retires is None or date.fromisoformat(m.retires) >= today)
+        and bool(m.methods & methods)
+        for m in all_models()
     )
 
 

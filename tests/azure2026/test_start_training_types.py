@@ -224,6 +224,15 @@ def test_retirement_lines_name_the_successor_and_a_past_date(monkeypatch: pytest
     assert start_notes.retirement_warning("old-model", date(2026, 8, 31)) == ""
 
 
+def test_a_retired_model_with_nothing_open_says_so_instead_of_pick_a_newer_one() -> None:
+    # By late 2026 every catalogued SFT base model is past its announced date: "pick a newer one" has no answer.
+    late = start_notes.retirement_warning("gpt-4o-mini-2024-07-18", date(2026, 11, 27))
+    assert "no other base model in ftbot's catalogue takes new fine-tuning from everyone now either" in late
+    assert "pick a newer base model" not in late
+    early = start_notes.retirement_warning("gpt-4o-mini-2024-07-18", date(2026, 9, 20))  # gpt-4.1 still open
+    assert "pick a newer base model for the next one" in early
+
+
 # -- queue --------------------------------------------------------------------------------------------------
 
 
