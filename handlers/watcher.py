@@ -12,7 +12,8 @@ marked sent after. A row found still `sending` after its owner's lease ran out (
 send and the mark, or the send timed out) is looked for in its channel or thread first (bounded, from when
 that send began) and only posted if it is not there: no repeat on Slack. Teams gives a bot no way to read a
 conversation back, so there such a crash repeats at most that one message; updates in place are simply
-redone (idempotent). A 429 (or an outage) puts the row back with `not_before` = now + Retry-After, and the
+redone (idempotent), unless the card shows something newer than the row (posted or replaced after the
+row was queued: `Store.find_card`), which an older update must not overwrite. A 429 (or an outage) puts the row back with `not_before` = now + Retry-After, and the
 rest of that conversation waits behind it so order holds.
 
 Test-only fault hook: `FTBOT_TEST_EXIT_AFTER_POSTS=N` (or `N:post` / `N:thread` to count only top-level
