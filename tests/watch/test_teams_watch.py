@@ -167,7 +167,7 @@ async def test_a_job_card_posted_by_start_is_updated_in_place_promptly(
 
     # The first status change the watcher sees (within a few polls of 1 s) updates that very card.
     await wait_until(
-        lambda: any(c.activity_id == card.posted_id for c in connector.of_kind("update")), 6, "an update"
+        lambda: any(c.activity_id == card.posted_id for c in connector.of_kind("update")), 10, "an update"
     )
     await wait_until(lambda: bool(alerts_for(connector, job_id)), 40, "the alert")
     updates = [c for c in connector.of_kind("update") if c.activity_id == card.posted_id]
