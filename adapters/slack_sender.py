@@ -219,14 +219,15 @@ class SlackSender:
         return ref
 
     async def update(self, reference: Mapping[str, Any], message: MessageRef, card: Card) -> None:
-        """Replace an earlier message; raises `SlackDeliveryError` when Slack refuses."""
+        """Replace an earlier message; raises `SlackDeliveryError` when Slack refuses. Where the card is is
+        known already; as of when its new content is true is the caller's to record (`Store.card_shown`):
+        the watcher's update is as old as its outbox row, not as the moment it went out."""
         try:
             await self._update(message, card)
         except SlackApiError as exc:
             code = _error_code(exc)
             log.warning("slack chat.update of %s failed: %s", message.message_id, code)
             raise SlackDeliveryError("chat.update", code, _error_retry_after(exc)) from None
-        await self._remember(card, message)
 
     async def find_sent(
         self, reference: Mapping[str, Any], key: str, *, thread: str | None, since: datetime

@@ -443,7 +443,7 @@ class TeamsAdapter:
                 turn, card_response(replacing.card, personal=is_personal(turn.activity))
             )
             if source:
-                await self._remember(replacing.card, MessageRef(self.platform, conversation.id, source))
+                await self.remember(replacing.card, MessageRef(self.platform, conversation.id, source))
         elif rest and rest[0].ephemeral:
             # Teams has no ephemeral messages; the invoke response is seen by the clicking user alone.
             await self._invoke_response(turn, message_response(plain_summary(rest.pop(0).card)))
@@ -483,7 +483,7 @@ class TeamsAdapter:
                 # Another conversation (e.g. a channel thread): same service and tenant, other id.
                 reference = TurnContext.get_conversation_reference(turn.activity).serialize()
                 await self.sender.update(reference, reply.update, reply.card)
-                await self._remember(reply.card, reply.update)
+                await self.remember(reply.card, reply.update)
                 continue
             target = reply.update.message_id if reply.update else (source if reply.replace_source else None)
             if target:
@@ -496,7 +496,7 @@ class TeamsAdapter:
                     conversation_id,
                     await self.post_in(turn, card_activity(pictured, personal=is_personal(turn.activity))),
                 )
-            await self._remember(reply.card, ref)
+            await self.remember(reply.card, ref)
 
     async def post_in(self, turn: TurnContext, activity: Activity) -> str:
         """Send a message in this turn (throttling retried); the new activity id."""
@@ -532,7 +532,8 @@ class TeamsAdapter:
         activity.id = message_id
         await connector_call("update", lambda: turn.update_activity(activity), self._sleep)
 
-    async def _remember(self, card: Card, ref: MessageRef) -> None:
+    async def remember(self, card: Card, ref: MessageRef) -> None:
+        """Record where a keyed card was posted or replaced (best effort: the card is out either way)."""
         if card.key and ref.message_id:
             await best_effort(
                 self.store.remember_message(
@@ -614,7 +615,8 @@ class TeamsSender:
     async def send(
         self, reference: Mapping[str, Any], card: Card, *, thread: str | None = None, key: str | None = None
     ) -> MessageRef:
-        """Post `card` into the referenced conversation, as a reply to message `thread` when given.
+        """Post `card` into the referenced conversation, as a reply to message `thread` when given; a keyed
+        card (a job card) is recorded where it went, so it can be updated in place later.
 
         `key` (an outbox dedupe key) is not sent: a bot cannot read a Teams conversation back to look for
         it, so this sender is no `SentFinder`, and a crash between this post and the outbox's record of it
@@ -638,7 +640,11 @@ class TeamsSender:
             posted.append(await self._adapter.post_in(turn, activity))
 
         await self._adapter.continue_in(ref, thread, post)
-        return MessageRef(self._adapter.platform, conversation_id, posted[0] if posted else "")
+        message = MessageRef(self._adapter.platform, conversation_id, posted[0] if posted else "")
+        # Where a keyed card went (the job card `start` posts), so it is updated in place later, as the
+        # Slack sender does: without it the watcher's updates find no card to update.
+        await self._adapter.remember(card, message)
+        return message
 
     async def update(self, reference: Mapping[str, Any], message: MessageRef, card: Card) -> None:
         """Replace message `message` (in its own conversation, e.g. a channel thread) with `card`.

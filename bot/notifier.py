@@ -29,7 +29,8 @@ class Sender(Protocol):
         ...
 
     async def update(self, reference: Mapping[str, Any], message: MessageRef, card: Card) -> None:
-        """Replace an earlier message in place."""
+        """Replace an earlier message in place. Where it is is stored already; as of when its new content
+        is true is the caller's to record (`Store.card_shown`), not the sender's."""
         ...
 
 

@@ -11,6 +11,7 @@ import logging
 
 from bot.context import Context
 from bot.model import MessageRef
+from bot.store.health import best_effort
 from cards.jobs import job_key
 from cards.model import Card
 
@@ -44,6 +45,13 @@ async def update_job_cards(ctx: Context, job_id: str, card: Card, *, skip: Messa
             )
             continue
         updated += 1
+        # It shows news as of now: a watcher's update queued before this is older and is not applied.
+        await best_effort(
+            ctx.store.card_shown(job_key(job_id), conversation_key, ref.message_id),
+            "record the card's version",
+            default=None,
+            store=ctx.store,
+        )
     return updated
 
 

@@ -12,7 +12,8 @@ marked sent after. A row found still `sending` after its owner's lease ran out (
 send and the mark, or the send timed out) is looked for in its channel or thread first (bounded, from when
 that send began) and only posted if it is not there: no repeat on Slack. Teams gives a bot no way to read a
 conversation back, so there such a crash repeats at most that one message; updates in place are simply
-redone (idempotent). A 429 (or an outage) puts the row back with `not_before` = now + Retry-After, and the
+redone (idempotent), unless the card shows something newer than the row (posted or replaced after the
+row was queued: `Store.find_card`), which an older update must not overwrite. A 429 (or an outage) puts the row back with `not_before` = now + Retry-After, and the
 rest of that conversation waits behind it so order holds.
 
 Test-only fault hook: `FTBOT_TEST_EXIT_AFTER_POSTS=N` (or `N:post` / `N:thread` to count only top-level
@@ -41,6 +42,7 @@ from bot.store import OutboxItem, StoredConversation, Subscription, WatchedJob
 from bot.store.base import utcnow
 from cards.alerts import AlertExtras
 from cards.jobs import job_key
+from cards.model import Card
 from cards.serial import card_from_json
 from handlers.paused import find_pause_checkpoint
 from handlers.watch import PollResult, WatchState, poll_step, targets_for, wants_events
@@ -422,7 +424,7 @@ class Watcher:
                     maybe_sent=item.status == "sending",
                 )
                 return
-            if not await store.mark_sent(item.id, self.owner, remember=done.remember):
+            if not await store.mark_sent(item.id, self.owner, remember=done.remember, shown=done.shown):
                 log.warning("outbox: lease on %s ran out during the send", item.dedupe_key)
 
     async def _hold(
@@ -452,13 +454,16 @@ class Watcher:
         op = payload.get("op", "post")
         card = card_from_json(payload["card"])
         anchor_key = payload.get("anchor")
-        anchor = await self.ctx.store.find_message(anchor_key, conv.key) if anchor_key else None
+        shown = await self.ctx.store.find_card(anchor_key, conv.key) if anchor_key else None
+        anchor = shown[0] if shown is not None else None
         if op == "update":
-            if anchor is None and item.attempts < 3:
-                return ANCHOR_WAIT
-            if anchor is not None:  # else no card here to update: nothing to do
-                await notifier.update(conv.platform, conv.reference, anchor, card)
-            return _Sent()
+            if shown is None or not anchor_key:
+                # No card here to update (yet: one being posted right now is waited for a little).
+                if item.attempts < 3:
+                    return ANCHOR_WAIT
+                log.info("outbox: %s: no card here to update; dropped", item.dedupe_key)
+                return _Sent()
+            return await self._update(conv, item, card, str(anchor_key), *shown)
         thread: str | None = None
         if op == "thread":
             if anchor is None and item.attempts < ANCHOR_TRIES:
@@ -495,12 +500,35 @@ class Watcher:
         # Recorded with the row's `sent`, in one commit: the window a crash can fall into is that commit.
         return _Sent((card.key, conv.key, ref) if card.key and ref.message_id else None)
 
+    async def _update(
+        self,
+        conv: StoredConversation,
+        item: OutboxItem,
+        card: Card,
+        anchor_key: str,
+        anchor: MessageRef,
+        shown_at: datetime,
+    ) -> _Sent:
+        """Replace the card with this row's, unless what the card shows is newer than this row: a card
+        posted or replaced after the row was queued (`status`, a click in `list`, the answer to Pause) is
+        not overwritten with older news. The card's version becomes the row's, in the row's commit."""
+        queued = item.created_at
+        if queued is not None and shown_at > queued:
+            log.info("outbox: %s is older than the card it would replace; not applied", item.dedupe_key)
+            return _Sent()
+        assert self.ctx.notifier is not None
+        await self.ctx.notifier.update(conv.platform, conv.reference, anchor, card)
+        version = (anchor_key, conv.key, anchor.message_id, queued) if queued is not None else None
+        return _Sent(shown=version)
+
 
 @dataclass(frozen=True)
 class _Sent:
-    """A row done: what to record with it (card key, conversation key, the posted message)."""
+    """A row done: what to record with it (card key, conversation key, the posted message; or for an
+    update in place, the card's new version: card key, conversation key, message id, as of)."""
 
     remember: tuple[str, str, MessageRef] | None = None
+    shown: tuple[str, str, str, datetime] | None = None
 
 
 class _LeaseLost(Exception):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.model import Conversation, MessageRef
 from bot.schema import card_messages, conversations
-from bot.store.base import StoreBase, utcnow
+from bot.store.base import StoreBase, as_utc, utcnow
 
 if TYPE_CHECKING:
     from bot.store.rows import StoredConversation
@@ -107,6 +108,13 @@ class ConversationStore(StoreBase):
         await self.batch.remember_message(card_key, conversation_key, ref)
 
     async def find_message(self, card_key: str, conversation_key: str) -> MessageRef | None:
+        found = await self.find_card(card_key, conversation_key)
+        return found[0] if found is not None else None
+
+    async def find_card(self, card_key: str, conversation_key: str) -> tuple[MessageRef, datetime] | None:
+        """Where a keyed card is shown in a conversation, and as of when what it shows is true (its version:
+        when it was posted or last replaced with fresh content; for a watcher's update, when that update was
+        queued). An update queued before that is older than the card and must not replace it."""
         query = select(card_messages, conversations.c.conversation_id).join(
             conversations, conversations.c.key == card_messages.c.conversation_key, isouter=True
         )
@@ -118,7 +126,18 @@ class ConversationStore(StoreBase):
         if row is None:
             return None
         conversation_id = row.conversation_id or conversation_key.split(":", 1)[-1]
-        return MessageRef(platform=row.platform, conversation_id=conversation_id, message_id=row.message_id)
+        ref = MessageRef(platform=row.platform, conversation_id=conversation_id, message_id=row.message_id)
+        shown_at = as_utc(row.updated_at)
+        assert shown_at is not None  # the column is NOT NULL
+        return ref, shown_at
+
+    async def card_shown(
+        self, card_key: str, conversation_key: str, message_id: str, at: datetime | None = None
+    ) -> None:
+        """Message `message_id` (still the card's, else nothing changes) was replaced in place with content
+        true as of `at` (default now); the card's version only moves forward."""
+        async with await self.write() as conn:
+            await conn.execute(card_shown_stmt(card_key, conversation_key, message_id, at or utcnow()))
 
     async def card_holders(self, card_keys: Iterable[str]) -> dict[str, list[tuple[str, MessageRef]]]:
         """Every stored message of each card key (e.g. all the job cards of one job, one per conversation that
@@ -156,3 +175,17 @@ def remember_message_stmt(store: StoreBase, card_key: str, conversation_key: str
         set_={"message_id": stmt.excluded.message_id, "updated_at": stmt.excluded.updated_at},
     )
     return stmt
+
+
+def card_shown_stmt(card_key: str, conversation_key: str, message_id: str, at: datetime) -> Any:
+    """The statement behind `card_shown`, for a caller that commits it with other writes."""
+    return (
+        update(card_messages)
+        .where(
+            card_messages.c.card_key == card_key,
+            card_messages.c.conversation_key == conversation_key,
+            card_messages.c.message_id == message_id,
+            card_messages.c.updated_at < at,
+        )
+        .values(updated_at=at)
+    )

@@ -16,8 +16,8 @@ from sqlalchemy import update
 
 from bot.model import MessageRef
 from bot.schema import outbox
-from bot.store.base import StoreBase, utcnow
-from bot.store.conversations import remember_message_stmt
+from bot.store.base import StoreBase, as_utc, utcnow
+from bot.store.conversations import card_shown_stmt, remember_message_stmt
 
 if TYPE_CHECKING:
     from bot.store.rows import OutboxItem
@@ -45,7 +45,12 @@ class OutboxStore(StoreBase):
         from bot.store.rows import OutboxItem
 
         rows = await self.claim(outbox, outbox.c.id, outbox.c.status == "pending", owner, limit, lease)
-        return [OutboxItem(r.id, r.dedupe_key, r.conversation_key, r.payload, r.attempts) for r in rows]
+        return [
+            OutboxItem(
+                r.id, r.dedupe_key, r.conversation_key, r.payload, r.attempts, created_at=as_utc(r.created_at)
+            )
+            for r in rows
+        ]
 
     async def mark_sending(self, item_id: int, owner: str, *, lease: timedelta) -> datetime | None:
         """Record, in its own commit, that a send of this claimed item starts now (and renew its lease for
@@ -65,11 +70,17 @@ class OutboxStore(StoreBase):
         return now if result.rowcount else None
 
     async def mark_sent(
-        self, item_id: int, owner: str, *, remember: tuple[str, str, MessageRef] | None = None
+        self,
+        item_id: int,
+        owner: str,
+        *,
+        remember: tuple[str, str, MessageRef] | None = None,
+        shown: tuple[str, str, str, datetime] | None = None,
     ) -> bool:
         """Complete a claimed item; False if the lease was lost to another replica meanwhile. `remember`
         (card key, conversation key, message) records the posted card in the same commit, so the window
-        between a send and its record is that one commit."""
+        between a send and its record is that one commit; `shown` (card key, conversation key, message id,
+        as of) moves the version of a card this item updated in place (`card_shown`)."""
         stmt = (
             update(outbox)
             .where(
@@ -83,6 +94,8 @@ class OutboxStore(StoreBase):
             result = await conn.execute(stmt)
             if remember is not None:
                 await conn.execute(remember_message_stmt(self, *remember))
+            if shown is not None:
+                await conn.execute(card_shown_stmt(*shown))
         return bool(result.rowcount)
 
     async def mark_failed(self, item_id: int, owner: str, error: str, *, give_up: bool) -> None:

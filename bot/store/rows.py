@@ -59,6 +59,7 @@ class OutboxItem:
     attempts: int
     status: str = "pending"  # "sending": an earlier attempt may have reached the platform
     send_started: datetime | None = None  # when that attempt began (for a bounded look-back)
+    created_at: datetime | None = None  # when it was queued: as of then its card was true
 
 
 @dataclass(frozen=True, slots=True)

@@ -294,6 +294,7 @@ class WatchStore(StoreBase):
                 r.attempts,
                 status=r.status,
                 send_started=as_utc(r.not_before) if r.not_before and r.status == "sending" else None,
+                created_at=as_utc(r.created_at),
             )
             for r in rows
         ]

@@ -6,6 +6,7 @@ The whole bot over HTTP (real Bolt, real handlers, SQLite), the emulator for Azu
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 
 from bot.azure.models import FineTuningJob
+from bot.store.base import utcnow
 from cards.jobs import CANCEL
 from handlers.watch import Target, WatchState, poll_step
 from tests.slack.conftest import slack_bot
@@ -59,6 +61,7 @@ async def test_cancel_typed_in_another_channel_takes_the_cancel_button_off_the_h
     # The watcher looks only every 10 minutes here: the home card must not wait for it.
     async with slack_bot(emulator, tmp_path, slack_api, allow_local_files=True, watch_interval=600.0) as bot:
         job_id, home_ts = await _start_in_home(bot.url, slack_api)
+        before = utcnow()
         await slash(bot.url, f"cancel {job_id} --yes", channel=ELSEWHERE)
 
         def updated() -> bool:
@@ -66,6 +69,13 @@ async def test_cancel_typed_in_another_channel_takes_the_cancel_button_off_the_h
             return bool(updates) and not _has_cancel(updates[-1])
 
         await wait_until(updated, 10, "the home card updated without its Cancel button")
+        # The home card now shows news as of the cancel: a watcher's update queued before it is older.
+        for _ in range(50):
+            shown = await bot.store.find_card(f"job:{job_id}", f"slack:{HOME}")
+            if shown is not None and shown[1] >= before:
+                break
+            await asyncio.sleep(0.05)
+        assert shown is not None and shown[0].message_id == home_ts and shown[1] >= before
         final = _home_updates(slack_api, home_ts)[-1]
         assert "cancel" in header(final).lower() and "Cancel requested by ada" in json.dumps(final.args)
         # The answer in the other channel is its own card, without a Cancel button either.

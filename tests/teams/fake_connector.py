@@ -35,6 +35,7 @@ class Call:
     activity_id: str | None  # the replyToId or the updated activity id
     body: dict[str, Any]
     authorization: str | None
+    posted_id: str = ""  # the id this call's answer gave the message (an update: the updated id)
 
     @property
     def cards(self) -> list[dict[str, Any]]:
@@ -102,12 +103,20 @@ class FakeConnector:
             headers = {"Retry-After": retry_after} if retry_after else None
             error = {"error": {"code": "Failure", "message": "injected"}}
             return web.json_response(error, status=status, headers=headers)
+        new_id = activity if kind == "update" and activity else f"act-{next(self._ids)}"
         async with self._changed:
             self.calls.append(
-                Call(request.method, kind, conversation, activity, body, request.headers.get("Authorization"))
+                Call(
+                    request.method,
+                    kind,
+                    conversation,
+                    activity,
+                    body,
+                    request.headers.get("Authorization"),
+                    new_id,
+                )
             )
             self._changed.notify_all()
-        new_id = activity if kind == "update" and activity else f"act-{next(self._ids)}"
         return web.json_response({"id": new_id})
 
     async def _send(self, request: web.Request) -> web.Response:

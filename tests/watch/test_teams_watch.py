@@ -14,6 +14,9 @@ import pytest
 
 from bot.app import RunningBot, start_bot
 from bot.config import Settings
+from bot.model import MessageRef
+from cards.model import Card
+from cards.serial import card_to_json
 from handlers.watcher import Watcher
 from tests.teams.conftest import assert_cards_valid, card_text, payload
 from tests.teams.fake_connector import Call, FakeConnector
@@ -44,6 +47,7 @@ async def bot(emu: EmulatorProcess, connector: FakeConnector, tmp_path: Path) ->
         watch_interval=1.0,
         arm_endpoint=emu.url,  # the emulator serves ARM on the same port: every endpoint is on this machine
         teams_no_auth=True,  # local Teams without an app id is an explicit opt-in
+        allow_local_files=True,  # `start` with the emulator's sample datasets
     )
     running = await start_bot(settings, host="127.0.0.1", port=0)
     try:
@@ -133,3 +137,110 @@ async def test_a_teams_send_cut_off_by_a_crash_is_posted_again_once(
     assert len(again) == 1
     (sent,) = [r for r in await bot.store.outbox_rows() if r["id"] == row.id]
     assert sent["status"] == "sent"
+
+
+def job_cards_posted(connector: FakeConnector) -> list[Call]:
+    return [
+        c
+        for c in connector.messages()
+        if c.kind in ("send", "reply") and any("Fine-tuning job ftjob-" in t for t in texts([c]))
+    ]
+
+
+async def test_a_job_card_posted_by_start_is_updated_in_place_promptly(
+    bot: RunningBot, connector: FakeConnector
+) -> None:
+    """`start` posts its job card proactively (through TeamsSender.send, as the chat page does): where it
+    went is recorded, so the watcher's updates go to THAT card at once, and its events are replies to it;
+    no outbox row waits for a card that is already there."""
+    await say(
+        bot,
+        "message_channel_mention",
+        connector.url,
+        "<at>ftbot</at> start gpt-4o-mini-2024-07-18 --training good_training",
+    )
+    await wait_until(lambda: bool(job_cards_posted(connector)), 20, "the job card")
+    (card,) = job_cards_posted(connector)
+    job_id = texts([card])[0].split("Fine-tuning job ", 1)[1].split()[0].strip("`*")
+    stored = await bot.store.find_message(f"job:{job_id}", f"teams:{CHANNEL}")
+    assert stored is not None and stored.message_id == card.posted_id
+
+    # The first status change the watcher sees (within a few polls of 1 s) updates that very card.
+    await wait_until(
+        lambda: any(c.activity_id == card.posted_id for c in connector.of_kind("update")), 10, "an update"
+    )
+    await wait_until(lambda: bool(alerts_for(connector, job_id)), 40, "the alert")
+    updates = [c for c in connector.of_kind("update") if c.activity_id == card.posted_id]
+    assert "succeeded" in texts(updates)[-1]
+    streamed = [c for c in connector.messages() if c.kind == "reply" and c.activity_id == card.posted_id]
+    assert any("training loss=" in t for t in texts(streamed))
+    waited = [r for r in await bot.store.outbox_rows() if "job card" in (r["last_error"] or "")]
+    assert not waited, [(r["dedupe_key"], r["attempts"]) for r in waited]
+
+
+async def test_an_update_queued_before_a_newer_card_does_not_overwrite_it(
+    bot: RunningBot, connector: FakeConnector, emu: EmulatorProcess
+) -> None:
+    """An update the outbox held back (throttled, or waiting for its card) and a newer card of the same job
+    posted meanwhile (`watch`, `status`, a click in `list`, the answer to Pause): the old update is not applied to
+    the newer card when it finally goes out."""
+    (job_id,) = await create_jobs(emu.url, 1)
+    key = f"teams:{CHANNEL}"
+    await say(bot, "message_channel_mention", connector.url, f"<at>ftbot</at> watch {job_id}")
+    await wait_until(lambda: len(job_cards_posted(connector)) >= 1, 10, "the first card")
+    first = await bot.store.find_message(f"job:{job_id}", key)
+    assert first is not None
+
+    # What the watcher queued a while ago, still held back (another replica's lease, a 429's Retry-After).
+    stale = Card(title=f"Fine-tuning job {job_id}", text="STALE running 2%", key=f"job:{job_id}")
+    payload_ = {"op": "update", "card": card_to_json(stale), "anchor": f"job:{job_id}"}
+    assert await bot.store.enqueue(f"card:{job_id}:running:2:{key}", key, payload_)
+    held = await bot.store.claim_due_outbox("elsewhere", limit=10, lease=timedelta(seconds=2))
+    assert [r.dedupe_key for r in held] == [f"card:{job_id}:running:2:{key}"]
+
+    await asyncio.sleep(0.05)
+    await say(bot, "message_channel_mention", connector.url, f"<at>ftbot</at> watch {job_id}")
+    await wait_until(lambda: len(job_cards_posted(connector)) >= 2, 10, "the newer card")
+    newer = await bot.store.find_message(f"job:{job_id}", key)
+    assert newer is not None and newer != first
+
+    async def settled() -> bool:
+        rows = await bot.store.outbox_rows()
+        return all(r["status"] in ("sent", "failed") for r in rows if "running:2" in r["dedupe_key"])
+
+    for _ in range(80):  # the lease runs out after 2 s; the bot's own watcher then takes the row
+        if await settled():
+            break
+        await asyncio.sleep(0.1)
+    assert await settled()
+    overwritten = [c for c in connector.of_kind("update") if any("STALE" in t for t in texts([c]))]
+    assert not overwritten, [c.activity_id for c in overwritten]
+
+
+async def test_updates_held_back_together_all_go_out_in_order(
+    bot: RunningBot, connector: FakeConnector
+) -> None:
+    """Two updates of one card held back (a 429, another replica's lease) and then sent one after the other:
+    the second is newer than the first, so it is applied too, and the card ends with the newest."""
+    await say(bot, "message_channel_mention", connector.url, "<at>ftbot</at> help")
+    (answer,) = await connector.wait_until(lambda calls: bool([c for c in calls if c.cards]))
+    key, card_key = f"teams:{CHANNEL}", "job:ftjob-held"
+    shown = MessageRef("teams", CHANNEL, answer.posted_id)  # a job card of a job nobody watches any more
+    await bot.store.remember_message(card_key, key, shown)
+    for n, word in enumerate(("HELD-ONE", "HELD-TWO")):
+        await asyncio.sleep(0.05)
+        card = Card(title="Fine-tuning job ftjob-held", text=word, key=card_key)
+        body = {"op": "update", "card": card_to_json(card), "anchor": card_key}
+        assert await bot.store.enqueue(f"card:ftjob-held:{n}:{key}", key, body)
+        assert await bot.store.claim_due_outbox("elsewhere", limit=10, lease=timedelta(seconds=1))
+
+    def held() -> list[str]:
+        return [
+            w
+            for c in connector.of_kind("update")
+            if c.activity_id == shown.message_id
+            for w in ("HELD-ONE", "HELD-TWO")
+            if any(w in t for t in texts([c]))
+        ]
+
+    await wait_until(lambda: held() == ["HELD-ONE", "HELD-TWO"], 10, "both held updates")

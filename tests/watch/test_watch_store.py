@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from bot.model import Conversation, User
+from bot.model import Conversation, MessageRef, User
 from bot.schema import outbox
 from bot.store import Queued, Store
 from bot.store.base import utcnow
@@ -135,3 +135,31 @@ async def test_a_send_without_an_answer_stays_sending_and_waits(store: Store) ->
         await conn.execute(update(outbox).where(outbox.c.id == timed_out.id).values(lease_until=utcnow()))
     (back,) = await store.claim_due_outbox("r3", limit=10, lease=LEASE)
     assert back.id == timed_out.id and back.status == "sending" and back.send_started == started
+
+
+async def test_a_card_version_moves_forward_only_and_with_its_message(store: Store) -> None:
+    """`find_card` tells as of when a card's content is true; `card_shown` (an update in place) moves that
+    forward, never back, and not once another message holds the card; posting the card anew resets it."""
+    key, conv = "job:ftjob-v", "slack:C1"
+    before = utcnow()
+    await store.remember_message(key, conv, MessageRef("slack", "C1", "1.1"))
+    found = await store.find_card(key, conv)
+    assert found is not None
+    ref, posted_at = found
+    assert ref.message_id == "1.1" and posted_at >= before
+
+    later = posted_at + timedelta(seconds=5)
+    await store.card_shown(key, conv, "1.1", later)
+    assert (await store.find_card(key, conv)) == (ref, later)
+    await store.card_shown(key, conv, "1.1", posted_at)  # an older one: no change
+    assert (await store.find_card(key, conv)) == (ref, later)
+    await store.card_shown(key, conv, "9.9", later + timedelta(seconds=5))  # not the card's message
+    assert (await store.find_card(key, conv)) == (ref, later)
+
+    # An outbox row's own time and its update's version, committed with the row.
+    assert await store.enqueue("card:ftjob-v:running:5:slack:C1", conv, {"op": "update", "card": {}})
+    (row,) = await store.claim_due_outbox("r1", limit=10, lease=LEASE)
+    assert row.created_at is not None and row.created_at >= before
+    newest = later + timedelta(seconds=5)
+    assert await store.mark_sent(row.id, "r1", shown=(key, conv, "1.1", newest))
+    assert (await store.find_card(key, conv)) == (ref, newest)

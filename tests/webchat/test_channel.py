@@ -281,3 +281,31 @@ async def test_off_on_a_reachable_host_without_a_secret(tmp_path: Path) -> None:
     secret = Settings(host="0.0.0.0", database_url=settings.database_url, directline_secret="a-secret")
     assert mount_directline(app, secret, None, None, notifier, resource="x") is not None  # type: ignore[arg-type]
     assert notifier.sender("web").platform == "web"
+
+
+async def test_the_job_card_of_start_is_updated_in_place_by_the_watcher(
+    emulator: Any, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    """The job card `start` posts proactively (the notifier's "web" sender) is recorded, so the watcher's
+    first status change replaces THAT message on the page within a couple of polls."""
+    bot = await start_bot(bot_settings(emulator, tmp_path, allow_local_files=True, watch_interval=0.5))
+    try:
+        dl = await DirectLineClient(http, bot.url).connect("alice")
+        await dl.say(START)
+        await dl.wait_for(lambda acts: any("Fine-tuning job" in card_text(c) for a in acts for c in cards(a)))
+        card_id, card = _job_card(dl)
+        job_id = card_text(card).split("Fine-tuning job ", 1)[1].split()[0]
+        stored = await bot.store.find_message(f"job:{job_id}", Conversation("web", dl.conversation_id).key)
+        assert stored is not None and stored.message_id == card_id
+        mark = len(dl.seen)
+
+        def updated(acts: list[dict[str, Any]]) -> bool:
+            return any(
+                a["id"] == card_id and "watched" in card_text(c) for a in acts[mark:] for c in cards(a)
+            )
+
+        await dl.wait_for(updated)
+        waited = [r for r in await bot.store.outbox_rows() if "job card" in (r["last_error"] or "")]
+        assert not waited
+    finally:
+        await bot.close()
