@@ -685,7 +685,7 @@ def _closed(a: Approval) -> FtbotError:
     words = {
         "approved": f"already approved by {a.decider}",
         "rejected": f"already rejected by {a.decider}",
-        "expired": "expired; use Ask again for a fresh request",
+        "expired": "expired; Ask again on its card (or `deploy` again) posts a fresh request",
     }
     return InvalidState(f"This request was {words.get(a.state, a.state)}.")
 
