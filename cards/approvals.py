@@ -520,7 +520,8 @@ def approved_by_command_card(v: ApprovalView) -> Card:
             title=f"Approved: {literal(v.deployment)} is deployed",
             tone=Tone.SUCCESS,
             badge="deployed",
-            text=f"You approved deploying {what}; it answers now. {where}.\n{_snippet(v)}",
+            text=f"You approved deploying {what}; it answers now. {where}.\n{_snippet(v)}"
+            + (f"\n{developer_end(v)}" if developer_end(v) else ""),
             facts=_facts(v),
             footer=footer,
             summary=f"Deployed {literal(v.deployment)}",
@@ -532,6 +533,7 @@ def approved_by_command_card(v: ApprovalView) -> Card:
         text=(
             f"You approved deploying {what}; Azure is provisioning it (usually a few minutes). {where} and "
             f"follows it until it is deployed; {code('deployments')} lists it."
+            + (f"\n{developer_end(v)}" if developer_end(v) else "")
         ),
         facts=_facts(v),
         footer=footer,

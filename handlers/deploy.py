@@ -719,11 +719,11 @@ def _source_ref(action: Action) -> MessageRef | None:
 
 
 async def approve_request(
-    ctx: Context, user: User, platform: str, a: Approval, source: MessageRef | None
+    ctx: Context, user: User, platform: str, a: Approval, source: MessageRef | None, *, typed: bool = False
 ) -> Reply:
-    """One approval of `a` by `user`, from the Approve button (`source`: the clicked card, updated in place)
-    or from `approve <request>` typed anywhere (`source` None: the request's card is updated where it was
-    posted and the one who typed gets a card saying what happened). The same checks either way: a configured
+    """One approval of `a` by `user`, from the Approve button (the answer is the request's card, updating
+    `source`, the clicked one) or from `approve <request>` typed anywhere (`typed`: the request's card is
+    updated where it was posted and the one who typed gets a card saying what happened). The same checks either way: a configured
     approver, not the requester (four-eyes, except in local use), not expired, still pending; the one
     compare-and-set below picks the single winner, who sends the one PUT."""
     a = await _expire_if_due(ctx, a)
@@ -735,7 +735,7 @@ async def approve_request(
         votes = await ctx.store.add_vote(a.id, user)
         if votes < a.required_approvals:
             await _audit(ctx, platform, user, "deploy.approve", a, votes=votes)
-            return await _approved_reply(ctx, a, source)
+            return await _approved_reply(ctx, a, source, typed)
     if not await ctx.store.decide(a.id, "approved", by=user, lease_owner=_owner(ctx), lease=put_lease(ctx)):
         current = await ctx.store.get_approval(a.id) or a
         raise _closed(current) if current.state != "pending" else InvalidState("This request just expired.")
@@ -749,11 +749,11 @@ async def approve_request(
     )
     done = await start_deployment(ctx, decided, _owner(ctx))  # the PUT first; the records after it
     await _audit(ctx, platform, user, "deploy.approve", done, votes=votes, decided=True)
-    return await _approved_reply(ctx, done, source)
+    return await _approved_reply(ctx, done, source, typed)
 
 
-async def _approved_reply(ctx: Context, a: Approval, source: MessageRef | None) -> Reply:
-    if source is not None:
+async def _approved_reply(ctx: Context, a: Approval, source: MessageRef | None, typed: bool) -> Reply:
+    if not typed:
         return Reply(await card_of(ctx, a), update=source)
     await update_card(ctx, a)
     # Not the request's card (keyed, followed until deployed in the requester's conversation): a card of its
@@ -777,7 +777,7 @@ async def approve(ctx: Context, cmd: Command) -> Reply:
     a = await ctx.store.get_approval(cmd.params["request"])
     if a is None:
         raise NotFound(f"There is no deployment request {code(cmd.params['request'])}.")
-    return await approve_request(ctx, cmd.user, cmd.platform, a, None)
+    return await approve_request(ctx, cmd.user, cmd.platform, a, None, typed=True)
 
 
 async def start_deployment(ctx: Context, a: Approval, owner: str) -> Approval:
