@@ -37,7 +37,7 @@ from bot.azure.models import (
 from bot.config import AzureResource
 from bot.context import Context
 from bot.dataprep.models import DEPLOYMENT_TYPES, base_model_name, deployable_as, model_info, served_until
-from bot.errors import FtbotError, InvalidState, NotAllowed, NotFound, UsageError
+from bot.errors import FtbotError, InvalidState, NotAllowed, NotFound, RequestClosed, UsageError
 from bot.model import Action, Command, Conversation, MessageRef, Platform, Reply, User
 from bot.policy import Act, Role
 from bot.router import Arg, Opt, Router
@@ -687,7 +687,7 @@ def _closed(a: Approval) -> FtbotError:
         "rejected": f"already rejected by {a.decider}",
         "expired": "expired; Ask again on its card (or `deploy` again) posts a fresh request",
     }
-    return InvalidState(f"This request was {words.get(a.state, a.state)}.")
+    return RequestClosed(f"This request was {words.get(a.state, a.state)}.")
 
 
 async def _expire_if_due(ctx: Context, a: Approval) -> Approval:
@@ -738,7 +738,7 @@ async def approve_request(
             return await _approved_reply(ctx, a, source, typed)
     if not await ctx.store.decide(a.id, "approved", by=user, lease_owner=_owner(ctx), lease=put_lease(ctx)):
         current = await ctx.store.get_approval(a.id) or a
-        raise _closed(current) if current.state != "pending" else InvalidState("This request just expired.")
+        raise _closed(current) if current.state != "pending" else RequestClosed("This request just expired.")
     decided = replace(
         a,
         state="approved",
