@@ -527,7 +527,10 @@ def demo_banner(url: str) -> str:
     tries = "\n".join(f"    {command}" for command in DEMO_COMMANDS)
     return (
         f"\nftbot demo is running. Open {url}/ in a browser and try:\n{tries}\n"
-        "(a second tab is a second user; Ctrl-C stops the demo)\n"
+        "Each tab is its own user. To approve a deployment as a second user, open a second tab at\n"
+        f"    {url}/?user=bob\n"
+        "and type `approve <request id>` there (the approval card shows the id and that command).\n"
+        "Ctrl-C stops the demo.\n"
     )
 
 

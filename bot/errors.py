@@ -54,6 +54,12 @@ class InvalidState(FtbotError):
     title = "Not possible for this job"
 
 
+class RequestClosed(InvalidState):
+    """A deployment request already approved, rejected or expired: a second approve or reject does nothing."""
+
+    title = "Not possible for this request"
+
+
 class Busy(FtbotError):
     """A shared limit is reached (e.g. data checks running): try again later, nothing was done."""
 

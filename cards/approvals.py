@@ -208,6 +208,14 @@ def _snippet(v: ApprovalView) -> str:
     return f"Call it: {code(curl)}\nPython: {code(python)}"
 
 
+def by_command(approval_id: str) -> str:
+    """How an approver decides a request without its buttons, e.g. from another conversation (the local chat
+    page's second tab, a direct message with the bot): the request's card shows this line while pending."""
+    approve = code(f"approve {approval_id}")
+    reject = code(f'reject {approval_id} --reason "..."')
+    return f"An approver can also type {approve} or {reject} in any chat with the bot"
+
+
 def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) -> Card:
     """The request as it stands. `can_decide=False` is the view of someone who may not decide (no buttons:
     a status line), used for Teams' per-user refresh."""
@@ -261,7 +269,7 @@ def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) ->
             text="\n".join(t for t in text_lines if t),
             facts=_facts(v),
             buttons=buttons,
-            footer=footer + "; reject with a reason: " + code(f'reject {v.id} --reason "..."'),
+            footer=footer + ". " + by_command(v.id),
             summary=f"{literal(v.requester)} asks to deploy {literal(v.model)} as {literal(v.deployment)}: awaiting approval",
             key=key,
             refresh=Button("Show my options", VIEW, payload),
@@ -470,3 +478,64 @@ def audit_card(rows: Sequence[AuditRow], deployment: str | None) -> Card:
 def confirm_card(title: str, text: str, button: Button) -> Card:
     """Asks before a destructive verb (undeploy, cleanup) runs; the button carries the confirmation."""
     return Card(title=title, tone=Tone.WARNING, text=text, buttons=(button,), summary=title)
+
+
+def approved_by_command_card(v: ApprovalView) -> Card:
+    """The answer to `approve <request>` typed by an approver: what their approval did. Not the request's card
+    (that one is updated in place where it was posted, in the requester's conversation, and follows the
+    deployment there); this one has no key and is not updated later."""
+    footer = f"Request {code(v.id)}, asked by {literal(v.requester)} {when(v.created_at)}"
+    what = f"{code(v.model)} as {code(v.deployment)} on {literal(v.resource)}"
+    where = f"The request's card (in {literal(v.requester)}'s conversation) now shows this"
+    if v.state == "pending":
+        got = ", ".join(literal(a) for a in v.approved_by) or "none yet"
+        return Card(
+            title=f"Approval of {literal(v.deployment)} recorded",
+            tone=Tone.WARNING,
+            badge="awaiting approval",
+            text=(
+                f"Your approval to deploy {what} is recorded: {len(v.approved_by)} of {v.required_approvals} "
+                f"({got}). It needs {plural(v.required_approvals - len(v.approved_by), 'more approval')} from "
+                f"other approvers before {when(v.expires_at)}. {where}."
+            ),
+            facts=_facts(v),
+            footer=footer,
+            summary=f"Approval of {literal(v.deployment)} recorded",
+        )
+    if v.deploy_state == "failed":
+        return Card(
+            title=f"Approved, but deployment {literal(v.deployment)} failed",
+            tone=Tone.ERROR,
+            badge="failed",
+            text=(
+                f"You approved deploying {what}, and the deployment did not succeed: "
+                f"{literal(v.error or 'Azure gave no reason.')} {where}."
+            ),
+            facts=_facts(v),
+            footer=footer,
+            summary=f"Deployment {literal(v.deployment)} failed",
+        )
+    if v.deploy_state == "succeeded":
+        return Card(
+            title=f"Approved: {literal(v.deployment)} is deployed",
+            tone=Tone.SUCCESS,
+            badge="deployed",
+            text=f"You approved deploying {what}; it answers now. {where}.\n{_snippet(v)}"
+            + (f"\n{developer_end(v)}" if developer_end(v) else ""),
+            facts=_facts(v),
+            footer=footer,
+            summary=f"Deployed {literal(v.deployment)}",
+        )
+    return Card(
+        title=f"Approved: deploying {literal(v.deployment)}",
+        tone=Tone.RUNNING,
+        badge="provisioning",
+        text=(
+            f"You approved deploying {what}; Azure is provisioning it (usually a few minutes). {where} and "
+            f"follows it until it is deployed; {code('deployments')} lists it."
+            + (f"\n{developer_end(v)}" if developer_end(v) else "")
+        ),
+        facts=_facts(v),
+        footer=footer,
+        summary=f"Approved: deploying {literal(v.deployment)}",
+    )

@@ -1,4 +1,4 @@
-"""Deployments through an approval in the channel: `deploy`, the Approve / Reject buttons, `reject`,
+"""Deployments through an approval in the channel: `deploy`, the Approve / Reject buttons, `approve`, `reject`,
 `deployments`, `undeploy`, `cleanup` and `audit`; `sweep` (run by the scheduler) follows deployments being
 provisioned and expires requests nobody decided.
 
@@ -37,7 +37,7 @@ from bot.azure.models import (
 from bot.config import AzureResource
 from bot.context import Context
 from bot.dataprep.models import DEPLOYMENT_TYPES, base_model_name, deployable_as, model_info, served_until
-from bot.errors import FtbotError, InvalidState, NotAllowed, NotFound, UsageError
+from bot.errors import FtbotError, InvalidState, NotAllowed, NotFound, RequestClosed, UsageError
 from bot.model import Action, Command, Conversation, MessageRef, Platform, Reply, User
 from bot.policy import Act, Role
 from bot.router import Arg, Opt, Router
@@ -58,6 +58,7 @@ from cards.approvals import (
     DeploymentRow,
     approval_card,
     approval_key,
+    approved_by_command_card,
     audit_card,
     confirm_card,
     deploy_request_button,
@@ -684,9 +685,9 @@ def _closed(a: Approval) -> FtbotError:
     words = {
         "approved": f"already approved by {a.decider}",
         "rejected": f"already rejected by {a.decider}",
-        "expired": "expired; use Ask again for a fresh request",
+        "expired": "expired; Ask again on its card (or `deploy` again) posts a fresh request",
     }
-    return InvalidState(f"This request was {words.get(a.state, a.state)}.")
+    return RequestClosed(f"This request was {words.get(a.state, a.state)}.")
 
 
 async def _expire_if_due(ctx: Context, a: Approval) -> Approval:
@@ -717,34 +718,66 @@ def _source_ref(action: Action) -> MessageRef | None:
     return action.message
 
 
-@router.action(APPROVE)
-async def approve_button(ctx: Context, action: Action) -> Reply:
-    a = await _expire_if_due(ctx, await _load(ctx, action))
+async def approve_request(
+    ctx: Context, user: User, platform: str, a: Approval, source: MessageRef | None, *, typed: bool = False
+) -> Reply:
+    """One approval of `a` by `user`, from the Approve button (the answer is the request's card, updating
+    `source`, the clicked one) or from `approve <request>` typed anywhere (`typed`: the request's card is
+    updated where it was posted and the one who typed gets a card saying what happened). The same checks either way: a configured
+    approver, not the requester (four-eyes, except in local use), not expired, still pending; the one
+    compare-and-set below picks the single winner, who sends the one PUT."""
+    a = await _expire_if_due(ctx, a)
     if a.state != "pending":
         raise _closed(a)
-    await _may_approve(ctx, action.user, a, action.platform)
+    await _may_approve(ctx, user, a, platform)
     votes = 1
     if a.required_approvals > 1:  # one approval needs no tally: the compare-and-set below is the vote
-        votes = await ctx.store.add_vote(a.id, action.user)
+        votes = await ctx.store.add_vote(a.id, user)
         if votes < a.required_approvals:
-            await _audit(ctx, action.platform, action.user, "deploy.approve", a, votes=votes)
-            return Reply(await card_of(ctx, a), update=_source_ref(action))
-    if not await ctx.store.decide(
-        a.id, "approved", by=action.user, lease_owner=_owner(ctx), lease=put_lease(ctx)
-    ):
+            await _audit(ctx, platform, user, "deploy.approve", a, votes=votes)
+            return await _approved_reply(ctx, a, source, typed)
+    if not await ctx.store.decide(a.id, "approved", by=user, lease_owner=_owner(ctx), lease=put_lease(ctx)):
         current = await ctx.store.get_approval(a.id) or a
-        raise _closed(current) if current.state != "pending" else InvalidState("This request just expired.")
+        raise _closed(current) if current.state != "pending" else RequestClosed("This request just expired.")
     decided = replace(
         a,
         state="approved",
-        decided_by=action.user.id,
-        decided_by_name=action.user.name or None,
+        decided_by=user.id,
+        decided_by_name=user.name or None,
         decided_at=ctx.clock(),
         deploy_state="putting",
     )
     done = await start_deployment(ctx, decided, _owner(ctx))  # the PUT first; the records after it
-    await _audit(ctx, action.platform, action.user, "deploy.approve", done, votes=votes, decided=True)
-    return Reply(await card_of(ctx, done), update=_source_ref(action))
+    await _audit(ctx, platform, user, "deploy.approve", done, votes=votes, decided=True)
+    return await _approved_reply(ctx, done, source, typed)
+
+
+async def _approved_reply(ctx: Context, a: Approval, source: MessageRef | None, typed: bool) -> Reply:
+    if not typed:
+        return Reply(await card_of(ctx, a), update=source)
+    await update_card(ctx, a)
+    # Not the request's card (keyed, followed until deployed in the requester's conversation): a card of its
+    # own, saying what this approval did and where to follow it.
+    return Reply(approved_by_command_card(await view_of(ctx, a)), ephemeral=True)
+
+
+@router.action(APPROVE)
+async def approve_button(ctx: Context, action: Action) -> Reply:
+    a = await _load(ctx, action)
+    return await approve_request(ctx, action.user, action.platform, a, _source_ref(action))
+
+
+@router.command(
+    "approve",
+    summary="Approve a deployment request by its id (approvers; the id is on the request's card)",
+    example="approve 0123456789ab",
+    args=(Arg("request", request_id),),
+)
+async def approve(ctx: Context, cmd: Command) -> Reply:
+    a = await ctx.store.get_approval(cmd.params["request"])
+    if a is None:
+        raise NotFound(f"There is no deployment request {code(cmd.params['request'])}.")
+    return await approve_request(ctx, cmd.user, cmd.platform, a, None, typed=True)
 
 
 async def start_deployment(ctx: Context, a: Approval, owner: str) -> Approval:

@@ -19,6 +19,7 @@ from cards.approvals import (
     AuditRow,
     DeploymentRow,
     approval_card,
+    approved_by_command_card,
     audit_card,
     deployments_card,
 )
@@ -143,6 +144,37 @@ def test_decided_states(changes: dict[str, object], words: str, buttons: list[st
     card = approval_card(replace(BASE, **changes), NOW)  # type: ignore[arg-type]
     assert words in valid(card)
     assert actions(card) == buttons
+
+
+def test_pending_card_shows_its_request_id_and_both_commands() -> None:
+    # A second user (another tab of the chat page, a direct message) decides by command: the card says how.
+    shown = valid(approval_card(BASE, NOW))
+    assert "`approve 0123456789ab`" in shown and '`reject 0123456789ab --reason \\"...\\"`' in shown
+    assert "approve 0123456789ab" not in valid(approval_card(replace(BASE, state="expired"), NOW))
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"required_approvals": 2, "approved_by": ("Grace",)}, "1 of 2 (Grace). It needs 1 more approval"),
+        ({"state": "approved", "decided_by": "Grace", "deploy_state": "putting"}, "Azure is provisioning it"),
+        (
+            {"state": "approved", "decided_by": "Grace", "deploy_state": "provisioning"},
+            "`deployments` lists it",
+        ),
+        (
+            {"state": "approved", "deploy_state": "succeeded", "endpoint": "https://x.openai.azure.com"},
+            "https://x.openai.azure.com/openai/deployments/support-bot/chat/completions",
+        ),
+        ({"state": "approved", "deploy_state": "failed", "error": "quota"}, "did not succeed: quota"),
+    ],
+)
+def test_the_answer_to_approve_by_command_says_what_happened(changes: dict[str, object], words: str) -> None:
+    card = approved_by_command_card(replace(BASE, **changes))  # type: ignore[arg-type]
+    shown = valid(card)
+    assert words in shown and "Ada's conversation" in shown and "0123456789ab" in shown
+    # Not the request's card: no key (so it is not taken for it and updated), no buttons.
+    assert card.key is None and card.buttons == ()
 
 
 def test_teams_refresh_lists_the_users_it_is_for() -> None:

@@ -369,6 +369,21 @@ def _cases() -> Iterator[Case]:
                     can_decide=s == "pending" and k == "Standard",
                 ),
             )
+    for state, deploy in (
+        ("pending", None),
+        ("approved", "putting"),
+        ("approved", "succeeded"),
+        ("approved", "failed"),
+    ):
+        for sku in ("Standard", "DeveloperTier"):
+            yield (
+                f"approved_by_command_card[{state},{deploy},{sku}]",
+                lambda p, s=state, d=deploy, k=sku: call(
+                    approvals.approved_by_command_card,
+                    p,
+                    v=_approval(p, state=s, deploy_state=d, sku=k, required_approvals=2, approved_by=(p,)),
+                ),
+            )
     yield (
         "approval_card[local]",
         lambda p: call(approvals.approval_card, p, v=_approval(p, local=True), now=NOW),

@@ -19,10 +19,11 @@ from bot.app import RunningBot, start_bot
 from bot.config import Roles
 from tests.conftest import bot_settings
 from tests.deploy.support import EmulatorProcess, button, click, slash, text_of, until
+from tests.slack import payloads
 from tests.slack.conftest import BOT_TOKEN, assert_all_valid
 from tests.slack.fake_slack_api import FakeSlackApi
 from tests.slack.payloads import CHANNEL, USER
-from tests.slack.signing import SIGNING_SECRET
+from tests.slack.signing import SIGNING_SECRET, form_body, signed_headers
 
 APPROVER = "U0APPROVER1"
 STRANGER = "U0STRANGER1"
@@ -291,3 +292,120 @@ async def test_a_slow_look_before_the_put_outlasting_the_lease_sends_one_put(
         await emu.advance(600)
         await until(lambda: _deployed(slack_api))
         assert await emu.puts() == 1
+
+
+# -- approve <request> typed by an approver (issue: a second user could only approve by the card's button) --
+
+APPROVER_DM = "D0APPROVER1"  # the approver's direct message with the bot: not where the request was posted
+
+
+async def typed(bot: RunningBot, text: str, user: str, name: str, channel: str = APPROVER_DM) -> None:
+    """`/ft <text>` typed by `user` in `channel` (signed, as Slack sends it), answered before this returns."""
+    fields = payloads.slash_command(text, channel=channel)
+    fields["user_id"], fields["user_name"] = user, name
+    body, content_type = form_body(fields)
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(
+            f"{bot.url}/slack/events", data=body.encode(), headers=signed_headers(body, content_type)
+        )
+        assert resp.status == 200
+    await bot.adapters["slack"].drain()
+
+
+def private_to(slack: FakeSlackApi, user: str) -> list[str]:
+    """Every ephemeral answer `user` got, oldest first."""
+    return [text_of(c.args["blocks"]) for c in slack.called("chat.postEphemeral") if c.args["user"] == user]
+
+
+async def test_an_approver_approves_by_command_from_another_conversation(
+    make_bot: BotFactory, slack_api: FakeSlackApi, emu: EmulatorProcess
+) -> None:
+    async with make_bot() as bot:
+        posted = await request(bot, slack_api, emu)
+        # The pending card says how to approve without its buttons, with its request id.
+        assert f"approve {posted.id}" in text_of(posted.blocks)
+        await typed(bot, f"approve {posted.id}", APPROVER, "grace")
+        assert await emu.puts() == 1
+        # The requester's card is updated in place, in the requester's channel.
+        (update,) = slack_api.called("chat.update")
+        assert update.args["channel"] == CHANNEL and update.args["ts"] == posted.ts
+        assert "Approved by grace" in text_of(update.args["blocks"])
+        # The approver gets a card saying what happened, in their own conversation and to them only.
+        (answer,) = [c.args for c in slack_api.called("chat.postEphemeral")]
+        assert answer["channel"] == APPROVER_DM and answer["user"] == APPROVER
+        assert "You approved deploying" in text_of(answer["blocks"]) and posted.id in text_of(
+            answer["blocks"]
+        )
+        assert not [c for c in slack_api.called("chat.postMessage") if c.args["channel"] == APPROVER_DM]
+        await emu.advance(600)
+        await until(lambda: _deployed(slack_api))
+        assert (await emu.deployments()) == {"ada-model": "Succeeded"}
+        # A second approve (by command or button) is a no-op that says why.
+        await typed(bot, f"approve {posted.id}", APPROVER, "grace")
+        await press(bot, posted, APPROVER, "grace")
+        again = private_to(slack_api, APPROVER)[1:]
+        assert len(again) == 2 and all("already approved by grace" in a for a in again)
+        assert await emu.puts() == 1
+        trail = audit_actions(await bot.store.recent_audit(20, "ada-model"))
+        assert trail.count("deploy.approve") == 1 and trail.count("deploy.result") == 1
+        approved = next(
+            e for e in await bot.store.recent_audit(20, "ada-model") if e.action == "deploy.approve"
+        )
+        assert approved.actor == APPROVER and approved.detail["decided"] is True
+
+
+async def test_approve_by_command_is_refused_to_the_requester_and_non_approvers(
+    make_bot: BotFactory, slack_api: FakeSlackApi, emu: EmulatorProcess
+) -> None:
+    async with make_bot() as bot:
+        posted = await request(bot, slack_api, emu)
+        await typed(bot, f"approve {posted.id}", USER, "ada", channel=CHANNEL)  # four-eyes
+        await typed(bot, f"approve {posted.id}", STRANGER, "mallory")
+        await typed(bot, "approve 0123456789ab", APPROVER, "grace")  # no such request
+        await typed(bot, "approve ftjob-123", APPROVER, "grace")  # not a request id: usage
+        (own,) = private_to(slack_api, USER)
+        assert "You may not approve this deployment" in own and "someone else" in own
+        (stranger,) = private_to(slack_api, STRANGER)
+        assert "only the configured approvers" in stranger
+        missing, usage = private_to(slack_api, APPROVER)
+        assert "There is no deployment request" in missing and "12 hex characters" in usage
+        assert slack_api.called("chat.update") == []  # the card is unchanged
+        assert await emu.puts() == 0
+        refused = [
+            (e.actor, e.action)
+            for e in await bot.store.recent_audit(10, "ada-model")
+            if e.action == "deploy.approve.refused"
+        ]
+        assert sorted(refused) == sorted(
+            [(USER, "deploy.approve.refused"), (STRANGER, "deploy.approve.refused")]
+        )
+        # Still pending: the approver can approve it after all that.
+        await typed(bot, f"approve {posted.id}", APPROVER, "grace")
+        assert await emu.puts() == 1
+
+
+async def test_an_expired_request_cannot_be_approved_by_command(
+    make_bot: BotFactory, slack_api: FakeSlackApi, emu: EmulatorProcess
+) -> None:
+    async with make_bot(approval_ttl=0.5) as bot:
+        posted = await request(bot, slack_api, emu)
+        await until(lambda: _has_update(slack_api, "expired"))
+        await typed(bot, f"approve {posted.id}", APPROVER, "grace")
+        (answer,) = private_to(slack_api, APPROVER)
+        assert "This request was expired" in answer
+        assert await emu.puts() == 0
+
+
+async def test_two_required_approvals_by_command_and_button(
+    make_bot: BotFactory, slack_api: FakeSlackApi, emu: EmulatorProcess
+) -> None:
+    async with make_bot(roles=Roles(approvers=[APPROVER, "U0APPROVER2"], required_approvals=2)) as bot:
+        posted = await request(bot, slack_api, emu)
+        await typed(bot, f"approve {posted.id}", APPROVER, "grace")
+        assert await emu.puts() == 0
+        assert "Approvals: 1 of 2 (grace)" in updates(slack_api)[-1]  # the requester's card, in place
+        (recorded,) = private_to(slack_api, APPROVER)
+        assert "1 of 2 (grace). It needs 1 more approval" in recorded
+        await press(bot, posted, "U0APPROVER2", "linus")
+        assert await emu.puts() == 1
+        assert "Approved by grace, linus" in updates(slack_api)[-1]

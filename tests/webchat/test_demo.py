@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app import DEMO_COMMANDS
+from bot.app import DEMO_COMMANDS, demo_banner
 from tests.core.test_serve import FTBOT, clean_env, free_port
 
 
@@ -49,3 +49,10 @@ def test_demo_serves_the_page_and_says_what_to_try(tmp_path: Path) -> None:
     assert f"Open http://127.0.0.1:{port}/ in a browser" in output
     for command in DEMO_COMMANDS:
         assert f"    {command}\n" in output
+
+
+def test_the_banner_says_how_a_second_user_approves() -> None:
+    # Each tab is a user of its own, with a conversation of its own: a second user never sees the first one's
+    # approval card, so the banner says what to type where (the walkthrough's bob got "Unknown command").
+    banner = demo_banner("http://127.0.0.1:3978")
+    assert "http://127.0.0.1:3978/?user=bob" in banner and "`approve <request id>`" in banner
