@@ -150,7 +150,12 @@ def test_a_success_seen_before_its_trailing_lines_gets_one_closing_look() -> Non
             "hate and fairness, self-harm, violence",
             "nothing was trained",
         ),
-        ("06_rai_eval_failure", "failed the safety evaluation", "violence, self-harm", "keeps no deployable model"),
+        (
+            "06_rai_eval_failure",
+            "failed the safety evaluation",
+            "violence, self-harm",
+            "keeps no deployable model",
+        ),
     ],
 )
 def test_rai_failures_get_their_own_notice(page: str, title: str, words: str, meaning: str) -> None:
