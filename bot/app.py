@@ -522,14 +522,24 @@ DEMO_COMMANDS = (
 )
 
 
-def demo_banner(url: str) -> str:
-    """What `ftbot demo` prints once the page is up: where to go and what to type."""
+def demo_banner(url: str, emulator_url: str | None = None) -> str:
+    """What `ftbot demo` prints once the page is up: where to go and what to type; with the embedded
+    emulator, how to move its clock (Azure's idle rule and a Developer deployment's end are days away)."""
     tries = "\n".join(f"    {command}" for command in DEMO_COMMANDS)
+    clock = (
+        "To see idle-deployment warnings, run the demo with FTBOT_IDLE_SWEEP_INTERVAL=60, deploy a model, then\n"
+        "move the emulated Azure's clock on (README: Trying the idle guard):\n"
+        f"    curl -X POST {emulator_url}/_emulator/clock/advance -H 'Content-Type: application/json' "
+        "-d '{\"days\": 13}'\n"
+        if emulator_url
+        else ""
+    )
     return (
         f"\nftbot demo is running. Open {url}/ in a browser and try:\n{tries}\n"
         "Each tab is its own user. To approve a deployment as a second user, open a second tab at\n"
         f"    {url}/?user=bob\n"
         "and type `approve <request id>` there (the approval card shows the id and that command).\n"
+        f"{clock}"
         "Ctrl-C stops the demo.\n"
     )
 
@@ -557,7 +567,7 @@ async def serve(settings: Settings, *, demo: bool = False) -> int:
     if "web" in bot.adapters:
         log.info("local chat page: %s/", bot.url)
         if demo:
-            print(demo_banner(bot.url), flush=True)
+            print(demo_banner(bot.url, getattr(bot.emulator, "url", None)), flush=True)
             if _desktop_session():
                 # Best effort, in a thread: a browser launcher may take a moment, and may not exist.
                 asyncio.get_running_loop().run_in_executor(None, _open_browser, f"{bot.url}/")

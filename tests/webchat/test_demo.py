@@ -3,6 +3,7 @@ prints its address and three commands to try."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
@@ -49,6 +50,8 @@ def test_demo_serves_the_page_and_says_what_to_try(tmp_path: Path) -> None:
     assert f"Open http://127.0.0.1:{port}/ in a browser" in output
     for command in DEMO_COMMANDS:
         assert f"    {command}\n" in output
+    # The embedded emulator's address, for moving its clock to see the idle guard.
+    assert re.search(r"curl -X POST http://127\.0\.0\.1:\d+/_emulator/clock/advance ", output), output
 
 
 def test_the_banner_says_how_a_second_user_approves() -> None:
@@ -56,3 +59,10 @@ def test_the_banner_says_how_a_second_user_approves() -> None:
     # approval card, so the banner says what to type where (the walkthrough's bob got "Unknown command").
     banner = demo_banner("http://127.0.0.1:3978")
     assert "http://127.0.0.1:3978/?user=bob" in banner and "`approve <request id>`" in banner
+
+
+def test_the_banner_says_how_to_move_the_emulated_clock_only_with_the_emulator() -> None:
+    banner = demo_banner("http://127.0.0.1:3978", "http://127.0.0.1:4567")
+    assert "FTBOT_IDLE_SWEEP_INTERVAL=60" in banner
+    assert "curl -X POST http://127.0.0.1:4567/_emulator/clock/advance" in banner and '{"days": 13}' in banner
+    assert "_emulator" not in demo_banner("http://127.0.0.1:3978")
