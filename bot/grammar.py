@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from bot.errors import UsageError
-from cards.markup import code
+from cards.model import code
 
 # Options that never take a value; every other `--name` consumes the next token unless it is another option.
 FLAGS: frozenset[str] = frozenset({"help", "yes", "all", "json", "mine", "dry-run", "no-tokens"})

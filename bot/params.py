@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.azure import ids
-from cards.markup import code, literal
+from cards.model import code, literal
 
 
 def _shaped(check: Callable[[object], bool], what: str, example: str) -> Callable[[str], str]:

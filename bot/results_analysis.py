@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.azure.results_csv import ResultColumns
-from cards.markup import code
+from cards.model import code
 
 # A rise smaller than this (relative) is noise, not a trend.
 RISE = 0.02

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot.errors import FtbotError, NotAllowed, StoreUnavailable, UsageError
 from bot.model import Action, Command, Platform, Reply, User
-from cards.markup import code
-from cards.model import Card
+from cards.model import Card, code
 
 if TYPE_CHECKING:
     from bot.context import Context

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.dataprep.models import TRAINING_TYPES, model_info
-from cards.markup import code
+from cards.model import code
 
 STANDARD, DATAZONE, GLOBAL, DEVELOPER = "standard", "datazone", "global", "developer"
 WIRE = {

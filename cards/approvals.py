@@ -211,8 +211,8 @@ def _snippet(v: ApprovalView) -> str:
 def by_command(approval_id: str) -> str:
     """How an approver decides a request without its buttons, e.g. from another conversation (the local chat
     page's second tab, a direct message with the bot): the request's card shows this line while pending."""
-    approve = code(f"approve {approval_id}")
-    reject = code(f'reject {approval_id} --reason "..."')
+    approve = code(f"/ft approve {approval_id}")  # Teams shows `@ftbot approve ...` (cards.markup)
+    reject = code(f'/ft reject {approval_id} --reason "..."')
     return f"An approver can also type {approve} or {reject} in any chat with the bot"
 
 
@@ -254,7 +254,7 @@ def approval_card(v: ApprovalView, now: datetime, *, can_decide: bool = True) ->
                     style="danger",
                     confirm=Confirm(
                         "Reject this deployment?",
-                        "To give a reason, use " + code(f'reject {v.id} --reason "..."') + " instead.",
+                        "To give a reason, use " + code(f'/ft reject {v.id} --reason "..."') + " instead.",
                         "Reject",
                         "Keep it",
                     ),

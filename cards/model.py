@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+# The two ways outside text enters the markup, here so that `bot/` (which may import this model, not the
+# renderers' markup machinery by name) writes its messages' ids and typed text the same way.
+from cards.markup import code as code
+from cards.markup import literal as literal
+
 
 class Tone(StrEnum):
     """Colour/emphasis of a card or a fact: renderers map it to each platform's styles."""

@@ -446,8 +446,8 @@ class SourceResolver:
         if not names:
             return ""
         close = difflib.get_close_matches(ref, names, n=1, cutoff=0.6)
-        guess = f" Did you mean `{close[0]}`?" if close else ""
-        return f"{guess} Sample datasets here: {', '.join(f'`{n}`' for n in names)}."
+        guess = f" Did you mean {code(close[0])}?" if close else ""
+        return f"{guess} Sample datasets here: {', '.join(code(n) for n in names)}."
 
     async def _from_attachment(self, attachment: Attachment) -> Source:
         fetcher_key = self.cmd.platform

@@ -348,7 +348,7 @@ async def _check_target_side(
             )
         if d.name == plan.name:
             # Usually a checkpoint of a job whose final model took the job's default name.
-            serving = f" (it serves `{d.model_name}`)" if d.model_name else ""
+            serving = f" (it serves {code(d.model_name)})" if d.model_name else ""
             raise InvalidState(
                 f"A deployment called {code(plan.name)} already exists on {plan.resource}{serving}.",
                 hint=f"Ask again under another name: {code(f'deploy {plan.target.model} --name {_other_name(plan)}')}; "
@@ -671,6 +671,9 @@ def _owner(ctx: Context) -> str:
     return owner
 
 
+PLATFORM_NAMES = {"slack": "Slack", "teams": "Teams", "web": "the local chat page"}
+
+
 async def _refuse(ctx: Context, platform: str, user: User, a: Approval, why: str) -> NotAllowed:
     await _audit(ctx, platform, user, "deploy.approve.refused", a, reason=why)
     return NotAllowed(
@@ -683,11 +686,11 @@ async def _refuse(ctx: Context, platform: str, user: User, a: Approval, why: str
 
 def _closed(a: Approval) -> FtbotError:
     words = {
-        "approved": f"already approved by {a.decider}",
-        "rejected": f"already rejected by {a.decider}",
-        "expired": "expired; Ask again on its card (or `deploy` again) posts a fresh request",
+        "approved": f"was already approved by {literal(a.decider or '?')}",
+        "rejected": f"was already rejected by {literal(a.decider or '?')}",
+        "expired": "has expired: press Ask again on its card, or run `/ft deploy` again, for a fresh request",
     }
-    return RequestClosed(f"This request was {words.get(a.state, a.state)}.")
+    return RequestClosed(f"This request {words.get(a.state, 'is ' + literal(a.state))}.")
 
 
 async def _expire_if_due(ctx: Context, a: Approval) -> Approval:
@@ -703,6 +706,13 @@ async def _expire_if_due(ctx: Context, a: Approval) -> Approval:
 
 async def _may_approve(ctx: Context, user: User, a: Approval, platform: str) -> None:
     local = bool(ctx.policy and ctx.policy.local)
+    if platform != a.platform:
+        # Four-eyes and votes compare user ids, which are per platform; the roles may name one person on
+        # both (a Slack id and an AAD id): from the other platform the requester could approve their own.
+        where = PLATFORM_NAMES.get(a.platform, a.platform)
+        raise await _refuse(
+            ctx, platform, user, a, f"it was asked for in {where}: approve it there, where who asked is known"
+        )
     if not local and user.id == a.requested_by:
         raise await _refuse(
             ctx, platform, user, a, "you asked for it, and a request needs someone else's approval"

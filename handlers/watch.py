@@ -269,6 +269,17 @@ def _payload(op: str, card: Card, anchor: str | None = None) -> dict[str, Any]:
     return out
 
 
+def card_update_key(job_id: str, status: str, step: int | None, point: str, conversation: str) -> str:
+    """The outbox key of one update of a job's card: one per status, step and pause checkpoint."""
+    return f"card:{job_id}:{status}:{step}{point}:{conversation}"
+
+
+def final_card_update(key: str) -> bool:
+    """Whether `card_update_key` names a job's ending: nothing a card can show is newer than that."""
+    parts = key.split(":", 3)
+    return len(parts) > 2 and parts[0] == "card" and normalise_status(parts[2]).terminal
+
+
 def poll_step(
     state: WatchState,
     cursor: str | None,
@@ -364,7 +375,7 @@ def poll_step(
         for conversation in showing:
             queued.append(
                 Queued(
-                    f"card:{job.id}:{status}:{step}{point}:{conversation}",
+                    card_update_key(job.id, status, step, point, conversation),
                     conversation,
                     _payload("update", card, job_key(job.id)),
                 )

@@ -45,12 +45,14 @@ from cards.jobs import job_key
 from cards.model import Card
 from cards.serial import card_from_json
 from handlers.paused import find_pause_checkpoint
-from handlers.watch import PollResult, WatchState, poll_step, targets_for, wants_events
+from handlers.watch import PollResult, WatchState, final_card_update, poll_step, targets_for, wants_events
 
 log = logging.getLogger(__name__)
 
 LIST_PAGE = 100  # jobs per list call (Azure's resource quota is 100 jobs in total)
 MAX_LIST_PAGES = 3  # a watched job older than this is fetched on its own
+# How long before its record a card's content may have been read (see `Watcher._update`).
+CARD_READ_MARGIN = timedelta(seconds=15)
 EVENTS_PAGE = 100
 FIRST_EVENTS_PAGE = 50  # with a cursor, the newest events of one page usually hold everything new
 ANCHOR_WAIT = 2.0  # seconds between looks for a job card that is being posted right now
@@ -511,9 +513,17 @@ class Watcher:
     ) -> _Sent:
         """Replace the card with this row's, unless what the card shows is newer than this row: a card
         posted or replaced after the row was queued (`status`, a click in `list`, the answer to Pause) is
-        not overwritten with older news. The card's version becomes the row's, in the row's commit."""
+        not overwritten with older news. The card's version becomes the row's, in the row's commit.
+
+        A card's content was read from Azure before it was recorded (a chart takes seconds to draw; replicas'
+        clocks differ a little): a row queued up to CARD_READ_MARGIN before the card's record is applied. A
+        job's ending is always applied: nothing newer can follow it, and no later poll would send it again."""
         queued = item.created_at
-        if queued is not None and shown_at > queued:
+        if (
+            queued is not None
+            and shown_at - CARD_READ_MARGIN > queued
+            and not final_card_update(item.dedupe_key)
+        ):
             log.info("outbox: %s is older than the card it would replace; not applied", item.dedupe_key)
             return _Sent()
         assert self.ctx.notifier is not None

@@ -149,7 +149,9 @@ def test_decided_states(changes: dict[str, object], words: str, buttons: list[st
 def test_pending_card_shows_its_request_id_and_both_commands() -> None:
     # A second user (another tab of the chat page, a direct message) decides by command: the card says how.
     shown = valid(approval_card(BASE, NOW))
-    assert "`approve 0123456789ab`" in shown and '`reject 0123456789ab --reason \\"...\\"`' in shown
+    # Slack: a plain message in a channel does not reach the bot, so the slash command; Teams: the mention.
+    assert "`/ft approve 0123456789ab`" in shown and '`/ft reject 0123456789ab --reason \\"...\\"`' in shown
+    assert "@ftbot approve 0123456789ab" in shown
     assert "approve 0123456789ab" not in valid(approval_card(replace(BASE, state="expired"), NOW))
 
 

@@ -384,6 +384,31 @@ async def test_approve_by_command_is_refused_to_the_requester_and_non_approvers(
         assert await emu.puts() == 1
 
 
+async def test_a_request_asked_for_in_slack_is_not_approved_from_teams(
+    make_bot: BotFactory, slack_api: FakeSlackApi, emu: EmulatorProcess
+) -> None:
+    # The roles may list one person by a Slack id and an AAD id: from Teams, the requester's other identity
+    # would pass four-eyes (ids are per platform), and one approver could vote twice.
+    from bot.errors import NotAllowed
+    from bot.model import User
+    from handlers.deploy import approve_request
+
+    roles = Roles(approvers=[APPROVER, "29:ada-in-teams"], required_approvals=1)
+    async with make_bot(roles=roles) as bot:
+        posted = await request(bot, slack_api, emu)
+        a = await bot.store.get_approval(posted.id)
+        assert a is not None and a.platform == "slack"
+        with pytest.raises(NotAllowed, match="asked for in Slack: approve it there"):
+            await approve_request(bot.ctx, User("29:ada-in-teams", "ada"), "teams", a, None, typed=True)
+        assert await emu.puts() == 0
+        refused = [
+            e for e in await bot.store.recent_audit(10, "ada-model") if e.action == "deploy.approve.refused"
+        ]
+        assert [e.actor for e in refused] == ["29:ada-in-teams"]
+        await typed(bot, f"approve {posted.id}", APPROVER, "grace")  # in Slack: approved
+        assert await emu.puts() == 1
+
+
 async def test_an_expired_request_cannot_be_approved_by_command(
     make_bot: BotFactory, slack_api: FakeSlackApi, emu: EmulatorProcess
 ) -> None:
@@ -392,7 +417,7 @@ async def test_an_expired_request_cannot_be_approved_by_command(
         await until(lambda: _has_update(slack_api, "expired"))
         await typed(bot, f"approve {posted.id}", APPROVER, "grace")
         (answer,) = private_to(slack_api, APPROVER)
-        assert "This request was expired" in answer
+        assert "This request has expired" in answer
         assert await emu.puts() == 0
 
 

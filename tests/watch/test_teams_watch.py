@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.model import MessageRef
 from cards.model import Card
 from cards.serial import card_to_json
+from handlers import watcher as watcher_module
 from handlers.watcher import Watcher
 from tests.teams.conftest import assert_cards_valid, card_text, payload
 from tests.teams.fake_connector import Call, FakeConnector
@@ -178,12 +179,12 @@ async def test_a_job_card_posted_by_start_is_updated_in_place_promptly(
     assert not waited, [(r["dedupe_key"], r["attempts"]) for r in waited]
 
 
-async def test_an_update_queued_before_a_newer_card_does_not_overwrite_it(
-    bot: RunningBot, connector: FakeConnector, emu: EmulatorProcess
-) -> None:
+async def _held_update_then_newer_card(
+    bot: RunningBot, connector: FakeConnector, emu: EmulatorProcess, status: str, word: str
+) -> list[Call]:
     """An update the outbox held back (throttled, or waiting for its card) and a newer card of the same job
-    posted meanwhile (`watch`, `status`, a click in `list`, the answer to Pause): the old update is not applied to
-    the newer card when it finally goes out."""
+    posted meanwhile (`watch`, `status`, a click in `list`, the answer to Pause); the updates that carried
+    `word` once the held row finally went out."""
     (job_id,) = await create_jobs(emu.url, 1)
     key = f"teams:{CHANNEL}"
     await say(bot, "message_channel_mention", connector.url, f"<at>ftbot</at> watch {job_id}")
@@ -192,11 +193,12 @@ async def test_an_update_queued_before_a_newer_card_does_not_overwrite_it(
     assert first is not None
 
     # What the watcher queued a while ago, still held back (another replica's lease, a 429's Retry-After).
-    stale = Card(title=f"Fine-tuning job {job_id}", text="STALE running 2%", key=f"job:{job_id}")
+    stale = Card(title=f"Fine-tuning job {job_id}", text=word, key=f"job:{job_id}")
     payload_ = {"op": "update", "card": card_to_json(stale), "anchor": f"job:{job_id}"}
-    assert await bot.store.enqueue(f"card:{job_id}:running:2:{key}", key, payload_)
+    dedupe = f"card:{job_id}:{status}:2:{key}"
+    assert await bot.store.enqueue(dedupe, key, payload_)
     held = await bot.store.claim_due_outbox("elsewhere", limit=10, lease=timedelta(seconds=2))
-    assert [r.dedupe_key for r in held] == [f"card:{job_id}:running:2:{key}"]
+    assert [r.dedupe_key for r in held] == [dedupe]
 
     await asyncio.sleep(0.05)
     await say(bot, "message_channel_mention", connector.url, f"<at>ftbot</at> watch {job_id}")
@@ -206,15 +208,42 @@ async def test_an_update_queued_before_a_newer_card_does_not_overwrite_it(
 
     async def settled() -> bool:
         rows = await bot.store.outbox_rows()
-        return all(r["status"] in ("sent", "failed") for r in rows if "running:2" in r["dedupe_key"])
+        return all(r["status"] in ("sent", "failed") for r in rows if r["dedupe_key"] == dedupe)
 
     for _ in range(80):  # the lease runs out after 2 s; the bot's own watcher then takes the row
         if await settled():
             break
         await asyncio.sleep(0.1)
     assert await settled()
-    overwritten = [c for c in connector.of_kind("update") if any("STALE" in t for t in texts([c]))]
+    return [c for c in connector.of_kind("update") if any(word in t for t in texts([c]))]
+
+
+async def test_an_update_queued_before_a_newer_card_does_not_overwrite_it(
+    bot: RunningBot, connector: FakeConnector, emu: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Queued 0.05 s before the newer card: older than it once the read margin is out of the way.
+    monkeypatch.setattr(watcher_module, "CARD_READ_MARGIN", timedelta(0))
+    overwritten = await _held_update_then_newer_card(bot, connector, emu, "running", "STALE running 2%")
     assert not overwritten, [c.activity_id for c in overwritten]
+
+
+async def test_a_held_update_within_the_read_margin_is_applied(
+    bot: RunningBot, connector: FakeConnector, emu: EmulatorProcess
+) -> None:
+    # The newer card's content was read from Azure before it was recorded; news queued just before that
+    # record may be newer than what the card shows, so it goes out.
+    applied = await _held_update_then_newer_card(bot, connector, emu, "running", "JUST BEFORE running 2%")
+    assert len(applied) == 1
+
+
+async def test_a_held_ending_is_applied_even_to_a_newer_card(
+    bot: RunningBot, connector: FakeConnector, emu: EmulatorProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `status` read the job while it ran, the watcher saw it succeed and queued that, then the status card was
+    # posted: the ending must not be dropped (no later poll would send it again; nothing is newer than it).
+    monkeypatch.setattr(watcher_module, "CARD_READ_MARGIN", timedelta(0))
+    applied = await _held_update_then_newer_card(bot, connector, emu, "succeeded", "ENDED succeeded")
+    assert len(applied) == 1
 
 
 async def test_updates_held_back_together_all_go_out_in_order(
