@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from bot.config import AzureResource
 from tests.support import serve
 
 HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
@@ -44,3 +46,17 @@ async def recording_proxy(
         app.router.add_route("*", "/{tail:.*}", forward)
         async with serve(app) as url:
             yield url
+
+
+def v1_resource(emulator: Any, endpoint: str, name: str = "next") -> AzureResource:
+    """A resource of the TOML on Azure's v1 API (`api_version = "v1"`), the emulator's account behind
+    `endpoint` (a recording proxy), its key in FTBOT_TEST_NEXT_KEY."""
+    return AzureResource(
+        name=name,
+        endpoint=endpoint,
+        api_key_env="FTBOT_TEST_NEXT_KEY",
+        subscription_id=emulator.subscription_id,
+        resource_group=emulator.resource_group,
+        account_name=emulator.account_name,
+        api_version="v1",
+    )

@@ -6,19 +6,16 @@ duplicate is a second paid training run)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from bot.app import RunningBot, start_bot
+from bot.app import RunningBot
 from bot.azure.dataplane import AzureOpenAIClient
 from bot.azure.models import FineTuningJob
 from bot.azure.retry import RetryPolicy
 from emulator import datasets
-from tests.conftest import bot_settings
 from tests.handlers.test_jobs_flow import card_text, run, started_job
 
 CREATE = r"^POST .*/fine_tuning/jobs$"
@@ -116,16 +113,6 @@ async def test_a_lost_create_answer_naming_the_versioned_model_is_found_not_repe
     assert emulator.state.faults.injected.get("dataplane.drop_after", 0) >= 1
     assert emulator.state.counters["jobs.created"] == 1
     assert list(emulator.state.default_account.jobs) == [job.id] and job.model == VERSIONED
-
-
-@pytest.fixture
-async def arm_bot(emulator: Any, tmp_path: Path) -> AsyncIterator[RunningBot]:
-    """The whole bot, with a token for the emulator's ARM (cleanup lists deployments)."""
-    bot = await start_bot(bot_settings(emulator, tmp_path, azure_static_token="emulator-token-not-secret"))
-    try:
-        yield bot
-    finally:
-        await bot.close()
 
 
 async def test_cleanup_deletes_a_job_azure_calls_canceled(arm_bot: RunningBot, emulator: Any) -> None:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from bot.app import RunningBot, start_bot
+from bot.app import RunningBot
 from bot.azure.models import StatusKind, normalise_status
 from cards.model import Tone
 from cards.quota import QuotaLine, QuotaView, quota_card, size_text
@@ -16,20 +12,9 @@ from cards.render_slack import render_blocks
 from cards.render_teams import render_adaptive
 from emulator import datasets
 from tests.cards.validate import assert_valid_adaptive, assert_valid_blocks
-from tests.conftest import bot_settings
 from tests.handlers.test_jobs_flow import run
 
 MODEL = "gpt-4o-mini-2024-07-18"
-
-
-@pytest.fixture
-async def arm_bot(emulator: Any, tmp_path: Path) -> AsyncIterator[RunningBot]:
-    """The bot with a (static) Entra token, so it can read deployments through ARM."""
-    bot = await start_bot(bot_settings(emulator, tmp_path, azure_static_token="emulator-token-not-secret"))
-    try:
-        yield bot
-    finally:
-        await bot.close()
 
 
 def _rows(card: Any) -> dict[str, tuple[str, ...]]:

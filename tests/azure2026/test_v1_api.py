@@ -13,8 +13,7 @@ from yarl import URL
 from bot.app import RunningBot, start_bot
 from bot.azure.auth import DATA_PLANE_SCOPE, V1_DATA_PLANE_SCOPE
 from bot.azure.dataplane import AzureOpenAIClient
-from bot.config import AzureResource
-from tests.azure2026.recording import recording_proxy
+from tests.azure2026.recording import recording_proxy, v1_resource
 from tests.conftest import bot_settings
 from tests.handlers.test_jobs_flow import card_text, run
 
@@ -62,15 +61,7 @@ async def test_v1_per_resource_in_the_toml_and_dated_versions_keep_working(
 ) -> None:
     seen: list[tuple[str, URL]] = []
     async with recording_proxy(emulator.url, seen) as proxy:
-        v1 = AzureResource(
-            name="next",
-            endpoint=proxy,
-            api_key_env="FTBOT_TEST_NEXT_KEY",
-            subscription_id=emulator.subscription_id,
-            resource_group=emulator.resource_group,
-            account_name=emulator.account_name,
-            api_version="v1",
-        )
+        v1 = v1_resource(emulator, proxy)
         settings = bot_settings(emulator, tmp_path, azure_openai_endpoint=proxy, resources=[v1])
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("FTBOT_TEST_NEXT_KEY", "test-key-not-secret")

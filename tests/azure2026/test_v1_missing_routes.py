@@ -13,9 +13,8 @@ import pytest
 from yarl import URL
 
 from bot.app import RunningBot, start_bot
-from bot.config import AzureResource
 from emulator import datasets
-from tests.azure2026.recording import recording_proxy
+from tests.azure2026.recording import recording_proxy, v1_resource
 from tests.conftest import bot_settings
 from tests.handlers.test_jobs_flow import card_text, run
 from tests.support import datasets_app, serve
@@ -144,15 +143,7 @@ async def test_per_resource_v1_keeps_its_jobs_and_a_dated_resource_deletes_them(
     seen: list[tuple[str, URL]] = []
     monkeypatch.setenv("FTBOT_TEST_NEXT_KEY", "test-key-not-secret")
     async with recording_proxy(emulator.url, seen) as proxy:
-        nxt = AzureResource(
-            name="next",
-            endpoint=proxy,
-            api_key_env="FTBOT_TEST_NEXT_KEY",
-            subscription_id=emulator.subscription_id,
-            resource_group=emulator.resource_group,
-            account_name=emulator.account_name,
-            api_version="v1",
-        )
+        nxt = v1_resource(emulator, proxy)
         settings = bot_settings(
             emulator,
             tmp_path,
