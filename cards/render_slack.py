@@ -316,11 +316,6 @@ def _buttons(buttons: tuple[Button, ...]) -> tuple[list[dict[str, Any]], int]:
     return out, dropped
 
 
-def has_native_blocks(message: dict[str, Any]) -> bool:
-    """Whether a rendered message uses blocks a workspace may not have yet (charts, tables)."""
-    return any(b.get("type") in ("data_visualization", "table") for b in message.get("blocks", []))
-
-
 def _fallback_text(card: Card) -> str:
     text = card.summary or (f"{card.title} ({card.badge})" if card.badge else card.title)
     return _filled(to_mrkdwn(text, SlackLimits.MESSAGE_TEXT))
@@ -429,4 +424,4 @@ def _unusable_note(count: int) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
-__all__ = ["SlackLimits", "has_native_blocks", "render_blocks", "text_size"]
+__all__ = ["SlackLimits", "render_blocks", "text_size"]
